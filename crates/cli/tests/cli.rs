@@ -1,0 +1,72 @@
+//! The real `parley-cli` binary, run as a user would.
+
+use std::process::{Command, Output};
+
+fn cli(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_parley-cli"))
+        .arg("--config-dir")
+        .arg(dir.join("config"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .output()
+        .expect("run parley-cli")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn version_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = cli(dir.path(), &["--version"]);
+    assert!(v.status.success());
+    assert_eq!(stdout(&v).trim(), format!("parley-cli {}", env!("CARGO_PKG_VERSION")));
+    let h = cli(dir.path(), &["--help"]);
+    let text = stdout(&h);
+    for word in ["status", "account", "devices", "--json", "--config-dir"] {
+        assert!(text.contains(word), "help lacks {word}: {text}");
+    }
+}
+
+#[test]
+fn accounts_from_first_start_to_json_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = cli(dir.path(), &["--json", "account", "list"]);
+    assert!(first.status.success(), "{first:?}");
+    let v: serde_json::Value = serde_json::from_str(stdout(&first).trim()).unwrap();
+    assert_eq!(v["event"], "account");
+    assert_eq!(v["account"]["local"], true);
+    assert_eq!(v["account"]["registration"]["state"], "local");
+
+    let add = cli(
+        dir.path(),
+        &["account", "add", "work", "--uri", "sip:alice@127.0.0.1", "--transport", "tcp", "--proxy", "sip:127.0.0.1:5060"],
+    );
+    assert!(add.status.success(), "{add:?}");
+    assert_eq!(stdout(&add).trim(), "account added: work");
+
+    let list = cli(dir.path(), &["account", "list"]);
+    assert_eq!(stdout(&list).trim(), "work\tsip:alice@127.0.0.1\ttcp\tunregistered");
+    let status = cli(dir.path(), &["--json", "status"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&status).trim()).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["accounts"][0]["uri"], "sip:alice@127.0.0.1");
+}
+
+#[test]
+fn bad_input_fails_clearly_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = cli(dir.path(), &["account", "add", "x", "--uri", "alice@127.0.0.1"]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("parley-cli:") && err.contains("uri"), "{err}");
+    assert!(!dir.path().join("config/config.toml").exists());
+
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(dir.path().join("config/config.toml"), "not = [toml").unwrap();
+    let broken = cli(dir.path(), &["status"]);
+    assert!(!broken.status.success());
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("config.toml"));
+}

@@ -1,0 +1,286 @@
+//! `config.toml`: accounts and preferences. Never holds a password (see
+//! [`crate::secrets`]). Written atomically (temp file + rename) so a crash
+//! mid-write leaves the old file intact.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Errors loading or saving the config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but could not be read or written.
+    #[error("config file {path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has fields of the wrong type.
+    #[error("config file {path} is invalid: {message}")]
+    Invalid {
+        /// The file concerned.
+        path: PathBuf,
+        /// The parser's explanation, with line and column.
+        message: String,
+    },
+    /// An account with this name exists already.
+    #[error("an account named {0:?} exists already")]
+    DuplicateAccount(String),
+    /// No account has this name.
+    #[error("no account named {0:?}")]
+    NoSuchAccount(String),
+    /// An account field failed validation.
+    #[error("account {account:?}: {field} {problem}")]
+    BadField {
+        /// The account name.
+        account: String,
+        /// Which field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+}
+
+/// SIP transport of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// UDP (RFC 3261 §18), switching to TCP for large requests.
+    #[default]
+    Udp,
+    /// TCP.
+    Tcp,
+    /// TLS over TCP.
+    Tls,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Udp => "udp",
+            Self::Tcp => "tcp",
+            Self::Tls => "tls",
+        })
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_expires() -> u32 {
+    600
+}
+
+/// One SIP account as the user configured it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountConfig {
+    /// Unique, user-chosen name; also the keyring key of its password.
+    pub name: String,
+    /// Address of record, e.g. `sip:alice@example.com`.
+    pub uri: String,
+    /// Shown to the people we call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Digest user name when it differs from the URI's user part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_user: Option<String>,
+    /// Digest realm to answer; any realm when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    /// Outbound proxy URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Transport to the registrar / proxy.
+    #[serde(default)]
+    pub transport: Transport,
+    /// Whether to REGISTER at all.
+    #[serde(default = "default_true")]
+    pub register: bool,
+    /// Requested registration lifetime in seconds.
+    #[serde(default = "default_expires")]
+    pub expires: u32,
+    /// Disabled accounts are kept but neither register nor ring.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+impl AccountConfig {
+    /// A new account with the defaults for everything but name and URI.
+    pub fn new(name: impl Into<String>, uri: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            uri: uri.into(),
+            display_name: None,
+            auth_user: None,
+            realm: None,
+            proxy: None,
+            transport: Transport::default(),
+            register: true,
+            expires: default_expires(),
+            enabled: true,
+        }
+    }
+
+    /// Checks what can be checked without the SIP parser: names usable as
+    /// keyring keys, a sip/sips URI with a user and a host, a sane expiry.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, problem| ConfigError::BadField { account: self.name.clone(), field, problem };
+        if self.name.trim().is_empty() || self.name.len() > 64 {
+            return Err(bad("name", "must be 1 to 64 characters"));
+        }
+        if self.name.chars().any(char::is_control) {
+            return Err(bad("name", "must not contain control characters"));
+        }
+        let rest = self
+            .uri
+            .strip_prefix("sip:")
+            .or_else(|| self.uri.strip_prefix("sips:"))
+            .ok_or_else(|| bad("uri", "must start with sip: or sips:"))?;
+        match rest.split_once('@') {
+            Some((user, host)) if !user.is_empty() && !host.is_empty() => {}
+            _ => return Err(bad("uri", "must have the form sip:user@host")),
+        }
+        if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("uri", "must not contain spaces"));
+        }
+        if let Some(p) = &self.proxy {
+            if !(p.starts_with("sip:") || p.starts_with("sips:")) {
+                return Err(bad("proxy", "must start with sip: or sips:"));
+            }
+        }
+        if self.register && !(10..=86_400).contains(&self.expires) {
+            return Err(bad("expires", "must be between 10 and 86400 seconds"));
+        }
+        Ok(())
+    }
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Configured accounts, in the user's order.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<AccountConfig>,
+}
+
+impl Config {
+    /// Loads `path`; a missing file is an empty config (first start).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => return Err(ConfigError::Io { path: path.to_owned(), source }),
+        };
+        let cfg: Self = toml::from_str(&text)
+            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        for a in &cfg.accounts {
+            a.validate().map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        }
+        Ok(cfg)
+    }
+
+    /// Writes `path` atomically, creating its directory.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let io = |source| ConfigError::Io { path: path.to_owned(), source };
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let tmp = path.with_extension("toml.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Adds a validated account with a unique name.
+    pub fn add_account(&mut self, account: AccountConfig) -> Result<(), ConfigError> {
+        account.validate()?;
+        if self.account(&account.name).is_some() {
+            return Err(ConfigError::DuplicateAccount(account.name));
+        }
+        self.accounts.push(account);
+        Ok(())
+    }
+
+    /// Removes and returns the named account.
+    pub fn remove_account(&mut self, name: &str) -> Result<AccountConfig, ConfigError> {
+        let i = self
+            .accounts
+            .iter()
+            .position(|a| a.name == name)
+            .ok_or_else(|| ConfigError::NoSuchAccount(name.to_owned()))?;
+        Ok(self.accounts.remove(i))
+    }
+
+    /// The named account.
+    pub fn account(&self, name: &str) -> Option<&AccountConfig> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_is_first_start() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Config::load(&dir.path().join("none.toml")).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn save_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/config.toml");
+        let mut cfg = Config::default();
+        let mut a = AccountConfig::new("work", "sip:alice@127.0.0.1");
+        a.transport = Transport::Tls;
+        a.proxy = Some("sip:127.0.0.1:5061;transport=tls".into());
+        cfg.add_account(a).unwrap();
+        cfg.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[[account]]"), "{text}");
+        assert_eq!(Config::load(&path).unwrap(), cfg);
+    }
+
+    #[test]
+    fn duplicate_and_missing_accounts() {
+        let mut cfg = Config::default();
+        cfg.add_account(AccountConfig::new("a", "sip:a@h")).unwrap();
+        assert!(matches!(
+            cfg.add_account(AccountConfig::new("a", "sip:b@h")),
+            Err(ConfigError::DuplicateAccount(_))
+        ));
+        assert!(matches!(cfg.remove_account("b"), Err(ConfigError::NoSuchAccount(_))));
+        assert_eq!(cfg.remove_account("a").unwrap().uri, "sip:a@h");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        for (uri, field) in [("alice@h", "uri"), ("sip:@h", "uri"), ("sip:a b@h", "uri")] {
+            match AccountConfig::new("x", uri).validate() {
+                Err(ConfigError::BadField { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{uri}: {other:?}"),
+            }
+        }
+        let mut a = AccountConfig::new("x", "sip:a@h");
+        a.expires = 1;
+        assert!(a.validate().is_err());
+    }
+
+    #[test]
+    fn invalid_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[[account]]\nname = 3\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("invalid") && err.contains("line"), "{err}");
+        std::fs::write(&path, "[[account]]\nname = \"x\"\nuri = \"mailto:x\"\n").unwrap();
+        assert!(Config::load(&path).unwrap_err().to_string().contains("uri"));
+    }
+}

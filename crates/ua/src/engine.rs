@@ -1,0 +1,316 @@
+//! The engine task. One tokio task owns all state (config, and with the
+//! later issues sockets, transactions, calls); the [`Engine`] handle only
+//! sends it commands and receives replies, so nothing else can touch the
+//! protocol state.
+//!
+//! ```text
+//!  Engine handle ──Command(+oneshot reply)──> engine task ──Event──> broadcast
+//!  (app, CLI)     <─────────── reply ───────────┘                 (UI, CLI printer)
+//! ```
+
+use std::sync::Arc;
+
+use store::{AccountConfig, Config, ConfigError, Paths, SecretError, SecretStore};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{debug, info};
+
+use crate::api::{AccountInfo, AccountInput, EngineStatus, Event, RegistrationState};
+
+/// Name of the built-in account used when none is configured.
+pub const LOCAL_ACCOUNT: &str = "Local";
+
+/// Bounded so a stuck engine pushes back on callers instead of growing.
+const COMMAND_QUEUE: usize = 64;
+/// A subscriber that falls this far behind sees `Lagged` and resyncs via
+/// [`Engine::status`].
+const EVENT_QUEUE: usize = 1024;
+
+/// Errors of the engine API.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The engine task has stopped.
+    #[error("the engine has stopped")]
+    Stopped,
+    /// Reading or writing the config failed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The keyring refused.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The local account is built in and cannot be changed.
+    #[error("the local account is built in and cannot be removed")]
+    LocalAccount,
+}
+
+/// What the engine needs to start.
+pub struct EngineOptions {
+    /// Config and data directories.
+    pub paths: Paths,
+    /// Where passwords live (the OS keyring, or memory in tests).
+    pub secrets: Arc<dyn SecretStore>,
+}
+
+enum Command {
+    Status(oneshot::Sender<EngineStatus>),
+    AddAccount(AccountInput, Option<String>, oneshot::Sender<Result<(), EngineError>>),
+    RemoveAccount(String, oneshot::Sender<Result<(), EngineError>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Handle to a running engine. Cheap to clone; every clone drives the same
+/// engine task.
+#[derive(Clone)]
+pub struct Engine {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+}
+
+impl Engine {
+    /// Loads the config and starts the engine task on the current tokio
+    /// runtime.
+    pub fn start(options: EngineOptions) -> Result<Self, EngineError> {
+        let config = Config::load(&options.paths.config_file())?;
+        info!(accounts = config.accounts.len(), "engine starting");
+        let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let task = Task { config, options, events: events.clone() };
+        tokio::spawn(task.run(rx));
+        Ok(Self { commands, events })
+    }
+
+    /// Subscribes to the event stream from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// A snapshot of the engine's state.
+    pub async fn status(&self) -> Result<EngineStatus, EngineError> {
+        self.ask(Command::Status).await
+    }
+
+    /// Adds an account; its password, if given, goes to the keyring only.
+    pub async fn add_account(&self, input: AccountInput, password: Option<String>) -> Result<(), EngineError> {
+        self.ask(|tx| Command::AddAccount(input, password, tx)).await?
+    }
+
+    /// Removes an account and its keyring entry.
+    pub async fn remove_account(&self, name: &str) -> Result<(), EngineError> {
+        self.ask(|tx| Command::RemoveAccount(name.to_owned(), tx)).await?
+    }
+
+    /// Stops the engine (later: unregisters, hangs up) and waits for it.
+    pub async fn shutdown(&self) -> Result<(), EngineError> {
+        self.ask(Command::Shutdown).await
+    }
+}
+
+struct Task {
+    config: Config,
+    options: EngineOptions,
+    events: broadcast::Sender<Event>,
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(cmd) = rx.recv().await {
+            match cmd {
+                Command::Status(reply) => {
+                    let _ = reply.send(self.status());
+                }
+                Command::AddAccount(input, password, reply) => {
+                    let _ = reply.send(self.add_account(input, password));
+                }
+                Command::RemoveAccount(name, reply) => {
+                    let _ = reply.send(self.remove_account(&name));
+                }
+                Command::Shutdown(reply) => {
+                    info!("engine stopping");
+                    let _ = reply.send(());
+                    return;
+                }
+            }
+        }
+        debug!("every engine handle dropped; engine stopping");
+    }
+
+    fn status(&self) -> EngineStatus {
+        EngineStatus { version: env!("CARGO_PKG_VERSION").to_owned(), accounts: self.accounts() }
+    }
+
+    fn accounts(&self) -> Vec<AccountInfo> {
+        if self.config.accounts.is_empty() {
+            return vec![local_account()];
+        }
+        self.config.accounts.iter().map(account_info).collect()
+    }
+
+    fn add_account(&mut self, input: AccountInput, password: Option<String>) -> Result<(), EngineError> {
+        if input.name == LOCAL_ACCOUNT {
+            return Err(EngineError::LocalAccount);
+        }
+        let mut config = self.config.clone();
+        let account = AccountConfig {
+            display_name: input.display_name.filter(|s| !s.is_empty()),
+            auth_user: input.auth_user.filter(|s| !s.is_empty()),
+            proxy: input.proxy.filter(|s| !s.is_empty()),
+            transport: input.transport.into(),
+            register: input.register,
+            ..AccountConfig::new(input.name.trim(), input.uri.trim())
+        };
+        let name = account.name.clone();
+        config.add_account(account)?;
+        // Keyring first: a config entry without its password is recoverable
+        // (the user is asked again); a password without an entry is litter.
+        if let Some(pw) = password {
+            self.options.secrets.set(&name, &pw)?;
+        }
+        if let Err(e) = config.save(&self.options.paths.config_file()) {
+            let _ = self.options.secrets.delete(&name);
+            return Err(e.into());
+        }
+        self.config = config;
+        info!("account added");
+        self.publish(Event::AccountsChanged { accounts: self.accounts() });
+        Ok(())
+    }
+
+    fn remove_account(&mut self, name: &str) -> Result<(), EngineError> {
+        if name == LOCAL_ACCOUNT && self.config.accounts.is_empty() {
+            return Err(EngineError::LocalAccount);
+        }
+        let mut config = self.config.clone();
+        config.remove_account(name)?;
+        config.save(&self.options.paths.config_file())?;
+        self.config = config;
+        self.options.secrets.delete(name)?;
+        info!("account removed");
+        self.publish(Event::AccountsChanged { accounts: self.accounts() });
+        Ok(())
+    }
+
+    fn publish(&self, event: Event) {
+        // No subscriber is fine: events are also reflected in `status`.
+        let _ = self.events.send(event);
+    }
+}
+
+fn local_account() -> AccountInfo {
+    AccountInfo {
+        name: LOCAL_ACCOUNT.to_owned(),
+        uri: "sip:parley@127.0.0.1".to_owned(),
+        display_name: None,
+        transport: crate::api::TransportKind::Udp,
+        local: true,
+        registration: RegistrationState::Local,
+    }
+}
+
+fn account_info(a: &AccountConfig) -> AccountInfo {
+    let registration = if !a.enabled {
+        RegistrationState::Disabled
+    } else if !a.register {
+        RegistrationState::NotRegistering
+    } else {
+        RegistrationState::Unregistered
+    };
+    AccountInfo {
+        name: a.name.clone(),
+        uri: a.uri.clone(),
+        display_name: a.display_name.clone(),
+        transport: a.transport.into(),
+        local: false,
+        registration,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::TransportKind;
+    use store::MemorySecrets;
+
+    fn engine(dir: &std::path::Path, secrets: Arc<MemorySecrets>) -> Engine {
+        let paths = Paths { config_dir: dir.join("config"), data_dir: dir.join("data") };
+        Engine::start(EngineOptions { paths, secrets }).unwrap()
+    }
+
+    fn input(name: &str) -> AccountInput {
+        AccountInput {
+            name: name.into(),
+            uri: "sip:alice@127.0.0.1".into(),
+            display_name: Some("Alice".into()),
+            auth_user: None,
+            proxy: Some(String::new()),
+            transport: TransportKind::Tcp,
+            register: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn first_start_shows_the_local_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path(), Arc::default());
+        let s = e.status().await.unwrap();
+        assert_eq!(s.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(s.accounts.len(), 1);
+        assert!(s.accounts[0].local);
+        assert_eq!(s.accounts[0].registration, RegistrationState::Local);
+        assert!(matches!(e.remove_account(LOCAL_ACCOUNT).await, Err(EngineError::LocalAccount)));
+    }
+
+    #[tokio::test]
+    async fn add_and_remove_accounts_persist_and_emit_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(MemorySecrets::default());
+        let e = engine(dir.path(), secrets.clone());
+        let mut events = e.subscribe();
+        e.add_account(input("work"), Some("hunter2".into())).await.unwrap();
+        match events.recv().await.unwrap() {
+            Event::AccountsChanged { accounts } => {
+                assert_eq!(accounts.len(), 1);
+                assert_eq!(accounts[0].name, "work");
+                assert_eq!(accounts[0].transport, TransportKind::Tcp);
+                assert_eq!(accounts[0].registration, RegistrationState::Unregistered);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(secrets.get("work").unwrap(), "hunter2");
+        // The password is in the keyring and nowhere in the config dir.
+        let text = std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
+        assert!(text.contains("sip:alice@127.0.0.1") && !text.contains("hunter2"), "{text}");
+        assert!(!text.contains("proxy"), "empty proxy must not be stored: {text}");
+
+        // A second engine on the same dirs sees the account.
+        let e2 = engine(dir.path(), secrets.clone());
+        assert_eq!(e2.status().await.unwrap().accounts[0].name, "work");
+
+        assert!(matches!(
+            e.add_account(input("work"), None).await,
+            Err(EngineError::Config(ConfigError::DuplicateAccount(_)))
+        ));
+        e.remove_account("work").await.unwrap();
+        assert!(secrets.get("work").is_err());
+        assert!(e.status().await.unwrap().accounts[0].local);
+        e.shutdown().await.unwrap();
+        assert!(matches!(e.status().await, Err(EngineError::Stopped)));
+    }
+
+    #[tokio::test]
+    async fn invalid_input_is_refused_without_side_effects() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Arc::new(MemorySecrets::default());
+        let e = engine(dir.path(), secrets.clone());
+        let mut bad = input("x");
+        bad.uri = "alice".into();
+        let err = e.add_account(bad, Some("pw".into())).await.unwrap_err();
+        assert!(err.to_string().contains("uri"), "{err}");
+        assert!(secrets.get("x").is_err());
+        assert!(!dir.path().join("config/config.toml").exists());
+    }
+}

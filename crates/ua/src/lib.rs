@@ -1,0 +1,12 @@
+//! Parley's user agent: the one engine API that the desktop shell and
+//! `parley-cli` both drive. Commands go in through [`Engine`]'s methods;
+//! everything that happens comes out as an ordered stream of [`Event`]s.
+//!
+//! This crate is the only place with sockets and tokio; the protocol state
+//! lives in `sip-core` and is driven from one task (see `engine`).
+
+pub mod api;
+mod engine;
+
+pub use api::{AccountInfo, AccountInput, EngineStatus, Event, RegistrationState, TransportKind};
+pub use engine::{Engine, EngineError, EngineOptions, LOCAL_ACCOUNT};
