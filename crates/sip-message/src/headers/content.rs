@@ -1,0 +1,183 @@
+//! Content-Type (RFC 3261 §20.15), Content-Disposition (§20.11) and
+//! Content-Encoding (§20.12). [`MediaType`] is shared with Accept.
+
+use std::fmt;
+
+use super::{HeaderError, HeaderName, TypedHeader};
+use crate::params::Params;
+use crate::scan::{unquote, Cursor};
+
+/// `type/subtype;params`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MediaType {
+    /// Top-level type, e.g. `application`.
+    pub mtype: String,
+    /// Subtype, e.g. `sdp`.
+    pub subtype: String,
+    /// Parameters such as `boundary` or `charset`.
+    pub params: Params,
+}
+
+impl MediaType {
+    /// `type/subtype` without parameters.
+    pub fn new(mtype: &str, subtype: &str) -> Self {
+        MediaType {
+            mtype: mtype.to_owned(),
+            subtype: subtype.to_owned(),
+            params: Params::new(),
+        }
+    }
+
+    /// Case-insensitive check of type and subtype.
+    pub fn is(&self, mtype: &str, subtype: &str) -> bool {
+        self.mtype.eq_ignore_ascii_case(mtype) && self.subtype.eq_ignore_ascii_case(subtype)
+    }
+
+    /// A parameter without quotes (e.g. `boundary`).
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.params
+            .get(name)
+            .flatten()
+            .map(|v| unquote(v).into_owned())
+    }
+
+    pub(crate) fn parse_in(value: &str, header: &'static str) -> Result<Self, HeaderError> {
+        let scan = HeaderError::scan(header);
+        let mut c = Cursor::new(value);
+        c.skip_ws();
+        let mtype = c.token("media type").map_err(&scan)?;
+        c.expect_sep(b'/', "'/' in media type").map_err(&scan)?;
+        let subtype = c.token("media subtype").map_err(&scan)?;
+        let params = Params::parse_header(&mut c).map_err(&scan)?;
+        c.skip_ws();
+        if !c.is_eof() {
+            return Err(HeaderError::syntax(header, c.pos(), "';' or end of value"));
+        }
+        Ok(MediaType {
+            mtype: mtype.to_owned(),
+            subtype: subtype.to_owned(),
+            params,
+        })
+    }
+}
+
+impl fmt::Display for MediaType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}{}", self.mtype, self.subtype, self.params)
+    }
+}
+
+/// Content-Type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContentType(pub MediaType);
+
+impl TypedHeader for ContentType {
+    const NAME: HeaderName = HeaderName::ContentType;
+    fn parse(value: &str) -> Result<Self, HeaderError> {
+        MediaType::parse_in(value, "Content-Type").map(ContentType)
+    }
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Content-Disposition, e.g. `session;handling=required`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContentDisposition {
+    /// Disposition type (`session`, `render`, `icon`, `alert`, ...).
+    pub disposition: String,
+    /// Parameters such as `handling`.
+    pub params: Params,
+}
+
+impl TypedHeader for ContentDisposition {
+    const NAME: HeaderName = HeaderName::ContentDisposition;
+    fn parse(value: &str) -> Result<Self, HeaderError> {
+        let scan = HeaderError::scan("Content-Disposition");
+        let mut c = Cursor::new(value);
+        c.skip_ws();
+        let d = c.token("disposition type").map_err(&scan)?;
+        let params = Params::parse_header(&mut c).map_err(&scan)?;
+        c.skip_ws();
+        if !c.is_eof() {
+            return Err(HeaderError::syntax(
+                "Content-Disposition",
+                c.pos(),
+                "';' or end of value",
+            ));
+        }
+        Ok(ContentDisposition {
+            disposition: d.to_owned(),
+            params,
+        })
+    }
+}
+
+impl fmt::Display for ContentDisposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.disposition, self.params)
+    }
+}
+
+/// One Content-Encoding coding (a comma list header).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContentEncoding(pub String);
+
+impl TypedHeader for ContentEncoding {
+    const NAME: HeaderName = HeaderName::ContentEncoding;
+    const LIST: bool = true;
+    fn parse(value: &str) -> Result<Self, HeaderError> {
+        if crate::scan::is_token_str(value) {
+            Ok(ContentEncoding(value.to_owned()))
+        } else {
+            Err(HeaderError::syntax(
+                "Content-Encoding",
+                0,
+                "content-coding token",
+            ))
+        }
+    }
+}
+
+impl fmt::Display for ContentEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::Headers;
+
+    #[test]
+    fn content_type() {
+        let t = ContentType::parse("multipart/mixed;boundary=\"unique-boundary-1\"").unwrap();
+        assert!(t.0.is("Multipart", "MIXED"));
+        assert_eq!(t.0.param("boundary").as_deref(), Some("unique-boundary-1"));
+        assert_eq!(ContentType::parse(&t.to_string()).unwrap(), t);
+        assert!(ContentType::parse("application").is_err());
+        assert!(ContentType::parse("application/sdp x").is_err());
+    }
+
+    #[test]
+    fn disposition_and_encoding() {
+        let d = ContentDisposition::parse("session;handling=required").unwrap();
+        assert_eq!(d.disposition, "session");
+        assert_eq!(d.params.get("handling"), Some(Some("required")));
+        assert_eq!(d.to_string(), "session;handling=required");
+        let mut h = Headers::new();
+        h.push("e", "gzip, tar").unwrap();
+        let e = h.typed_all::<ContentEncoding>().unwrap();
+        assert_eq!(
+            e,
+            vec![
+                ContentEncoding("gzip".into()),
+                ContentEncoding("tar".into())
+            ]
+        );
+    }
+}

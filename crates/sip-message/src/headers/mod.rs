@@ -1,0 +1,806 @@
+//! The header container and the typed headers, one file per header.
+//!
+//! [`Headers`] keeps every header line in order with its name and value text
+//! exactly as received, stored in one owned buffer plus byte ranges, so
+//! parsing a message costs a couple of allocations however many headers it
+//! has. Typed views are parsed on demand with [`Headers::typed`],
+//! [`Headers::typed_first`] and [`Headers::typed_all`], or the shortcuts such
+//! as [`Headers::via`] and [`Headers::cseq`].
+
+use std::fmt;
+
+use crate::scan::{is_token_str, split_list, Expected};
+use crate::uri::UriError;
+
+mod addr;
+mod auth;
+mod call_id;
+mod contact;
+mod content;
+mod cseq;
+mod date;
+mod event;
+mod from_to;
+mod numeric;
+mod pai;
+mod rack;
+mod reason;
+mod refer;
+mod replaces;
+mod retry_after;
+mod route;
+mod subscription_state;
+mod timestamp;
+mod tokens;
+mod via;
+
+pub use auth::{
+    AuthenticationInfo, Authorization, Challenge, Credentials, ProxyAuthenticate,
+    ProxyAuthorization, WwwAuthenticate,
+};
+pub use call_id::CallId;
+pub use contact::Contact;
+pub use content::{ContentDisposition, ContentEncoding, ContentType, MediaType};
+pub use cseq::CSeq;
+pub use date::Date;
+pub use event::Event;
+pub use from_to::{From, To};
+pub use numeric::{
+    ContentLength, Expires, MaxForwards, MinExpires, MinSe, RSeq, Refresher, SessionExpires,
+};
+pub use pai::PAssertedIdentity;
+pub use rack::RAck;
+pub use reason::Reason;
+pub use refer::{ReferTo, ReferredBy};
+pub use replaces::Replaces;
+pub use retry_after::RetryAfter;
+pub use route::{RecordRoute, Route};
+pub use subscription_state::{SubState, SubscriptionState};
+pub use timestamp::Timestamp;
+pub use tokens::{
+    Accept, Allow, AllowEvents, ProxyRequire, Require, Server, SipETag, SipIfMatch, Supported,
+    Unsupported, UserAgent,
+};
+pub use via::{Transport, Via};
+
+/// Why a header value was rejected. Offsets are bytes from the start of the
+/// header value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// The value does not follow the header's grammar.
+    #[error("{header} header: expected {expected} at offset {offset}")]
+    Syntax {
+        /// Header name.
+        header: &'static str,
+        /// Byte offset in the value.
+        offset: usize,
+        /// What the grammar wanted there.
+        expected: &'static str,
+    },
+    /// A URI inside the header is invalid.
+    #[error("{header} header: invalid URI at offset {offset}: {source}")]
+    Uri {
+        /// Header name.
+        header: &'static str,
+        /// Byte offset of the URI in the value.
+        offset: usize,
+        /// What was wrong with it.
+        source: UriError,
+    },
+    /// A number is too large (or otherwise out of the allowed range).
+    #[error("{header} header: number out of range at offset {offset}")]
+    OutOfRange {
+        /// Header name.
+        header: &'static str,
+        /// Byte offset of the number.
+        offset: usize,
+    },
+    /// A single-valued header appears more than once.
+    #[error("{header} header: {count} values where only one is allowed")]
+    Multiple {
+        /// Header name.
+        header: &'static str,
+        /// How many values were found.
+        count: usize,
+    },
+    /// A header name given to [`Headers::push`] is not a token.
+    #[error("invalid header name {0:?}")]
+    InvalidName(String),
+    /// A value given to [`Headers::push`] contains CR/LF that is not a fold.
+    #[error("{0} header: value contains CR or LF outside a line fold")]
+    InvalidValue(String),
+}
+
+impl HeaderError {
+    pub(crate) fn syntax(header: &'static str, offset: usize, expected: &'static str) -> Self {
+        HeaderError::Syntax {
+            header,
+            offset,
+            expected,
+        }
+    }
+
+    pub(crate) fn uri(header: &'static str, offset: usize, source: UriError) -> Self {
+        HeaderError::Uri {
+            header,
+            offset,
+            source,
+        }
+    }
+
+    pub(crate) fn scan(header: &'static str) -> impl Fn(Expected) -> HeaderError {
+        move |e| HeaderError::syntax(header, e.at, e.what)
+    }
+
+    /// Moves the offset by `by` bytes (for list elements).
+    fn shift(self, by: usize) -> Self {
+        match self {
+            HeaderError::Syntax {
+                header,
+                offset,
+                expected,
+            } => HeaderError::Syntax {
+                header,
+                offset: offset + by,
+                expected,
+            },
+            HeaderError::Uri {
+                header,
+                offset,
+                source,
+            } => HeaderError::Uri {
+                header,
+                offset: offset + by,
+                source,
+            },
+            HeaderError::OutOfRange { header, offset } => HeaderError::OutOfRange {
+                header,
+                offset: offset + by,
+            },
+            other => other,
+        }
+    }
+
+    /// The name of the header the error is about, if known.
+    pub fn header(&self) -> &str {
+        match self {
+            HeaderError::Syntax { header, .. }
+            | HeaderError::Uri { header, .. }
+            | HeaderError::OutOfRange { header, .. }
+            | HeaderError::Multiple { header, .. } => header,
+            HeaderError::InvalidName(n) | HeaderError::InvalidValue(n) => n,
+        }
+    }
+}
+
+macro_rules! header_names {
+    ($( $variant:ident => $canon:literal $(, $compact:literal)? ; )*) => {
+        /// Header names Parley knows, with compact forms folded in. Any other
+        /// name is [`HeaderName::Other`] and is matched by its text.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $(
+                #[doc = $canon]
+                $variant,
+            )*
+            /// Any header not listed above.
+            Other,
+        }
+
+        impl HeaderName {
+            /// Canonical spelling (`Other` has none and gives `""`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( HeaderName::$variant => $canon, )*
+                    HeaderName::Other => "",
+                }
+            }
+
+            /// Classifies a header name, case-insensitively, including the
+            /// compact forms of RFC 3261 §7.3.3 and later RFCs.
+            pub fn from_name(name: &str) -> HeaderName {
+                let b = name.as_bytes();
+                $(
+                    if b.eq_ignore_ascii_case($canon.as_bytes()) $( || b.eq_ignore_ascii_case($compact.as_bytes()) )? {
+                        return HeaderName::$variant;
+                    }
+                )*
+                HeaderName::Other
+            }
+        }
+    };
+}
+
+header_names! {
+    Via => "Via", "v";
+    From => "From", "f";
+    To => "To", "t";
+    CallId => "Call-ID", "i";
+    CSeq => "CSeq";
+    MaxForwards => "Max-Forwards";
+    Contact => "Contact", "m";
+    ContentLength => "Content-Length", "l";
+    ContentType => "Content-Type", "c";
+    Route => "Route";
+    RecordRoute => "Record-Route";
+    Expires => "Expires";
+    MinExpires => "Min-Expires";
+    Allow => "Allow";
+    Supported => "Supported", "k";
+    Require => "Require";
+    Unsupported => "Unsupported";
+    ProxyRequire => "Proxy-Require";
+    ContentDisposition => "Content-Disposition";
+    ContentEncoding => "Content-Encoding", "e";
+    ContentLanguage => "Content-Language";
+    WwwAuthenticate => "WWW-Authenticate";
+    ProxyAuthenticate => "Proxy-Authenticate";
+    Authorization => "Authorization";
+    ProxyAuthorization => "Proxy-Authorization";
+    AuthenticationInfo => "Authentication-Info";
+    RSeq => "RSeq";
+    RAck => "RAck";
+    Event => "Event", "o";
+    AllowEvents => "Allow-Events", "u";
+    SubscriptionState => "Subscription-State";
+    ReferTo => "Refer-To", "r";
+    ReferredBy => "Referred-By", "b";
+    Replaces => "Replaces";
+    SipETag => "SIP-ETag";
+    SipIfMatch => "SIP-If-Match";
+    SessionExpires => "Session-Expires", "x";
+    MinSe => "Min-SE";
+    Reason => "Reason";
+    PAssertedIdentity => "P-Asserted-Identity";
+    PPreferredIdentity => "P-Preferred-Identity";
+    UserAgent => "User-Agent";
+    Server => "Server";
+    Accept => "Accept";
+    AcceptEncoding => "Accept-Encoding";
+    AcceptLanguage => "Accept-Language";
+    AcceptContact => "Accept-Contact", "a";
+    RejectContact => "Reject-Contact", "j";
+    RequestDisposition => "Request-Disposition", "d";
+    Identity => "Identity", "y";
+    Subject => "Subject", "s";
+    Date => "Date";
+    Timestamp => "Timestamp";
+    RetryAfter => "Retry-After";
+    Warning => "Warning";
+    CallInfo => "Call-Info";
+    AlertInfo => "Alert-Info";
+    ErrorInfo => "Error-Info";
+    InReplyTo => "In-Reply-To";
+    MimeVersion => "MIME-Version";
+    Organization => "Organization";
+    Priority => "Priority";
+    ReplyTo => "Reply-To";
+    Path => "Path";
+    ServiceRoute => "Service-Route";
+    Privacy => "Privacy";
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A header with a typed view. `Display` prints one value (without the name).
+pub trait TypedHeader: Sized + fmt::Display {
+    /// The header this type reads and writes.
+    const NAME: HeaderName;
+    /// True when several values may share one line, separated by commas.
+    const LIST: bool = false;
+    /// True when a `LIST` header may be present with no value at all
+    /// (e.g. `Supported:`), meaning an empty list.
+    const EMPTY_OK: bool = false;
+    /// Parses one value (one list element for `LIST` headers).
+    fn parse(value: &str) -> Result<Self, HeaderError>;
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    kind: HeaderName,
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+/// One header line as stored: name as written and raw value (folds kept,
+/// surrounding whitespace removed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderField<'a> {
+    /// Classified name.
+    pub kind: HeaderName,
+    /// Name as written.
+    pub name: &'a str,
+    /// Raw value.
+    pub value: &'a str,
+}
+
+/// Ordered header list; see the module docs.
+#[derive(Clone, Default)]
+pub struct Headers {
+    buf: String,
+    entries: Vec<Entry>,
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|h| (h.name, h.value)))
+            .finish()
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|(a, b)| a.name == b.name && a.value == b.value)
+    }
+}
+impl Eq for Headers {}
+
+/// True when every CR/LF in `v` is part of a CRLF + WSP fold.
+fn folds_ok(v: &str) -> bool {
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\r' => {
+                if b.get(i + 1) != Some(&b'\n') || !matches!(b.get(i + 2), Some(b' ' | b'\t')) {
+                    return false;
+                }
+                i += 3;
+            }
+            b'\n' => return false,
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+impl Headers {
+    /// An empty header list.
+    pub fn new() -> Self {
+        Headers::default()
+    }
+
+    pub(crate) fn with_capacity(bytes: usize, headers: usize) -> Self {
+        Headers {
+            buf: String::with_capacity(bytes),
+            entries: Vec::with_capacity(headers),
+        }
+    }
+
+    pub(crate) fn push_span(
+        &mut self,
+        kind: HeaderName,
+        name: (usize, usize),
+        value: (usize, usize),
+    ) {
+        self.entries.push(Entry { kind, name, value });
+    }
+
+    pub(crate) fn buf_mut(&mut self) -> &mut String {
+        &mut self.buf
+    }
+
+    fn field(&self, e: &Entry) -> HeaderField<'_> {
+        HeaderField {
+            kind: e.kind,
+            name: self.buf.get(e.name.0..e.name.1).unwrap_or(""),
+            value: self.buf.get(e.value.0..e.value.1).unwrap_or(""),
+        }
+    }
+
+    /// Number of header lines.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// All header lines in order.
+    pub fn iter(&self) -> impl Iterator<Item = HeaderField<'_>> + '_ {
+        self.entries.iter().map(|e| self.field(e))
+    }
+
+    fn matches(&self, e: &Entry, kind: HeaderName, name: &str) -> bool {
+        if kind == HeaderName::Other {
+            e.kind == HeaderName::Other
+                && self
+                    .buf
+                    .get(e.name.0..e.name.1)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        } else {
+            e.kind == kind
+        }
+    }
+
+    /// Raw values of every line called `name` (any spelling or compact
+    /// form), in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let kind = HeaderName::from_name(name);
+        self.entries
+            .iter()
+            .filter(move |e| self.matches(e, kind, name))
+            .map(|e| self.field(e).value)
+    }
+
+    /// Raw value of the first line called `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let kind = HeaderName::from_name(name);
+        self.entries
+            .iter()
+            .find(|e| self.matches(e, kind, name))
+            .map(|e| self.field(e).value)
+    }
+
+    /// Raw values of a known header, in order.
+    pub fn values(&self, kind: HeaderName) -> impl Iterator<Item = &str> + '_ {
+        self.entries
+            .iter()
+            .filter(move |e| e.kind == kind && kind != HeaderName::Other)
+            .map(|e| self.field(e).value)
+    }
+
+    /// True if a line called `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    fn append(&mut self, name: &str, value: &str) -> Entry {
+        let n0 = self.buf.len();
+        self.buf.push_str(name);
+        let v0 = self.buf.len();
+        self.buf.push_str(value);
+        Entry {
+            kind: HeaderName::from_name(name),
+            name: (n0, v0),
+            value: (v0, self.buf.len()),
+        }
+    }
+
+    fn check(name: &str, value: &str) -> Result<(), HeaderError> {
+        if !is_token_str(name) {
+            return Err(HeaderError::InvalidName(name.to_owned()));
+        }
+        if !folds_ok(value) {
+            return Err(HeaderError::InvalidValue(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Appends a raw header line.
+    pub fn push(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
+        Self::check(name, value)?;
+        let e = self.append(name, value.trim());
+        self.entries.push(e);
+        Ok(())
+    }
+
+    /// Inserts a raw header line before all others (e.g. a new Via).
+    pub fn prepend(&mut self, name: &str, value: &str) -> Result<(), HeaderError> {
+        Self::check(name, value)?;
+        let e = self.append(name, value.trim());
+        self.entries.insert(0, e);
+        Ok(())
+    }
+
+    /// Appends a typed header under its canonical name.
+    pub fn push_typed<T: TypedHeader>(&mut self, h: &T) {
+        let v = h.to_string();
+        let e = self.append(T::NAME.as_str(), &v);
+        self.entries.push(e);
+    }
+
+    /// Inserts a typed header before all others.
+    pub fn prepend_typed<T: TypedHeader>(&mut self, h: &T) {
+        let v = h.to_string();
+        let e = self.append(T::NAME.as_str(), &v);
+        self.entries.insert(0, e);
+    }
+
+    /// Replaces every line of `T`'s header with one line holding `h`, at the
+    /// position of the first one (or at the end).
+    pub fn set_typed<T: TypedHeader>(&mut self, h: &T) {
+        let v = h.to_string();
+        let e = self.append(T::NAME.as_str(), &v);
+        let pos = self.entries.iter().position(|x| x.kind == T::NAME);
+        self.entries.retain(|x| x.kind != T::NAME);
+        match pos {
+            Some(p) => self.entries.insert(p.min(self.entries.len()), e),
+            None => self.entries.push(e),
+        }
+    }
+
+    /// Removes every line called `name`; returns how many were removed.
+    pub fn remove(&mut self, name: &str) -> usize {
+        let kind = HeaderName::from_name(name);
+        let before = self.entries.len();
+        let keep: Vec<Entry> = self
+            .entries
+            .iter()
+            .filter(|e| !self.matches(e, kind, name))
+            .copied()
+            .collect();
+        self.entries = keep;
+        before - self.entries.len()
+    }
+
+    /// Removes the first line called `name`, returning its raw value.
+    pub fn remove_first(&mut self, name: &str) -> Option<String> {
+        let kind = HeaderName::from_name(name);
+        let i = self
+            .entries
+            .iter()
+            .position(|e| self.matches(e, kind, name))?;
+        let e = self.entries.remove(i);
+        Some(self.field(&e).value.to_owned())
+    }
+
+    fn for_each_value<T: TypedHeader>(
+        &self,
+        mut f: impl FnMut(&str, usize) -> Result<bool, HeaderError>,
+    ) -> Result<(), HeaderError> {
+        for e in self.entries.iter().filter(|e| e.kind == T::NAME) {
+            let v = self.field(e).value;
+            if T::LIST && T::EMPTY_OK && v.is_empty() {
+                continue;
+            }
+            if T::LIST {
+                for (off, item) in split_list(v) {
+                    if item.is_empty() {
+                        return Err(HeaderError::syntax(T::NAME.as_str(), off, "list element"));
+                    }
+                    if !f(item, off)? {
+                        return Ok(());
+                    }
+                }
+            } else if !f(v, 0)? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Every value of `T`'s header, comma lists expanded, in order.
+    pub fn typed_all<T: TypedHeader>(&self) -> Result<Vec<T>, HeaderError> {
+        let mut out = Vec::new();
+        self.for_each_value::<T>(|v, off| {
+            out.push(T::parse(v).map_err(|e| e.shift(off))?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// The first value of `T`'s header (e.g. the topmost Via).
+    pub fn typed_first<T: TypedHeader>(&self) -> Result<Option<T>, HeaderError> {
+        let mut out = None;
+        self.for_each_value::<T>(|v, off| {
+            out = Some(T::parse(v).map_err(|e| e.shift(off))?);
+            Ok(false)
+        })?;
+        Ok(out)
+    }
+
+    /// The value of a single-valued header: `Ok(None)` if absent,
+    /// [`HeaderError::Multiple`] if it appears more than once.
+    pub fn typed<T: TypedHeader>(&self) -> Result<Option<T>, HeaderError> {
+        let mut count = 0;
+        self.for_each_value::<T>(|_, _| {
+            count += 1;
+            Ok(true)
+        })?;
+        if count > 1 {
+            return Err(HeaderError::Multiple {
+                header: T::NAME.as_str(),
+                count,
+            });
+        }
+        self.typed_first()
+    }
+
+    /// Parses every value of `T` and throws the results away; used by the
+    /// message parser to reject malformed core headers up front.
+    pub(crate) fn validate<T: TypedHeader>(&self) -> Result<(), (usize, HeaderError)> {
+        for (i, e) in self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == T::NAME)
+        {
+            let v = self.field(e).value;
+            let res = if T::LIST && T::EMPTY_OK && v.is_empty() {
+                Ok(())
+            } else if T::LIST {
+                split_list(v).try_for_each(|(off, item)| {
+                    if item.is_empty() {
+                        Err(HeaderError::syntax(T::NAME.as_str(), off, "list element"))
+                    } else {
+                        T::parse(item).map(drop).map_err(|e| e.shift(off))
+                    }
+                })
+            } else {
+                T::parse(v).map(drop)
+            };
+            res.map_err(|err| (i, err))?;
+        }
+        Ok(())
+    }
+
+    /// Byte offset of the value of line `i` in the internal buffer.
+    pub(crate) fn value_start(&self, i: usize) -> Option<usize> {
+        self.entries.get(i).map(|e| e.value.0)
+    }
+
+    /// Writes `Name: value\r\n` for every line.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        for e in &self.entries {
+            let f = self.field(e);
+            out.extend_from_slice(f.name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(f.value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Upper bound of the serialized size, for pre-allocation.
+    pub(crate) fn wire_len(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|e| (e.name.1 - e.name.0) + (e.value.1 - e.value.0) + 4)
+            .sum()
+    }
+
+    // ---- shortcuts for the headers every layer needs ----
+
+    /// All Via values, topmost first.
+    pub fn via(&self) -> Result<Vec<Via>, HeaderError> {
+        self.typed_all()
+    }
+    /// The topmost Via.
+    pub fn top_via(&self) -> Result<Option<Via>, HeaderError> {
+        self.typed_first()
+    }
+    /// From (single).
+    pub fn from(&self) -> Result<Option<From>, HeaderError> {
+        self.typed()
+    }
+    /// To (single).
+    pub fn to(&self) -> Result<Option<To>, HeaderError> {
+        self.typed()
+    }
+    /// Call-ID (single).
+    pub fn call_id(&self) -> Result<Option<CallId>, HeaderError> {
+        self.typed()
+    }
+    /// CSeq (single).
+    pub fn cseq(&self) -> Result<Option<CSeq>, HeaderError> {
+        self.typed()
+    }
+    /// Max-Forwards (single).
+    pub fn max_forwards(&self) -> Result<Option<MaxForwards>, HeaderError> {
+        self.typed()
+    }
+    /// All Contact values.
+    pub fn contact(&self) -> Result<Vec<Contact>, HeaderError> {
+        self.typed_all()
+    }
+    /// All Route values in order.
+    pub fn route(&self) -> Result<Vec<Route>, HeaderError> {
+        self.typed_all()
+    }
+    /// All Record-Route values in order.
+    pub fn record_route(&self) -> Result<Vec<RecordRoute>, HeaderError> {
+        self.typed_all()
+    }
+    /// Content-Length (single).
+    pub fn content_length(&self) -> Result<Option<ContentLength>, HeaderError> {
+        self.typed()
+    }
+    /// Content-Type (single).
+    pub fn content_type(&self) -> Result<Option<ContentType>, HeaderError> {
+        self.typed()
+    }
+    /// Expires (single).
+    pub fn expires(&self) -> Result<Option<Expires>, HeaderError> {
+        self.typed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_compact_forms() {
+        assert_eq!(HeaderName::from_name("v"), HeaderName::Via);
+        assert_eq!(HeaderName::from_name("VIA"), HeaderName::Via);
+        assert_eq!(
+            HeaderName::from_name("MaX-fOrWaRdS"),
+            HeaderName::MaxForwards
+        );
+        assert_eq!(HeaderName::from_name("l"), HeaderName::ContentLength);
+        assert_eq!(HeaderName::from_name("C%6Fntact"), HeaderName::Other);
+        assert_eq!(HeaderName::from_name("x-custom"), HeaderName::Other);
+        for c in [
+            "v", "i", "f", "t", "m", "l", "c", "k", "s", "e", "o", "r", "u", "b", "x", "y", "a",
+        ] {
+            assert_ne!(HeaderName::from_name(c), HeaderName::Other, "{c}");
+        }
+    }
+
+    #[test]
+    fn container_order_and_raw_values() {
+        let mut h = Headers::new();
+        h.push("Via", "SIP/2.0/UDP a.example.com;branch=z9hG4bK1")
+            .unwrap();
+        h.push("X-Thing", "  ;;,,;;,; ").unwrap();
+        h.push(
+            "v",
+            "SIP/2.0/TCP b.example.com;branch=z9hG4bK2, SIP/2.0/UDP c;branch=z9hG4bK3",
+        )
+        .unwrap();
+        assert_eq!(h.get("x-thing"), Some(";;,,;;,;"));
+        assert_eq!(h.via().unwrap().len(), 3);
+        h.prepend_typed(&Via::parse("SIP/2.0/UDP top;branch=z9hG4bK0").unwrap());
+        assert_eq!(h.top_via().unwrap().unwrap().branch(), Some("z9hG4bK0"));
+        assert_eq!(h.remove("VIA"), 3);
+        assert_eq!(h.len(), 1);
+        let mut out = Vec::new();
+        h.write_to(&mut out);
+        assert_eq!(out, b"X-Thing: ;;,,;;,;\r\n");
+        assert!(h.push("Bad Name", "x").is_err());
+        assert!(h.push("X", "a\r\nb").is_err());
+        assert!(h.push("X", "a\r\n b").is_ok());
+    }
+
+    #[test]
+    fn single_valued_duplicates_are_reported() {
+        let mut h = Headers::new();
+        h.push("Call-ID", "a@b").unwrap();
+        h.push("i", "c@d").unwrap();
+        assert_eq!(
+            h.call_id().unwrap_err(),
+            HeaderError::Multiple {
+                header: "Call-ID",
+                count: 2
+            }
+        );
+        assert_eq!(h.typed_first::<CallId>().unwrap().unwrap().as_str(), "a@b");
+    }
+
+    #[test]
+    fn set_typed_replaces_in_place() {
+        let mut h = Headers::new();
+        h.push("A", "1").unwrap();
+        h.push("Max-Forwards", "70").unwrap();
+        h.push("B", "2").unwrap();
+        h.set_typed(&MaxForwards(69));
+        let names: Vec<_> = h.iter().map(|f| f.value).collect();
+        assert_eq!(names, vec!["1", "69", "2"]);
+    }
+
+    #[test]
+    fn list_error_offsets_point_into_the_value() {
+        let mut h = Headers::new();
+        h.push("Via", "SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;;")
+            .unwrap();
+        match h.via().unwrap_err() {
+            HeaderError::Syntax { header, offset, .. } => {
+                assert_eq!(header, "Via");
+                assert!(offset > 30, "{offset}");
+            }
+            e => panic!("{e}"),
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Via (RFC 3261 §20.42), with the RFC 3581 `rport` parameter.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use super::{HeaderError, HeaderName, TypedHeader};
+use crate::params::Params;
+use crate::scan::{parse_u64, Cursor};
+use crate::uri::{parse_hostport, Host};
+
+const NAME: &str = "Via";
+
+/// Transport of a Via `sent-protocol`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// UDP
+    Udp,
+    /// TCP
+    Tcp,
+    /// TLS over TCP
+    Tls,
+    /// SCTP
+    Sctp,
+    /// WebSocket (RFC 7118)
+    Ws,
+    /// Secure WebSocket (RFC 7118)
+    Wss,
+    /// Anything else, as written.
+    Other(String),
+}
+
+impl Transport {
+    /// Classifies a transport token, case-insensitively.
+    pub fn from_token(t: &str) -> Transport {
+        const KNOWN: [(&str, Transport); 6] = [
+            ("UDP", Transport::Udp),
+            ("TCP", Transport::Tcp),
+            ("TLS", Transport::Tls),
+            ("SCTP", Transport::Sctp),
+            ("WS", Transport::Ws),
+            ("WSS", Transport::Wss),
+        ];
+        KNOWN
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(t))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| Transport::Other(t.to_owned()))
+    }
+
+    /// True for transports that keep a connection (everything but UDP).
+    pub fn is_reliable(&self) -> bool {
+        !matches!(self, Transport::Udp)
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+            Transport::Sctp => "SCTP",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+            Transport::Other(o) => o,
+        })
+    }
+}
+
+/// One Via value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Via {
+    /// Transport of the hop.
+    pub transport: Transport,
+    /// `sent-by` host.
+    pub host: Host,
+    /// `sent-by` port.
+    pub port: Option<u16>,
+    /// Parameters (`branch`, `received`, `rport`, `maddr`, `ttl`, ...).
+    pub params: Params,
+}
+
+/// The RFC 3261 branch prefix.
+pub(crate) const MAGIC_COOKIE: &str = "z9hG4bK";
+
+impl Via {
+    /// A Via with a branch parameter.
+    pub fn new(transport: Transport, host: Host, port: Option<u16>, branch: &str) -> Self {
+        let mut params = Params::new();
+        params.set("branch", Some(branch));
+        Via {
+            transport,
+            host,
+            port,
+            params,
+        }
+    }
+
+    /// `branch` parameter.
+    pub fn branch(&self) -> Option<&str> {
+        self.params.get("branch").flatten()
+    }
+
+    /// True if the branch is an RFC 3261 transaction id: the magic cookie
+    /// followed by at least one more character. A bare `z9hG4bK`
+    /// (RFC 4475 §3.2.1) does not count, so the transaction layer falls
+    /// back to RFC 2543 matching for it.
+    pub fn has_rfc3261_branch(&self) -> bool {
+        self.branch()
+            .is_some_and(|b| b.len() > MAGIC_COOKIE.len() && b.starts_with(MAGIC_COOKIE))
+    }
+
+    /// `received` parameter (checked to be an IP address when parsed).
+    pub fn received(&self) -> Option<IpAddr> {
+        self.params
+            .get("received")
+            .flatten()
+            .and_then(|v| v.trim_matches(['[', ']']).parse().ok())
+    }
+
+    /// `rport`: `None` if absent, `Some(None)` if requested (flag),
+    /// `Some(Some(port))` if filled in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(|p| p.parse().ok()))
+    }
+
+    /// `maddr` parameter.
+    pub fn maddr(&self) -> Option<&str> {
+        self.params.get("maddr").flatten()
+    }
+
+    /// `ttl` parameter.
+    pub fn ttl(&self) -> Option<u8> {
+        self.params
+            .get("ttl")
+            .flatten()
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// Sets `received` (what a server does when the source differs).
+    pub fn set_received(&mut self, ip: IpAddr) {
+        self.params.set("received", Some(&ip.to_string()));
+    }
+
+    /// Fills in `rport` with the source port.
+    pub fn set_rport(&mut self, port: u16) {
+        self.params.set("rport", Some(&port.to_string()));
+    }
+}
+
+impl TypedHeader for Via {
+    const NAME: HeaderName = HeaderName::Via;
+    const LIST: bool = true;
+
+    fn parse(value: &str) -> Result<Self, HeaderError> {
+        let scan = HeaderError::scan(NAME);
+        let mut c = Cursor::new(value);
+        c.skip_ws();
+        let proto = c.token("protocol name").map_err(&scan)?;
+        if !proto.eq_ignore_ascii_case("SIP") {
+            return Err(HeaderError::syntax(NAME, 0, "protocol name SIP"));
+        }
+        c.expect_sep(b'/', "'/' after protocol name")
+            .map_err(&scan)?;
+        let vpos = c.pos();
+        if c.token("protocol version").map_err(&scan)? != "2.0" {
+            return Err(HeaderError::syntax(NAME, vpos, "protocol version 2.0"));
+        }
+        c.expect_sep(b'/', "'/' after protocol version")
+            .map_err(&scan)?;
+        let transport = Transport::from_token(c.token("transport").map_err(&scan)?);
+        if !c.skip_ws() {
+            return c.err("whitespace before sent-by").map_err(&scan);
+        }
+        let hp_start = c.pos();
+        let hp = c.take_while(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        });
+        let (host, port) =
+            parse_hostport(hp, 0).map_err(|e| HeaderError::uri(NAME, hp_start, e))?;
+        let ppos = c.pos();
+        let params = Params::parse_header(&mut c).map_err(&scan)?;
+        c.skip_ws();
+        if !c.is_eof() {
+            return c.err("';' or end of Via value").map_err(&scan);
+        }
+        for p in params.iter() {
+            let v = p.value.as_deref();
+            let ok = match p.name.to_ascii_lowercase().as_str() {
+                "branch" => v.is_some(),
+                "received" => {
+                    v.is_some_and(|v| v.trim_matches(['[', ']']).parse::<IpAddr>().is_ok())
+                }
+                "rport" => v.is_none_or(|v| parse_u64(v, 65535).is_some()),
+                "ttl" => v.is_some_and(|v| parse_u64(v, 255).is_some()),
+                "maddr" => v.is_some_and(|v| Host::parse(v).is_ok()),
+                _ => true,
+            };
+            if !ok {
+                return Err(HeaderError::syntax(
+                    NAME,
+                    ppos,
+                    match p.name.to_ascii_lowercase().as_str() {
+                        "branch" => "branch value",
+                        "received" => "IP address in received",
+                        "rport" => "port number in rport",
+                        "ttl" => "ttl of 0-255",
+                        _ => "host in maddr",
+                    },
+                ));
+            }
+        }
+        Ok(Via {
+            transport,
+            host,
+            port,
+            params,
+        })
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SIP/2.0/{} {}", self.transport, self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        write!(f, "{}", self.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_folded_and_spaced() {
+        let v = Via::parse("SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+        assert_eq!(v.transport, Transport::Udp);
+        assert_eq!(v.host, Host::Ipv4("192.0.2.2".parse().unwrap()));
+        assert_eq!(v.branch(), Some("390skdjuw"));
+        assert!(!v.has_rfc3261_branch());
+    }
+
+    #[test]
+    fn params_and_print() {
+        let v = Via::parse(
+            "SIP/2.0/TLS [2001:db8::9]:5061;branch=z9hG4bKx;received=192.0.2.1;rport=4000;maddr=224.0.0.1;ttl=3",
+        )
+        .unwrap();
+        assert_eq!(v.port, Some(5061));
+        assert_eq!(v.received(), Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(v.rport(), Some(Some(4000)));
+        assert_eq!(v.maddr(), Some("224.0.0.1"));
+        assert_eq!(v.ttl(), Some(3));
+        assert_eq!(Via::parse(&v.to_string()).unwrap(), v);
+        let r = Via::parse("SIP/2.0/UDP pc33.example.com;rport;branch=z9hG4bKa").unwrap();
+        assert_eq!(r.rport(), Some(None));
+        let mut r2 = r.clone();
+        r2.set_rport(5062);
+        assert_eq!(r2.rport(), Some(Some(5062)));
+    }
+
+    #[test]
+    fn unknown_transport_kept() {
+        let v = Via::parse("SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en").unwrap();
+        assert_eq!(v.transport, Transport::Other("UNKNOWN".into()));
+        assert_eq!(
+            v.to_string(),
+            "SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en"
+        );
+    }
+
+    #[test]
+    fn rejects() {
+        for bad in [
+            "SIP/2.0/UDP 192.0.2.15;;",
+            "SIP/3.0/UDP host",
+            "SIP/2.0/UDP",
+            "SIP/2.0/UDP host;received=not-an-ip",
+            "SIP/2.0/UDP host;rport=99999",
+            "SIP/2.0/UDP host junk",
+            "SIP/2.0/UDP host:70000",
+        ] {
+            assert!(Via::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

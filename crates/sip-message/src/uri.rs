@@ -1,0 +1,905 @@
+//! URIs: `sip:`/`sips:` (RFC 3261 §19.1), `tel:` (RFC 3966) and any other
+//! absolute URI kept as raw text.
+//!
+//! Components are stored as written (with `%` escapes) so printing gives the
+//! input back; [`Uri::equivalent`] implements the comparison rules of
+//! RFC 3261 §19.1.4 on the unescaped values.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use crate::params::{Param, Params};
+use crate::scan::is_unreserved;
+
+/// Why a URI was rejected. Offsets are bytes from the start of the URI text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    /// No `scheme:` prefix, or the scheme has invalid characters.
+    #[error("invalid or missing URI scheme")]
+    Scheme,
+    /// A character not allowed in the named component.
+    #[error("invalid character {ch:?} in URI {part} at offset {at}")]
+    InvalidChar {
+        /// Component being parsed (`user`, `host`, `parameter`...).
+        part: &'static str,
+        /// Byte offset in the URI.
+        at: usize,
+        /// The offending character.
+        ch: char,
+    },
+    /// A `%` not followed by two hex digits.
+    #[error("malformed %-escape in URI at offset {at}")]
+    Escape {
+        /// Byte offset of the `%`.
+        at: usize,
+    },
+    /// A required component is empty.
+    #[error("empty {part} in URI at offset {at}")]
+    Empty {
+        /// Component that is empty.
+        part: &'static str,
+        /// Byte offset in the URI.
+        at: usize,
+    },
+    /// The port is not a number in 0..=65535.
+    #[error("invalid port in URI at offset {at}")]
+    Port {
+        /// Byte offset of the port.
+        at: usize,
+    },
+    /// An IPv4 address or IPv6 reference that does not parse.
+    #[error("invalid IP address in URI at offset {at}")]
+    IpAddress {
+        /// Byte offset of the address.
+        at: usize,
+    },
+}
+
+/// Any URI that can appear in a SIP message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Uri {
+    /// `sip:` or `sips:`.
+    Sip(SipUri),
+    /// `tel:` (RFC 3966).
+    Tel(TelUri),
+    /// Any other absolute URI, kept verbatim.
+    Other(OtherUri),
+}
+
+/// A `sip:` or `sips:` URI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SipUri {
+    /// `sips:` rather than `sip:`.
+    pub secure: bool,
+    /// User part as written (may contain `%` escapes).
+    pub user: Option<String>,
+    /// Password as written.
+    pub password: Option<String>,
+    /// Host.
+    pub host: Host,
+    /// Explicit port.
+    pub port: Option<u16>,
+    /// `;uri-parameters`, values as written.
+    pub params: Params,
+    /// `?name=value&...` headers, as written.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A `tel:` URI (RFC 3966).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TelUri {
+    /// The number, e.g. `+1-201-555-0123` or `7042`.
+    pub number: String,
+    /// Parameters such as `phone-context`, `ext`, `isub`.
+    pub params: Params,
+}
+
+/// An absolute URI with a scheme Parley does not interpret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OtherUri {
+    /// Scheme as written, without the colon.
+    pub scheme: String,
+    /// Everything after the colon.
+    pub rest: String,
+}
+
+/// Host part of a SIP URI or Via.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// A host name as written.
+    Domain(String),
+    /// An IPv4 address.
+    Ipv4(Ipv4Addr),
+    /// An IPv6 address (written as `[...]`).
+    Ipv6(Ipv6Addr),
+}
+
+fn invalid(part: &'static str, s: &str, at: usize) -> UriError {
+    let ch = s.get(at..).and_then(|r| r.chars().next()).unwrap_or('\0');
+    UriError::InvalidChar { part, at, ch }
+}
+
+/// Checks that `s` (starting at `base` in the URI) only holds characters
+/// accepted by `ok` or valid `%XX` escapes.
+fn check_chars(
+    s: &str,
+    base: usize,
+    part: &'static str,
+    ok: impl Fn(u8) -> bool,
+) -> Result<(), UriError> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = |j: usize| b.get(j).is_some_and(|c| c.is_ascii_hexdigit());
+            if !(hex(i + 1) && hex(i + 2)) {
+                return Err(UriError::Escape { at: base + i });
+            }
+            i += 3;
+        } else if ok(b[i]) {
+            i += 1;
+        } else {
+            return Err(invalid(part, s, i).shift(base));
+        }
+    }
+    Ok(())
+}
+
+impl UriError {
+    fn shift(self, base: usize) -> Self {
+        match self {
+            UriError::InvalidChar { part, at, ch } => UriError::InvalidChar {
+                part,
+                at: at + base,
+                ch,
+            },
+            UriError::Escape { at } => UriError::Escape { at: at + base },
+            UriError::Empty { part, at } => UriError::Empty {
+                part,
+                at: at + base,
+            },
+            UriError::Port { at } => UriError::Port { at: at + base },
+            UriError::IpAddress { at } => UriError::IpAddress { at: at + base },
+            UriError::Scheme => UriError::Scheme,
+        }
+    }
+}
+
+fn is_user_char(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+}
+fn is_password_char(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+}
+fn is_param_char(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+}
+fn is_header_char(b: u8) -> bool {
+    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+}
+/// Characters of a generic absolute URI (RFC 3986 reserved + unreserved + %).
+fn is_uric(b: u8) -> bool {
+    is_unreserved(b)
+        || matches!(
+            b,
+            b';' | b'/'
+                | b'?'
+                | b':'
+                | b'@'
+                | b'&'
+                | b'='
+                | b'+'
+                | b'$'
+                | b','
+                | b'%'
+                | b'#'
+                | b'['
+                | b']'
+        )
+}
+
+/// Decodes `%XX` escapes. Invalid escapes are left as they are.
+pub fn unescape(s: &str) -> Cow<'_, [u8]> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s.as_bytes());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            if let Some(v) = h.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// Escapes every byte of `s` that `keep` does not accept as `%XX`.
+pub fn escape(s: &[u8], keep: impl Fn(u8) -> bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s {
+        if keep(b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Escapes a user part for a SIP URI.
+pub fn escape_user(user: &str) -> String {
+    escape(user.as_bytes(), is_user_char)
+}
+
+impl Host {
+    /// Parses a host: domain name, IPv4 address or `[IPv6]` reference.
+    pub fn parse(s: &str) -> Result<Host, UriError> {
+        if s.is_empty() {
+            return Err(UriError::Empty {
+                part: "host",
+                at: 0,
+            });
+        }
+        if let Some(inner) = s.strip_prefix('[') {
+            let inner = inner
+                .strip_suffix(']')
+                .ok_or(UriError::IpAddress { at: 0 })?;
+            return Ipv6Addr::from_str(inner)
+                .map(Host::Ipv6)
+                .map_err(|_| UriError::IpAddress { at: 0 });
+        }
+        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Ipv4Addr::from_str(s)
+                .map(Host::Ipv4)
+                .map_err(|_| UriError::IpAddress { at: 0 });
+        }
+        if let Some(i) = s
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')))
+        {
+            return Err(invalid("host", s, i));
+        }
+        Ok(Host::Domain(s.to_owned()))
+    }
+
+    /// The IP address, if the host is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Host::Domain(_) => None,
+            Host::Ipv4(a) => Some(IpAddr::V4(*a)),
+            Host::Ipv6(a) => Some(IpAddr::V6(*a)),
+        }
+    }
+
+    /// Host equality per RFC 3261 §19.1.4 (case-insensitive names).
+    pub fn equivalent(&self, other: &Host) -> bool {
+        match (self, other) {
+            (Host::Domain(a), Host::Domain(b)) => a
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(b.trim_end_matches('.')),
+            (a, b) => a == b,
+        }
+    }
+}
+
+impl From<IpAddr> for Host {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(a) => Host::Ipv4(a),
+            IpAddr::V6(a) => Host::Ipv6(a),
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::Ipv4(a) => write!(f, "{a}"),
+            Host::Ipv6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// Splits `host[:port]` (with IPv6 references) and parses both.
+pub(crate) fn parse_hostport(s: &str, base: usize) -> Result<(Host, Option<u16>), UriError> {
+    let (host, port) = if s.starts_with('[') {
+        match s.find(']') {
+            Some(end) => {
+                let (h, rest) = s.split_at(end + 1);
+                match rest.strip_prefix(':') {
+                    Some(p) => (h, Some(p)),
+                    None if rest.is_empty() => (h, None),
+                    None => return Err(invalid("host", s, end + 1).shift(base)),
+                }
+            }
+            None => return Err(UriError::IpAddress { at: base }),
+        }
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let host = Host::parse(host).map_err(|e| e.shift(base))?;
+    let port = match port {
+        Some(p) => {
+            let at = base + host_len(s, p);
+            Some(
+                crate::scan::parse_u64(p, u64::from(u16::MAX))
+                    .and_then(|v| u16::try_from(v).ok())
+                    .ok_or(UriError::Port { at })?,
+            )
+        }
+        None => None,
+    };
+    Ok((host, port))
+}
+
+fn host_len(whole: &str, port: &str) -> usize {
+    whole.len() - port.len()
+}
+
+impl Uri {
+    /// Parses a complete URI.
+    pub fn parse(s: &str) -> Result<Uri, UriError> {
+        let colon = s.find(':').ok_or(UriError::Scheme)?;
+        let scheme = &s[..colon];
+        let rest = &s[colon + 1..];
+        let valid_scheme = scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if !valid_scheme {
+            return Err(UriError::Scheme);
+        }
+        if scheme.eq_ignore_ascii_case("sip") {
+            SipUri::parse_rest(rest, false, colon + 1).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("sips") {
+            SipUri::parse_rest(rest, true, colon + 1).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("tel") {
+            TelUri::parse_rest(rest, colon + 1).map(Uri::Tel)
+        } else {
+            if rest.is_empty() {
+                return Err(UriError::Empty {
+                    part: "URI body",
+                    at: colon + 1,
+                });
+            }
+            check_chars(rest, colon + 1, "URI body", |b| is_uric(b) && b != b'%')?;
+            Ok(Uri::Other(OtherUri {
+                scheme: scheme.to_owned(),
+                rest: rest.to_owned(),
+            }))
+        }
+    }
+
+    /// The SIP URI, if this is one.
+    pub fn as_sip(&self) -> Option<&SipUri> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The scheme, lower-cased for the known ones.
+    pub fn scheme(&self) -> &str {
+        match self {
+            Uri::Sip(u) if u.secure => "sips",
+            Uri::Sip(_) => "sip",
+            Uri::Tel(_) => "tel",
+            Uri::Other(o) => &o.scheme,
+        }
+    }
+
+    /// True if the URI has `?headers` (forbidden in a Request-URI).
+    pub fn has_headers(&self) -> bool {
+        matches!(self, Uri::Sip(u) if !u.headers.is_empty())
+    }
+
+    /// URI equivalence per RFC 3261 §19.1.4 (sip/sips) and RFC 3966 §4 (tel);
+    /// other schemes compare case-insensitively on the whole text.
+    pub fn equivalent(&self, other: &Uri) -> bool {
+        match (self, other) {
+            (Uri::Sip(a), Uri::Sip(b)) => a.equivalent(b),
+            (Uri::Tel(a), Uri::Tel(b)) => a.equivalent(b),
+            (Uri::Other(a), Uri::Other(b)) => {
+                a.scheme.eq_ignore_ascii_case(&b.scheme) && a.rest == b.rest
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Uri {
+    type Err = UriError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uri::parse(s)
+    }
+}
+
+impl From<SipUri> for Uri {
+    fn from(u: SipUri) -> Self {
+        Uri::Sip(u)
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Uri::Sip(u) => u.fmt(f),
+            Uri::Tel(u) => u.fmt(f),
+            Uri::Other(o) => write!(f, "{}:{}", o.scheme, o.rest),
+        }
+    }
+}
+
+impl SipUri {
+    /// A `sip:` URI for `host` with nothing else set.
+    pub fn new(host: Host) -> Self {
+        SipUri {
+            secure: false,
+            user: None,
+            password: None,
+            host,
+            port: None,
+            params: Params::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Builder: sets the user part (escaping it).
+    pub fn with_user(mut self, user: &str) -> Self {
+        self.user = Some(escape_user(user));
+        self
+    }
+
+    /// Builder: sets the port.
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Builder: adds a URI parameter (the value must already be escaped).
+    pub fn with_param(mut self, name: &str, value: Option<&str>) -> Self {
+        self.params.set(name, value);
+        self
+    }
+
+    /// Parses `sip:...` / `sips:...`.
+    pub fn parse(s: &str) -> Result<SipUri, UriError> {
+        match Uri::parse(s)? {
+            Uri::Sip(u) => Ok(u),
+            _ => Err(UriError::Scheme),
+        }
+    }
+
+    fn parse_rest(s: &str, secure: bool, base: usize) -> Result<SipUri, UriError> {
+        // Neither hostport nor parameters may contain '@', so the first one
+        // ends the userinfo (which itself may contain ';', '?' and ':').
+        let (userinfo, hp_start) = match s.find('@') {
+            Some(at) => (Some(&s[..at]), at + 1),
+            None => (None, 0),
+        };
+        let (user, password) = match userinfo {
+            Some(ui) => {
+                let (u, p) = match ui.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (ui, None),
+                };
+                if u.is_empty() {
+                    return Err(UriError::Empty {
+                        part: "user",
+                        at: base,
+                    });
+                }
+                check_chars(u, base, "user", is_user_char)?;
+                if let Some(p) = p {
+                    check_chars(p, base + u.len() + 1, "password", is_password_char)?;
+                }
+                (Some(u.to_owned()), p.map(str::to_owned))
+            }
+            None => (None, None),
+        };
+        let after = &s[hp_start..];
+        let hp_end = after.find([';', '?']).unwrap_or(after.len());
+        let (host, port) = parse_hostport(&after[..hp_end], base + hp_start)?;
+        let mut rest = &after[hp_end..];
+        let mut off = base + hp_start + hp_end;
+        let mut params = Vec::new();
+        while let Some(r) = rest.strip_prefix(';') {
+            let end = r.find([';', '?']).unwrap_or(r.len());
+            let p = &r[..end];
+            let (name, value) = match p.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (p, None),
+            };
+            if name.is_empty() {
+                return Err(UriError::Empty {
+                    part: "parameter name",
+                    at: off + 1,
+                });
+            }
+            check_chars(name, off + 1, "parameter", is_param_char)?;
+            if let Some(v) = value {
+                if v.is_empty() {
+                    return Err(UriError::Empty {
+                        part: "parameter value",
+                        at: off + 1 + name.len() + 1,
+                    });
+                }
+                check_chars(v, off + 1 + name.len() + 1, "parameter", is_param_char)?;
+            }
+            params.push(Param {
+                name: name.to_owned(),
+                value: value.map(str::to_owned),
+            });
+            rest = &r[end..];
+            off += 1 + end;
+        }
+        let mut headers = Vec::new();
+        if let Some(h) = rest.strip_prefix('?') {
+            off += 1;
+            for part in h.split('&') {
+                let (n, v) = part.split_once('=').ok_or(UriError::InvalidChar {
+                    part: "header",
+                    at: off + part.len(),
+                    ch: '&',
+                })?;
+                if n.is_empty() {
+                    return Err(UriError::Empty {
+                        part: "header name",
+                        at: off,
+                    });
+                }
+                check_chars(n, off, "header", is_header_char)?;
+                check_chars(v, off + n.len() + 1, "header", is_header_char)?;
+                headers.push((n.to_owned(), v.to_owned()));
+                off += part.len() + 1;
+            }
+        }
+        Ok(SipUri {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params: Params(params),
+            headers,
+        })
+    }
+
+    /// The user part with escapes decoded.
+    pub fn user_unescaped(&self) -> Option<Cow<'_, [u8]>> {
+        self.user.as_deref().map(unescape)
+    }
+
+    /// A URI parameter looked up by its unescaped name (`%6C%72` is `lr`),
+    /// with the value unescaped as UTF-8 (lossy).
+    pub fn param(&self, name: &str) -> Option<Option<String>> {
+        self.params
+            .iter()
+            .find(|p| unescape(&p.name).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|p| {
+                p.value
+                    .as_deref()
+                    .map(|v| String::from_utf8_lossy(&unescape(v)).into_owned())
+            })
+    }
+
+    /// `transport=` parameter.
+    pub fn transport(&self) -> Option<&str> {
+        self.params.get("transport").flatten()
+    }
+
+    /// Has the `lr` flag (loose routing), even if written escaped.
+    pub fn lr(&self) -> bool {
+        self.param("lr").is_some()
+    }
+
+    /// Equivalence per RFC 3261 §19.1.4.
+    pub fn equivalent(&self, o: &SipUri) -> bool {
+        if self.secure != o.secure
+            || self.user.as_deref().map(unescape) != o.user.as_deref().map(unescape)
+            || self.password.as_deref().map(unescape) != o.password.as_deref().map(unescape)
+            || !self.host.equivalent(&o.host)
+            || self.port != o.port
+        {
+            return false;
+        }
+        let same = |a: Option<&str>, b: Option<&str>| {
+            let a = a.map(unescape);
+            let b = b.map(unescape);
+            match (a, b) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b),
+                (None, None) => true,
+                _ => false,
+            }
+        };
+        for p in self.params.iter() {
+            match o.params.get(&p.name) {
+                Some(v) => {
+                    if !same(p.value.as_deref(), v) {
+                        return false;
+                    }
+                }
+                None => {
+                    let special = ["user", "ttl", "method", "maddr", "transport"];
+                    if special.iter().any(|s| s.eq_ignore_ascii_case(&p.name)) {
+                        return false;
+                    }
+                }
+            }
+        }
+        for p in o.params.iter() {
+            let special = ["user", "ttl", "method", "maddr", "transport"];
+            if special.iter().any(|s| s.eq_ignore_ascii_case(&p.name))
+                && !self.params.contains(&p.name)
+            {
+                return false;
+            }
+        }
+        if self.headers.len() != o.headers.len() {
+            return false;
+        }
+        self.headers.iter().all(|(n, v)| {
+            o.headers.iter().any(|(n2, v2)| {
+                unescape(n).eq_ignore_ascii_case(&unescape(n2)) && unescape(v) == unescape(v2)
+            })
+        })
+    }
+}
+
+impl fmt::Display for SipUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
+        if let Some(u) = &self.user {
+            f.write_str(u)?;
+            if let Some(p) = &self.password {
+                write!(f, ":{p}")?;
+            }
+            f.write_str("@")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        write!(f, "{}", self.params)?;
+        for (i, (n, v)) in self.headers.iter().enumerate() {
+            f.write_str(if i == 0 { "?" } else { "&" })?;
+            write!(f, "{n}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+fn is_phonedigit(b: u8) -> bool {
+    b.is_ascii_hexdigit() || matches!(b, b'*' | b'#' | b'-' | b'.' | b'(' | b')' | b'+')
+}
+
+impl TelUri {
+    fn parse_rest(s: &str, base: usize) -> Result<TelUri, UriError> {
+        let end = s.find(';').unwrap_or(s.len());
+        let number = &s[..end];
+        if number.is_empty() || number == "+" {
+            return Err(UriError::Empty {
+                part: "telephone number",
+                at: base,
+            });
+        }
+        if let Some(i) = number.bytes().skip(1).position(|b| b == b'+') {
+            return Err(invalid("telephone number", number, i + 1).shift(base));
+        }
+        check_chars(number, base, "telephone number", is_phonedigit)?;
+        let mut params = Vec::new();
+        let mut off = base + end;
+        for p in s[end..].split(';').skip(1) {
+            let (n, v) = match p.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (p, None),
+            };
+            if n.is_empty() {
+                return Err(UriError::Empty {
+                    part: "parameter name",
+                    at: off + 1,
+                });
+            }
+            check_chars(n, off + 1, "parameter", |b| {
+                b.is_ascii_alphanumeric() || b == b'-'
+            })?;
+            if let Some(v) = v {
+                check_chars(v, off + 2 + n.len(), "parameter", is_param_char)?;
+            }
+            params.push(Param {
+                name: n.to_owned(),
+                value: v.map(str::to_owned),
+            });
+            off += 1 + p.len();
+        }
+        Ok(TelUri {
+            number: number.to_owned(),
+            params: Params(params),
+        })
+    }
+
+    /// True for a global number (`+` prefix).
+    pub fn is_global(&self) -> bool {
+        self.number.starts_with('+')
+    }
+
+    /// The number without visual separators, e.g. `+12015550123`.
+    pub fn digits(&self) -> String {
+        self.number
+            .chars()
+            .filter(|c| !matches!(c, '-' | '.' | '(' | ')'))
+            .collect()
+    }
+
+    /// Equivalence per RFC 3966 §4: numbers without visual separators,
+    /// parameters as a set (case-insensitive names and values).
+    pub fn equivalent(&self, o: &TelUri) -> bool {
+        self.digits().eq_ignore_ascii_case(&o.digits())
+            && self.params.len() == o.params.len()
+            && self.params.iter().all(|p| {
+                o.params.get(&p.name).is_some_and(|v| {
+                    v.map(str::to_ascii_lowercase)
+                        == p.value.as_deref().map(str::to_ascii_lowercase)
+                })
+            })
+    }
+}
+
+impl fmt::Display for TelUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tel:{}{}", self.number, self.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sip(s: &str) -> SipUri {
+        SipUri::parse(s).unwrap()
+    }
+
+    #[test]
+    fn full_sip_uri() {
+        let u = sip("sips:alice:secret@[2001:db8::1]:5061;transport=tcp;lr?subject=hi&x=y");
+        assert!(u.secure);
+        assert_eq!(u.user.as_deref(), Some("alice"));
+        assert_eq!(u.password.as_deref(), Some("secret"));
+        assert_eq!(u.host, Host::Ipv6("2001:db8::1".parse().unwrap()));
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.transport(), Some("tcp"));
+        assert!(u.lr());
+        assert_eq!(u.headers.len(), 2);
+        assert_eq!(
+            u.to_string(),
+            "sips:alice:secret@[2001:db8::1]:5061;transport=tcp;lr?subject=hi&x=y"
+        );
+    }
+
+    #[test]
+    fn user_with_semicolon_and_escapes() {
+        let u = sip("sip:user;par=u%40example.net@example.com");
+        assert_eq!(u.user.as_deref(), Some("user;par=u%40example.net"));
+        assert_eq!(
+            u.user_unescaped().unwrap().as_ref(),
+            b"user;par=u@example.net"
+        );
+        assert_eq!(u.host, Host::Domain("example.com".into()));
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert!(matches!(
+            Uri::parse("sip:user@example.com:99999"),
+            Err(UriError::Port { .. })
+        ));
+        assert!(matches!(
+            Uri::parse("sip:us%zzer@example.com"),
+            Err(UriError::Escape { at: 6 })
+        ));
+        assert!(matches!(
+            Uri::parse("sip:user@exa mple.com"),
+            Err(UriError::InvalidChar { part: "host", .. })
+        ));
+        assert!(matches!(Uri::parse("<sip:a@b>"), Err(UriError::Scheme)));
+        assert!(Uri::parse("sip:a@b;;").is_err());
+        assert!(Uri::parse("sip:[::1").is_err());
+        assert!(Uri::parse("sip:300.1.1.1").is_err());
+    }
+
+    #[test]
+    fn rfc3261_equivalence_examples() {
+        let eq = |a: &str, b: &str| Uri::parse(a).unwrap().equivalent(&Uri::parse(b).unwrap());
+        assert!(eq(
+            "sip:%61lice@atlanta.com;transport=TCP",
+            "sip:alice@AtLanTa.CoM;Transport=tcp"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com;newparam=5"
+        ));
+        assert!(eq(
+            "sip:carol@chicago.com;security=on",
+            "sip:carol@chicago.com;newparam=5"
+        ));
+        assert!(eq(
+            "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+            "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"
+        ));
+        assert!(eq(
+            "sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+            "sip:alice@atlanta.com?priority=urgent&subject=project%20x"
+        ));
+        assert!(!eq(
+            "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+            "sip:alice@AtLanTa.CoM;Transport=UDP"
+        ));
+        assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"));
+        assert!(!eq(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com;transport=udp"
+        ));
+        assert!(!eq(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com:6000;transport=tcp"
+        ));
+        assert!(!eq(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com?Subject=next%20meeting"
+        ));
+        assert!(!eq("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"));
+        assert!(!eq(
+            "sip:carol@chicago.com;security=on",
+            "sip:carol@chicago.com;security=off"
+        ));
+    }
+
+    #[test]
+    fn tel_uris() {
+        let u = Uri::parse("tel:+1-201-555-0123;ext=42").unwrap();
+        let Uri::Tel(t) = &u else { panic!("not tel") };
+        assert!(t.is_global());
+        assert_eq!(t.digits(), "+12015550123");
+        assert_eq!(t.params.get("ext"), Some(Some("42")));
+        assert_eq!(u.to_string(), "tel:+1-201-555-0123;ext=42");
+        assert!(u.equivalent(&Uri::parse("tel:+1.201.555.0123;EXT=42").unwrap()));
+        assert!(Uri::parse("tel:12+3").is_err());
+        assert!(Uri::parse("tel:").is_err());
+    }
+
+    #[test]
+    fn other_schemes_kept_raw() {
+        let u = Uri::parse("soap.beep://192.0.2.103:3002").unwrap();
+        assert_eq!(u.scheme(), "soap.beep");
+        assert_eq!(u.to_string(), "soap.beep://192.0.2.103:3002");
+        assert!(Uri::parse("isbn:2983792873").is_ok());
+        assert!(Uri::parse("http:").is_err());
+        assert!(Uri::parse("x:a b").is_err());
+    }
+
+    #[test]
+    fn escape_round_trip() {
+        let e = escape_user("I have spaces@");
+        assert_eq!(e, "I%20have%20spaces%40");
+        assert_eq!(unescape(&e).as_ref(), b"I have spaces@");
+    }
+}
