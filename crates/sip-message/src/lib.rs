@@ -11,6 +11,8 @@
 //! Every error is a typed enum that names what was wrong and where; no input
 //! makes the parser panic or do unbounded work.
 
+pub mod digest;
+pub mod framer;
 pub mod headers;
 pub mod message;
 pub mod method;
