@@ -1,1 +1,9 @@
-fn main() { tauri_build::build() }
+/// The app's IPC commands; each gets an `allow-*` permission that
+/// `capabilities/default.json` grants to the main window only.
+const COMMANDS: &[&str] = &["engine_status", "add_account", "remove_account"];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    tauri_build::try_build(attributes).expect("tauri build step");
+}

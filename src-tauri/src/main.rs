@@ -1,1 +1,117 @@
-fn main() {}
+//! The Parley desktop app: a thin adapter between the web UI and the
+//! engine. Commands are forwarded to `ua::Engine`; engine events are pushed
+//! to the window as one ordered stream (`engine://event`).
+
+// No console window next to the app on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::sync::Arc;
+
+use tauri::{Emitter, Manager, State};
+use tokio::sync::broadcast::error::RecvError;
+use ua::{AccountInput, Engine, EngineOptions, EngineStatus};
+
+const ENGINE_EVENT: &str = "engine://event";
+
+/// Command errors reach the UI as display text; they never carry secrets
+/// (see `store::SecretError`).
+type CmdResult<T> = Result<T, String>;
+
+#[tauri::command]
+async fn engine_status(engine: State<'_, Engine>) -> CmdResult<EngineStatus> {
+    engine.status().await.map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+async fn add_account(
+    engine: State<'_, Engine>,
+    input: AccountInput,
+    password: Option<String>,
+) -> CmdResult<()> {
+    engine
+        .add_account(input, password)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+async fn remove_account(engine: State<'_, Engine>, name: String) -> CmdResult<()> {
+    engine
+        .remove_account(&name)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Errors that stop the app before its window opens.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Paths(#[from] store::PathsError),
+    #[error(transparent)]
+    Engine(#[from] ua::EngineError),
+}
+
+fn start_engine(app: &tauri::App) -> Result<Engine, StartError> {
+    // PARLEY_CONFIG_DIR / PARLEY_DATA_DIR let tests and a second instance
+    // use directories of their own.
+    let config = std::env::var_os("PARLEY_CONFIG_DIR").map(std::path::PathBuf::from);
+    let data = std::env::var_os("PARLEY_DATA_DIR").map(std::path::PathBuf::from);
+    let paths = store::Paths::resolve(config.as_deref(), data.as_deref())?;
+    let engine = tauri::async_runtime::block_on(async {
+        Engine::start(EngineOptions {
+            paths,
+            secrets: Arc::new(store::OsKeyring),
+        })
+    })?;
+    let mut events = engine.subscribe();
+    let handle = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let Err(e) = handle.emit(ENGINE_EVENT, &event) {
+                        tracing::warn!("emit engine event: {e}");
+                    }
+                }
+                // The UI reloads the snapshot on its next action; tell it.
+                Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "UI event stream lagged"),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+    Ok(engine)
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PARLEY_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            let engine = start_engine(app)?;
+            app.manage(engine);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            engine_status,
+            add_account,
+            remove_account
+        ])
+        .build(tauri::generate_context!());
+    let app = match result {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("parley: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            if let Some(engine) = handle.try_state::<Engine>() {
+                let engine = engine.inner().clone();
+                let _ = tauri::async_runtime::block_on(engine.shutdown());
+            }
+        }
+    });
+}

@@ -15,7 +15,11 @@ use ua::{AccountInfo, AccountInput, Engine, EngineError, EngineOptions, Transpor
 const MAX_PASSWORD: usize = 1024;
 
 #[derive(Parser)]
-#[command(name = "parley-cli", version, about = "Parley softphone, headless: the app's engine driven from the command line")]
+#[command(
+    name = "parley-cli",
+    version,
+    about = "Parley softphone, headless: the app's engine driven from the command line"
+)]
 struct Cli {
     /// Directory of config.toml (default: the platform config dir).
     #[arg(long, global = true, value_name = "DIR")]
@@ -130,7 +134,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CliError::Runtime)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
     rt.block_on(async {
         let out = Output { json: cli.json };
         if let Command::Devices = cli.command {
@@ -139,7 +146,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             return Ok(());
         }
         let paths = store::Paths::resolve(cli.config_dir.as_deref(), cli.data_dir.as_deref())?;
-        let engine = Engine::start(EngineOptions { paths, secrets: Arc::new(store::OsKeyring) })?;
+        let engine = Engine::start(EngineOptions {
+            paths,
+            secrets: Arc::new(store::OsKeyring),
+        })?;
         let result = dispatch(&engine, cli.command, &out).await;
         engine.shutdown().await?;
         result
@@ -167,7 +177,11 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
             }
         }
         Command::Account(AccountCommand::Add(args)) => {
-            let password = if args.password_stdin { Some(read_password()?) } else { None };
+            let password = if args.password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
             let name = args.name.clone();
             engine
                 .add_account(
@@ -196,7 +210,11 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
 
 fn read_password() -> Result<String, CliError> {
     let mut line = String::new();
-    std::io::stdin().lock().take(MAX_PASSWORD as u64 + 2).read_line(&mut line).map_err(CliError::Stdin)?;
+    std::io::stdin()
+        .lock()
+        .take(MAX_PASSWORD as u64 + 2)
+        .read_line(&mut line)
+        .map_err(CliError::Stdin)?;
     let pw = line.trim_end_matches(['\r', '\n']);
     if pw.is_empty() || pw.len() > MAX_PASSWORD {
         return Err(CliError::BadPassword);
@@ -211,10 +229,15 @@ fn print_account(a: &AccountInfo) {
         ua::RegistrationState::NotRegistering => "not registering".to_owned(),
         ua::RegistrationState::Unregistered => "unregistered".to_owned(),
         ua::RegistrationState::Registering => "registering".to_owned(),
-        ua::RegistrationState::Registered { expires_in_s } => format!("registered ({expires_in_s} s)"),
+        ua::RegistrationState::Registered { expires_in_s } => {
+            format!("registered ({expires_in_s} s)")
+        }
         ua::RegistrationState::Failed { reason } => format!("failed: {reason}"),
     };
-    let transport = serde_json::to_value(a.transport).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let transport = serde_json::to_value(a.transport)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     println!("{}\t{}\t{}\t{}", a.name, a.uri, transport, state);
 }
 
@@ -240,7 +263,9 @@ impl Output {
 
     fn devices(&self, inputs: &[String], outputs: &[String]) {
         if self.json {
-            self.line(&serde_json::json!({ "event": "devices", "inputs": inputs, "outputs": outputs }));
+            self.line(
+                &serde_json::json!({ "event": "devices", "inputs": inputs, "outputs": outputs }),
+            );
         } else {
             inputs.iter().for_each(|d| println!("input\t{d}"));
             outputs.iter().for_each(|d| println!("output\t{d}"));

@@ -22,7 +22,10 @@ fn version_and_help() {
     let dir = tempfile::tempdir().unwrap();
     let v = cli(dir.path(), &["--version"]);
     assert!(v.status.success());
-    assert_eq!(stdout(&v).trim(), format!("parley-cli {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&v).trim(),
+        format!("parley-cli {}", env!("CARGO_PKG_VERSION"))
+    );
     let h = cli(dir.path(), &["--help"]);
     let text = stdout(&h);
     for word in ["status", "account", "devices", "--json", "--config-dir"] {
@@ -42,13 +45,26 @@ fn accounts_from_first_start_to_json_listing() {
 
     let add = cli(
         dir.path(),
-        &["account", "add", "work", "--uri", "sip:alice@127.0.0.1", "--transport", "tcp", "--proxy", "sip:127.0.0.1:5060"],
+        &[
+            "account",
+            "add",
+            "work",
+            "--uri",
+            "sip:alice@127.0.0.1",
+            "--transport",
+            "tcp",
+            "--proxy",
+            "sip:127.0.0.1:5060",
+        ],
     );
     assert!(add.status.success(), "{add:?}");
     assert_eq!(stdout(&add).trim(), "account added: work");
 
     let list = cli(dir.path(), &["account", "list"]);
-    assert_eq!(stdout(&list).trim(), "work\tsip:alice@127.0.0.1\ttcp\tunregistered");
+    assert_eq!(
+        stdout(&list).trim(),
+        "work\tsip:alice@127.0.0.1\ttcp\tunregistered"
+    );
     let status = cli(dir.path(), &["--json", "status"]);
     let v: serde_json::Value = serde_json::from_str(stdout(&status).trim()).unwrap();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
@@ -58,7 +74,10 @@ fn accounts_from_first_start_to_json_listing() {
 #[test]
 fn bad_input_fails_clearly_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = cli(dir.path(), &["account", "add", "x", "--uri", "alice@127.0.0.1"]);
+    let bad = cli(
+        dir.path(),
+        &["account", "add", "x", "--uri", "alice@127.0.0.1"],
+    );
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("parley-cli:") && err.contains("uri"), "{err}");

@@ -107,9 +107,15 @@ pub struct WavSource {
 impl WavSource {
     /// Opens `path`; only mono 16-bit integer PCM is accepted.
     pub fn open(path: &Path) -> Result<Self, DeviceError> {
-        let reader = hound::WavReader::open(path).map_err(|source| DeviceError::Wav { path: path.to_owned(), source })?;
+        let reader = hound::WavReader::open(path).map_err(|source| DeviceError::Wav {
+            path: path.to_owned(),
+            source,
+        })?;
         let spec = reader.spec();
-        let unsupported = |problem| DeviceError::UnsupportedWav { path: path.to_owned(), problem };
+        let unsupported = |problem| DeviceError::UnsupportedWav {
+            path: path.to_owned(),
+            problem,
+        };
         if spec.channels != 1 {
             return Err(unsupported("not mono"));
         }
@@ -119,7 +125,10 @@ impl WavSource {
         if !(8_000..=192_000).contains(&spec.sample_rate) {
             return Err(unsupported("sample rate outside 8-192 kHz"));
         }
-        Ok(Self { reader, path: path.to_owned() })
+        Ok(Self {
+            reader,
+            path: path.to_owned(),
+        })
     }
 }
 
@@ -132,7 +141,12 @@ impl AudioSource for WavSource {
         for (i, slot) in buf.iter_mut().enumerate() {
             match samples.next() {
                 Some(Ok(s)) => *slot = s,
-                Some(Err(source)) => return Err(DeviceError::Wav { path: self.path.clone(), source }),
+                Some(Err(source)) => {
+                    return Err(DeviceError::Wav {
+                        path: self.path.clone(),
+                        source,
+                    })
+                }
                 None => {
                     buf[i..].fill(0);
                     return Ok(false);
@@ -154,15 +168,30 @@ pub struct WavSink {
 impl WavSink {
     /// Creates (truncates) `path`.
     pub fn create(path: &Path, rate: u32) -> Result<Self, DeviceError> {
-        let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-        let writer = hound::WavWriter::create(path, spec).map_err(|source| DeviceError::Wav { path: path.to_owned(), source })?;
-        Ok(Self { writer: Some(writer), rate, path: path.to_owned() })
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let writer = hound::WavWriter::create(path, spec).map_err(|source| DeviceError::Wav {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            writer: Some(writer),
+            rate,
+            path: path.to_owned(),
+        })
     }
 
     /// Finalises the file.
     pub fn finish(mut self) -> Result<(), DeviceError> {
         match self.writer.take() {
-            Some(w) => w.finalize().map_err(|source| DeviceError::Wav { path: self.path.clone(), source }),
+            Some(w) => w.finalize().map_err(|source| DeviceError::Wav {
+                path: self.path.clone(),
+                source,
+            }),
             None => Ok(()),
         }
     }
@@ -173,12 +202,17 @@ impl AudioSink for WavSink {
         self.rate
     }
     fn write(&mut self, buf: &[i16]) -> Result<(), DeviceError> {
-        let Some(w) = self.writer.as_mut() else { return Ok(()) };
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
         let mut i16w = w.get_i16_writer(buf.len() as u32);
         for &s in buf {
             i16w.write_sample(s);
         }
-        i16w.flush().map_err(|source| DeviceError::Wav { path: self.path.clone(), source })
+        i16w.flush().map_err(|source| DeviceError::Wav {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 
@@ -195,11 +229,18 @@ pub fn list_devices() -> Result<(Vec<String>, Vec<String>), DeviceError> {
     use cpal::traits::{DeviceTrait, HostTrait};
     let host = cpal::default_host();
     let names = |it: Result<_, cpal::DevicesError>| -> Result<Vec<String>, DeviceError> {
-        let devices: Box<dyn Iterator<Item = cpal::Device>> = it.map_err(|e| DeviceError::Host(e.to_string()))?;
+        let devices: Box<dyn Iterator<Item = cpal::Device>> =
+            it.map_err(|e| DeviceError::Host(e.to_string()))?;
         Ok(devices.filter_map(|d| d.name().ok()).collect())
     };
-    let inputs = names(host.input_devices().map(|d| Box::new(d) as Box<dyn Iterator<Item = _>>))?;
-    let outputs = names(host.output_devices().map(|d| Box::new(d) as Box<dyn Iterator<Item = _>>))?;
+    let inputs = names(
+        host.input_devices()
+            .map(|d| Box::new(d) as Box<dyn Iterator<Item = _>>),
+    )?;
+    let outputs = names(
+        host.output_devices()
+            .map(|d| Box::new(d) as Box<dyn Iterator<Item = _>>),
+    )?;
     Ok((inputs, outputs))
 }
 
@@ -211,7 +252,9 @@ mod tests {
     fn wav_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.wav");
-        let tone: Vec<i16> = (0..1600).map(|i| ((i as f32 * 0.1).sin() * 8000.0) as i16).collect();
+        let tone: Vec<i16> = (0..1600)
+            .map(|i| ((i as f32 * 0.1).sin() * 8000.0) as i16)
+            .collect();
         let mut sink = WavSink::create(&path, 16_000).unwrap();
         sink.write(&tone[..800]).unwrap();
         sink.write(&tone[800..]).unwrap();
@@ -233,13 +276,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let junk = dir.path().join("junk.wav");
         std::fs::write(&junk, b"RIFF\x10\0\0\0WAVEjunkjunk").unwrap();
-        let err = WavSource::open(&junk).err().expect("junk must fail").to_string();
+        let err = WavSource::open(&junk)
+            .err()
+            .expect("junk must fail")
+            .to_string();
         assert!(err.contains("junk.wav"), "{err}");
 
         let stereo = dir.path().join("stereo.wav");
-        let spec = hound::WavSpec { channels: 2, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-        hound::WavWriter::create(&stereo, spec).unwrap().finalize().unwrap();
-        assert!(matches!(WavSource::open(&stereo), Err(DeviceError::UnsupportedWav { problem: "not mono", .. })));
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        hound::WavWriter::create(&stereo, spec)
+            .unwrap()
+            .finalize()
+            .unwrap();
+        assert!(matches!(
+            WavSource::open(&stereo),
+            Err(DeviceError::UnsupportedWav {
+                problem: "not mono",
+                ..
+            })
+        ));
         assert!(WavSource::open(&dir.path().join("missing.wav")).is_err());
     }
 

@@ -142,6 +142,9 @@ mod tests {
         encode_frame(Law::A, &pcm, &mut enc);
         decode_frame(Law::A, &enc, &mut dec);
         assert_eq!(enc.len(), 4);
-        assert!(dec.iter().zip(pcm).all(|(a, b)| (i32::from(*a) - i32::from(b)).abs() < 1100));
+        assert!(dec
+            .iter()
+            .zip(pcm)
+            .all(|(a, b)| (i32::from(*a) - i32::from(b)).abs() < 1100));
     }
 }

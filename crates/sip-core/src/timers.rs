@@ -52,7 +52,11 @@ pub struct TimerConfig {
 
 impl Default for TimerConfig {
     fn default() -> Self {
-        Self { t1: Duration::from_millis(500), t2: Duration::from_secs(4), t4: Duration::from_secs(5) }
+        Self {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+        }
     }
 }
 
@@ -89,7 +93,8 @@ impl TimerConfig {
     /// Timer A's interval before retransmission `n` (0-based): T1 * 2^n,
     /// unbounded per §17.1.1.2 (Timer B ends it).
     pub fn timer_a(&self, n: u32) -> Duration {
-        self.t1.saturating_mul(1u32.checked_shl(n).unwrap_or(u32::MAX))
+        self.t1
+            .saturating_mul(1u32.checked_shl(n).unwrap_or(u32::MAX))
     }
 
     /// Timers E and G: T1 * 2^n, capped at T2 (§17.1.2.2, §17.2.1).
@@ -151,16 +156,28 @@ mod tests {
 
     #[test]
     fn short_t1_keeps_timer_d_at_32s() {
-        let t = TimerConfig::new(Duration::from_millis(100), Duration::from_secs(4), Duration::from_secs(5)).unwrap();
+        let t = TimerConfig::new(
+            Duration::from_millis(100),
+            Duration::from_secs(4),
+            Duration::from_secs(5),
+        )
+        .unwrap();
         assert_eq!(t.timeout_64t1(), Duration::from_millis(6400));
         assert_eq!(t.timer_d(false), Duration::from_secs(32));
     }
 
     #[test]
     fn invalid_configs_are_refused() {
-        assert_eq!(TimerConfig::new(Duration::ZERO, Duration::from_secs(4), Duration::ZERO), Err(TimerConfigError::ZeroT1));
+        assert_eq!(
+            TimerConfig::new(Duration::ZERO, Duration::from_secs(4), Duration::ZERO),
+            Err(TimerConfigError::ZeroT1)
+        );
         assert!(matches!(
-            TimerConfig::new(Duration::from_secs(5), Duration::from_secs(4), Duration::ZERO),
+            TimerConfig::new(
+                Duration::from_secs(5),
+                Duration::from_secs(4),
+                Duration::ZERO
+            ),
             Err(TimerConfigError::T2BelowT1 { .. })
         ));
     }

@@ -128,7 +128,11 @@ impl AccountConfig {
     /// Checks what can be checked without the SIP parser: names usable as
     /// keyring keys, a sip/sips URI with a user and a host, a sane expiry.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field, problem| ConfigError::BadField { account: self.name.clone(), field, problem };
+        let bad = |field, problem| ConfigError::BadField {
+            account: self.name.clone(),
+            field,
+            problem,
+        };
         if self.name.trim().is_empty() || self.name.len() > 64 {
             return Err(bad("name", "must be 1 to 64 characters"));
         }
@@ -173,21 +177,36 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => return Err(ConfigError::Io { path: path.to_owned(), source }),
+            Err(source) => {
+                return Err(ConfigError::Io {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
         };
-        let cfg: Self = toml::from_str(&text)
-            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        let cfg: Self = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         for a in &cfg.accounts {
-            a.validate().map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+            a.validate().map_err(|e| ConfigError::Invalid {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
         }
         Ok(cfg)
     }
 
     /// Writes `path` atomically, creating its directory.
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
-        let io = |source| ConfigError::Io { path: path.to_owned(), source };
-        let text = toml::to_string_pretty(self)
-            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        let io = |source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
         let tmp = path.with_extension("toml.tmp");
@@ -230,7 +249,10 @@ mod tests {
     #[test]
     fn missing_file_is_first_start() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Config::load(&dir.path().join("none.toml")).unwrap(), Config::default());
+        assert_eq!(
+            Config::load(&dir.path().join("none.toml")).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -256,7 +278,10 @@ mod tests {
             cfg.add_account(AccountConfig::new("a", "sip:b@h")),
             Err(ConfigError::DuplicateAccount(_))
         ));
-        assert!(matches!(cfg.remove_account("b"), Err(ConfigError::NoSuchAccount(_))));
+        assert!(matches!(
+            cfg.remove_account("b"),
+            Err(ConfigError::NoSuchAccount(_))
+        ));
         assert_eq!(cfg.remove_account("a").unwrap().uri, "sip:a@h");
     }
 

@@ -25,9 +25,13 @@ impl Paths {
     /// The platform defaults, with either directory replaced when given.
     pub fn resolve(config_dir: Option<&Path>, data_dir: Option<&Path>) -> Result<Self, PathsError> {
         if let (Some(c), Some(d)) = (config_dir, data_dir) {
-            return Ok(Self { config_dir: c.to_owned(), data_dir: d.to_owned() });
+            return Ok(Self {
+                config_dir: c.to_owned(),
+                data_dir: d.to_owned(),
+            });
         }
-        let dirs = directories::ProjectDirs::from("org", "Parley", "Parley").ok_or(PathsError::NoHome)?;
+        let dirs =
+            directories::ProjectDirs::from("org", "Parley", "Parley").ok_or(PathsError::NoHome)?;
         Ok(Self {
             config_dir: config_dir.map_or_else(|| dirs.config_dir().to_owned(), Path::to_owned),
             data_dir: data_dir.map_or_else(|| dirs.data_dir().to_owned(), Path::to_owned),

@@ -50,17 +50,26 @@ impl OsKeyring {
 
 fn unavailable(account: &str, e: &keyring::Error) -> SecretError {
     match e {
-        keyring::Error::NoEntry => SecretError::NotFound { account: account.to_owned() },
-        other => SecretError::Unavailable { account: account.to_owned(), reason: other.to_string() },
+        keyring::Error::NoEntry => SecretError::NotFound {
+            account: account.to_owned(),
+        },
+        other => SecretError::Unavailable {
+            account: account.to_owned(),
+            reason: other.to_string(),
+        },
     }
 }
 
 impl SecretStore for OsKeyring {
     fn set(&self, account: &str, password: &str) -> Result<(), SecretError> {
-        Self::entry(account)?.set_password(password).map_err(|e| unavailable(account, &e))
+        Self::entry(account)?
+            .set_password(password)
+            .map_err(|e| unavailable(account, &e))
     }
     fn get(&self, account: &str) -> Result<String, SecretError> {
-        Self::entry(account)?.get_password().map_err(|e| unavailable(account, &e))
+        Self::entry(account)?
+            .get_password()
+            .map_err(|e| unavailable(account, &e))
     }
     fn delete(&self, account: &str) -> Result<(), SecretError> {
         match Self::entry(account)?.delete_credential() {
@@ -79,7 +88,9 @@ pub struct MemorySecrets {
 impl MemorySecrets {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         // A poisoned map still holds valid strings; keep going.
-        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -92,7 +103,9 @@ impl SecretStore for MemorySecrets {
         self.lock()
             .get(account)
             .cloned()
-            .ok_or_else(|| SecretError::NotFound { account: account.to_owned() })
+            .ok_or_else(|| SecretError::NotFound {
+                account: account.to_owned(),
+            })
     }
     fn delete(&self, account: &str) -> Result<(), SecretError> {
         self.lock().remove(account);
@@ -118,7 +131,10 @@ mod tests {
 
     #[test]
     fn errors_do_not_leak_the_password() {
-        let e = SecretError::Unavailable { account: "work".into(), reason: "locked".into() };
+        let e = SecretError::Unavailable {
+            account: "work".into(),
+            reason: "locked".into(),
+        };
         assert!(!e.to_string().contains("pw"));
     }
 

@@ -52,7 +52,11 @@ pub struct EngineOptions {
 
 enum Command {
     Status(oneshot::Sender<EngineStatus>),
-    AddAccount(AccountInput, Option<String>, oneshot::Sender<Result<(), EngineError>>),
+    AddAccount(
+        AccountInput,
+        Option<String>,
+        oneshot::Sender<Result<(), EngineError>>,
+    ),
     RemoveAccount(String, oneshot::Sender<Result<(), EngineError>>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -73,7 +77,11 @@ impl Engine {
         info!(accounts = config.accounts.len(), "engine starting");
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
-        let task = Task { config, options, events: events.clone() };
+        let task = Task {
+            config,
+            options,
+            events: events.clone(),
+        };
         tokio::spawn(task.run(rx));
         Ok(Self { commands, events })
     }
@@ -83,9 +91,15 @@ impl Engine {
         self.events.subscribe()
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, EngineError> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, EngineError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(make(tx)).await.map_err(|_| EngineError::Stopped)?;
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
         rx.await.map_err(|_| EngineError::Stopped)
     }
 
@@ -95,13 +109,19 @@ impl Engine {
     }
 
     /// Adds an account; its password, if given, goes to the keyring only.
-    pub async fn add_account(&self, input: AccountInput, password: Option<String>) -> Result<(), EngineError> {
-        self.ask(|tx| Command::AddAccount(input, password, tx)).await?
+    pub async fn add_account(
+        &self,
+        input: AccountInput,
+        password: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.ask(|tx| Command::AddAccount(input, password, tx))
+            .await?
     }
 
     /// Removes an account and its keyring entry.
     pub async fn remove_account(&self, name: &str) -> Result<(), EngineError> {
-        self.ask(|tx| Command::RemoveAccount(name.to_owned(), tx)).await?
+        self.ask(|tx| Command::RemoveAccount(name.to_owned(), tx))
+            .await?
     }
 
     /// Stops the engine (later: unregisters, hangs up) and waits for it.
@@ -140,7 +160,10 @@ impl Task {
     }
 
     fn status(&self) -> EngineStatus {
-        EngineStatus { version: env!("CARGO_PKG_VERSION").to_owned(), accounts: self.accounts() }
+        EngineStatus {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            accounts: self.accounts(),
+        }
     }
 
     fn accounts(&self) -> Vec<AccountInfo> {
@@ -150,7 +173,11 @@ impl Task {
         self.config.accounts.iter().map(account_info).collect()
     }
 
-    fn add_account(&mut self, input: AccountInput, password: Option<String>) -> Result<(), EngineError> {
+    fn add_account(
+        &mut self,
+        input: AccountInput,
+        password: Option<String>,
+    ) -> Result<(), EngineError> {
         if input.name == LOCAL_ACCOUNT {
             return Err(EngineError::LocalAccount);
         }
@@ -176,7 +203,9 @@ impl Task {
         }
         self.config = config;
         info!("account added");
-        self.publish(Event::AccountsChanged { accounts: self.accounts() });
+        self.publish(Event::AccountsChanged {
+            accounts: self.accounts(),
+        });
         Ok(())
     }
 
@@ -190,7 +219,9 @@ impl Task {
         self.config = config;
         self.options.secrets.delete(name)?;
         info!("account removed");
-        self.publish(Event::AccountsChanged { accounts: self.accounts() });
+        self.publish(Event::AccountsChanged {
+            accounts: self.accounts(),
+        });
         Ok(())
     }
 
@@ -236,7 +267,10 @@ mod tests {
     use store::MemorySecrets;
 
     fn engine(dir: &std::path::Path, secrets: Arc<MemorySecrets>) -> Engine {
-        let paths = Paths { config_dir: dir.join("config"), data_dir: dir.join("data") };
+        let paths = Paths {
+            config_dir: dir.join("config"),
+            data_dir: dir.join("data"),
+        };
         Engine::start(EngineOptions { paths, secrets }).unwrap()
     }
 
@@ -261,7 +295,10 @@ mod tests {
         assert_eq!(s.accounts.len(), 1);
         assert!(s.accounts[0].local);
         assert_eq!(s.accounts[0].registration, RegistrationState::Local);
-        assert!(matches!(e.remove_account(LOCAL_ACCOUNT).await, Err(EngineError::LocalAccount)));
+        assert!(matches!(
+            e.remove_account(LOCAL_ACCOUNT).await,
+            Err(EngineError::LocalAccount)
+        ));
     }
 
     #[tokio::test]
@@ -270,7 +307,9 @@ mod tests {
         let secrets = Arc::new(MemorySecrets::default());
         let e = engine(dir.path(), secrets.clone());
         let mut events = e.subscribe();
-        e.add_account(input("work"), Some("hunter2".into())).await.unwrap();
+        e.add_account(input("work"), Some("hunter2".into()))
+            .await
+            .unwrap();
         match events.recv().await.unwrap() {
             Event::AccountsChanged { accounts } => {
                 assert_eq!(accounts.len(), 1);
@@ -283,8 +322,14 @@ mod tests {
         assert_eq!(secrets.get("work").unwrap(), "hunter2");
         // The password is in the keyring and nowhere in the config dir.
         let text = std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
-        assert!(text.contains("sip:alice@127.0.0.1") && !text.contains("hunter2"), "{text}");
-        assert!(!text.contains("proxy"), "empty proxy must not be stored: {text}");
+        assert!(
+            text.contains("sip:alice@127.0.0.1") && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("proxy"),
+            "empty proxy must not be stored: {text}"
+        );
 
         // A second engine on the same dirs sees the account.
         let e2 = engine(dir.path(), secrets.clone());
