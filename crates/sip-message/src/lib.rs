@@ -19,6 +19,7 @@ pub mod method;
 pub mod name_addr;
 pub mod params;
 mod scan;
+pub mod sdp;
 pub mod uri;
 
 pub use headers::{HeaderError, HeaderName, Headers, TypedHeader};

@@ -90,6 +90,14 @@ fn wsinv_short_tortuous_invite() {
     assert!(contact.params.contains("secondparam"));
     assert_eq!(contact.q(), Some(330));
     assert_eq!(r.body.len(), 150);
+    let sdp = sip_message::sdp::Sdp::parse(&r.body).unwrap();
+    assert_eq!(sdp.media.len(), 2);
+    // "a=rtpmap:31 LPC" lacks the clock rate: kept raw, not typed.
+    assert_eq!(
+        sdp.media[1].attribute("rtpmap").unwrap().value.as_deref(),
+        Some("31 LPC")
+    );
+    assert_eq!(sdp.media[1].rtpmap(31), None);
     round_trips(msg!("wsinv"));
 }
 

@@ -1,0 +1,702 @@
+//! SDP (RFC 8866): session and media descriptions, with typed views of the
+//! attributes a softphone negotiates (rtpmap, fmtp, direction, crypto
+//! (RFC 4568), ptime, rtcp (RFC 3605), rtcp-mux (RFC 5761)).
+//!
+//! Attributes are stored as `name[:value]` text in order, and lines of
+//! unknown types are kept, so parse + print is lossless apart from line
+//! endings (always CRLF when printed).
+
+use std::fmt;
+
+mod attributes;
+
+pub use attributes::{Crypto, Direction, Fmtp, RtcpAttr, RtpMap};
+
+/// Why an SDP body was rejected. Lines are 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdpError {
+    /// The body is not UTF-8.
+    #[error("SDP line {line}: invalid UTF-8")]
+    Utf8 {
+        /// Line.
+        line: usize,
+    },
+    /// A line is not `<letter>=<value>` or its value is malformed.
+    #[error("SDP line {line}: expected {expected}")]
+    Syntax {
+        /// Line.
+        line: usize,
+        /// What the grammar wanted.
+        expected: &'static str,
+    },
+    /// A mandatory line is missing or out of place.
+    #[error("SDP: missing or misplaced {0}= line")]
+    Missing(char),
+    /// More lines than [`MAX_LINES`].
+    #[error("SDP has more than {MAX_LINES} lines")]
+    TooManyLines,
+}
+
+/// Upper bound on lines, to bound work on hostile bodies.
+pub const MAX_LINES: usize = 4096;
+
+/// `o=` line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// User name (`-` if none).
+    pub username: String,
+    /// Session id (numeric string).
+    pub session_id: String,
+    /// Session version, incremented on each change.
+    pub session_version: u64,
+    /// Network type, `IN`.
+    pub net_type: String,
+    /// Address type, `IP4` / `IP6`.
+    pub addr_type: String,
+    /// Unicast address or host name.
+    pub address: String,
+}
+
+/// `c=` line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Connection {
+    /// Network type, `IN`.
+    pub net_type: String,
+    /// Address type, `IP4` / `IP6`.
+    pub addr_type: String,
+    /// Address (may carry `/ttl/count` for multicast, kept as written).
+    pub address: String,
+}
+
+/// `b=` line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Bandwidth {
+    /// Type, e.g. `AS`, `TIAS`, `CT`.
+    pub bwtype: String,
+    /// Value (kbit/s for AS/CT, bit/s for TIAS).
+    pub value: u64,
+}
+
+/// `t=` line and its `r=` lines.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Timing {
+    /// Start time (NTP seconds, 0 = unbounded).
+    pub start: u64,
+    /// Stop time (NTP seconds, 0 = unbounded).
+    pub stop: u64,
+    /// `r=` values, kept as written.
+    pub repeats: Vec<String>,
+}
+
+/// `a=` line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Attribute {
+    /// Name.
+    pub name: String,
+    /// Value after the colon, `None` for a property attribute.
+    pub value: Option<String>,
+}
+
+impl Attribute {
+    /// A property attribute (`a=name`).
+    pub fn flag(name: &str) -> Self {
+        Attribute {
+            name: name.to_owned(),
+            value: None,
+        }
+    }
+    /// A value attribute (`a=name:value`).
+    pub fn value(name: &str, value: &str) -> Self {
+        Attribute {
+            name: name.to_owned(),
+            value: Some(value.to_owned()),
+        }
+    }
+}
+
+/// One `m=` section.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Media {
+    /// Media type: `audio`, `video`, `application`, ...
+    pub media: String,
+    /// Transport port (0 = rejected/disabled stream).
+    pub port: u16,
+    /// Number of ports (`m=audio 49170/2 ...`).
+    pub num_ports: Option<u16>,
+    /// Transport protocol, e.g. `RTP/AVP`, `RTP/SAVP`, `UDP/TLS/RTP/SAVPF`.
+    pub proto: String,
+    /// Formats (RTP payload types for RTP protocols).
+    pub formats: Vec<String>,
+    /// `i=`
+    pub title: Option<String>,
+    /// `c=` lines.
+    pub connections: Vec<Connection>,
+    /// `b=` lines.
+    pub bandwidths: Vec<Bandwidth>,
+    /// `k=` (obsolete, kept).
+    pub key: Option<String>,
+    /// `a=` lines in order.
+    pub attributes: Vec<Attribute>,
+    /// Lines of unknown type, kept as `x=value` text.
+    pub unknown: Vec<String>,
+}
+
+/// A session description.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Sdp {
+    /// `o=`
+    pub origin: Origin,
+    /// `s=` (a single space or `-` when there is no name).
+    pub session_name: String,
+    /// `i=`
+    pub info: Option<String>,
+    /// `u=`
+    pub uri: Option<String>,
+    /// `e=` lines.
+    pub emails: Vec<String>,
+    /// `p=` lines.
+    pub phones: Vec<String>,
+    /// Session-level `c=`.
+    pub connection: Option<Connection>,
+    /// Session-level `b=`.
+    pub bandwidths: Vec<Bandwidth>,
+    /// `t=` (with `r=`) lines.
+    pub timing: Vec<Timing>,
+    /// `z=` kept as written.
+    pub zone: Option<String>,
+    /// Session-level `k=`.
+    pub key: Option<String>,
+    /// Session-level `a=` lines in order.
+    pub attributes: Vec<Attribute>,
+    /// Session-level lines of unknown type, as `x=value` text.
+    pub unknown: Vec<String>,
+    /// Media sections.
+    pub media: Vec<Media>,
+}
+
+fn syntax(line: usize, expected: &'static str) -> SdpError {
+    SdpError::Syntax { line, expected }
+}
+
+fn fields<'a, const N: usize>(
+    v: &'a str,
+    line: usize,
+    what: &'static str,
+) -> Result<[&'a str; N], SdpError> {
+    let mut out = [""; N];
+    let mut it = v.split(' ');
+    for slot in out.iter_mut() {
+        *slot = it
+            .next()
+            .filter(|s| !s.is_empty())
+            .ok_or(syntax(line, what))?;
+    }
+    if it.next().is_some() {
+        return Err(syntax(line, what));
+    }
+    Ok(out)
+}
+
+fn connection(v: &str, line: usize) -> Result<Connection, SdpError> {
+    let [n, a, addr] = fields::<3>(v, line, "c=<nettype> <addrtype> <address>")?;
+    Ok(Connection {
+        net_type: n.to_owned(),
+        addr_type: a.to_owned(),
+        address: addr.to_owned(),
+    })
+}
+
+fn bandwidth(v: &str, line: usize) -> Result<Bandwidth, SdpError> {
+    let (t, n) = v
+        .split_once(':')
+        .ok_or(syntax(line, "b=<bwtype>:<bandwidth>"))?;
+    if !crate::scan::is_token_str(t) {
+        return Err(syntax(line, "bandwidth type token"));
+    }
+    Ok(Bandwidth {
+        bwtype: t.to_owned(),
+        value: crate::scan::parse_u64(n, u64::MAX).ok_or(syntax(line, "bandwidth number"))?,
+    })
+}
+
+fn attribute(v: &str, line: usize) -> Result<Attribute, SdpError> {
+    let (name, value) = match v.split_once(':') {
+        Some((n, v)) => (n, Some(v)),
+        None => (v, None),
+    };
+    if !crate::scan::is_token_str(name) {
+        return Err(syntax(line, "attribute name token"));
+    }
+    Ok(Attribute {
+        name: name.to_owned(),
+        value: value.map(str::to_owned),
+    })
+}
+
+fn media(v: &str, line: usize) -> Result<Media, SdpError> {
+    let mut it = v.split(' ');
+    let (Some(m), Some(port), Some(proto)) = (it.next(), it.next(), it.next()) else {
+        return Err(syntax(line, "m=<media> <port> <proto> <fmt> ..."));
+    };
+    if !crate::scan::is_token_str(m) || proto.is_empty() {
+        return Err(syntax(line, "media type and protocol"));
+    }
+    let (p, n) = match port.split_once('/') {
+        Some((p, n)) => (p, Some(n)),
+        None => (port, None),
+    };
+    let port = crate::scan::parse_u64(p, 65535).ok_or(syntax(line, "media port 0-65535"))? as u16;
+    let num_ports = n
+        .map(|n| {
+            crate::scan::parse_u64(n, 65535)
+                .map(|v| v as u16)
+                .ok_or(syntax(line, "number of ports"))
+        })
+        .transpose()?;
+    let formats: Vec<String> = it.map(str::to_owned).collect();
+    if formats.iter().any(String::is_empty) {
+        return Err(syntax(line, "single spaces between formats"));
+    }
+    Ok(Media {
+        media: m.to_owned(),
+        port,
+        num_ports,
+        proto: proto.to_owned(),
+        formats,
+        title: None,
+        connections: Vec::new(),
+        bandwidths: Vec::new(),
+        key: None,
+        attributes: Vec::new(),
+        unknown: Vec::new(),
+    })
+}
+
+impl Sdp {
+    /// Parses an SDP body. Lines may end in CRLF or LF.
+    pub fn parse(body: &[u8]) -> Result<Sdp, SdpError> {
+        let text = std::str::from_utf8(body).map_err(|e| SdpError::Utf8 {
+            line: 1 + body
+                .get(..e.valid_up_to())
+                .unwrap_or(&[])
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
+        })?;
+        let mut lines = text
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .filter(|(_, l)| !l.is_empty())
+            .peekable();
+        let mut next = |expect: char| -> Result<(usize, &str), SdpError> {
+            match lines.next() {
+                Some((n, l))
+                    if l.as_bytes().first() == Some(&(expect as u8))
+                        && l.as_bytes().get(1) == Some(&b'=') =>
+                {
+                    Ok((n, l.get(2..).unwrap_or("")))
+                }
+                _ => Err(SdpError::Missing(expect)),
+            }
+        };
+        let (vl, v) = next('v')?;
+        if v != "0" {
+            return Err(syntax(vl, "v=0"));
+        }
+        let (ol, o) = next('o')?;
+        let [username, sid, sver, nt, at, addr] = fields::<6>(
+            o,
+            ol,
+            "o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>",
+        )?;
+        let origin = Origin {
+            username: username.to_owned(),
+            session_id: sid.to_owned(),
+            session_version: crate::scan::parse_u64(sver, u64::MAX)
+                .ok_or(syntax(ol, "numeric session version"))?,
+            net_type: nt.to_owned(),
+            addr_type: at.to_owned(),
+            address: addr.to_owned(),
+        };
+        let (_, s) = next('s')?;
+        let mut sdp = Sdp {
+            origin,
+            session_name: s.to_owned(),
+            info: None,
+            uri: None,
+            emails: Vec::new(),
+            phones: Vec::new(),
+            connection: None,
+            bandwidths: Vec::new(),
+            timing: Vec::new(),
+            zone: None,
+            key: None,
+            attributes: Vec::new(),
+            unknown: Vec::new(),
+            media: Vec::new(),
+        };
+        let mut count = 3;
+        for (n, l) in lines {
+            count += 1;
+            if count > MAX_LINES {
+                return Err(SdpError::TooManyLines);
+            }
+            let b = l.as_bytes();
+            if b.len() < 2 || b[1] != b'=' || !b[0].is_ascii_alphabetic() {
+                return Err(syntax(n, "<type>=<value>"));
+            }
+            let kind = b[0];
+            let v = l.get(2..).unwrap_or("");
+            if kind == b'm' {
+                sdp.media.push(media(v, n)?);
+                continue;
+            }
+            if let Some(m) = sdp.media.last_mut() {
+                match kind {
+                    b'i' => m.title = Some(v.to_owned()),
+                    b'c' => m.connections.push(connection(v, n)?),
+                    b'b' => m.bandwidths.push(bandwidth(v, n)?),
+                    b'k' => m.key = Some(v.to_owned()),
+                    b'a' => m.attributes.push(attribute(v, n)?),
+                    _ => m.unknown.push(l.to_owned()),
+                }
+                continue;
+            }
+            match kind {
+                b'i' => sdp.info = Some(v.to_owned()),
+                b'u' => sdp.uri = Some(v.to_owned()),
+                b'e' => sdp.emails.push(v.to_owned()),
+                b'p' => sdp.phones.push(v.to_owned()),
+                b'c' => sdp.connection = Some(connection(v, n)?),
+                b'b' => sdp.bandwidths.push(bandwidth(v, n)?),
+                b't' => {
+                    let [a, z] = fields::<2>(v, n, "t=<start> <stop>")?;
+                    let num = |s: &str| {
+                        crate::scan::parse_u64(s, u64::MAX).ok_or(syntax(n, "numeric time"))
+                    };
+                    sdp.timing.push(Timing {
+                        start: num(a)?,
+                        stop: num(z)?,
+                        repeats: Vec::new(),
+                    });
+                }
+                b'r' => sdp
+                    .timing
+                    .last_mut()
+                    .ok_or(syntax(n, "t= before r="))?
+                    .repeats
+                    .push(v.to_owned()),
+                b'z' => sdp.zone = Some(v.to_owned()),
+                b'k' => sdp.key = Some(v.to_owned()),
+                b'a' => sdp.attributes.push(attribute(v, n)?),
+                _ => sdp.unknown.push(l.to_owned()),
+            }
+        }
+        Ok(sdp)
+    }
+
+    /// A minimal offer skeleton: `v=0`, the origin, `s=-`, `t=0 0`.
+    pub fn new(origin: Origin) -> Sdp {
+        Sdp {
+            origin,
+            session_name: "-".to_owned(),
+            info: None,
+            uri: None,
+            emails: Vec::new(),
+            phones: Vec::new(),
+            connection: None,
+            bandwidths: Vec::new(),
+            timing: vec![Timing {
+                start: 0,
+                stop: 0,
+                repeats: Vec::new(),
+            }],
+            zone: None,
+            key: None,
+            attributes: Vec::new(),
+            unknown: Vec::new(),
+            media: Vec::new(),
+        }
+    }
+
+    /// First session-level attribute called `name`.
+    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Session-level direction (default `sendrecv`).
+    pub fn direction(&self) -> Direction {
+        attributes::direction_of(&self.attributes).unwrap_or(Direction::SendRecv)
+    }
+
+    /// The serialized body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+}
+
+impl fmt::Display for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.net_type, self.addr_type, self.address)
+    }
+}
+
+impl fmt::Display for Attribute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "{}:{v}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+impl fmt::Display for Sdp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = &self.origin;
+        write!(
+            f,
+            "v=0\r\no={} {} {} {} {} {}\r\ns={}\r\n",
+            o.username,
+            o.session_id,
+            o.session_version,
+            o.net_type,
+            o.addr_type,
+            o.address,
+            self.session_name
+        )?;
+        if let Some(i) = &self.info {
+            write!(f, "i={i}\r\n")?;
+        }
+        if let Some(u) = &self.uri {
+            write!(f, "u={u}\r\n")?;
+        }
+        for e in &self.emails {
+            write!(f, "e={e}\r\n")?;
+        }
+        for p in &self.phones {
+            write!(f, "p={p}\r\n")?;
+        }
+        if let Some(c) = &self.connection {
+            write!(f, "c={c}\r\n")?;
+        }
+        for b in &self.bandwidths {
+            write!(f, "b={}:{}\r\n", b.bwtype, b.value)?;
+        }
+        for t in &self.timing {
+            write!(f, "t={} {}\r\n", t.start, t.stop)?;
+            for r in &t.repeats {
+                write!(f, "r={r}\r\n")?;
+            }
+        }
+        if let Some(z) = &self.zone {
+            write!(f, "z={z}\r\n")?;
+        }
+        if let Some(k) = &self.key {
+            write!(f, "k={k}\r\n")?;
+        }
+        for a in &self.attributes {
+            write!(f, "a={a}\r\n")?;
+        }
+        for u in &self.unknown {
+            write!(f, "{u}\r\n")?;
+        }
+        for m in &self.media {
+            write!(f, "m={} {}", m.media, m.port)?;
+            if let Some(n) = m.num_ports {
+                write!(f, "/{n}")?;
+            }
+            write!(f, " {}", m.proto)?;
+            for fmt_ in &m.formats {
+                write!(f, " {fmt_}")?;
+            }
+            f.write_str("\r\n")?;
+            if let Some(i) = &m.title {
+                write!(f, "i={i}\r\n")?;
+            }
+            for c in &m.connections {
+                write!(f, "c={c}\r\n")?;
+            }
+            for b in &m.bandwidths {
+                write!(f, "b={}:{}\r\n", b.bwtype, b.value)?;
+            }
+            if let Some(k) = &m.key {
+                write!(f, "k={k}\r\n")?;
+            }
+            for a in &m.attributes {
+                write!(f, "a={a}\r\n")?;
+            }
+            for u in &m.unknown {
+                write!(f, "{u}\r\n")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &str = "v=0\r\n\
+o=alice 2890844526 2890844526 IN IP4 host.atlanta.example.com\r\n\
+s=-\r\n\
+c=IN IP4 host.atlanta.example.com\r\n\
+b=AS:64\r\n\
+t=0 0\r\n\
+a=sendrecv\r\n\
+x=unknown line\r\n\
+m=audio 49170 RTP/SAVP 0 8 97 101\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:97 opus/48000/2\r\n\
+a=fmtp:97 useinbandfec=1; stereo=0\r\n\
+a=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-16\r\n\
+a=ptime:20\r\n\
+a=rtcp:53020 IN IP4 126.16.64.4\r\n\
+a=rtcp-mux\r\n\
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32 KDR=1\r\n\
+a=recvonly\r\n\
+m=video 0 RTP/AVP 31\r\n";
+
+    #[test]
+    fn parse_offer() {
+        let s = Sdp::parse(OFFER.as_bytes()).unwrap();
+        assert_eq!(s.origin.session_version, 2890844526);
+        assert_eq!(
+            s.connection.as_ref().unwrap().address,
+            "host.atlanta.example.com"
+        );
+        assert_eq!(s.bandwidths[0].value, 64);
+        assert_eq!(s.direction(), Direction::SendRecv);
+        assert_eq!(s.unknown, vec!["x=unknown line"]);
+        assert_eq!(s.media.len(), 2);
+        let a = &s.media[0];
+        assert_eq!(a.port, 49170);
+        assert_eq!(a.formats, vec!["0", "8", "97", "101"]);
+        let maps = a.rtpmaps();
+        assert_eq!(maps.len(), 4);
+        assert_eq!(
+            maps[2],
+            RtpMap {
+                payload_type: 97,
+                encoding: "opus".into(),
+                clock_rate: 48000,
+                channels: Some(2)
+            }
+        );
+        assert_eq!(a.fmtp(97).unwrap().params, "useinbandfec=1; stereo=0");
+        assert_eq!(a.fmtp(97).unwrap().param("stereo").as_deref(), Some("0"));
+        assert_eq!(a.ptime(), Some(20));
+        assert_eq!(a.rtcp().unwrap().port, 53020);
+        assert!(a.rtcp_mux());
+        assert_eq!(a.direction(&s), Direction::RecvOnly);
+        let c = &a.crypto()[0];
+        assert_eq!(c.tag, 1);
+        assert_eq!(c.suite, "AES_CM_128_HMAC_SHA1_80");
+        assert_eq!(
+            c.key_params[0],
+            "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32"
+        );
+        assert_eq!(c.session_params, vec!["KDR=1"]);
+        assert_eq!(
+            c.inline_key(),
+            Some("PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR")
+        );
+        assert_eq!(s.media[1].port, 0);
+        assert_eq!(s.media[1].direction(&s), Direction::SendRecv);
+    }
+
+    #[test]
+    fn round_trip_is_lossless() {
+        let s = Sdp::parse(OFFER.as_bytes()).unwrap();
+        let printed = s.to_string();
+        // Unknown session lines move after the attributes, otherwise the
+        // text is identical.
+        assert_eq!(Sdp::parse(printed.as_bytes()).unwrap(), s);
+        assert_eq!(printed, OFFER);
+    }
+
+    #[test]
+    fn lf_only_and_builders() {
+        let s =
+            Sdp::parse(b"v=0\no=- 1 2 IN IP6 ::1\ns= \nt=0 0\nm=audio 9/2 RTP/AVP 0\n").unwrap();
+        assert_eq!(s.media[0].num_ports, Some(2));
+        let mut m = s.media[0].clone();
+        m.set_direction(Direction::Inactive);
+        assert_eq!(m.direction(&s), Direction::Inactive);
+        m.set_direction(Direction::SendOnly);
+        assert_eq!(m.attributes.iter().filter(|a| a.value.is_none()).count(), 1);
+    }
+
+    #[test]
+    fn rejects() {
+        let bad: &[(&[u8], SdpError)] = &[
+            (b"", SdpError::Missing('v')),
+            (
+                b"v=1\r\n",
+                SdpError::Syntax {
+                    line: 1,
+                    expected: "v=0",
+                },
+            ),
+            (b"v=0\r\ns=-\r\n", SdpError::Missing('o')),
+            (
+                b"v=0\r\no=- 1 x IN IP4 a\r\ns=-\r\n",
+                SdpError::Syntax {
+                    line: 2,
+                    expected: "numeric session version",
+                },
+            ),
+            (
+                b"v=0\r\no=- 1 1 IN IP4 a\r\ns=-\r\nm=audio 70000 RTP/AVP 0\r\n",
+                SdpError::Syntax {
+                    line: 4,
+                    expected: "media port 0-65535",
+                },
+            ),
+            (
+                b"v=0\r\no=- 1 1 IN IP4 a\r\ns=-\r\nbogus\r\n",
+                SdpError::Syntax {
+                    line: 4,
+                    expected: "<type>=<value>",
+                },
+            ),
+            (
+                b"v=0\r\no=- 1 1 IN IP4 a\r\ns=-\r\nc=IN IP4\r\n",
+                SdpError::Syntax {
+                    line: 4,
+                    expected: "c=<nettype> <addrtype> <address>",
+                },
+            ),
+            (
+                b"v=0\r\no=- 1 1 IN IP4 a\r\ns=-\r\nr=1\r\n",
+                SdpError::Syntax {
+                    line: 4,
+                    expected: "t= before r=",
+                },
+            ),
+            (
+                b"v=0\r\no=- 1 1 IN IP4 a\r\ns=\xff\r\n",
+                SdpError::Utf8 { line: 3 },
+            ),
+        ];
+        for (input, err) in bad {
+            assert_eq!(
+                Sdp::parse(input).unwrap_err(),
+                *err,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let mut many = b"v=0\r\no=- 1 1 IN IP4 a\r\ns=-\r\n".to_vec();
+        for _ in 0..MAX_LINES {
+            many.extend_from_slice(b"a=x\r\n");
+        }
+        assert_eq!(Sdp::parse(&many).unwrap_err(), SdpError::TooManyLines);
+    }
+}
