@@ -11,6 +11,7 @@
 //! Every error is a typed enum that names what was wrong and where; no input
 //! makes the parser panic or do unbounded work.
 
+pub mod body;
 pub mod digest;
 pub mod framer;
 pub mod headers;

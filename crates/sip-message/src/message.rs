@@ -614,9 +614,9 @@ enum StartLine {
     Status(StatusLine),
 }
 
-struct StatusLine {
-    status: StatusCode,
-    reason: String,
+pub(crate) struct StatusLine {
+    pub(crate) status: StatusCode,
+    pub(crate) reason: String,
 }
 
 impl StatusLine {
@@ -648,7 +648,7 @@ fn check_version(v: &str) -> Result<(), ParseError> {
     }
 }
 
-fn parse_status_line(
+pub(crate) fn parse_status_line(
     line: &str,
     syntax: &dyn Fn(usize, &'static str) -> ParseError,
 ) -> Result<StatusLine, ParseError> {
@@ -682,7 +682,7 @@ fn parse_status_line(
     })
 }
 
-fn parse_request_line(
+pub(crate) fn parse_request_line(
     line: &str,
     syntax: &dyn Fn(usize, &'static str) -> ParseError,
 ) -> Result<(Method, Uri), ParseError> {
@@ -727,7 +727,7 @@ fn is_wsp(b: u8) -> bool {
 }
 
 /// Splits the header block (every line ends in CRLF) into name/value spans.
-fn parse_headers(
+pub(crate) fn parse_headers(
     text: &str,
     syntax: impl Fn(usize, &'static str) -> ParseError,
 ) -> Result<Headers, ParseError> {

@@ -269,6 +269,20 @@ fn mpart01_multipart_body() {
     assert!(ct.0.is("multipart", "mixed"));
     assert_eq!(ct.0.param("boundary").as_deref(), Some("7a9cbec02ceef655"));
     assert_eq!(r.body.len(), 553, "binary body kept exactly");
+    let mp = sip_message::body::Multipart::parse_with_type(&r.body, &ct).unwrap();
+    assert_eq!(mp.parts.len(), 2);
+    assert_eq!(mp.parts[0].body, b"Hello");
+    assert!(mp.parts[1]
+        .content_type()
+        .unwrap()
+        .unwrap()
+        .0
+        .is("application", "octet-stream"));
+    assert!(mp.parts[1].body.starts_with(&[0x30, 0x82]));
+    assert_eq!(
+        sip_message::body::Multipart::parse(&mp.to_bytes(), &mp.boundary).unwrap(),
+        mp
+    );
     assert_eq!(r.headers.get("Content-Transfer-Encoding"), Some("binary"));
     assert!(r.headers.typed::<Date>().unwrap().is_some());
     round_trips(msg!("mpart01"));
