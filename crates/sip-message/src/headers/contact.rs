@@ -104,7 +104,12 @@ impl TypedHeader for Contact {
 
     fn parse(value: &str) -> Result<Self, HeaderError> {
         let t = value.trim_start();
-        if let Some(rest) = t.strip_prefix('*') {
+        // `*` alone (or with params) is the wildcard; `* <sip:..>` is a
+        // display name that happens to be the token "*".
+        let wildcard = t
+            .strip_prefix('*')
+            .filter(|r| matches!(r.trim_start().bytes().next(), None | Some(b';')));
+        if let Some(rest) = wildcard {
             let lead = value.len() - t.len();
             let mut c = crate::scan::Cursor::new(rest);
             let params = Params::parse_header(&mut c)
@@ -186,6 +191,8 @@ mod tests {
     fn wildcard_and_overlarge_expires() {
         let w = Contact::parse(" *").unwrap();
         assert!(w.is_wildcard());
+        let named = Contact::parse("* <sip:a@b>").unwrap();
+        assert_eq!(named.addr.unwrap().display_name.as_deref(), Some("*"));
         assert_eq!(w.to_string(), "*");
         let c =
             Contact::parse("<sip:user@host129.example.com>\r\n  ;expires=280297596632815").unwrap();
