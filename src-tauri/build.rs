@@ -1,3 +1,5 @@
+//! Tauri build step: embeds the config and generates the command permissions.
+
 /// The app's IPC commands; each gets an `allow-*` permission that
 /// `capabilities/default.json` grants to the main window only.
 const COMMANDS: &[&str] = &["engine_status", "add_account", "remove_account"];

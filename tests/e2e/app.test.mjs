@@ -38,6 +38,11 @@ after(async () => {
 async function shot(name) {
   if (!shots) return;
   fs.mkdirSync(shots, { recursive: true });
+  // Let WebKit paint the last DOM change before capturing.
+  await s.cmd("POST", "/execute/async", {
+    script: "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+    args: [],
+  });
   fs.writeFileSync(path.join(shots, `${name}.png`), await s.screenshot());
 }
 

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import net from "node:net";
 
-const ELEMENT = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 export class WebDriverError extends Error {}
 
@@ -29,7 +29,7 @@ export class Session {
     for (;;) {
       try {
         const el = await this.cmd("POST", "/element", { using: "css selector", value: css });
-        return new Element(this, el[ELEMENT]);
+        return new Element(this, elementId(el));
       } catch (e) {
         if (Date.now() > deadline) throw new WebDriverError(`no element ${css}: ${e.message}`);
         await sleep(100);
@@ -39,7 +39,7 @@ export class Session {
 
   async findAll(css) {
     const els = await this.cmd("POST", "/elements", { using: "css selector", value: css });
-    return els.map((e) => new Element(this, e[ELEMENT]));
+    return els.map((e) => new Element(this, elementId(e)));
   }
 
   /** Polls `fn` until it returns a truthy value. */
@@ -157,4 +157,10 @@ export async function startDriver(env) {
       if (proc.exitCode === null) proc.kill("SIGKILL");
     },
   };
+}
+
+function elementId(ref) {
+  const id = ref?.[ELEMENT] ?? ref?.ELEMENT;
+  if (!id) throw new WebDriverError(`not an element reference: ${JSON.stringify(ref)}`);
+  return id;
 }

@@ -245,9 +245,7 @@ impl Kamailio {
                     log: log.clone(),
                 });
             }
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            Ok(TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && text.contains("stateless - initializing"))
+            Ok(answers_options(port))
         });
         if let Err(e) = up {
             let tail = std::fs::read_to_string(&log).unwrap_or_default();
@@ -305,6 +303,33 @@ impl Kamailio {
     pub fn is_running(&mut self) -> bool {
         self.proc.exited().is_none()
     }
+}
+
+/// Whether a SIP server on `port` answers an OPTIONS ping over UDP: the
+/// readiness check, since a bound socket alone does not mean its workers
+/// are up.
+fn answers_options(port: u16) -> bool {
+    let Ok(sock) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)) else {
+        return false;
+    };
+    let Ok(local) = sock.local_addr() else {
+        return false;
+    };
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(200)));
+    let ping = format!(
+        "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-ready-{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:ready@{local}>;tag=ready\r\nTo: <sip:127.0.0.1:{port}>\r\n\
+         Call-ID: ready-{n}@harness\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        n = local.port()
+    );
+    if sock
+        .send_to(ping.as_bytes(), (Ipv4Addr::LOCALHOST, port))
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 2048];
+    matches!(sock.recv(&mut buf), Ok(n) if buf[..n].starts_with(b"SIP/2.0 200"))
 }
 
 fn init_db(d: &Path) -> Result<()> {
