@@ -51,7 +51,11 @@ fi
 
 echo "==> npm: UI dependencies"
 if [ ! -d "$ROOT/ui/node_modules" ] || [ "$ROOT/ui/package-lock.json" -nt "$ROOT/ui/node_modules/.package-lock.json" ]; then
-  npm --prefix "$ROOT/ui" ci --no-audit --no-fund --loglevel=error
+  # `npm ci` refuses a lock file that lacks other platforms' optional
+  # packages (as one resolved against a registry mirror without them does);
+  # `npm install` still installs the locked versions then.
+  npm --prefix "$ROOT/ui" ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+    npm --prefix "$ROOT/ui" install --no-audit --no-fund --loglevel=error
 fi
 
 if [ $TEST = 1 ] && ! command -v tauri-driver >/dev/null; then
