@@ -4,5 +4,21 @@
 //! until it returns the next timeout.
 
 pub mod timers;
+pub mod transaction;
+
+mod rand;
 
 pub use timers::{TimerConfig, TimerConfigError};
+pub use transaction::layer::{
+    LayerConfig, LayerError, TransactionEvent, TransactionId, TransactionLayer, Transmit,
+};
+pub use transaction::{TransactionError, TransactionState};
+
+use sip_message::StatusCode;
+
+/// A status code from a constant in 100..=699.
+pub(crate) fn status(code: u16) -> StatusCode {
+    StatusCode::new(code)
+        .or_else(|| StatusCode::new(500))
+        .expect("500 is in 100..=699")
+}
