@@ -455,18 +455,7 @@ pub fn parse(input: &[u8]) -> Result<Message, ParseError> {
 /// empty line, or `None` if there is none within `limit` bytes.
 pub(crate) fn find_head_end(input: &[u8], limit: usize) -> Option<usize> {
     let hay = input.get(..input.len().min(limit.saturating_add(4)))?;
-    let mut i = 0;
-    while let Some(off) = hay
-        .get(i..)
-        .and_then(|h| h.iter().position(|&b| b == b'\n'))
-    {
-        let nl = i + off;
-        if nl >= 1 && hay.get(nl - 1) == Some(&b'\r') && hay.get(nl + 1..nl + 3) == Some(b"\r\n") {
-            return Some(nl + 3);
-        }
-        i = nl + 1;
-    }
-    None
+    memchr::memmem::find(hay, b"\r\n\r\n").map(|i| i + 4)
 }
 
 fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
@@ -508,7 +497,7 @@ pub(crate) fn parse_inner(input: &[u8], datagram: bool) -> Result<(Message, usiz
         let (line, column) = line_col(head_bytes, e.valid_up_to());
         ParseError::Utf8 { line, column }
     })?;
-    let sl_end = head.find("\r\n").unwrap_or(head.len());
+    let sl_end = crate::scan::find_byte(head, b'\r').unwrap_or(head.len());
     let start_line = &head[..sl_end];
     let syntax = |offset: usize, expected: &'static str| {
         let (line, column) = line_col(head_bytes, offset);
@@ -518,8 +507,11 @@ pub(crate) fn parse_inner(input: &[u8], datagram: bool) -> Result<(Message, usiz
             expected,
         }
     };
-    if let Some(i) = start_line.find(['\r', '\n']) {
+    if let Some(i) = crate::scan::find_byte(start_line, b'\n') {
         return Err(syntax(i, "CRLF line ending"));
+    }
+    if head.as_bytes().get(sl_end + 1).is_some_and(|&b| b != b'\n') {
+        return Err(syntax(sl_end, "CRLF line ending"));
     }
 
     // The start line is checked first so a bad version or URI is reported
@@ -588,12 +580,13 @@ pub(crate) fn parse_inner(input: &[u8], datagram: bool) -> Result<(Message, usiz
             // Every CSeq must name the request method (RFC 3261 §8.1.1.5).
             for (i, f) in headers.iter().enumerate() {
                 if f.kind == HeaderName::CSeq {
-                    let c = CSeq::parse(f.value).map_err(|e| header_err((i, e)))?;
-                    if c.method != method {
+                    // Already validated, so the method is the last word.
+                    let cseq_method = f.value.rsplit([' ', '\t', '\n']).next().unwrap_or("");
+                    if cseq_method != method.as_str() {
                         return Err(ParseError::CSeqMethodMismatch {
                             line: header_line(i),
                             method: method.to_string(),
-                            cseq: c.method.to_string(),
+                            cseq: cseq_method.to_owned(),
                         });
                     }
                 }
@@ -709,14 +702,14 @@ pub(crate) fn parse_request_line(
     if uri_text.is_empty() {
         return Err(syntax(first + 1, "Request-URI"));
     }
-    let uri = Uri::parse(uri_text).map_err(|source| ParseError::RequestUri {
+    let uri = crate::uri::scan_uri(uri_text).map_err(|source| ParseError::RequestUri {
         column: first + 2,
         source,
     })?;
     if uri.has_headers() {
         return Err(ParseError::RequestUriHeaders { column: first + 2 });
     }
-    Ok((method, uri))
+    Ok((method, uri.to_owned()))
 }
 
 /// A byte range `(start, end)` in the header buffer.
@@ -739,21 +732,19 @@ pub(crate) fn parse_headers(
     let mut current: Option<(HeaderName, Span, Span)> = None;
     let mut count = 0usize;
     while pos < b.len() {
-        let nl = match b
-            .get(pos..)
-            .and_then(|r| r.iter().position(|&c| c == b'\n'))
-        {
+        // The first CR or LF must be the CRLF that ends the line.
+        let line_end = match b.get(pos..).and_then(|r| memchr::memchr2(b'\r', b'\n', r)) {
             Some(o) => pos + o,
             None => return Err(syntax(b.len(), "CRLF at end of header line")),
         };
-        if nl == pos || b.get(nl - 1) != Some(&b'\r') {
-            return Err(syntax(nl, "CRLF line ending (bare LF)"));
+        if b.get(line_end) != Some(&b'\r') {
+            return Err(syntax(line_end, "CRLF line ending (bare LF)"));
         }
-        let line_end = nl - 1;
+        if b.get(line_end + 1) != Some(&b'\n') {
+            return Err(syntax(line_end, "CRLF line ending (bare CR)"));
+        }
+        let nl = line_end + 1;
         let line = b.get(pos..line_end).unwrap_or(&[]);
-        if let Some(i) = line.iter().position(|&c| c == b'\r') {
-            return Err(syntax(pos + i, "CRLF line ending (bare CR)"));
-        }
         let mut end = line_end;
         while end > pos && b.get(end - 1).copied().is_some_and(is_wsp) {
             end -= 1;

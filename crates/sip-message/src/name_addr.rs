@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::headers::HeaderError;
 use crate::scan::{is_token, quote, unquote, Cursor};
-use crate::uri::{SipUri, Uri};
+use crate::uri::{scan_uri, SipUri, Uri, UriRef};
 
 /// A URI with an optional display name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,6 +49,33 @@ impl NameAddr {
     }
 }
 
+/// A display name as written: a quoted-string (with quotes) or a run of
+/// tokens separated by whitespace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DisplayRef<'a> {
+    Quoted(&'a str),
+    Tokens(&'a str),
+}
+
+/// A validated name-addr borrowed from the input.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NameAddrRef<'a> {
+    pub(crate) display: Option<DisplayRef<'a>>,
+    pub(crate) uri: UriRef<'a>,
+}
+
+impl NameAddrRef<'_> {
+    pub(crate) fn to_owned(self) -> NameAddr {
+        NameAddr {
+            display_name: self.display.map(|d| match d {
+                DisplayRef::Quoted(q) => unquote(q).into_owned(),
+                DisplayRef::Tokens(t) => t.split_ascii_whitespace().collect::<Vec<_>>().join(" "),
+            }),
+            uri: self.uri.to_owned(),
+        }
+    }
+}
+
 /// Parses `name-addr / addr-spec` at the cursor. In the addr-spec form the
 /// URI ends at the first `;`, `,` or whitespace, so anything that needs those
 /// (or `?`) must be in angle brackets (RFC 3261 §20.10).
@@ -56,15 +83,23 @@ pub(crate) fn parse_name_addr(
     c: &mut Cursor<'_>,
     header: &'static str,
 ) -> Result<NameAddr, HeaderError> {
+    scan_name_addr(c, header).map(NameAddrRef::to_owned)
+}
+
+/// [`parse_name_addr`] without allocating.
+pub(crate) fn scan_name_addr<'a>(
+    c: &mut Cursor<'a>,
+    header: &'static str,
+) -> Result<NameAddrRef<'a>, HeaderError> {
     let syn = |c: &Cursor<'_>, what: &'static str| HeaderError::syntax(header, c.pos(), what);
     let start = c.pos();
-    let mut display_name = None;
+    let mut display = None;
     match c.peek() {
         Some(b'"') => {
             let raw = c
                 .quoted_raw()
                 .map_err(|e| HeaderError::syntax(header, e.at, e.what))?;
-            display_name = Some(unquote(raw).into_owned());
+            display = Some(DisplayRef::Quoted(raw));
             c.skip_ws();
             if c.peek() != Some(b'<') {
                 return Err(syn(c, "'<' after display name"));
@@ -73,17 +108,17 @@ pub(crate) fn parse_name_addr(
         Some(b'<') => {}
         _ => {
             // `*(token LWS) <` is a display name; anything else is an addr-spec.
-            let mut words: Vec<&str> = Vec::new();
+            let mut end = start;
             loop {
                 let w = c.take_while(is_token);
                 if w.is_empty() {
                     break;
                 }
-                words.push(w);
+                end = c.pos();
                 c.skip_ws();
             }
-            if c.peek() == Some(b'<') && !words.is_empty() {
-                display_name = Some(words.join(" "));
+            if c.peek() == Some(b'<') && end > start {
+                display = c.src_slice(start, end).map(DisplayRef::Tokens);
             } else {
                 c.set_pos(start);
             }
@@ -98,8 +133,8 @@ pub(crate) fn parse_name_addr(
         if !c.eat(b'>') {
             return Err(syn(c, "'>' closing the URI"));
         }
-        let uri = Uri::parse(text).map_err(|e| HeaderError::uri(header, ustart, e))?;
-        Ok(NameAddr { display_name, uri })
+        let uri = scan_uri(text).map_err(|e| HeaderError::uri(header, ustart, e))?;
+        Ok(NameAddrRef { display, uri })
     } else {
         let ustart = c.pos();
         let text = c.take_while(|b| !matches!(b, b';' | b',' | b' ' | b'\t' | b'\r' | b'\n'));
@@ -113,11 +148,8 @@ pub(crate) fn parse_name_addr(
                 "angle brackets around a URI with '?'",
             ));
         }
-        let uri = Uri::parse(text).map_err(|e| HeaderError::uri(header, ustart, e))?;
-        Ok(NameAddr {
-            display_name: None,
-            uri,
-        })
+        let uri = scan_uri(text).map_err(|e| HeaderError::uri(header, ustart, e))?;
+        Ok(NameAddrRef { display: None, uri })
     }
 }
 

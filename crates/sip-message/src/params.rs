@@ -93,21 +93,38 @@ impl Params {
         self.0.is_empty()
     }
 
-    /// Parses `*( SEMI generic-param )` for header parameters.
-    pub(crate) fn parse_header(c: &mut Cursor<'_>) -> ScanResult<Params> {
-        let mut out = Vec::new();
+    /// Scans `*( SEMI generic-param )` without allocating, handing each
+    /// parameter (name, raw value, offset of the name) to `f`.
+    pub(crate) fn scan_header<'a, E>(
+        c: &mut Cursor<'a>,
+        mut f: impl FnMut(&'a str, Option<&'a str>, usize) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<crate::scan::Expected>,
+    {
         while c.eat_sep(b';') {
+            let at = c.pos();
             let name = c.token("parameter name")?;
             let value = if c.eat_sep(b'=') {
-                Some(c.param_value()?.to_owned())
+                Some(c.param_value()?)
             } else {
                 None
             };
+            f(name, value, at)?;
+        }
+        Ok(())
+    }
+
+    /// Parses `*( SEMI generic-param )` for header parameters.
+    pub(crate) fn parse_header(c: &mut Cursor<'_>) -> ScanResult<Params> {
+        let mut out = Vec::new();
+        Params::scan_header(c, |name, value, _| {
             out.push(Param {
                 name: name.to_owned(),
-                value,
+                value: value.map(str::to_owned),
             });
-        }
+            Ok::<(), crate::scan::Expected>(())
+        })?;
         Ok(Params(out))
     }
 }

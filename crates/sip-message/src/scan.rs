@@ -13,9 +13,23 @@ pub(crate) struct Expected {
 
 pub(crate) type ScanResult<T> = Result<T, Expected>;
 
-/// RFC 3261 `token` characters.
-#[inline]
-pub(crate) fn is_token(b: u8) -> bool {
+/// Builds a 256-entry lookup table from a const predicate on a byte; a
+/// table lookup beats a chain of compares in the hot scanning loops.
+macro_rules! byte_table {
+    (|$b:ident| $e:expr) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let $b = i as u8;
+            t[i] = $e;
+            i += 1;
+        }
+        t
+    }};
+}
+pub(crate) use byte_table;
+
+const fn token_c(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -23,35 +37,31 @@ pub(crate) fn is_token(b: u8) -> bool {
         )
 }
 
-/// RFC 3261 `word` characters (Call-ID).
-#[inline]
-pub(crate) fn is_word(b: u8) -> bool {
-    is_token(b)
-        || matches!(
-            b,
-            b'(' | b')'
-                | b'<'
-                | b'>'
-                | b':'
-                | b'\\'
-                | b'"'
-                | b'/'
-                | b'['
-                | b']'
-                | b'?'
-                | b'{'
-                | b'}'
-        )
-}
-
-/// RFC 3261 `unreserved` (alphanum / mark).
-#[inline]
-pub(crate) fn is_unreserved(b: u8) -> bool {
+pub(crate) const fn unreserved_c(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
             b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
         )
+}
+
+static TOKEN: [bool; 256] = byte_table!(|b| token_c(b));
+static WORD: [bool; 256] = byte_table!(|b| token_c(b)
+    || matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+    ));
+
+/// RFC 3261 `token` characters.
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    TOKEN[usize::from(b)]
+}
+
+/// RFC 3261 `word` characters (Call-ID).
+#[inline]
+pub(crate) fn is_word(b: u8) -> bool {
+    WORD[usize::from(b)]
 }
 
 /// Whitespace inside a header value. Header values keep their folding, so a
@@ -84,6 +94,11 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn set_pos(&mut self, pos: usize) {
         self.pos = pos.min(self.s.len());
+    }
+
+    /// A slice of the input by byte offsets.
+    pub(crate) fn src_slice(&self, start: usize, end: usize) -> Option<&'a str> {
+        self.s.get(start..end)
     }
 
     pub(crate) fn rest(&self) -> &'a str {
@@ -271,6 +286,9 @@ pub(crate) fn split_list(s: &str) -> ListSplit<'_> {
     ListSplit {
         s,
         pos: 0,
+        // Most values hold a single element; skip the quote/angle state
+        // machine when there is no comma at all.
+        single: memchr::memchr(b',', s.as_bytes()).is_none(),
         done: false,
     }
 }
@@ -280,6 +298,7 @@ pub(crate) fn split_list(s: &str) -> ListSplit<'_> {
 pub(crate) struct ListSplit<'a> {
     s: &'a str,
     pos: usize,
+    single: bool,
     done: bool,
 }
 
@@ -289,6 +308,12 @@ impl<'a> Iterator for ListSplit<'a> {
     fn next(&mut self) -> Option<(usize, &'a str)> {
         if self.done {
             return None;
+        }
+        if self.single {
+            self.done = true;
+            let t = self.s.trim_start_matches(|c: char| c.is_ascii_whitespace());
+            let lead = self.s.len() - t.len();
+            return Some((lead, t.trim_end_matches(|c: char| c.is_ascii_whitespace())));
         }
         let bytes = self.s.as_bytes();
         let start = self.pos;
@@ -330,6 +355,26 @@ impl<'a> Iterator for ListSplit<'a> {
             raw.trim_matches(|c: char| c.is_ascii_whitespace()),
         ))
     }
+}
+
+/// Byte offset of the first ASCII `b` in `s` (memchr-fast).
+#[inline]
+pub(crate) fn find_byte(s: &str, b: u8) -> Option<usize> {
+    memchr::memchr(b, s.as_bytes())
+}
+
+/// Byte offset of the first of two ASCII bytes in `s`.
+#[inline]
+pub(crate) fn find_either(s: &str, a: u8, b: u8) -> Option<usize> {
+    memchr::memchr2(a, b, s.as_bytes())
+}
+
+/// Splits at the first ASCII `b` (which is dropped). Splitting at an ASCII
+/// byte always lands on a char boundary.
+#[inline]
+pub(crate) fn split_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = find_byte(s, b)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// Parses a decimal number of at most `max` value without overflow.

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::params::{Param, Params};
-use crate::scan::is_unreserved;
+use crate::scan::{byte_table, find_byte, find_either, split_byte, unreserved_c};
 
 /// Why a URI was rejected. Offsets are bytes from the start of the URI text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,37 +167,38 @@ impl UriError {
     }
 }
 
+static USER: [bool; 256] = byte_table!(
+    |b| unreserved_c(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+);
+static PASSWORD: [bool; 256] =
+    byte_table!(|b| unreserved_c(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b','));
+static PARAM: [bool; 256] =
+    byte_table!(|b| unreserved_c(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$'));
+static HEADER: [bool; 256] =
+    byte_table!(|b| unreserved_c(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$'));
+/// Characters of a generic absolute URI (RFC 3986 reserved + unreserved).
+static URIC: [bool; 256] = byte_table!(|b| unreserved_c(b)
+    || matches!(
+        b,
+        b';' | b'/' | b'?' | b':' | b'@' | b'&' | b'=' | b'+' | b'$' | b',' | b'#' | b'[' | b']'
+    ));
+static HOSTNAME: [bool; 256] =
+    byte_table!(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+
 fn is_user_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+    USER[usize::from(b)]
 }
 fn is_password_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+    PASSWORD[usize::from(b)]
 }
 fn is_param_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+    PARAM[usize::from(b)]
 }
 fn is_header_char(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+    HEADER[usize::from(b)]
 }
-/// Characters of a generic absolute URI (RFC 3986 reserved + unreserved + %).
 fn is_uric(b: u8) -> bool {
-    is_unreserved(b)
-        || matches!(
-            b,
-            b';' | b'/'
-                | b'?'
-                | b':'
-                | b'@'
-                | b'&'
-                | b'='
-                | b'+'
-                | b'$'
-                | b','
-                | b'%'
-                | b'#'
-                | b'['
-                | b']'
-        )
+    URIC[usize::from(b)]
 }
 
 /// Decodes `%XX` escapes. Invalid escapes are left as they are.
@@ -243,9 +244,16 @@ pub fn escape_user(user: &str) -> String {
     escape(user.as_bytes(), is_user_char)
 }
 
-impl Host {
-    /// Parses a host: domain name, IPv4 address or `[IPv6]` reference.
-    pub fn parse(s: &str) -> Result<Host, UriError> {
+/// A validated host borrowed from the input (no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HostRef<'a> {
+    Domain(&'a str),
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+}
+
+impl<'a> HostRef<'a> {
+    pub(crate) fn parse(s: &'a str) -> Result<HostRef<'a>, UriError> {
         if s.is_empty() {
             return Err(UriError::Empty {
                 part: "host",
@@ -257,21 +265,39 @@ impl Host {
                 .strip_suffix(']')
                 .ok_or(UriError::IpAddress { at: 0 })?;
             return Ipv6Addr::from_str(inner)
-                .map(Host::Ipv6)
+                .map(HostRef::Ipv6)
                 .map_err(|_| UriError::IpAddress { at: 0 });
         }
-        if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        // One pass: find the first byte a host name cannot hold, and note
+        // whether everything is digits and dots (an IPv4 candidate).
+        let mut numeric = true;
+        for (i, b) in s.bytes().enumerate() {
+            if !HOSTNAME[usize::from(b)] {
+                return Err(invalid("host", s, i));
+            }
+            numeric &= b.is_ascii_digit() || b == b'.';
+        }
+        if numeric {
             return Ipv4Addr::from_str(s)
-                .map(Host::Ipv4)
+                .map(HostRef::Ipv4)
                 .map_err(|_| UriError::IpAddress { at: 0 });
         }
-        if let Some(i) = s
-            .bytes()
-            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')))
-        {
-            return Err(invalid("host", s, i));
+        Ok(HostRef::Domain(s))
+    }
+
+    pub(crate) fn to_owned(self) -> Host {
+        match self {
+            HostRef::Domain(d) => Host::Domain(d.to_owned()),
+            HostRef::Ipv4(a) => Host::Ipv4(a),
+            HostRef::Ipv6(a) => Host::Ipv6(a),
         }
-        Ok(Host::Domain(s.to_owned()))
+    }
+}
+
+impl Host {
+    /// Parses a host: domain name, IPv4 address or `[IPv6]` reference.
+    pub fn parse(s: &str) -> Result<Host, UriError> {
+        HostRef::parse(s).map(HostRef::to_owned)
     }
 
     /// The IP address, if the host is one.
@@ -314,9 +340,9 @@ impl fmt::Display for Host {
 }
 
 /// Splits `host[:port]` (with IPv6 references) and parses both.
-pub(crate) fn parse_hostport(s: &str, base: usize) -> Result<(Host, Option<u16>), UriError> {
+pub(crate) fn parse_hostport(s: &str, base: usize) -> Result<(HostRef<'_>, Option<u16>), UriError> {
     let (host, port) = if s.starts_with('[') {
-        match s.find(']') {
+        match find_byte(s, b']') {
             Some(end) => {
                 let (h, rest) = s.split_at(end + 1);
                 match rest.strip_prefix(':') {
@@ -328,12 +354,12 @@ pub(crate) fn parse_hostport(s: &str, base: usize) -> Result<(Host, Option<u16>)
             None => return Err(UriError::IpAddress { at: base }),
         }
     } else {
-        match s.split_once(':') {
+        match split_byte(s, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (s, None),
         }
     };
-    let host = Host::parse(host).map_err(|e| e.shift(base))?;
+    let host = HostRef::parse(host).map_err(|e| e.shift(base))?;
     let port = match port {
         Some(p) => {
             let at = base + host_len(s, p);
@@ -352,41 +378,122 @@ fn host_len(whole: &str, port: &str) -> usize {
     whole.len() - port.len()
 }
 
+/// A validated URI borrowed from the input; [`UriRef::to_owned`] builds
+/// the [`Uri`]. Validation alone never allocates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UriRef<'a> {
+    Sip(SipUriRef<'a>),
+    Tel { number: &'a str, params: &'a str },
+    Other { scheme: &'a str, rest: &'a str },
+}
+
+/// Borrowed, validated parts of a SIP URI. `params` is the raw
+/// `;a=b;c` text and `headers` the text after `?`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SipUriRef<'a> {
+    secure: bool,
+    user: Option<&'a str>,
+    password: Option<&'a str>,
+    host: HostRef<'a>,
+    port: Option<u16>,
+    params: &'a str,
+    headers: Option<&'a str>,
+}
+
+/// Splits raw `;name[=value]` text (already validated) into [`Params`].
+fn split_params(raw: &str) -> Params {
+    Params(
+        raw.split(';')
+            .skip(1)
+            .map(|p| match split_byte(p, b'=') {
+                Some((n, v)) => Param {
+                    name: n.to_owned(),
+                    value: Some(v.to_owned()),
+                },
+                None => Param {
+                    name: p.to_owned(),
+                    value: None,
+                },
+            })
+            .collect(),
+    )
+}
+
+impl UriRef<'_> {
+    pub(crate) fn has_headers(&self) -> bool {
+        matches!(self, UriRef::Sip(u) if u.headers.is_some())
+    }
+
+    pub(crate) fn to_owned(self) -> Uri {
+        match self {
+            UriRef::Sip(u) => Uri::Sip(SipUri {
+                secure: u.secure,
+                user: u.user.map(str::to_owned),
+                password: u.password.map(str::to_owned),
+                host: u.host.to_owned(),
+                port: u.port,
+                params: split_params(u.params),
+                headers: u
+                    .headers
+                    .map(|h| {
+                        h.split('&')
+                            .map(|kv| {
+                                let (n, v) = split_byte(kv, b'=').unwrap_or((kv, ""));
+                                (n.to_owned(), v.to_owned())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            UriRef::Tel { number, params } => Uri::Tel(TelUri {
+                number: number.to_owned(),
+                params: split_params(params),
+            }),
+            UriRef::Other { scheme, rest } => Uri::Other(OtherUri {
+                scheme: scheme.to_owned(),
+                rest: rest.to_owned(),
+            }),
+        }
+    }
+}
+
+/// Validates a complete URI without allocating.
+pub(crate) fn scan_uri(s: &str) -> Result<UriRef<'_>, UriError> {
+    let colon = find_byte(s, b':').ok_or(UriError::Scheme)?;
+    let scheme = &s[..colon];
+    let rest = &s[colon + 1..];
+    let valid_scheme = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !valid_scheme {
+        return Err(UriError::Scheme);
+    }
+    if scheme.eq_ignore_ascii_case("sip") {
+        scan_sip(rest, false, colon + 1).map(UriRef::Sip)
+    } else if scheme.eq_ignore_ascii_case("sips") {
+        scan_sip(rest, true, colon + 1).map(UriRef::Sip)
+    } else if scheme.eq_ignore_ascii_case("tel") {
+        scan_tel(rest, colon + 1)
+    } else {
+        if rest.is_empty() {
+            return Err(UriError::Empty {
+                part: "URI body",
+                at: colon + 1,
+            });
+        }
+        check_chars(rest, colon + 1, "URI body", is_uric)?;
+        Ok(UriRef::Other { scheme, rest })
+    }
+}
+
 impl Uri {
     /// Parses a complete URI.
     pub fn parse(s: &str) -> Result<Uri, UriError> {
-        let colon = s.find(':').ok_or(UriError::Scheme)?;
-        let scheme = &s[..colon];
-        let rest = &s[colon + 1..];
-        let valid_scheme = scheme
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic())
-            && scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-        if !valid_scheme {
-            return Err(UriError::Scheme);
-        }
-        if scheme.eq_ignore_ascii_case("sip") {
-            SipUri::parse_rest(rest, false, colon + 1).map(Uri::Sip)
-        } else if scheme.eq_ignore_ascii_case("sips") {
-            SipUri::parse_rest(rest, true, colon + 1).map(Uri::Sip)
-        } else if scheme.eq_ignore_ascii_case("tel") {
-            TelUri::parse_rest(rest, colon + 1).map(Uri::Tel)
-        } else {
-            if rest.is_empty() {
-                return Err(UriError::Empty {
-                    part: "URI body",
-                    at: colon + 1,
-                });
-            }
-            check_chars(rest, colon + 1, "URI body", |b| is_uric(b) && b != b'%')?;
-            Ok(Uri::Other(OtherUri {
-                scheme: scheme.to_owned(),
-                rest: rest.to_owned(),
-            }))
-        }
+        scan_uri(s).map(UriRef::to_owned)
     }
 
     /// The SIP URI, if this is one.
@@ -487,101 +594,6 @@ impl SipUri {
             Uri::Sip(u) => Ok(u),
             _ => Err(UriError::Scheme),
         }
-    }
-
-    fn parse_rest(s: &str, secure: bool, base: usize) -> Result<SipUri, UriError> {
-        // Neither hostport nor parameters may contain '@', so the first one
-        // ends the userinfo (which itself may contain ';', '?' and ':').
-        let (userinfo, hp_start) = match s.find('@') {
-            Some(at) => (Some(&s[..at]), at + 1),
-            None => (None, 0),
-        };
-        let (user, password) = match userinfo {
-            Some(ui) => {
-                let (u, p) = match ui.split_once(':') {
-                    Some((u, p)) => (u, Some(p)),
-                    None => (ui, None),
-                };
-                if u.is_empty() {
-                    return Err(UriError::Empty {
-                        part: "user",
-                        at: base,
-                    });
-                }
-                check_chars(u, base, "user", is_user_char)?;
-                if let Some(p) = p {
-                    check_chars(p, base + u.len() + 1, "password", is_password_char)?;
-                }
-                (Some(u.to_owned()), p.map(str::to_owned))
-            }
-            None => (None, None),
-        };
-        let after = &s[hp_start..];
-        let hp_end = after.find([';', '?']).unwrap_or(after.len());
-        let (host, port) = parse_hostport(&after[..hp_end], base + hp_start)?;
-        let mut rest = &after[hp_end..];
-        let mut off = base + hp_start + hp_end;
-        let mut params = Vec::new();
-        while let Some(r) = rest.strip_prefix(';') {
-            let end = r.find([';', '?']).unwrap_or(r.len());
-            let p = &r[..end];
-            let (name, value) = match p.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (p, None),
-            };
-            if name.is_empty() {
-                return Err(UriError::Empty {
-                    part: "parameter name",
-                    at: off + 1,
-                });
-            }
-            check_chars(name, off + 1, "parameter", is_param_char)?;
-            if let Some(v) = value {
-                if v.is_empty() {
-                    return Err(UriError::Empty {
-                        part: "parameter value",
-                        at: off + 1 + name.len() + 1,
-                    });
-                }
-                check_chars(v, off + 1 + name.len() + 1, "parameter", is_param_char)?;
-            }
-            params.push(Param {
-                name: name.to_owned(),
-                value: value.map(str::to_owned),
-            });
-            rest = &r[end..];
-            off += 1 + end;
-        }
-        let mut headers = Vec::new();
-        if let Some(h) = rest.strip_prefix('?') {
-            off += 1;
-            for part in h.split('&') {
-                let (n, v) = part.split_once('=').ok_or(UriError::InvalidChar {
-                    part: "header",
-                    at: off + part.len(),
-                    ch: '&',
-                })?;
-                if n.is_empty() {
-                    return Err(UriError::Empty {
-                        part: "header name",
-                        at: off,
-                    });
-                }
-                check_chars(n, off, "header", is_header_char)?;
-                check_chars(v, off + n.len() + 1, "header", is_header_char)?;
-                headers.push((n.to_owned(), v.to_owned()));
-                off += part.len() + 1;
-            }
-        }
-        Ok(SipUri {
-            secure,
-            user,
-            password,
-            host,
-            port,
-            params: Params(params),
-            headers,
-        })
     }
 
     /// The user part with escapes decoded.
@@ -688,55 +700,142 @@ impl fmt::Display for SipUri {
     }
 }
 
+fn scan_sip(s: &str, secure: bool, base: usize) -> Result<SipUriRef<'_>, UriError> {
+    // Neither hostport nor parameters may contain '@', so the first one
+    // ends the userinfo (which itself may contain ';', '?' and ':').
+    let (userinfo, hp_start) = match find_byte(s, b'@') {
+        Some(at) => (Some(&s[..at]), at + 1),
+        None => (None, 0),
+    };
+    let (user, password) = match userinfo {
+        Some(ui) => {
+            let (u, p) = match split_byte(ui, b':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (ui, None),
+            };
+            if u.is_empty() {
+                return Err(UriError::Empty {
+                    part: "user",
+                    at: base,
+                });
+            }
+            check_chars(u, base, "user", is_user_char)?;
+            if let Some(p) = p {
+                check_chars(p, base + u.len() + 1, "password", is_password_char)?;
+            }
+            (Some(u), p)
+        }
+        None => (None, None),
+    };
+    let after = &s[hp_start..];
+    let hp_end = find_either(after, b';', b'?').unwrap_or(after.len());
+    let (host, port) = parse_hostport(&after[..hp_end], base + hp_start)?;
+    let mut rest = &after[hp_end..];
+    let mut off = base + hp_start + hp_end;
+    let params_start = hp_end;
+    while let Some(r) = rest.strip_prefix(';') {
+        let end = find_either(r, b';', b'?').unwrap_or(r.len());
+        let p = &r[..end];
+        let (name, value) = match split_byte(p, b'=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (p, None),
+        };
+        if name.is_empty() {
+            return Err(UriError::Empty {
+                part: "parameter name",
+                at: off + 1,
+            });
+        }
+        check_chars(name, off + 1, "parameter", is_param_char)?;
+        if let Some(v) = value {
+            if v.is_empty() {
+                return Err(UriError::Empty {
+                    part: "parameter value",
+                    at: off + 1 + name.len() + 1,
+                });
+            }
+            check_chars(v, off + 1 + name.len() + 1, "parameter", is_param_char)?;
+        }
+        rest = &r[end..];
+        off += 1 + end;
+    }
+    let params = &after[params_start..after.len() - rest.len()];
+    let mut headers = None;
+    if let Some(h) = rest.strip_prefix('?') {
+        headers = Some(h);
+        off += 1;
+        for part in h.split('&') {
+            let (n, v) = split_byte(part, b'=').ok_or(UriError::InvalidChar {
+                part: "header",
+                at: off + part.len(),
+                ch: '&',
+            })?;
+            if n.is_empty() {
+                return Err(UriError::Empty {
+                    part: "header name",
+                    at: off,
+                });
+            }
+            check_chars(n, off, "header", is_header_char)?;
+            check_chars(v, off + n.len() + 1, "header", is_header_char)?;
+            off += part.len() + 1;
+        }
+    }
+    Ok(SipUriRef {
+        secure,
+        user,
+        password,
+        host,
+        port,
+        params,
+        headers,
+    })
+}
+
 fn is_phonedigit(b: u8) -> bool {
     b.is_ascii_hexdigit() || matches!(b, b'*' | b'#' | b'-' | b'.' | b'(' | b')' | b'+')
 }
 
-impl TelUri {
-    fn parse_rest(s: &str, base: usize) -> Result<TelUri, UriError> {
-        let end = s.find(';').unwrap_or(s.len());
-        let number = &s[..end];
-        if number.is_empty() || number == "+" {
-            return Err(UriError::Empty {
-                part: "telephone number",
-                at: base,
-            });
-        }
-        if let Some(i) = number.bytes().skip(1).position(|b| b == b'+') {
-            return Err(invalid("telephone number", number, i + 1).shift(base));
-        }
-        check_chars(number, base, "telephone number", is_phonedigit)?;
-        let mut params = Vec::new();
-        let mut off = base + end;
-        for p in s[end..].split(';').skip(1) {
-            let (n, v) = match p.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (p, None),
-            };
-            if n.is_empty() {
-                return Err(UriError::Empty {
-                    part: "parameter name",
-                    at: off + 1,
-                });
-            }
-            check_chars(n, off + 1, "parameter", |b| {
-                b.is_ascii_alphanumeric() || b == b'-'
-            })?;
-            if let Some(v) = v {
-                check_chars(v, off + 2 + n.len(), "parameter", is_param_char)?;
-            }
-            params.push(Param {
-                name: n.to_owned(),
-                value: v.map(str::to_owned),
-            });
-            off += 1 + p.len();
-        }
-        Ok(TelUri {
-            number: number.to_owned(),
-            params: Params(params),
-        })
+fn scan_tel(s: &str, base: usize) -> Result<UriRef<'_>, UriError> {
+    let end = find_byte(s, b';').unwrap_or(s.len());
+    let number = &s[..end];
+    if number.is_empty() || number == "+" {
+        return Err(UriError::Empty {
+            part: "telephone number",
+            at: base,
+        });
     }
+    if let Some(i) = number.bytes().skip(1).position(|b| b == b'+') {
+        return Err(invalid("telephone number", number, i + 1).shift(base));
+    }
+    check_chars(number, base, "telephone number", is_phonedigit)?;
+    let mut off = base + end;
+    for p in s[end..].split(';').skip(1) {
+        let (n, v) = match split_byte(p, b'=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (p, None),
+        };
+        if n.is_empty() {
+            return Err(UriError::Empty {
+                part: "parameter name",
+                at: off + 1,
+            });
+        }
+        check_chars(n, off + 1, "parameter", |b| {
+            b.is_ascii_alphanumeric() || b == b'-'
+        })?;
+        if let Some(v) = v {
+            check_chars(v, off + 2 + n.len(), "parameter", is_param_char)?;
+        }
+        off += 1 + p.len();
+    }
+    Ok(UriRef::Tel {
+        number,
+        params: &s[end..],
+    })
+}
 
+impl TelUri {
     /// True for a global number (`+` prefix).
     pub fn is_global(&self) -> bool {
         self.number.starts_with('+')

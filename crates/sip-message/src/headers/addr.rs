@@ -2,7 +2,7 @@
 //! *(SEMI param)`; each such header has its own file using [`addr_header!`].
 
 use crate::headers::HeaderError;
-use crate::name_addr::{parse_name_addr, NameAddr};
+use crate::name_addr::{parse_name_addr, scan_name_addr, NameAddr};
 use crate::params::Params;
 use crate::scan::Cursor;
 
@@ -20,6 +20,28 @@ pub(super) fn parse_addr_params(
         return Err(HeaderError::syntax(header, c.pos(), "';' or end of value"));
     }
     Ok((addr, params))
+}
+
+/// Validates an address followed by header parameters without allocating;
+/// `check` may reject a parameter by returning what was expected.
+pub(super) fn validate_addr_params(
+    value: &str,
+    header: &'static str,
+    check: impl Fn(&str, Option<&str>) -> Option<&'static str>,
+) -> Result<(), HeaderError> {
+    let mut c = Cursor::new(value);
+    c.skip_ws();
+    scan_name_addr(&mut c, header)?;
+    Params::scan_header(&mut c, |n, v, at| match check(n, v) {
+        None => Ok(()),
+        Some(what) => Err(crate::scan::Expected { at, what }),
+    })
+    .map_err(HeaderError::scan(header))?;
+    c.skip_ws();
+    if !c.is_eof() {
+        return Err(HeaderError::syntax(header, c.pos(), "';' or end of value"));
+    }
+    Ok(())
 }
 
 /// Defines a `name-addr *(SEMI param)` header type.
@@ -59,6 +81,14 @@ macro_rules! addr_header {
                     $crate::headers::HeaderName::$name.as_str(),
                 )?;
                 Ok($ty { addr, params })
+            }
+
+            fn validate(value: &str) -> Result<(), $crate::headers::HeaderError> {
+                $crate::headers::addr::validate_addr_params(
+                    value,
+                    $crate::headers::HeaderName::$name.as_str(),
+                    |_, _| None,
+                )
             }
         }
 

@@ -25,39 +25,48 @@ impl TypedHeader for CallId {
     const NAME: HeaderName = HeaderName::CallId;
 
     fn parse(value: &str) -> Result<Self, HeaderError> {
-        let v = value.trim_matches(|c: char| c.is_ascii_whitespace());
-        let lead = value.len()
-            - value
-                .trim_start_matches(|c: char| c.is_ascii_whitespace())
-                .len();
-        let (a, b) = match v.split_once('@') {
-            Some((a, b)) => (a, Some(b)),
-            None => (v, None),
-        };
-        if a.is_empty() {
-            return Err(HeaderError::syntax("Call-ID", lead, "word"));
-        }
-        if let Some(i) = a.bytes().position(|c| !is_word(c)) {
-            return Err(HeaderError::syntax("Call-ID", lead + i, "word character"));
-        }
-        if let Some(b) = b {
-            if b.is_empty() {
-                return Err(HeaderError::syntax(
-                    "Call-ID",
-                    lead + a.len() + 1,
-                    "word after '@'",
-                ));
-            }
-            if let Some(i) = b.bytes().position(|c| !is_word(c)) {
-                return Err(HeaderError::syntax(
-                    "Call-ID",
-                    lead + a.len() + 1 + i,
-                    "word character",
-                ));
-            }
-        }
-        Ok(CallId(v.to_owned()))
+        check(value).map(|v| CallId(v.to_owned()))
     }
+
+    fn validate(value: &str) -> Result<(), HeaderError> {
+        check(value).map(drop)
+    }
+}
+
+/// Checks `word [@ word]` and returns the trimmed identifier.
+fn check(value: &str) -> Result<&str, HeaderError> {
+    let v = value.trim_matches(|c: char| c.is_ascii_whitespace());
+    let lead = value.len()
+        - value
+            .trim_start_matches(|c: char| c.is_ascii_whitespace())
+            .len();
+    let (a, b) = match v.split_once('@') {
+        Some((a, b)) => (a, Some(b)),
+        None => (v, None),
+    };
+    if a.is_empty() {
+        return Err(HeaderError::syntax("Call-ID", lead, "word"));
+    }
+    if let Some(i) = a.bytes().position(|c| !is_word(c)) {
+        return Err(HeaderError::syntax("Call-ID", lead + i, "word character"));
+    }
+    if let Some(b) = b {
+        if b.is_empty() {
+            return Err(HeaderError::syntax(
+                "Call-ID",
+                lead + a.len() + 1,
+                "word after '@'",
+            ));
+        }
+        if let Some(i) = b.bytes().position(|c| !is_word(c)) {
+            return Err(HeaderError::syntax(
+                "Call-ID",
+                lead + a.len() + 1 + i,
+                "word character",
+            ));
+        }
+    }
+    Ok(v)
 }
 
 impl fmt::Display for CallId {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::addr::parse_addr_params;
+use super::addr::{parse_addr_params, validate_addr_params};
 use super::{HeaderError, HeaderName, TypedHeader};
 use crate::name_addr::NameAddr;
 use crate::params::Params;
@@ -98,62 +98,64 @@ pub(crate) fn clamp_delta(v: &str) -> u32 {
         .unwrap_or(u32::MAX)
 }
 
+/// Checks the registration parameters whose values the registrar uses.
+fn check_param(name: &str, v: Option<&str>) -> Option<&'static str> {
+    if name.eq_ignore_ascii_case("q") {
+        v.and_then(qvalue)
+            .is_none()
+            .then_some("q between 0 and 1 with at most 3 decimals")
+    } else if name.eq_ignore_ascii_case("expires") {
+        (!v.is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())))
+            .then_some("delta-seconds in expires")
+    } else if name.eq_ignore_ascii_case("reg-id") {
+        v.is_none_or(|v| parse_u64(v, u64::from(u32::MAX)).is_none())
+            .then_some("number in reg-id")
+    } else {
+        None
+    }
+}
+
+/// The `*` wildcard (with optional parameters), if `value` is one: returns
+/// the text after the star and its offset.
+fn wildcard(value: &str) -> Option<(&str, usize)> {
+    let t = value.trim_start();
+    // `*` alone (or with params) is the wildcard; `* <sip:..>` is a display
+    // name that happens to be the token "*".
+    t.strip_prefix('*')
+        .filter(|r| matches!(r.trim_start().bytes().next(), None | Some(b';')))
+        .map(|r| (r, value.len() - t.len() + 1))
+}
+
 impl TypedHeader for Contact {
     const NAME: HeaderName = HeaderName::Contact;
     const LIST: bool = true;
 
     fn parse(value: &str) -> Result<Self, HeaderError> {
-        let t = value.trim_start();
-        // `*` alone (or with params) is the wildcard; `* <sip:..>` is a
-        // display name that happens to be the token "*".
-        let wildcard = t
-            .strip_prefix('*')
-            .filter(|r| matches!(r.trim_start().bytes().next(), None | Some(b';')));
-        if let Some(rest) = wildcard {
-            let lead = value.len() - t.len();
+        if let Some((rest, off)) = wildcard(value) {
             let mut c = crate::scan::Cursor::new(rest);
             let params = Params::parse_header(&mut c)
-                .map_err(|e| HeaderError::syntax(NAME, e.at + lead + 1, e.what))?;
+                .map_err(|e| HeaderError::syntax(NAME, e.at + off, e.what))?;
             c.skip_ws();
             if !c.is_eof() {
-                return Err(HeaderError::syntax(
-                    NAME,
-                    lead + 1 + c.pos(),
-                    "end of value",
-                ));
+                return Err(HeaderError::syntax(NAME, off + c.pos(), "end of value"));
             }
             return Ok(Contact { addr: None, params });
         }
+        // Validate first (with parameter checks and error offsets), then build.
+        validate_addr_params(value, NAME, check_param)?;
         let (addr, params) = parse_addr_params(value, NAME)?;
-        for p in params.iter() {
-            let ok = match p.name.to_ascii_lowercase().as_str() {
-                "q" => p.value.as_deref().and_then(qvalue).is_some(),
-                "expires" => p
-                    .value
-                    .as_deref()
-                    .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())),
-                "reg-id" => p
-                    .value
-                    .as_deref()
-                    .is_some_and(|v| parse_u64(v, u64::from(u32::MAX)).is_some()),
-                _ => true,
-            };
-            if !ok {
-                return Err(HeaderError::syntax(
-                    NAME,
-                    0,
-                    match p.name.to_ascii_lowercase().as_str() {
-                        "q" => "q between 0 and 1 with at most 3 decimals",
-                        "expires" => "delta-seconds in expires",
-                        _ => "number in reg-id",
-                    },
-                ));
-            }
-        }
         Ok(Contact {
             addr: Some(addr),
             params,
         })
+    }
+
+    fn validate(value: &str) -> Result<(), HeaderError> {
+        if wildcard(value).is_some() {
+            // Rare; the owned parse is fine here.
+            return Self::parse(value).map(drop);
+        }
+        validate_addr_params(value, NAME, check_param)
     }
 }
 

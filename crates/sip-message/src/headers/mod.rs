@@ -200,13 +200,57 @@ macro_rules! header_names {
             /// Classifies a header name, case-insensitively, including the
             /// compact forms of RFC 3261 §7.3.3 and later RFCs.
             pub fn from_name(name: &str) -> HeaderName {
-                let b = name.as_bytes();
-                $(
-                    if b.eq_ignore_ascii_case($canon.as_bytes()) $( || b.eq_ignore_ascii_case($compact.as_bytes()) )? {
-                        return HeaderName::$variant;
+                const TABLE: &[(&str, HeaderName)] = &[
+                    $( ($canon, HeaderName::$variant), $( ($compact, HeaderName::$variant), )? )*
+                ];
+                // Buckets by lower-cased first letter, built once, so a lookup
+                // compares against a handful of names instead of all of them.
+                static BUCKETS: std::sync::OnceLock<[Vec<(&'static str, HeaderName)>; 26]> =
+                    std::sync::OnceLock::new();
+                let buckets = BUCKETS.get_or_init(|| {
+                    let mut b: [Vec<(&'static str, HeaderName)>; 26] = Default::default();
+                    for &(n, k) in TABLE {
+                        if let Some(v) = n
+                            .bytes()
+                            .next()
+                            .and_then(|c| b.get_mut(usize::from(c.to_ascii_lowercase().wrapping_sub(b'a'))))
+                        {
+                            v.push((n, k));
+                        }
                     }
-                )*
-                HeaderName::Other
+                    b
+                });
+                let bytes = name.as_bytes();
+                // Fast path: the headers found in nearly every message,
+                // picked by length and confirmed by one comparison.
+                let is = |lit: &str| bytes.eq_ignore_ascii_case(lit.as_bytes());
+                let fast = match bytes.len() {
+                    2 if is("to") => Some(HeaderName::To),
+                    3 if is("via") => Some(HeaderName::Via),
+                    4 if is("from") => Some(HeaderName::From),
+                    4 if is("cseq") => Some(HeaderName::CSeq),
+                    5 if is("route") => Some(HeaderName::Route),
+                    7 if is("call-id") => Some(HeaderName::CallId),
+                    7 if is("contact") => Some(HeaderName::Contact),
+                    12 if is("max-forwards") => Some(HeaderName::MaxForwards),
+                    12 if is("content-type") => Some(HeaderName::ContentType),
+                    12 if is("record-route") => Some(HeaderName::RecordRoute),
+                    14 if is("content-length") => Some(HeaderName::ContentLength),
+                    _ => None,
+                };
+                if let Some(k) = fast {
+                    return k;
+                }
+                let Some(first) = bytes.first() else {
+                    return HeaderName::Other;
+                };
+                let Some(bucket) = buckets.get(usize::from(first.to_ascii_lowercase().wrapping_sub(b'a'))) else {
+                    return HeaderName::Other;
+                };
+                bucket
+                    .iter()
+                    .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(bytes))
+                    .map_or(HeaderName::Other, |&(_, k)| k)
             }
         }
     };
@@ -298,6 +342,12 @@ pub trait TypedHeader: Sized + fmt::Display {
     const EMPTY_OK: bool = false;
     /// Parses one value (one list element for `LIST` headers).
     fn parse(value: &str) -> Result<Self, HeaderError>;
+    /// Checks one value without building it. The core headers override
+    /// this with allocation-free scanners, which is what keeps
+    /// [`crate::parse`] fast while still rejecting malformed messages.
+    fn validate(value: &str) -> Result<(), HeaderError> {
+        Self::parse(value).map(drop)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -626,11 +676,11 @@ impl Headers {
                     if item.is_empty() {
                         Err(HeaderError::syntax(T::NAME.as_str(), off, "list element"))
                     } else {
-                        T::parse(item).map(drop).map_err(|e| e.shift(off))
+                        T::validate(item).map_err(|e| e.shift(off))
                     }
                 })
             } else {
-                T::parse(v).map(drop)
+                T::validate(v)
             };
             res.map_err(|err| (i, err))?;
         }

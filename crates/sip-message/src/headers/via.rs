@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::{HeaderError, HeaderName, TypedHeader};
 use crate::params::Params;
 use crate::scan::{parse_u64, Cursor};
-use crate::uri::{parse_hostport, Host};
+use crate::uri::{parse_hostport, Host, HostRef};
 
 const NAME: &str = "Via";
 
@@ -155,70 +155,99 @@ impl TypedHeader for Via {
     const LIST: bool = true;
 
     fn parse(value: &str) -> Result<Self, HeaderError> {
-        let scan = HeaderError::scan(NAME);
-        let mut c = Cursor::new(value);
-        c.skip_ws();
-        let proto = c.token("protocol name").map_err(&scan)?;
-        if !proto.eq_ignore_ascii_case("SIP") {
-            return Err(HeaderError::syntax(NAME, 0, "protocol name SIP"));
-        }
-        c.expect_sep(b'/', "'/' after protocol name")
-            .map_err(&scan)?;
-        let vpos = c.pos();
-        if c.token("protocol version").map_err(&scan)? != "2.0" {
-            return Err(HeaderError::syntax(NAME, vpos, "protocol version 2.0"));
-        }
-        c.expect_sep(b'/', "'/' after protocol version")
-            .map_err(&scan)?;
-        let transport = Transport::from_token(c.token("transport").map_err(&scan)?);
-        if !c.skip_ws() {
-            return c.err("whitespace before sent-by").map_err(&scan);
-        }
-        let hp_start = c.pos();
-        let hp = c.take_while(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
-        });
-        let (host, port) =
-            parse_hostport(hp, 0).map_err(|e| HeaderError::uri(NAME, hp_start, e))?;
-        let ppos = c.pos();
-        let params = Params::parse_header(&mut c).map_err(&scan)?;
-        c.skip_ws();
-        if !c.is_eof() {
-            return c.err("';' or end of Via value").map_err(&scan);
-        }
-        for p in params.iter() {
-            let v = p.value.as_deref();
-            let ok = match p.name.to_ascii_lowercase().as_str() {
-                "branch" => v.is_some(),
-                "received" => {
-                    v.is_some_and(|v| v.trim_matches(['[', ']']).parse::<IpAddr>().is_ok())
-                }
-                "rport" => v.is_none_or(|v| parse_u64(v, 65535).is_some()),
-                "ttl" => v.is_some_and(|v| parse_u64(v, 255).is_some()),
-                "maddr" => v.is_some_and(|v| Host::parse(v).is_ok()),
-                _ => true,
-            };
-            if !ok {
-                return Err(HeaderError::syntax(
-                    NAME,
-                    ppos,
-                    match p.name.to_ascii_lowercase().as_str() {
-                        "branch" => "branch value",
-                        "received" => "IP address in received",
-                        "rport" => "port number in rport",
-                        "ttl" => "ttl of 0-255",
-                        _ => "host in maddr",
-                    },
-                ));
-            }
-        }
+        let mut params = Vec::new();
+        let (transport, host, port) = scan_via(value, |n, v| {
+            params.push(crate::params::Param {
+                name: n.to_owned(),
+                value: v.map(str::to_owned),
+            })
+        })?;
         Ok(Via {
-            transport,
-            host,
+            transport: Transport::from_token(transport),
+            host: host.to_owned(),
             port,
-            params,
+            params: Params(params),
         })
     }
+
+    fn validate(value: &str) -> Result<(), HeaderError> {
+        scan_via(value, |_, _| {}).map(drop)
+    }
+}
+
+/// Checks the value of a Via parameter the transaction layer relies on.
+fn check_param(name: &str, v: Option<&str>) -> Option<&'static str> {
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    let ok = if is("branch") {
+        v.is_some()
+    } else if is("received") {
+        v.is_some_and(|v| v.trim_matches(['[', ']']).parse::<IpAddr>().is_ok())
+    } else if is("rport") {
+        v.is_none_or(|v| parse_u64(v, 65535).is_some())
+    } else if is("ttl") {
+        v.is_some_and(|v| parse_u64(v, 255).is_some())
+    } else if is("maddr") {
+        v.is_some_and(|v| HostRef::parse(v).is_ok())
+    } else {
+        true
+    };
+    if ok {
+        None
+    } else if is("branch") {
+        Some("branch value")
+    } else if is("received") {
+        Some("IP address in received")
+    } else if is("rport") {
+        Some("port number in rport")
+    } else if is("ttl") {
+        Some("ttl of 0-255")
+    } else {
+        Some("host in maddr")
+    }
+}
+
+/// Scans one Via value without allocating; parameters go to `on_param`.
+fn scan_via<'a>(
+    value: &'a str,
+    mut on_param: impl FnMut(&'a str, Option<&'a str>),
+) -> Result<(&'a str, HostRef<'a>, Option<u16>), HeaderError> {
+    let scan = HeaderError::scan(NAME);
+    let mut c = Cursor::new(value);
+    c.skip_ws();
+    let proto = c.token("protocol name").map_err(&scan)?;
+    if !proto.eq_ignore_ascii_case("SIP") {
+        return Err(HeaderError::syntax(NAME, 0, "protocol name SIP"));
+    }
+    c.expect_sep(b'/', "'/' after protocol name")
+        .map_err(&scan)?;
+    let vpos = c.pos();
+    if c.token("protocol version").map_err(&scan)? != "2.0" {
+        return Err(HeaderError::syntax(NAME, vpos, "protocol version 2.0"));
+    }
+    c.expect_sep(b'/', "'/' after protocol version")
+        .map_err(&scan)?;
+    let transport = c.token("transport").map_err(&scan)?;
+    if !c.skip_ws() {
+        return c.err("whitespace before sent-by").map_err(&scan);
+    }
+    let hp_start = c.pos();
+    let hp = c.take_while(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+    });
+    let (host, port) = parse_hostport(hp, 0).map_err(|e| HeaderError::uri(NAME, hp_start, e))?;
+    Params::scan_header(&mut c, |n, v, at| match check_param(n, v) {
+        None => {
+            on_param(n, v);
+            Ok(())
+        }
+        Some(what) => Err(crate::scan::Expected { at, what }),
+    })
+    .map_err(&scan)?;
+    c.skip_ws();
+    if !c.is_eof() {
+        return c.err("';' or end of Via value").map_err(&scan);
+    }
+    Ok((transport, host, port))
 }
 
 impl fmt::Display for Via {
