@@ -225,22 +225,20 @@ impl Drop for WavSink {
 }
 
 /// Names of the sound card devices the platform offers: (inputs, outputs).
+/// On Linux cpal prefers PipeWire, then PulseAudio, then raw ALSA.
 pub fn list_devices() -> Result<(Vec<String>, Vec<String>), DeviceError> {
-    use cpal::traits::{DeviceTrait, HostTrait};
+    use cpal::traits::HostTrait;
     let host = cpal::default_host();
-    let names = |it: Result<_, cpal::DevicesError>| -> Result<Vec<String>, DeviceError> {
-        let devices: Box<dyn Iterator<Item = cpal::Device>> =
-            it.map_err(|e| DeviceError::Host(e.to_string()))?;
-        Ok(devices.filter_map(|d| d.name().ok()).collect())
-    };
-    let inputs = names(
-        host.input_devices()
-            .map(|d| Box::new(d) as Box<dyn Iterator<Item = _>>),
-    )?;
-    let outputs = names(
-        host.output_devices()
-            .map(|d| Box::new(d) as Box<dyn Iterator<Item = _>>),
-    )?;
+    let inputs = host
+        .input_devices()
+        .map_err(|e| DeviceError::Host(e.to_string()))?
+        .map(|d| d.to_string())
+        .collect();
+    let outputs = host
+        .output_devices()
+        .map_err(|e| DeviceError::Host(e.to_string()))?
+        .map(|d| d.to_string())
+        .collect();
     Ok((inputs, outputs))
 }
 

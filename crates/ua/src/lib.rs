@@ -7,6 +7,7 @@
 
 pub mod api;
 mod engine;
+pub mod transport;
 
 pub use api::{AccountInfo, AccountInput, EngineStatus, Event, RegistrationState, TransportKind};
 pub use engine::{Engine, EngineError, EngineOptions, LOCAL_ACCOUNT};

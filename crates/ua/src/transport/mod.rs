@@ -1,0 +1,488 @@
+//! SIP transports (RFC 3261 §18): UDP, TCP and TLS over IPv4 and IPv6.
+//!
+//! Reader tasks own the sockets' receive halves; they frame, parse, rate
+//! limit and hand complete messages to the driver through one bounded
+//! queue. Sending goes through [`Transports::send`], which reuses an open
+//! connection to the destination or opens one. No protocol state lives
+//! here: the driver task owns it.
+//!
+//! ```text
+//!  UDP socket ──datagram──┐
+//!  TCP/TLS conn ─framer───┼──> rate limit ──> parse ──> Incoming queue ──> driver
+//!  TCP/TLS conn ─framer───┘
+//!  driver ──send(dest, proto, bytes)──> UDP socket | connection (reused or opened)
+//! ```
+
+mod conn;
+mod limit;
+pub mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sip_message::Message;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+pub use conn::ConnId;
+use conn::{ConnHandle, ConnTable};
+use limit::RateLimiter;
+
+/// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (1500 on
+/// Ethernet) goes over a congestion-controlled transport instead.
+pub const UDP_SWITCH_THRESHOLD: usize = 1300;
+/// Largest datagram we read; IPv4/IPv6 UDP payloads cannot exceed this.
+const MAX_DATAGRAM: usize = 65_535;
+/// Complete messages waiting for the driver; a full queue drops new input
+/// (UDP peers retransmit) instead of growing without bound.
+pub const INCOMING_QUEUE: usize = 1024;
+
+/// The transport protocols Parley speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// UDP.
+    Udp,
+    /// TCP.
+    Tcp,
+    /// TLS over TCP.
+    Tls,
+}
+
+impl Proto {
+    /// Whether the transport itself retransmits (RFC 3261 §17 timers differ).
+    pub fn is_reliable(self) -> bool {
+        !matches!(self, Self::Udp)
+    }
+
+    /// The Via transport token.
+    pub fn via_token(self) -> &'static str {
+        match self {
+            Self::Udp => "UDP",
+            Self::Tcp => "TCP",
+            Self::Tls => "TLS",
+        }
+    }
+
+    /// The `sip_message` view of this transport.
+    pub fn to_via(self) -> sip_message::headers::Transport {
+        use sip_message::headers::Transport as T;
+        match self {
+            Self::Udp => T::Udp,
+            Self::Tcp => T::Tcp,
+            Self::Tls => T::Tls,
+        }
+    }
+}
+
+/// Errors of the transport layer.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Binding a listening socket failed.
+    #[error("cannot listen on {proto:?} {addr}: {source}")]
+    Bind {
+        /// Transport.
+        proto: Proto,
+        /// Address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Connecting to a peer failed.
+    #[error("cannot connect to {proto:?} {addr}: {source}")]
+    Connect {
+        /// Transport.
+        proto: Proto,
+        /// The peer.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The TLS handshake failed (e.g. an untrusted or mismatched certificate).
+    #[error("TLS with {addr} ({server_name}) failed: {source}")]
+    Tls {
+        /// The peer.
+        addr: SocketAddr,
+        /// The name we verified the certificate against.
+        server_name: String,
+        /// What rustls reported.
+        source: std::io::Error,
+    },
+    /// TLS was asked for but not configured.
+    #[error("TLS is not configured")]
+    NoTls,
+    /// Writing failed.
+    #[error("sending to {proto:?} {addr} failed: {source}")]
+    Send {
+        /// Transport.
+        proto: Proto,
+        /// The peer.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A datagram larger than UDP can carry.
+    #[error("message of {0} bytes is too large for UDP")]
+    TooLarge(usize),
+    /// TCP is turned off in the configuration.
+    #[error("{0:?} is not enabled")]
+    Disabled(Proto),
+}
+
+/// How the transports are set up.
+#[derive(Clone)]
+pub struct TransportConfig {
+    /// Address to bind (127.0.0.1 in tests, 0.0.0.0 / :: in the app).
+    pub bind_ip: IpAddr,
+    /// UDP and TCP port; 0 picks a free one (the same for both when possible).
+    pub port: u16,
+    /// Listen and connect over TCP.
+    pub tcp: bool,
+    /// TLS client (and optional server) settings.
+    pub tls: Option<tls::TlsSettings>,
+    /// Largest message head and body accepted on streams.
+    pub max_head: usize,
+    /// Largest body accepted on streams.
+    pub max_body: usize,
+    /// Connections idle this long are closed (RFC 5626 flows are kept
+    /// alive by the registration's keep-alives).
+    pub idle_timeout: Duration,
+    /// Messages per second a single source IP may send us (burst = 2x).
+    pub per_source_rate: u32,
+}
+
+impl TransportConfig {
+    /// Defaults on `bind_ip`, any port, TCP on, no TLS.
+    pub fn new(bind_ip: IpAddr) -> Self {
+        Self {
+            bind_ip,
+            port: 0,
+            tcp: true,
+            tls: None,
+            max_head: 64 * 1024,
+            max_body: sip_message::framer::DEFAULT_MAX_BODY,
+            idle_timeout: Duration::from_secs(600),
+            per_source_rate: 200,
+        }
+    }
+}
+
+/// A complete message from the network.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The message.
+    pub message: Message,
+    /// Who sent it (the address packets came from, for rport/received).
+    pub source: SocketAddr,
+    /// Over what.
+    pub proto: Proto,
+    /// The connection it came on (streams only), so responses can reuse it.
+    pub conn: Option<ConnId>,
+}
+
+/// What the reader tasks report besides messages.
+#[derive(Debug)]
+pub enum TransportEvent {
+    /// A message arrived (boxed: messages are large, the other events tiny).
+    Message(Box<Incoming>),
+    /// A connection closed (peer closed, error, idle, or oversized input);
+    /// transactions using it see a transport error.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+        /// The peer.
+        peer: SocketAddr,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// An RFC 5626 pong (CRLF) arrived on a flow: the flow is alive.
+    Pong {
+        /// The connection.
+        conn: ConnId,
+    },
+}
+
+/// The bound sockets and open connections.
+#[derive(Clone)]
+pub struct Transports {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    udp: Arc<UdpSocket>,
+    udp_local: SocketAddr,
+    tcp_local: Option<SocketAddr>,
+    tls_local: Option<SocketAddr>,
+    conns: ConnTable,
+    events: mpsc::Sender<TransportEvent>,
+    limiter: Arc<Mutex<RateLimiter>>,
+    config: TransportConfig,
+    tls: Option<tls::TlsContext>,
+}
+
+impl Transports {
+    /// Binds the sockets and starts the reader tasks. Events arrive on the
+    /// returned receiver.
+    pub async fn bind(
+        config: TransportConfig,
+    ) -> Result<(Self, mpsc::Receiver<TransportEvent>), TransportError> {
+        let (events, rx) = mpsc::channel(INCOMING_QUEUE);
+        let want = SocketAddr::new(config.bind_ip, config.port);
+        let udp = UdpSocket::bind(want)
+            .await
+            .map_err(|source| TransportError::Bind {
+                proto: Proto::Udp,
+                addr: want,
+                source,
+            })?;
+        let udp_local = udp.local_addr().map_err(|source| TransportError::Bind {
+            proto: Proto::Udp,
+            addr: want,
+            source,
+        })?;
+        let tcp = if config.tcp {
+            // Same port as UDP, so one Contact/Via port serves both.
+            let addr = SocketAddr::new(config.bind_ip, udp_local.port());
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| TransportError::Bind {
+                    proto: Proto::Tcp,
+                    addr,
+                    source,
+                })?;
+            Some(l)
+        } else {
+            None
+        };
+        let tls = config.tls.as_ref().map(tls::TlsContext::new).transpose()?;
+        let tls_listener = match (&tls, config.tls.as_ref().and_then(|t| t.listen_port)) {
+            (Some(ctx), Some(port)) if ctx.has_server() => {
+                let addr = SocketAddr::new(config.bind_ip, port);
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| TransportError::Bind {
+                            proto: Proto::Tls,
+                            addr,
+                            source,
+                        })?,
+                )
+            }
+            _ => None,
+        };
+        let tcp_local = tcp.as_ref().and_then(|l| l.local_addr().ok());
+        let tls_local = tls_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let limiter = Arc::new(Mutex::new(RateLimiter::new(config.per_source_rate)));
+        let inner = Arc::new(Inner {
+            udp: Arc::new(udp),
+            udp_local,
+            tcp_local,
+            tls_local,
+            conns: ConnTable::default(),
+            events,
+            limiter,
+            config,
+            tls,
+        });
+        tokio::spawn(udp_reader(inner.clone()));
+        if let Some(l) = tcp {
+            tokio::spawn(accept_loop(inner.clone(), l, Proto::Tcp));
+        }
+        if let Some(l) = tls_listener {
+            tokio::spawn(accept_loop(inner.clone(), l, Proto::Tls));
+        }
+        Ok((Self { inner }, rx))
+    }
+
+    /// Where we listen for `proto`, if we do.
+    pub fn local_addr(&self, proto: Proto) -> Option<SocketAddr> {
+        match proto {
+            Proto::Udp => Some(self.inner.udp_local),
+            Proto::Tcp => self.inner.tcp_local,
+            Proto::Tls => self.inner.tls_local,
+        }
+    }
+
+    /// Sends `bytes` to `dest`. Over TCP/TLS, `conn` (the connection a
+    /// request came in on) is used when still open; otherwise an open
+    /// connection to `dest` is reused or a new one is opened. Returns the
+    /// connection used.
+    pub async fn send(
+        &self,
+        dest: SocketAddr,
+        proto: Proto,
+        conn: Option<ConnId>,
+        bytes: &[u8],
+    ) -> Result<Option<ConnId>, TransportError> {
+        match proto {
+            Proto::Udp => {
+                if bytes.len() > MAX_DATAGRAM - 48 {
+                    return Err(TransportError::TooLarge(bytes.len()));
+                }
+                self.inner
+                    .udp
+                    .send_to(bytes, dest)
+                    .await
+                    .map_err(|source| TransportError::Send {
+                        proto,
+                        addr: dest,
+                        source,
+                    })?;
+                Ok(None)
+            }
+            Proto::Tcp | Proto::Tls => {
+                if proto == Proto::Tcp && !self.inner.config.tcp {
+                    return Err(TransportError::Disabled(proto));
+                }
+                let handle = self.connection(dest, proto, conn).await?;
+                handle
+                    .send(bytes)
+                    .await
+                    .map_err(|source| TransportError::Send {
+                        proto,
+                        addr: dest,
+                        source,
+                    })?;
+                Ok(Some(handle.id))
+            }
+        }
+    }
+
+    /// Sends an RFC 5626 keep-alive: a double CRLF ping on a stream
+    /// (answered by a CRLF pong), or a CRLFCRLF datagram on UDP (which
+    /// keeps NAT bindings open; the peer ignores it).
+    pub async fn keep_alive(&self, dest: SocketAddr, proto: Proto) -> Result<(), TransportError> {
+        self.send(dest, proto, None, b"\r\n\r\n").await.map(|_| ())
+    }
+
+    /// Open stream connections (for tests and diagnostics).
+    pub fn open_connections(&self) -> usize {
+        self.inner.conns.len()
+    }
+
+    async fn connection(
+        &self,
+        dest: SocketAddr,
+        proto: Proto,
+        hint: Option<ConnId>,
+    ) -> Result<ConnHandle, TransportError> {
+        if let Some(h) = hint.and_then(|id| self.inner.conns.by_id(id)) {
+            return Ok(h);
+        }
+        if let Some(h) = self.inner.conns.by_peer(dest, proto) {
+            return Ok(h);
+        }
+        let stream = tokio::net::TcpStream::connect(dest)
+            .await
+            .map_err(|source| TransportError::Connect {
+                proto,
+                addr: dest,
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        debug!(%dest, ?proto, "connected");
+        match proto {
+            Proto::Tcp => Ok(conn::spawn(self.inner.clone(), stream, dest, proto)),
+            Proto::Tls => {
+                let ctx = self.inner.tls.as_ref().ok_or(TransportError::NoTls)?;
+                let tls = ctx.connect(dest, stream).await?;
+                Ok(conn::spawn(self.inner.clone(), tls, dest, proto))
+            }
+            Proto::Udp => unreachable!("UDP has no connections"),
+        }
+    }
+}
+
+async fn udp_reader(inner: Arc<Inner>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let (n, source) = match inner.udp.recv_from(&mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                // ICMP port unreachable surfaces here on Linux; keep going.
+                debug!("udp recv: {e}");
+                continue;
+            }
+        };
+        let data = &buf[..n];
+        if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+            continue; // keep-alive
+        }
+        if !inner
+            .limiter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .allow(source.ip(), std::time::Instant::now())
+        {
+            debug!(%source, "rate limited");
+            continue;
+        }
+        match sip_message::parse(data) {
+            Ok(message) => deliver(
+                &inner,
+                Incoming {
+                    message,
+                    source,
+                    proto: Proto::Udp,
+                    conn: None,
+                },
+            ),
+            Err(e) => debug!(%source, len = n, "dropping malformed datagram: {e}"),
+        }
+    }
+}
+
+fn deliver(inner: &Inner, incoming: Incoming) {
+    if let Err(mpsc::error::TrySendError::Full(_)) = inner
+        .events
+        .try_send(TransportEvent::Message(Box::new(incoming)))
+    {
+        warn!("incoming queue full; dropping a message");
+    }
+}
+
+async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, proto: Proto) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                if !inner
+                    .limiter
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .allow(peer.ip(), std::time::Instant::now())
+                {
+                    debug!(%peer, "rate limited connection");
+                    continue;
+                }
+                match proto {
+                    Proto::Tls => {
+                        let Some(ctx) = inner.tls.clone() else {
+                            continue;
+                        };
+                        let inner = inner.clone();
+                        tokio::spawn(async move {
+                            match ctx.accept(stream).await {
+                                Ok(tls) => {
+                                    conn::spawn(inner, tls, peer, Proto::Tls);
+                                }
+                                Err(e) => debug!(%peer, "TLS accept failed: {e}"),
+                            }
+                        });
+                    }
+                    _ => {
+                        conn::spawn(inner.clone(), stream, peer, proto);
+                    }
+                }
+            }
+            Err(e) => {
+                warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Connections by peer, for reuse.
+pub(crate) type PeerKey = (SocketAddr, Proto);
