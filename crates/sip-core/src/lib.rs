@@ -3,11 +3,13 @@
 //! reads a clock: callers pass `now` into `handle_*` and drain `poll_*`
 //! until it returns the next timeout.
 
+pub mod dialog;
 pub mod timers;
 pub mod transaction;
 
 mod rand;
 
+pub use dialog::{AckWait, AckWaitAction, Dialog, DialogError, DialogId, DialogSet, DialogState};
 pub use timers::{TimerConfig, TimerConfigError};
 pub use transaction::layer::{
     LayerConfig, LayerError, TransactionEvent, TransactionId, TransactionLayer, Transmit,
