@@ -679,10 +679,9 @@ pub(crate) fn parse_request_line(
     line: &str,
     syntax: &dyn Fn(usize, &'static str) -> ParseError,
 ) -> Result<(Method, Uri), ParseError> {
-    let first = line
-        .find(' ')
-        .ok_or_else(|| syntax(line.len(), "SP after method"))?;
-    let last = line.rfind(' ').unwrap_or(first);
+    let first =
+        crate::scan::find_byte(line, b' ').ok_or_else(|| syntax(line.len(), "SP after method"))?;
+    let last = line.bytes().rposition(|b| b == b' ').unwrap_or(first);
     if last == first {
         return Err(syntax(line.len(), "SP before SIP version"));
     }
@@ -693,7 +692,7 @@ pub(crate) fn parse_request_line(
     }
     check_version(version)?;
     let uri_text = &line[first + 1..last];
-    if let Some(i) = uri_text.find([' ', '\t']) {
+    if let Some(i) = crate::scan::find_either(uri_text, b' ', b'\t') {
         return Err(syntax(
             first + 1 + i,
             "single SP between Request-URI and version (no whitespace in the URI)",

@@ -360,13 +360,23 @@ impl<'a> Iterator for ListSplit<'a> {
 /// Byte offset of the first ASCII `b` in `s` (memchr-fast).
 #[inline]
 pub(crate) fn find_byte(s: &str, b: u8) -> Option<usize> {
-    memchr::memchr(b, s.as_bytes())
+    // memchr's setup costs more than it saves on the short strings (URI
+    // parts, parameters) this is mostly called on.
+    if s.len() < 64 {
+        s.bytes().position(|c| c == b)
+    } else {
+        memchr::memchr(b, s.as_bytes())
+    }
 }
 
 /// Byte offset of the first of two ASCII bytes in `s`.
 #[inline]
 pub(crate) fn find_either(s: &str, a: u8, b: u8) -> Option<usize> {
-    memchr::memchr2(a, b, s.as_bytes())
+    if s.len() < 64 {
+        s.bytes().position(|c| c == a || c == b)
+    } else {
+        memchr::memchr2(a, b, s.as_bytes())
+    }
 }
 
 /// Splits at the first ASCII `b` (which is dropped). Splitting at an ASCII
