@@ -101,7 +101,8 @@ impl DialogSet {
     /// SUBSCRIBE, ...). A 101-299 with a new To tag creates a dialog (one
     /// per fork); one with a known tag updates it. A final non-2xx ends
     /// every early dialog of the request (§12.3 / §13.2.2.3). Returns the
-    /// dialog touched, if any.
+    /// dialog the response belongs to, if any (also when it is already
+    /// terminated: a 2xx retransmission still needs its ACK).
     pub fn on_uac_response(
         &mut self,
         req: &Request,
@@ -128,7 +129,11 @@ impl DialogSet {
             return Ok(None);
         }
         if let Some(d) = self.dialogs.get_mut(&id) {
-            d.on_response(&req.method, resp)?;
+            // A 2xx retransmission can outlive the dialog (we sent BYE but
+            // our ACK was lost): report the id so the caller re-ACKs.
+            if d.state() != DialogState::Terminated {
+                d.on_response(&req.method, resp)?;
+            }
             return Ok(Some(id));
         }
         let d = Dialog::from_uac_response(req, resp)?;
