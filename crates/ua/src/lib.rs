@@ -6,6 +6,8 @@
 //! lives in `sip-core` and is driven from one task (see `engine`).
 
 pub mod api;
+pub mod dns;
+pub mod endpoint;
 mod engine;
 pub mod transport;
 

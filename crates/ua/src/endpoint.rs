@@ -1,0 +1,604 @@
+//! The SIP driver: one tokio task owns the sans-IO [`TransactionLayer`],
+//! the transports and the timer, and runs the loop
+//!
+//! ```text
+//!   ┌──────────────── select ─────────────────┐
+//!   │ network message ─> layer.handle_message │
+//!   │ command         ─> layer.send_request / │
+//!   │                    send_response        │
+//!   │ timer fired     ─> layer.handle_timeout │
+//!   └──────────────────────────────────────────┘
+//!        then drain layer.poll_transmit() ─> sockets
+//!             and layer.poll_event()    ─> callers / event queue
+//!        and sleep until layer.poll_timeout()
+//! ```
+//! Nothing else touches the protocol state; [`Endpoint`] handles only
+//! send commands. A request is tried against its RFC 3263 targets in
+//! order: a transport error or a timeout (Timer B/F) before any response
+//! moves it to the next target with a fresh branch (RFC 3263 §4.3).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use sip_core::{
+    LayerConfig, LayerError, TimerConfig, TransactionEvent, TransactionId, TransactionLayer,
+    Transmit,
+};
+use sip_message::headers::Via;
+use sip_message::{Host, Message, Request, Response};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::dns::Target;
+use crate::transport::{
+    Proto, TransportConfig, TransportError, TransportEvent, Transports, UDP_SWITCH_THRESHOLD,
+};
+
+/// Commands waiting for the driver; bounded so callers feel backpressure.
+const COMMAND_QUEUE: usize = 256;
+/// Events waiting for the user of the endpoint.
+const EVENT_QUEUE: usize = 1024;
+
+/// Errors of [`Endpoint`] calls.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// Binding the sockets failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The transaction layer refused (full, malformed request, ...).
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    /// Every target timed out (Timer B/F) without a response.
+    #[error("no response from {0}")]
+    Timeout(String),
+    /// Every target failed at the transport level.
+    #[error("cannot reach {target}: {reason}")]
+    Unreachable {
+        /// The last target tried.
+        target: String,
+        /// The last transport error.
+        reason: String,
+    },
+    /// No target to send to.
+    #[error("no destination to send the request to")]
+    NoTargets,
+    /// The driver has stopped.
+    #[error("the SIP endpoint has stopped")]
+    Stopped,
+}
+
+/// How an endpoint is set up.
+#[derive(Clone)]
+pub struct EndpointConfig {
+    /// Sockets.
+    pub transport: TransportConfig,
+    /// T1, T2, T4.
+    pub timers: TimerConfig,
+}
+
+/// What arrives for the user of the endpoint.
+#[derive(Debug)]
+pub enum EndpointEvent {
+    /// A new request; answer with [`Endpoint::respond`].
+    Request {
+        /// Its server transaction.
+        id: TransactionId,
+        /// The request.
+        request: Request,
+        /// Where it came from.
+        source: SocketAddr,
+        /// Over what.
+        proto: Proto,
+    },
+    /// A CANCEL matched INVITE transaction `id` (already answered 200).
+    Cancelled {
+        /// The INVITE's server transaction.
+        id: TransactionId,
+    },
+    /// An ACK for a 2xx (belongs to a dialog).
+    Ack {
+        /// The ACK.
+        request: Request,
+        /// Where it came from.
+        source: SocketAddr,
+    },
+    /// A 2xx retransmission no transaction claimed: re-send the ACK.
+    StrayResponse {
+        /// The response.
+        response: Response,
+        /// Where it came from.
+        source: SocketAddr,
+    },
+}
+
+enum Command {
+    Request {
+        request: Request,
+        targets: Vec<Target>,
+        provisional: Option<mpsc::Sender<Response>>,
+        reply: oneshot::Sender<Result<Response, EndpointError>>,
+    },
+    Respond {
+        id: TransactionId,
+        response: Response,
+        reply: oneshot::Sender<Result<(), EndpointError>>,
+    },
+    Stateless {
+        message: Message,
+        target: Target,
+        reply: oneshot::Sender<Result<(), EndpointError>>,
+    },
+}
+
+/// A handle to a running SIP driver.
+#[derive(Clone)]
+pub struct Endpoint {
+    commands: mpsc::Sender<Command>,
+    transports: Transports,
+}
+
+impl Endpoint {
+    /// Binds the transports and starts the driver task.
+    pub async fn start(
+        config: EndpointConfig,
+    ) -> Result<(Self, mpsc::Receiver<EndpointEvent>), EndpointError> {
+        let (transports, net) = Transports::bind(config.transport.clone()).await?;
+        let (commands, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
+        let layer = TransactionLayer::new(LayerConfig {
+            timers: config.timers,
+            seed: os_seed(),
+            ..LayerConfig::default()
+        });
+        let (failures, failure_rx) = mpsc::channel(COMMAND_QUEUE);
+        let driver = Driver {
+            layer,
+            transports: transports.clone(),
+            events,
+            pending: HashMap::new(),
+            branches: HashMap::new(),
+            failures,
+        };
+        tokio::spawn(driver.run(net, cmd_rx, failure_rx));
+        Ok((
+            Self {
+                commands,
+                transports,
+            },
+            ev_rx,
+        ))
+    }
+
+    /// Where the endpoint listens for `proto`.
+    pub fn local_addr(&self, proto: Proto) -> Option<SocketAddr> {
+        self.transports.local_addr(proto)
+    }
+
+    /// A Via for a request we send to `target`: our address as the
+    /// target sees it, `rport` asked for (RFC 3581). The branch is filled
+    /// in by the transaction layer.
+    pub fn via_for(&self, target: &Target) -> Via {
+        via_for(&self.transports, target)
+    }
+
+    /// Sends `request` (without a Via: the driver adds it per target) and
+    /// waits for its final response, trying `targets` in order.
+    pub async fn request(
+        &self,
+        request: Request,
+        targets: Vec<Target>,
+    ) -> Result<Response, EndpointError> {
+        self.request_with_provisional(request, targets, None).await
+    }
+
+    /// As [`Endpoint::request`], passing 1xx responses to `provisional`.
+    pub async fn request_with_provisional(
+        &self,
+        request: Request,
+        targets: Vec<Target>,
+        provisional: Option<mpsc::Sender<Response>>,
+    ) -> Result<Response, EndpointError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Request {
+                request,
+                targets,
+                provisional,
+                reply,
+            })
+            .await
+            .map_err(|_| EndpointError::Stopped)?;
+        rx.await.map_err(|_| EndpointError::Stopped)?
+    }
+
+    /// Answers server transaction `id`.
+    pub async fn respond(
+        &self,
+        id: TransactionId,
+        response: Response,
+    ) -> Result<(), EndpointError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Respond {
+                id,
+                response,
+                reply,
+            })
+            .await
+            .map_err(|_| EndpointError::Stopped)?;
+        rx.await.map_err(|_| EndpointError::Stopped)?
+    }
+
+    /// Sends a message outside any transaction (an ACK for a 2xx).
+    pub async fn send_stateless(
+        &self,
+        message: Message,
+        target: Target,
+    ) -> Result<(), EndpointError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Stateless {
+                message,
+                target,
+                reply,
+            })
+            .await
+            .map_err(|_| EndpointError::Stopped)?;
+        rx.await.map_err(|_| EndpointError::Stopped)?
+    }
+}
+
+/// A client request in flight, with the targets not yet tried.
+struct Pending {
+    request: Request,
+    target: Target,
+    remaining: VecDeque<Target>,
+    answered: bool,
+    provisional: Option<mpsc::Sender<Response>>,
+    reply: Option<oneshot::Sender<Result<Response, EndpointError>>>,
+    last_error: Option<String>,
+}
+
+struct Driver {
+    layer: TransactionLayer,
+    transports: Transports,
+    events: mpsc::Sender<EndpointEvent>,
+    pending: HashMap<TransactionId, Pending>,
+    /// Client branch -> transaction, to pin asynchronous send failures.
+    branches: HashMap<String, TransactionId>,
+    failures: mpsc::Sender<(String, String)>,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut net: mpsc::Receiver<TransportEvent>,
+        mut commands: mpsc::Receiver<Command>,
+        mut failures: mpsc::Receiver<(String, String)>,
+    ) {
+        loop {
+            self.flush().await;
+            let wake = self
+                .layer
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            tokio::select! {
+                ev = net.recv() => match ev {
+                    Some(TransportEvent::Message(inc)) => {
+                        let inc = *inc;
+                        self.layer.handle_message(Instant::now(), inc.message, inc.source, inc.proto.to_via());
+                    }
+                    Some(TransportEvent::Closed { conn, peer, reason }) => debug!(?conn, %peer, %reason, "connection closed"),
+                    Some(TransportEvent::Pong { .. }) => {}
+                    None => return,
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => {
+                        debug!("every endpoint handle dropped; driver stopping");
+                        return;
+                    }
+                },
+                Some((branch, reason)) = failures.recv() => {
+                    if let Some(id) = self.branches.get(&branch).copied() {
+                        if let Some(p) = self.pending.get_mut(&id) {
+                            p.last_error = Some(reason);
+                        }
+                        self.layer.transport_error(Instant::now(), id);
+                    }
+                }
+                () = sleep_until(wake) => self.layer.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Request {
+                request,
+                targets,
+                provisional,
+                reply,
+            } => {
+                let mut remaining: VecDeque<Target> = targets.into();
+                let Some(target) = remaining.pop_front() else {
+                    let _ = reply.send(Err(EndpointError::NoTargets));
+                    return;
+                };
+                let p = Pending {
+                    request,
+                    target,
+                    remaining,
+                    answered: false,
+                    provisional,
+                    reply: Some(reply),
+                    last_error: None,
+                };
+                self.start(p);
+            }
+            Command::Respond {
+                id,
+                response,
+                reply,
+            } => {
+                let _ = reply.send(
+                    self.layer
+                        .send_response(Instant::now(), id, response)
+                        .map_err(Into::into),
+                );
+            }
+            Command::Stateless {
+                message,
+                target,
+                reply,
+            } => {
+                let _ = reply.send(
+                    self.layer
+                        .send_stateless(message, target.addr, target.proto.to_via())
+                        .map_err(Into::into),
+                );
+            }
+        }
+    }
+
+    /// Starts a transaction for `p` towards `p.target`, moving on to the
+    /// next target when the layer refuses.
+    fn start(&mut self, mut p: Pending) {
+        loop {
+            let mut req = p.request.clone();
+            let mut target = p.target;
+            // §18.1.1: large requests avoid UDP when TCP is available.
+            if target.proto == Proto::Udp
+                && self.transports.local_addr(Proto::Tcp).is_some()
+                && req.to_bytes().len() + 200 > UDP_SWITCH_THRESHOLD
+            {
+                target.proto = Proto::Tcp;
+            }
+            let mut via = via_for(&self.transports, &target);
+            let branch = self.layer.new_branch();
+            via.params.set("branch", Some(&branch));
+            req.headers.prepend_typed(&via);
+            match self
+                .layer
+                .send_request(Instant::now(), req, target.addr, target.proto.to_via())
+            {
+                Ok(id) => {
+                    self.branches.insert(branch, id);
+                    p.target = target;
+                    self.pending.insert(id, p);
+                    return;
+                }
+                Err(e) => match p.remaining.pop_front() {
+                    Some(next) => p.target = next,
+                    None => {
+                        if let Some(reply) = p.reply.take() {
+                            let _ = reply.send(Err(e.into()));
+                        }
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(t) = self.layer.poll_transmit() {
+                progressed = true;
+                self.transmit(t).await;
+            }
+            while let Some(ev) = self.layer.poll_event() {
+                progressed = true;
+                self.event(ev);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    async fn transmit(&mut self, t: Transmit) {
+        let proto = match t.transport {
+            sip_message::headers::Transport::Tcp => Proto::Tcp,
+            sip_message::headers::Transport::Tls => Proto::Tls,
+            _ => Proto::Udp,
+        };
+        let branch = match &t.message {
+            Message::Request(r) => r
+                .headers
+                .top_via()
+                .ok()
+                .flatten()
+                .and_then(|v| v.branch().map(str::to_owned)),
+            Message::Response(_) => None,
+        };
+        let bytes = t.message.to_bytes();
+        if proto == Proto::Udp {
+            if let Err(e) = self.transports.send(t.dest, proto, None, &bytes).await {
+                debug!(dest = %t.dest, "udp send failed: {e}");
+                if let Some(b) = branch {
+                    let _ = self.failures.try_send((b, e.to_string()));
+                }
+            }
+            return;
+        }
+        // Connecting may take long; never stall the loop on it.
+        let transports = self.transports.clone();
+        let failures = self.failures.clone();
+        tokio::spawn(async move {
+            if let Err(e) = transports.send(t.dest, proto, None, &bytes).await {
+                debug!(dest = %t.dest, "stream send failed: {e}");
+                if let Some(b) = branch {
+                    let _ = failures.send((b, e.to_string())).await;
+                }
+            }
+        });
+    }
+
+    fn event(&mut self, ev: TransactionEvent) {
+        match ev {
+            TransactionEvent::Request {
+                id,
+                request,
+                source,
+                transport,
+            } => {
+                let proto = proto_of(&transport);
+                self.emit(EndpointEvent::Request {
+                    id,
+                    request,
+                    source,
+                    proto,
+                });
+            }
+            TransactionEvent::Response { id, response } => {
+                let Some(p) = self.pending.get_mut(&id) else {
+                    return;
+                };
+                p.answered = true;
+                if response.status.is_final() {
+                    if let Some(reply) = p.reply.take() {
+                        let _ = reply.send(Ok(response));
+                    }
+                } else if let Some(tx) = &p.provisional {
+                    let _ = tx.try_send(response);
+                }
+            }
+            TransactionEvent::Cancelled { id, .. } => self.emit(EndpointEvent::Cancelled { id }),
+            TransactionEvent::Ack {
+                request, source, ..
+            } => self.emit(EndpointEvent::Ack { request, source }),
+            TransactionEvent::StrayResponse {
+                response, source, ..
+            } => self.emit(EndpointEvent::StrayResponse { response, source }),
+            TransactionEvent::Timeout { id } | TransactionEvent::TransportError { id } => {
+                let timed_out = matches!(ev, TransactionEvent::Timeout { .. });
+                let Some(mut p) = self.pending.remove(&id) else {
+                    return;
+                };
+                self.branches.retain(|_, v| *v != id);
+                if p.answered || p.reply.is_none() {
+                    return;
+                }
+                let failed = p.target;
+                match p.remaining.pop_front() {
+                    Some(next) => {
+                        debug!(from = %failed.addr, to = %next.addr, "failing over to the next target");
+                        p.target = next;
+                        p.last_error = None;
+                        self.start(p);
+                    }
+                    None => {
+                        let err = if timed_out && p.last_error.is_none() {
+                            EndpointError::Timeout(failed.addr.to_string())
+                        } else {
+                            EndpointError::Unreachable {
+                                target: failed.addr.to_string(),
+                                reason: p.last_error.unwrap_or_else(|| "transport error".into()),
+                            }
+                        };
+                        if let Some(reply) = p.reply.take() {
+                            let _ = reply.send(Err(err));
+                        }
+                    }
+                }
+            }
+            TransactionEvent::Terminated { id } => {
+                self.branches.retain(|_, v| *v != id);
+                if let Some(mut p) = self.pending.remove(&id) {
+                    if let Some(reply) = p.reply.take() {
+                        let _ = reply.send(Err(EndpointError::Timeout(p.target.addr.to_string())));
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit(&self, ev: EndpointEvent) {
+        if self.events.try_send(ev).is_err() {
+            warn!("endpoint event queue full or closed; dropping an event");
+        }
+    }
+}
+
+fn via_for(transports: &Transports, target: &Target) -> Via {
+    let local = transports
+        .local_addr(target.proto)
+        .or_else(|| transports.local_addr(Proto::Udp));
+    let port = local.map(|a| a.port());
+    let ip = local
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or_else(|| route_ip(target.addr));
+    let mut via = Via::new(target.proto.to_via(), host_of(ip), port, "");
+    via.params.remove("branch");
+    via.params.set("rport", None);
+    via
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn proto_of(t: &sip_message::headers::Transport) -> Proto {
+    match t {
+        sip_message::headers::Transport::Tcp => Proto::Tcp,
+        sip_message::headers::Transport::Tls => Proto::Tls,
+        _ => Proto::Udp,
+    }
+}
+
+fn host_of(ip: IpAddr) -> Host {
+    match ip {
+        IpAddr::V4(v4) => Host::Ipv4(v4),
+        IpAddr::V6(v6) => Host::Ipv6(v6),
+    }
+}
+
+/// The local address the OS would route to `dest` from (no packet is sent).
+fn route_ip(dest: SocketAddr) -> IpAddr {
+    let bind: SocketAddr = if dest.is_ipv4() {
+        "0.0.0.0:0".parse()
+    } else {
+        "[::]:0".parse()
+    }
+    .unwrap_or(dest);
+    std::net::UdpSocket::bind(bind)
+        .and_then(|s| s.connect(dest).and_then(|()| s.local_addr()))
+        .map(|a| a.ip())
+        .unwrap_or(bind.ip())
+}
+
+fn os_seed() -> u64 {
+    // Branches and tags must be unpredictable across runs (RFC 3261 §8.1.1.7);
+    // RandomState is seeded from the OS.
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish()
+}

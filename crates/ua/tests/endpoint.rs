@@ -1,0 +1,172 @@
+//! Two SIP endpoints (transaction layer + driver + real loopback sockets)
+//! talking to each other, and failing over between RFC 3263 targets.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use sip_core::TimerConfig;
+use sip_message::{Method, Request, Response, StatusCode, Uri};
+use tokio::sync::mpsc::Receiver;
+use ua::dns::Target;
+use ua::endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointEvent};
+use ua::transport::{Proto, TransportConfig};
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn config(t1_ms: u64) -> EndpointConfig {
+    let t1 = Duration::from_millis(t1_ms);
+    EndpointConfig {
+        transport: TransportConfig::new(LOCALHOST),
+        timers: TimerConfig::new(t1, Duration::from_secs(4).max(t1), Duration::from_secs(5))
+            .unwrap(),
+    }
+}
+
+fn options(call_id: &str) -> Request {
+    let uri: Uri = "sip:bob@127.0.0.1".parse().unwrap();
+    let mut r = Request::new(Method::Options, uri);
+    for (n, v) in [
+        ("Max-Forwards", "70"),
+        ("From", "<sip:alice@127.0.0.1>;tag=a1"),
+        ("To", "<sip:bob@127.0.0.1>"),
+        ("Call-ID", call_id),
+        ("CSeq", "1 OPTIONS"),
+        ("Content-Length", "0"),
+    ] {
+        r.headers.push(n, v).unwrap();
+    }
+    r
+}
+
+/// Answers every request with 200 (and an Allow header), like a UAS would.
+fn serve(ep: Endpoint, mut events: Receiver<EndpointEvent>) {
+    tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            if let EndpointEvent::Request { id, request, .. } = ev {
+                let mut resp = Response::for_request(&request, StatusCode::new(200).unwrap());
+                resp.headers
+                    .push("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS")
+                    .unwrap();
+                ep.respond(id, resp).await.unwrap();
+            }
+        }
+    });
+}
+
+async fn pair(t1_ms: u64) -> (Endpoint, Endpoint) {
+    let (a, _a_events) = Endpoint::start(config(t1_ms)).await.unwrap();
+    let (b, b_events) = Endpoint::start(config(t1_ms)).await.unwrap();
+    serve(b.clone(), b_events);
+    (a, b)
+}
+
+#[tokio::test]
+async fn options_over_udp_and_tcp() {
+    let (a, b) = pair(500).await;
+    for proto in [Proto::Udp, Proto::Tcp] {
+        let target = Target {
+            addr: b.local_addr(proto).unwrap(),
+            proto,
+        };
+        let resp = a
+            .request(options(&format!("opt-{proto:?}")), vec![target])
+            .await
+            .unwrap();
+        assert_eq!(resp.status.as_u16(), 200);
+        assert_eq!(
+            resp.headers.get("Allow"),
+            Some("INVITE, ACK, BYE, CANCEL, OPTIONS")
+        );
+        let via = resp.headers.top_via().unwrap().unwrap();
+        assert_eq!(via.transport, proto.to_via());
+        assert!(via.has_rfc3261_branch());
+    }
+}
+
+#[tokio::test]
+async fn fails_over_from_a_silent_target_after_timer_f() {
+    let (a, b) = pair(20).await; // Timer F = 64*T1 = 1.28 s
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    silent.set_nonblocking(true).unwrap();
+    let targets = vec![
+        Target {
+            addr: silent.local_addr().unwrap(),
+            proto: Proto::Udp,
+        },
+        Target {
+            addr: b.local_addr(Proto::Udp).unwrap(),
+            proto: Proto::Udp,
+        },
+    ];
+    let started = Instant::now();
+    let resp = a
+        .request(options("failover-silent"), targets)
+        .await
+        .unwrap();
+    assert_eq!(resp.status.as_u16(), 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "waited for Timer F: {:?}",
+        started.elapsed()
+    );
+    // The silent target saw the request and its retransmissions (Timer E).
+    let mut buf = [0u8; 4096];
+    let mut seen = 0;
+    while silent.recv(&mut buf).is_ok() {
+        seen += 1;
+    }
+    assert!(seen >= 3, "retransmissions to the silent target: {seen}");
+}
+
+#[tokio::test]
+async fn fails_over_at_once_when_a_stream_target_refuses() {
+    let (a, b) = pair(500).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let targets = vec![
+        Target {
+            addr: SocketAddr::new(LOCALHOST, closed.port()),
+            proto: Proto::Tcp,
+        },
+        Target {
+            addr: b.local_addr(Proto::Tcp).unwrap(),
+            proto: Proto::Tcp,
+        },
+    ];
+    let started = Instant::now();
+    let resp = a
+        .request(options("failover-refused"), targets)
+        .await
+        .unwrap();
+    assert_eq!(resp.status.as_u16(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no timer wait: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn every_target_silent_is_a_timeout_naming_the_last() {
+    let (a, _events) = Endpoint::start(config(10)).await.unwrap();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let err = a
+        .request(
+            options("all-silent"),
+            vec![Target {
+                addr,
+                proto: Proto::Udp,
+            }],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EndpointError::Timeout(_)), "{err}");
+    assert!(err.to_string().contains(&addr.to_string()));
+    assert!(matches!(
+        a.request(options("none"), vec![]).await,
+        Err(EndpointError::NoTargets)
+    ));
+}
