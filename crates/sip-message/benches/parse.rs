@@ -28,6 +28,11 @@ fn parley_round(data: &[u8]) -> usize {
     m.to_bytes().len()
 }
 
+fn parley_lazy_round(data: &[u8]) -> usize {
+    let m = sip_message::parse_lazy(data).expect("corpus parses");
+    m.to_bytes().len()
+}
+
 fn rsip_round(data: &[u8]) -> usize {
     let m = rsip::SipMessage::try_from(data).expect("corpus parses with rsip");
     m.to_string().len()
@@ -44,22 +49,23 @@ fn time(f: fn(&[u8]) -> usize, rounds: u32) -> Duration {
     start.elapsed()
 }
 
-/// Messages/second of both libraries over about `budget`. The runs are
-/// interleaved in short slices so load changes on a shared machine hit
-/// both alike.
-fn throughput(budget: Duration) -> (f64, f64) {
-    let (mut tp, mut tr) = (Duration::ZERO, Duration::ZERO);
+/// Messages/second of each function over about `budget`. The runs are
+/// interleaved in short slices so load changes on a shared machine hit all
+/// of them alike.
+fn throughput(fs: &[fn(&[u8]) -> usize], budget: Duration) -> Vec<f64> {
+    let mut spent = vec![Duration::ZERO; fs.len()];
     let mut messages = 0u64;
     let start = Instant::now();
     while start.elapsed() < budget {
-        tp += time(parley_round, 50);
-        tr += time(rsip_round, 50);
+        for (f, t) in fs.iter().zip(spent.iter_mut()) {
+            *t += time(*f, 50);
+        }
         messages += 50 * CORPUS.len() as u64;
     }
-    (
-        messages as f64 / tp.as_secs_f64(),
-        messages as f64 / tr.as_secs_f64(),
-    )
+    spent
+        .iter()
+        .map(|t| messages as f64 / t.as_secs_f64())
+        .collect()
 }
 
 fn allocations(f: fn(&[u8]) -> usize) -> f64 {
@@ -73,20 +79,31 @@ fn allocations(f: fn(&[u8]) -> usize) -> f64 {
 
 fn report() {
     // Warm up caches and the allocator, then measure.
-    throughput(Duration::from_millis(300));
-    let (parley, rsip) = throughput(Duration::from_secs(4));
+    let fs: [fn(&[u8]) -> usize; 3] = [parley_round, parley_lazy_round, rsip_round];
+    throughput(&fs, Duration::from_millis(300));
+    let r = throughput(&fs, Duration::from_secs(6));
+    let (parley, lazy, rsip) = (r[0], r[1], r[2]);
     println!("parse+serialize, {} message corpus:", CORPUS.len());
     println!(
-        "  parley: {:>10.0} msg/s, {:>5.1} allocations/msg",
+        "  parley parse:      {:>9.0} msg/s, {:>5.1} allocations/msg",
         parley,
         allocations(parley_round)
     );
     println!(
-        "  rsip:   {:>10.0} msg/s, {:>5.1} allocations/msg",
+        "  parley parse_lazy: {:>9.0} msg/s, {:>5.1} allocations/msg",
+        lazy,
+        allocations(parley_lazy_round)
+    );
+    println!(
+        "  rsip:              {:>9.0} msg/s, {:>5.1} allocations/msg",
         rsip,
         allocations(rsip_round)
     );
-    println!("  ratio parley/rsip: {:.2}x (target >= 3x)", parley / rsip);
+    println!(
+        "  ratio parse/rsip:      {:.2}x (target >= 3x)",
+        parley / rsip
+    );
+    println!("  ratio parse_lazy/rsip: {:.2}x", lazy / rsip);
     for (name, m) in CORPUS {
         let p = allocation_counter::measure(|| {
             black_box(parley_round(m));
@@ -107,6 +124,13 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             for (_, m) in CORPUS {
                 black_box(parley_round(black_box(m)));
+            }
+        })
+    });
+    g.bench_function("parley-lazy", |b| {
+        b.iter(|| {
+            for (_, m) in CORPUS {
+                black_box(parley_lazy_round(black_box(m)));
             }
         })
     });

@@ -194,7 +194,7 @@ impl StreamFramer {
         if data.len() < total {
             return None;
         }
-        let frame = match parse_inner(data.get(..total).unwrap_or(&[]), false) {
+        let frame = match parse_inner(data.get(..total).unwrap_or(&[]), false, true) {
             Ok((m, _)) => Frame::Message(m),
             Err(e) => Frame::Invalid(e),
         };

@@ -24,7 +24,7 @@ pub mod sdp;
 pub mod uri;
 
 pub use headers::{HeaderError, HeaderName, Headers, TypedHeader};
-pub use message::{parse, Message, ParseError, Request, Response, StatusCode};
+pub use message::{parse, parse_lazy, Message, ParseError, Request, Response, StatusCode};
 pub use method::Method;
 pub use name_addr::NameAddr;
 pub use params::{Param, Params};

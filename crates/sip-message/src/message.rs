@@ -354,6 +354,12 @@ impl Message {
         parse(input)
     }
 
+    /// Runs the core-header checks that [`parse`] does and
+    /// [`parse_lazy`] defers.
+    pub fn validate(&self) -> Result<(), ParseError> {
+        validate_core(self.headers())
+    }
+
     /// Headers.
     pub fn headers(&self) -> &Headers {
         match self {
@@ -448,7 +454,32 @@ impl fmt::Display for Response {
 /// or given more than once with different values (then
 /// `headers.content_length()` reports the conflict).
 pub fn parse(input: &[u8]) -> Result<Message, ParseError> {
-    parse_inner(input, true).map(|(m, _)| m)
+    parse_inner(input, true, true).map(|(m, _)| m)
+}
+
+/// Like [`parse`] but checks only framing, the start line, Content-Length
+/// and CSeq; Via, From, To, Call-ID, Max-Forwards and Contact are checked
+/// when read through the typed accessors, or all at once with
+/// [`Message::validate`]. `parse(b)` equals `parse_lazy(b)` followed by
+/// `validate()`. Meant for paths that only forward or inspect messages;
+/// anything a user agent acts on should go through [`parse`].
+pub fn parse_lazy(input: &[u8]) -> Result<Message, ParseError> {
+    parse_inner(input, true, false).map(|(m, _)| m)
+}
+
+/// Validates the core headers (see [`parse`]); the error names the line.
+fn validate_core(headers: &Headers) -> Result<(), ParseError> {
+    let header_err = |(i, source): (usize, HeaderError)| ParseError::Header {
+        line: headers.line_of(i),
+        source,
+    };
+    headers.validate::<Via>().map_err(header_err)?;
+    headers.validate::<From>().map_err(header_err)?;
+    headers.validate::<To>().map_err(header_err)?;
+    headers.validate::<CallId>().map_err(header_err)?;
+    headers.validate::<CSeq>().map_err(header_err)?;
+    headers.validate::<MaxForwards>().map_err(header_err)?;
+    headers.validate::<Contact>().map_err(header_err)
 }
 
 /// Locates the end of the header section: returns the offset just past the
@@ -468,7 +499,11 @@ fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
 /// Parses a message at the start of `input`. With `datagram`, a missing
 /// Content-Length means "rest of input"; otherwise it means zero. Returns
 /// the message and the bytes consumed.
-pub(crate) fn parse_inner(input: &[u8], datagram: bool) -> Result<(Message, usize), ParseError> {
+pub(crate) fn parse_inner(
+    input: &[u8],
+    datagram: bool,
+    strict: bool,
+) -> Result<(Message, usize), ParseError> {
     let mut skip = 0;
     while input.get(skip..skip + 2) == Some(b"\r\n") {
         skip += 2;
@@ -566,13 +601,12 @@ pub(crate) fn parse_inner(input: &[u8], datagram: bool) -> Result<(Message, usiz
     let body = rest.get(..body_len).unwrap_or(&[]).to_vec();
     let consumed = skip + head_end + body_len;
 
-    headers.validate::<Via>().map_err(header_err)?;
-    headers.validate::<From>().map_err(header_err)?;
-    headers.validate::<To>().map_err(header_err)?;
-    headers.validate::<CallId>().map_err(header_err)?;
-    headers.validate::<CSeq>().map_err(header_err)?;
-    headers.validate::<MaxForwards>().map_err(header_err)?;
-    headers.validate::<Contact>().map_err(header_err)?;
+    if strict {
+        validate_core(&headers)?;
+    } else {
+        // The method check below relies on a well-formed CSeq.
+        headers.validate::<CSeq>().map_err(header_err)?;
+    }
 
     let msg = match start {
         StartLine::Status(st) => st.into_response(headers, body),

@@ -815,6 +815,9 @@ fn whole_corpus_classification() {
         let (file, class) = (cols[0], cols[3]);
         let data = files.iter().find(|(f, _)| *f == file).unwrap().1;
         let res = parse(data);
+        // parse == parse_lazy + validate, errors included.
+        let lazy = sip_message::parse_lazy(data).and_then(|m| m.validate().map(|()| m));
+        assert_eq!(lazy, res, "{file}: lazy + validate differs from parse");
         // baddate is the one invalid message accepted (documented above).
         let expect_ok = class != "invalid" || file == "baddate.dat";
         assert_eq!(res.is_ok(), expect_ok, "{file} ({class}): {res:?}");

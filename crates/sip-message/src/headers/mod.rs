@@ -687,6 +687,17 @@ impl Headers {
         Ok(())
     }
 
+    /// Line number (1-based, counting the start line as line 1) of header
+    /// entry `i` in a parsed message; folds count as lines.
+    pub(crate) fn line_of(&self, i: usize) -> usize {
+        let off = self.value_start(i).unwrap_or(0);
+        2 + self
+            .buf
+            .as_bytes()
+            .get(..off)
+            .map_or(0, |b| memchr::memchr_iter(b'\n', b).count())
+    }
+
     /// Byte offset of the value of line `i` in the internal buffer.
     pub(crate) fn value_start(&self, i: usize) -> Option<usize> {
         self.entries.get(i).map(|e| e.value.0)
