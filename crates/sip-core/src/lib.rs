@@ -3,12 +3,14 @@
 //! reads a clock: callers pass `now` into `handle_*` and drain `poll_*`
 //! until it returns the next timeout.
 
+pub mod auth;
 pub mod dialog;
 pub mod timers;
 pub mod transaction;
 
 mod rand;
 
+pub use auth::{AuthError, Authenticator, Credential};
 pub use dialog::{AckWait, AckWaitAction, Dialog, DialogError, DialogId, DialogSet, DialogState};
 pub use timers::{TimerConfig, TimerConfigError};
 pub use transaction::layer::{
