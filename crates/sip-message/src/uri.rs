@@ -339,6 +339,55 @@ impl fmt::Display for Host {
     }
 }
 
+/// One-pass `hostname-or-IPv4 [":" port]` up to `;`, `?` or the end, for
+/// the common case; `None` sends the caller to the general (and
+/// error-reporting) path.
+pub(crate) fn fast_hostport(s: &str, ws_ends: bool) -> Option<(HostRef<'_>, Option<u16>, usize)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut numeric = true;
+    while i < b.len() {
+        let c = b[i];
+        if !HOSTNAME[usize::from(c)] {
+            break;
+        }
+        numeric &= c.is_ascii_digit() || c == b'.';
+        i += 1;
+    }
+    let host = s.get(..i).filter(|h| !h.is_empty())?;
+    let mut port = None;
+    if b.get(i) == Some(&b':') {
+        let start = i + 1;
+        let mut v: u32 = 0;
+        i = start;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            v = v * 10 + u32::from(c - b'0');
+            if v > u32::from(u16::MAX) {
+                return None;
+            }
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        port = Some(u16::try_from(v).ok()?);
+    }
+    match b.get(i) {
+        None | Some(b';' | b'?') => {}
+        Some(b' ' | b'\t' | b'\r' | b'\n' | b',') if ws_ends => {}
+        Some(_) => return None,
+    }
+    let host = if numeric {
+        HostRef::Ipv4(Ipv4Addr::from_str(host).ok()?)
+    } else {
+        HostRef::Domain(host)
+    };
+    Some((host, port, i))
+}
+
 /// Splits `host[:port]` (with IPv6 references) and parses both.
 pub(crate) fn parse_hostport(s: &str, base: usize) -> Result<(HostRef<'_>, Option<u16>), UriError> {
     let (host, port) = if s.starts_with('[') {
@@ -728,8 +777,14 @@ fn scan_sip(s: &str, secure: bool, base: usize) -> Result<SipUriRef<'_>, UriErro
         None => (None, None),
     };
     let after = &s[hp_start..];
-    let hp_end = find_either(after, b';', b'?').unwrap_or(after.len());
-    let (host, port) = parse_hostport(&after[..hp_end], base + hp_start)?;
+    let (host, port, hp_end) = match fast_hostport(after, false) {
+        Some(done) => done,
+        None => {
+            let hp_end = find_either(after, b';', b'?').unwrap_or(after.len());
+            let (host, port) = parse_hostport(&after[..hp_end], base + hp_start)?;
+            (host, port, hp_end)
+        }
+    };
     let mut rest = &after[hp_end..];
     let mut off = base + hp_start + hp_end;
     let params_start = hp_end;

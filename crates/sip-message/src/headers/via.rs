@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::{HeaderError, HeaderName, TypedHeader};
 use crate::params::Params;
 use crate::scan::{parse_u64, Cursor};
-use crate::uri::{parse_hostport, Host, HostRef};
+use crate::uri::{fast_hostport, parse_hostport, Host, HostRef};
 
 const NAME: &str = "Via";
 
@@ -231,10 +231,18 @@ fn scan_via<'a>(
         return c.err("whitespace before sent-by").map_err(&scan);
     }
     let hp_start = c.pos();
-    let hp = c.take_while(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
-    });
-    let (host, port) = parse_hostport(hp, 0).map_err(|e| HeaderError::uri(NAME, hp_start, e))?;
+    let (host, port) = match fast_hostport(c.rest(), true) {
+        Some((host, port, len)) => {
+            c.set_pos(hp_start + len);
+            (host, port)
+        }
+        None => {
+            let hp = c.take_while(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+            });
+            parse_hostport(hp, 0).map_err(|e| HeaderError::uri(NAME, hp_start, e))?
+        }
+    };
     Params::scan_header(&mut c, |n, v, at| match check_param(n, v) {
         None => {
             on_param(n, v);
