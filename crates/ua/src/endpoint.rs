@@ -375,6 +375,9 @@ impl Driver {
             {
                 target.proto = Proto::Tcp;
             }
+            // A UA's request carries exactly one Via, ours, for the
+            // target actually used (dialog builders put a placeholder).
+            req.headers.remove("Via");
             let mut via = via_for(&self.transports, &target);
             let branch = self.layer.new_branch();
             via.params.set("branch", Some(&branch));

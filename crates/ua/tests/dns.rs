@@ -50,6 +50,7 @@ fn dnsmasq() -> Dnsmasq {
     let child = Command::new("dnsmasq")
         .args([
             "--keep-in-foreground",
+            "--pid-file=",
             "--no-resolv",
             "--no-hosts",
             "--no-poll",
@@ -62,7 +63,7 @@ fn dnsmasq() -> Dnsmasq {
         ])
         .args(records)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect(
             "dnsmasq (Debian package dnsmasq-base) must be installed: scripts/test.sh installs it",
@@ -164,4 +165,121 @@ async fn unknown_names_are_a_clear_error() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// RFC 3263 §4.3 end to end: the name resolves (NAPTR -> SRV -> A) to two
+/// servers; the first never answers, so the request moves to the second.
+#[tokio::test]
+async fn a_resolved_request_fails_over_to_the_second_server_when_the_first_is_silent() {
+    use sip_message::{Method, Request, Response, StatusCode};
+    use ua::endpoint::{Endpoint, EndpointConfig, EndpointEvent};
+    use ua::transport::TransportConfig;
+
+    let localhost = std::net::IpAddr::from([127, 0, 0, 1]);
+    let timers = sip_core::TimerConfig::new(
+        Duration::from_millis(20),
+        Duration::from_secs(4),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let config = || EndpointConfig {
+        transport: TransportConfig::new(localhost),
+        timers,
+    };
+    let (server, mut server_events) = Endpoint::start(config()).await.unwrap();
+    let live = server.local_addr(Proto::Udp).unwrap();
+    let answering = server.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = server_events.recv().await {
+            if let EndpointEvent::Request { id, request, .. } = ev {
+                let _ = answering
+                    .respond(
+                        id,
+                        Response::for_request(&request, StatusCode::new(200).unwrap()),
+                    )
+                    .await;
+            }
+        }
+    });
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+
+    // A zone whose SRV set points first at the silent socket, then at the server.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("dnsmasq")
+        .args([
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-poll",
+            "--conf-file=/dev/null",
+            "--pid-file=",
+        ])
+        .args([
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            &format!("--port={port}"),
+        ])
+        .arg("--naptr-record=pbx.test,10,50,S,SIP+D2U,,_sip._udp.pbx.test")
+        .arg(format!(
+            "--srv-host=_sip._udp.pbx.test,a.pbx.test,{silent_port},10,50"
+        ))
+        .arg(format!(
+            "--srv-host=_sip._udp.pbx.test,b.pbx.test,{},20,50",
+            live.port()
+        ))
+        .args([
+            "--host-record=a.pbx.test,127.0.0.1",
+            "--host-record=b.pbx.test,127.0.0.1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("dnsmasq");
+    let dns = Dnsmasq {
+        child,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(dns.addr).is_err() {
+        assert!(Instant::now() < deadline, "dnsmasq did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let resolver = SipResolver::with_name_server(dns.addr, vec![Proto::Udp]).unwrap();
+    let targets = resolver
+        .resolve(&dest("pbx.test", None, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        targets,
+        vec![
+            t(&format!("127.0.0.1:{silent_port}"), Proto::Udp),
+            t(&live.to_string(), Proto::Udp)
+        ]
+    );
+
+    let (client, _events) = Endpoint::start(config()).await.unwrap();
+    let mut req = Request::new(Method::Options, "sip:pbx.test".parse().unwrap());
+    for (n, v) in [
+        ("Max-Forwards", "70"),
+        ("From", "<sip:alice@pbx.test>;tag=x"),
+        ("To", "<sip:pbx.test>"),
+        ("Call-ID", "dns-failover"),
+        ("CSeq", "1 OPTIONS"),
+    ] {
+        req.headers.push(n, v).unwrap();
+    }
+    let resp = client.request(req, targets).await.unwrap();
+    assert_eq!(resp.status.as_u16(), 200, "answered by the second server");
+    let mut buf = [0u8; 2048];
+    silent.set_nonblocking(true).unwrap();
+    assert!(
+        silent.recv(&mut buf).is_ok(),
+        "the first server was tried first"
+    );
 }
