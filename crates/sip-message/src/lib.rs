@@ -20,7 +20,7 @@
 //! To: Bob <sip:bob@biloxi.example.com>\r\n\
 //! Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n\
 //! CSeq: 314159 INVITE\r\n\
-//! X-Custom:  kept   as is\r\n\
+//! X-Custom: kept   as is\r\n\
 //! Content-Length: 0\r\n\r\n";
 //!
 //! let msg = parse(raw)?;
@@ -38,6 +38,8 @@
 //! // Unknown headers stay raw.
 //! assert_eq!(req.headers.get("x-custom"), Some("kept   as is"));
 //!
+//! // Values are written back byte for byte; only the separator after the
+//! // name is normalized to ": ".
 //! assert_eq!(msg.to_bytes(), raw);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
