@@ -94,7 +94,6 @@ impl ClientNonInvite {
         self.state
     }
 
-    #[cfg(test)]
     pub(crate) fn request(&self) -> &Request {
         &self.request
     }

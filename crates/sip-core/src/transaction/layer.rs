@@ -477,6 +477,25 @@ impl TransactionLayer {
         self.transactions.get(&id).map(|e| e.machine.state())
     }
 
+    /// The request of live transaction `id` as sent (client: with the
+    /// branch the layer assigned) or received (server INVITE). `None` for
+    /// unknown ids and non-INVITE server transactions, which keep only
+    /// their responses.
+    pub fn request(&self, id: TransactionId) -> Option<&Request> {
+        match &self.transactions.get(&id)?.machine {
+            Machine::ClientInvite(m) => Some(m.request()),
+            Machine::ClientNonInvite(m) => Some(m.request()),
+            Machine::ServerInvite(m) => Some(m.request()),
+            Machine::ServerNonInvite(_) => None,
+        }
+    }
+
+    /// Where live transaction `id` sends (client) or answers (server), and
+    /// over which transport.
+    pub fn peer(&self, id: TransactionId) -> Option<(SocketAddr, &Transport)> {
+        self.transactions.get(&id).map(|e| (e.peer, &e.transport))
+    }
+
     /// Transmits and events dropped because a queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped
@@ -1212,6 +1231,8 @@ mod tests {
         };
         let branch = sent.headers.top_via().unwrap().unwrap();
         assert!(branch.has_rfc3261_branch(), "branch assigned");
+        assert_eq!(l.request(id), Some(sent));
+        assert_eq!(l.peer(id), Some((addr(PEER), &Transport::Udp)));
         // A CANCEL shares the branch but is another transaction.
         let cid = l.cancel(t0 + ms(10), id).unwrap();
         assert_ne!(cid, id);

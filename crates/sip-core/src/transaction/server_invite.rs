@@ -114,7 +114,6 @@ impl ServerInvite {
         self.state
     }
 
-    #[cfg(test)]
     pub(crate) fn request(&self) -> &Request {
         &self.request
     }
