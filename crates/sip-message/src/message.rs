@@ -9,8 +9,7 @@
 use std::fmt;
 
 use crate::headers::{
-    CSeq, CallId, Contact, ContentLength, ContentType, From, HeaderError, HeaderName, Headers,
-    MaxForwards, To, TypedHeader, Via,
+    CSeq, ContentLength, ContentType, HeaderError, HeaderName, Headers, TypedHeader,
 };
 use crate::method::Method;
 use crate::uri::{Uri, UriError};
@@ -473,13 +472,7 @@ fn validate_core(headers: &Headers) -> Result<(), ParseError> {
         line: headers.line_of(i),
         source,
     };
-    headers.validate::<Via>().map_err(header_err)?;
-    headers.validate::<From>().map_err(header_err)?;
-    headers.validate::<To>().map_err(header_err)?;
-    headers.validate::<CallId>().map_err(header_err)?;
-    headers.validate::<CSeq>().map_err(header_err)?;
-    headers.validate::<MaxForwards>().map_err(header_err)?;
-    headers.validate::<Contact>().map_err(header_err)
+    headers.validate_core().map_err(header_err)
 }
 
 /// Locates the end of the header section: returns the offset just past the

@@ -357,6 +357,24 @@ struct Entry {
     value: (usize, usize),
 }
 
+/// Checks one header line's value (all list elements for `LIST` headers)
+/// without building it.
+fn check_value<T: TypedHeader>(v: &str) -> Result<(), HeaderError> {
+    if T::LIST && T::EMPTY_OK && v.is_empty() {
+        Ok(())
+    } else if T::LIST {
+        split_list(v).try_for_each(|(off, item)| {
+            if item.is_empty() {
+                Err(HeaderError::syntax(T::NAME.as_str(), off, "list element"))
+            } else {
+                T::validate(item).map_err(|e| e.shift(off))
+            }
+        })
+    } else {
+        T::validate(v)
+    }
+}
+
 /// One header line as stored: name as written and raw value (folds kept,
 /// surrounding whitespace removed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -668,19 +686,25 @@ impl Headers {
             .enumerate()
             .filter(|(_, e)| e.kind == T::NAME)
         {
+            check_value::<T>(self.field(e).value).map_err(|err| (i, err))?;
+        }
+        Ok(())
+    }
+
+    /// Validates the core headers in one pass over the lines (see
+    /// [`crate::parse`]); returns the failing line index and error.
+    pub(crate) fn validate_core(&self) -> Result<(), (usize, HeaderError)> {
+        for (i, e) in self.entries.iter().enumerate() {
             let v = self.field(e).value;
-            let res = if T::LIST && T::EMPTY_OK && v.is_empty() {
-                Ok(())
-            } else if T::LIST {
-                split_list(v).try_for_each(|(off, item)| {
-                    if item.is_empty() {
-                        Err(HeaderError::syntax(T::NAME.as_str(), off, "list element"))
-                    } else {
-                        T::validate(item).map_err(|e| e.shift(off))
-                    }
-                })
-            } else {
-                T::validate(v)
+            let res = match e.kind {
+                HeaderName::Via => check_value::<Via>(v),
+                HeaderName::From => check_value::<From>(v),
+                HeaderName::To => check_value::<To>(v),
+                HeaderName::CallId => check_value::<CallId>(v),
+                HeaderName::CSeq => check_value::<CSeq>(v),
+                HeaderName::MaxForwards => check_value::<MaxForwards>(v),
+                HeaderName::Contact => check_value::<Contact>(v),
+                _ => Ok(()),
             };
             res.map_err(|err| (i, err))?;
         }
