@@ -1407,4 +1407,206 @@ mod tests {
         );
         assert_eq!(l.poll_timeout(), None);
     }
+
+    /// Runs `l` on its own timers until `until`, logging (ms, what).
+    fn timeline(l: &mut TransactionLayer, t0: Instant, until: Duration) -> Vec<(u128, String)> {
+        let mut log = Vec::new();
+        while let Some(at) = l.poll_timeout() {
+            if at > t0 + until {
+                break;
+            }
+            l.handle_timeout(at);
+            let (tx, ev) = drain(l);
+            let ms = (at - t0).as_millis();
+            for t in tx {
+                let what = match &t.message {
+                    Message::Request(r) => r.method.to_string(),
+                    Message::Response(r) => r.status.to_string(),
+                };
+                log.push((ms, what));
+            }
+            for e in ev {
+                let what = match e {
+                    TransactionEvent::Timeout { .. } => "Timeout",
+                    TransactionEvent::Terminated { .. } => "Terminated",
+                    _ => "other",
+                };
+                log.push((ms, what.to_owned()));
+            }
+        }
+        log
+    }
+
+    fn fast_layer() -> TransactionLayer {
+        TransactionLayer::new(LayerConfig {
+            timers: TimerConfig::new(ms(100), ms(400), ms(1000)).unwrap(),
+            ..LayerConfig::default()
+        })
+    }
+
+    fn at(log: &[(u128, String)], what: &str) -> Vec<u128> {
+        log.iter()
+            .filter(|(_, w)| w == what)
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    #[test]
+    fn configured_t1_t2_t4_drive_client_timers() {
+        let t0 = Instant::now();
+        // INVITE: A doubles without cap, B = 64*T1 = 6.4 s.
+        let mut l = fast_layer();
+        l.send_request(
+            t0,
+            request("INVITE", "z9hG4bKa"),
+            addr(PEER),
+            Transport::Udp,
+        )
+        .unwrap();
+        drain(&mut l);
+        let log = timeline(&mut l, t0, Duration::from_secs(60));
+        assert_eq!(at(&log, "INVITE"), [100, 300, 700, 1500, 3100, 6300]);
+        assert_eq!(at(&log, "Timeout"), [6400]);
+        assert_eq!(at(&log, "Terminated"), [6400]);
+
+        // Non-INVITE: E doubles up to T2 = 400 ms, F = 6.4 s.
+        let mut l = fast_layer();
+        l.send_request(
+            t0,
+            request("OPTIONS", "z9hG4bKe"),
+            addr(PEER),
+            Transport::Udp,
+        )
+        .unwrap();
+        drain(&mut l);
+        let log = timeline(&mut l, t0, Duration::from_secs(60));
+        let e = at(&log, "OPTIONS");
+        assert_eq!(&e[..5], [100, 300, 700, 1100, 1500]);
+        assert_eq!(*e.last().unwrap(), 6300);
+        assert_eq!(at(&log, "Timeout"), [6400]);
+
+        // Timer D stays >= 32 s even with a short T1; Timer K = T4.
+        let mut l = fast_layer();
+        let inv = request("INVITE", "z9hG4bKd");
+        l.send_request(t0, inv.clone(), addr(PEER), Transport::Udp)
+            .unwrap();
+        l.handle_message(
+            t0 + ms(50),
+            response(&inv, 404).into(),
+            addr(PEER),
+            Transport::Udp,
+        );
+        drain(&mut l);
+        assert_eq!(
+            l.poll_timeout(),
+            Some(t0 + ms(50) + Duration::from_secs(32))
+        );
+        let mut l = fast_layer();
+        let bye = request("BYE", "z9hG4bKk");
+        l.send_request(t0, bye.clone(), addr(PEER), Transport::Udp)
+            .unwrap();
+        l.handle_message(
+            t0 + ms(50),
+            response(&bye, 200).into(),
+            addr(PEER),
+            Transport::Udp,
+        );
+        drain(&mut l);
+        assert_eq!(l.poll_timeout(), Some(t0 + ms(1050)));
+    }
+
+    #[test]
+    fn configured_t1_t2_t4_drive_server_timers() {
+        let t0 = Instant::now();
+        // INVITE answered 486, ACK lost: G doubles to T2, H = 6.4 s.
+        let mut l = fast_layer();
+        let inv = request("INVITE", "z9hG4bKg");
+        recv(&mut l, t0, &inv);
+        let id = new_request_id(&drain(&mut l).1);
+        l.send_response(t0, id, response(&inv, 486)).unwrap();
+        drain(&mut l);
+        let log = timeline(&mut l, t0, Duration::from_secs(60));
+        let g = at(&log, "486");
+        assert_eq!(&g[..5], [100, 300, 700, 1100, 1500]);
+        assert_eq!(at(&log, "Timeout"), [6400]);
+
+        // With the ACK: Confirmed, then Timer I = T4.
+        let mut l = fast_layer();
+        recv(&mut l, t0, &inv);
+        let id = new_request_id(&drain(&mut l).1);
+        l.send_response(t0, id, response(&inv, 486)).unwrap();
+        recv(&mut l, t0 + ms(150), &request("ACK", "z9hG4bKg"));
+        drain(&mut l);
+        assert_eq!(l.state(id), Some(TransactionState::Confirmed));
+        // A late INVITE retransmission in Confirmed is absorbed.
+        recv(&mut l, t0 + ms(500), &inv);
+        assert_eq!(drain(&mut l), (vec![], vec![]));
+        let log = timeline(&mut l, t0, Duration::from_secs(60));
+        assert_eq!(log, [(1150, "Terminated".to_owned())]);
+
+        // 2xx: Accepted until L = 64*T1.
+        let mut l = fast_layer();
+        recv(&mut l, t0, &inv);
+        let id = new_request_id(&drain(&mut l).1);
+        l.send_response(t0 + ms(10), id, response(&inv, 200))
+            .unwrap();
+        drain(&mut l);
+        assert_eq!(l.state(id), Some(TransactionState::Accepted));
+        let log = timeline(&mut l, t0, Duration::from_secs(60));
+        assert_eq!(log, [(6410, "Terminated".to_owned())]);
+
+        // Non-INVITE: J = 64*T1 over UDP, zero over TCP.
+        let mut l = fast_layer();
+        let opt = request("OPTIONS", "z9hG4bKj");
+        recv(&mut l, t0, &opt);
+        let id = new_request_id(&drain(&mut l).1);
+        l.send_response(t0, id, response(&opt, 200)).unwrap();
+        drain(&mut l);
+        assert_eq!(
+            timeline(&mut l, t0, Duration::from_secs(60)),
+            [(6400, "Terminated".to_owned())]
+        );
+        let mut l = fast_layer();
+        l.handle_message(t0, opt.clone().into(), addr(PEER), Transport::Tcp);
+        let id = new_request_id(&drain(&mut l).1);
+        l.send_response(t0, id, response(&opt, 200)).unwrap();
+        let (_, ev) = drain(&mut l);
+        assert_eq!(ev, [TransactionEvent::Terminated { id }]);
+    }
+
+    #[test]
+    fn late_responses_after_termination() {
+        let t0 = Instant::now();
+        let mut l = layer();
+        let opt = request("OPTIONS", "z9hG4bKlate");
+        let id = l
+            .send_request(t0, opt.clone(), addr(PEER), Transport::Udp)
+            .unwrap();
+        l.handle_message(
+            t0 + ms(10),
+            response(&opt, 200).into(),
+            addr(PEER),
+            Transport::Udp,
+        );
+        drain(&mut l);
+        // Retransmitted 200 while Completed: absorbed.
+        l.handle_message(
+            t0 + ms(900),
+            response(&opt, 200).into(),
+            addr(PEER),
+            Transport::Udp,
+        );
+        assert_eq!(drain(&mut l), (vec![], vec![]));
+        l.handle_timeout(t0 + ms(5010));
+        let (_, ev) = drain(&mut l);
+        assert_eq!(ev, [TransactionEvent::Terminated { id }]);
+        // After Timer K: unmatched, dropped.
+        l.handle_message(
+            t0 + ms(6000),
+            response(&opt, 200).into(),
+            addr(PEER),
+            Transport::Udp,
+        );
+        assert_eq!(drain(&mut l), (vec![], vec![]));
+    }
 }

@@ -2,11 +2,11 @@
 //!
 //! The four state machines live one per file and know nothing about
 //! addresses or other transactions: they take `now` and a message or a timer
-//! expiry and push [`Action`]s. [`layer::TransactionLayer`] owns them, matches
+//! expiry and push `Action`s. [`layer::TransactionLayer`] owns them, matches
 //! incoming messages to them (§17.1.3, §17.2.3) and turns actions into
 //! transmits and events.
 //!
-//! Timers are plain data (a [`TimerTable`] of `Option<Instant>` per machine);
+//! Timers are plain data (a `TimerTable` of `Option<Instant>` per machine);
 //! the next wake-up of a machine is the minimum of its table.
 
 use std::fmt::Debug;
