@@ -132,6 +132,11 @@ struct Alice {
     bye_tx: Option<TransactionId>,
     bye_done: bool,
     saw_180: bool,
+    /// Cancel after the first provisional response instead of waiting.
+    cancel_mode: bool,
+    cancel_tx: Option<TransactionId>,
+    cancel_ok: bool,
+    got_487: bool,
     failures: Vec<String>,
 }
 
@@ -148,6 +153,8 @@ struct Bob {
     acked: bool,
     bye_received: bool,
     trying_seen_by_alice: bool,
+    cancel_mode: bool,
+    cancelled: bool,
     failures: Vec<String>,
 }
 
@@ -224,6 +231,16 @@ impl Alice {
                 if s == 180 {
                     self.saw_180 = true;
                 }
+                if s == 487 {
+                    self.got_487 = true;
+                }
+                // §9.1: CANCEL only once a provisional response arrived.
+                if self.cancel_mode && s < 200 && self.cancel_tx.is_none() {
+                    self.cancel_tx = Some(self.layer.cancel(now, id).unwrap());
+                }
+                if self.cancel_mode && response.status.is_success() {
+                    self.failures.push("2xx although Bob never answers".into());
+                }
                 if response.status.is_success() {
                     self.on_2xx(now, &response);
                 } else if let Some(inv) = &self.invite {
@@ -233,6 +250,13 @@ impl Alice {
             // A 2xx after Timer M: our ACK was lost, send it again.
             TransactionEvent::StrayResponse { response, .. } if response.status.is_success() => {
                 self.on_2xx(now, &response);
+            }
+            TransactionEvent::Response { id, response } if Some(id) == self.cancel_tx => {
+                match response.status.as_u16() {
+                    200 => self.cancel_ok = true,
+                    s if s >= 200 => self.failures.push(format!("CANCEL answered {s}")),
+                    _ => {}
+                }
             }
             TransactionEvent::Response { id, response } if Some(id) == self.bye_tx => {
                 if response.status.as_u16() == 200 {
@@ -343,7 +367,9 @@ impl Bob {
                     self.invite_tx = Some((id, request, source, transport));
                     // Slow enough that the layer's 100 Trying goes first.
                     self.ring_at = Some(now + Duration::from_millis(250));
-                    self.answer_at = Some(now + Duration::from_millis(600));
+                    if !self.cancel_mode {
+                        self.answer_at = Some(now + Duration::from_millis(600));
+                    }
                 }
                 Method::Bye => {
                     let resp = match self.dialogs.find_for_request(&request) {
@@ -367,6 +393,22 @@ impl Bob {
                         .push(format!("unexpected request {}", request.method));
                 }
             },
+            TransactionEvent::Cancelled { id, .. } => {
+                if self.invite_tx.as_ref().map(|t| t.0) != Some(id) {
+                    self.failures.push("CANCEL for an unknown INVITE".into());
+                }
+                // The layer already sent 200 to the CANCEL; end the INVITE.
+                self.cancelled = true;
+                self.ring_at = None;
+                self.send_answer(now, 487);
+                let ids: Vec<DialogId> = self.dialogs.iter().map(|d| d.id().clone()).collect();
+                for d in ids {
+                    if let Some(d) = self.dialogs.get_mut(&d) {
+                        d.terminate();
+                    }
+                }
+                self.dialogs.remove_terminated();
+            }
             TransactionEvent::Ack { request, .. } => {
                 if let Some(w) = &mut self.ack_wait {
                     if w.on_ack(&request) {
@@ -425,11 +467,30 @@ impl Bob {
 
 struct Outcome {
     completed_at: Duration,
+    saw_180: bool,
+    saw_100: bool,
     sent: u64,
     lost: u64,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// INVITE / 100 / 180 / 200 / ACK / BYE / 200.
+    Call,
+    /// INVITE / 100 / 180 / CANCEL / 200 / 487 / ACK.
+    Cancel,
+}
+
 fn run(seed: u64, profile: LinkProfile, transport: Transport) -> Outcome {
+    run_scenario(seed, profile, transport, Scenario::Call)
+}
+
+fn run_scenario(
+    seed: u64,
+    profile: LinkProfile,
+    transport: Transport,
+    scenario: Scenario,
+) -> Outcome {
     let t0 = Instant::now();
     let mut now = t0;
     let mut link = Link {
@@ -456,6 +517,10 @@ fn run(seed: u64, profile: LinkProfile, transport: Transport) -> Outcome {
         bye_tx: None,
         bye_done: false,
         saw_180: false,
+        cancel_mode: scenario == Scenario::Cancel,
+        cancel_tx: None,
+        cancel_ok: false,
+        got_487: false,
         failures: Vec::new(),
     };
     let mut bob = Bob {
@@ -470,6 +535,8 @@ fn run(seed: u64, profile: LinkProfile, transport: Transport) -> Outcome {
         acked: false,
         bye_received: false,
         trying_seen_by_alice: false,
+        cancel_mode: scenario == Scenario::Cancel,
+        cancelled: false,
         failures: Vec::new(),
     };
     alice.start(now);
@@ -508,7 +575,11 @@ fn run(seed: u64, profile: LinkProfile, transport: Transport) -> Outcome {
                 break;
             }
         }
-        if completed_at.is_none() && alice.bye_done && bob.bye_received && bob.acked {
+        let done = match scenario {
+            Scenario::Call => alice.bye_done && bob.bye_received && bob.acked,
+            Scenario::Cancel => alice.got_487 && alice.cancel_ok && bob.cancelled,
+        };
+        if completed_at.is_none() && done {
             completed_at = Some(now - t0);
         }
         let next = [
@@ -550,8 +621,8 @@ fn run(seed: u64, profile: LinkProfile, transport: Transport) -> Outcome {
     assert!(bob.failures.is_empty(), "seed {seed}: {:?}", bob.failures);
     let completed_at = completed_at.unwrap_or_else(|| {
         panic!(
-            "seed {seed}: call incomplete (bye_done {}, bye_received {}, acked {})",
-            alice.bye_done, bob.bye_received, bob.acked
+            "seed {seed}: incomplete (bye_done {}, bye_received {}, acked {}, 487 {}, cancelled {})",
+            alice.bye_done, bob.bye_received, bob.acked, alice.got_487, bob.cancelled
         )
     });
     // Everything wound down: no transactions, no timers left.
@@ -566,6 +637,8 @@ fn run(seed: u64, profile: LinkProfile, transport: Transport) -> Outcome {
     );
     Outcome {
         completed_at,
+        saw_180: alice.saw_180,
+        saw_100: bob.trying_seen_by_alice,
         sent: link.sent,
         lost: link.lost,
     }
@@ -588,6 +661,7 @@ fn lossless_udp_call() {
     );
     // INVITE, 100, 180, 200, ACK, BYE, 200: nothing retransmitted.
     assert_eq!(o.sent, 7);
+    assert!(o.saw_100 && o.saw_180);
 }
 
 #[test]
@@ -629,5 +703,23 @@ fn very_lossy_link_still_completes() {
     };
     for seed in 1000..1040 {
         run(seed, bad, Transport::Udp);
+    }
+}
+
+#[test]
+fn cancel_over_lossless_and_lossy_links() {
+    let perfect = LinkProfile {
+        loss_pct: 0,
+        dup_pct: 0,
+        min_delay_ms: 20,
+        max_delay_ms: 20,
+    };
+    let o = run_scenario(5, perfect, Transport::Udp, Scenario::Cancel);
+    // INVITE, 100, CANCEL, 200 (CANCEL), 487, ACK: the 180 timer was
+    // stopped by the CANCEL.
+    assert_eq!(o.sent, 6);
+    assert!(o.saw_100 && !o.saw_180);
+    for seed in 0..150 {
+        run_scenario(seed, LOSSY, Transport::Udp, Scenario::Cancel);
     }
 }
