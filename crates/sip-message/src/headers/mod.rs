@@ -12,7 +12,10 @@ use std::fmt;
 use crate::scan::{is_token_str, split_list, Expected};
 use crate::uri::UriError;
 
+mod accept;
 mod addr;
+mod allow;
+mod allow_events;
 mod auth;
 mod call_id;
 mod contact;
@@ -28,19 +31,30 @@ mod min_expires;
 mod min_se;
 mod numeric;
 mod pai;
+mod proxy_require;
 mod rack;
 mod reason;
 mod refer;
 mod replaces;
+mod require;
 mod retry_after;
 mod route;
 mod rseq;
+mod server;
 mod session_expires;
+mod sip_etag;
+mod sip_if_match;
 mod subscription_state;
+mod supported;
 mod timestamp;
 mod tokens;
+mod unsupported;
+mod user_agent;
 mod via;
 
+pub use accept::Accept;
+pub use allow::Allow;
+pub use allow_events::AllowEvents;
 pub use auth::{
     AuthenticationInfo, Authorization, Challenge, Credentials, ProxyAuthenticate,
     ProxyAuthorization, WwwAuthenticate,
@@ -58,20 +72,24 @@ pub use max_forwards::MaxForwards;
 pub use min_expires::MinExpires;
 pub use min_se::MinSe;
 pub use pai::PAssertedIdentity;
+pub use proxy_require::ProxyRequire;
 pub use rack::RAck;
 pub use reason::Reason;
 pub use refer::{ReferTo, ReferredBy};
 pub use replaces::Replaces;
+pub use require::Require;
 pub use retry_after::RetryAfter;
 pub use route::{RecordRoute, Route};
 pub use rseq::RSeq;
+pub use server::Server;
 pub use session_expires::{Refresher, SessionExpires};
+pub use sip_etag::SipETag;
+pub use sip_if_match::SipIfMatch;
 pub use subscription_state::{SubState, SubscriptionState};
+pub use supported::Supported;
 pub use timestamp::Timestamp;
-pub use tokens::{
-    Accept, Allow, AllowEvents, ProxyRequire, Require, Server, SipETag, SipIfMatch, Supported,
-    Unsupported, UserAgent,
-};
+pub use unsupported::Unsupported;
+pub use user_agent::UserAgent;
 pub use via::{Transport, Via};
 
 /// Why a header value was rejected. Offsets are bytes from the start of the
