@@ -311,7 +311,10 @@ impl Dialog {
                 return Ok(());
             }
         }
-        if is_target_refresh(method) && (resp.status.is_success() || code > 100 && code < 200) {
+        // §12.2.1.2: a 2xx to a target refresh replaces the remote target;
+        // so does a tagged 1xx while the dialog is still early (§12.1.2).
+        let early_1xx = self.state == DialogState::Early && code > 100 && code < 200;
+        if is_target_refresh(method) && (resp.status.is_success() || early_1xx) {
             if let Some(uri) = first_contact_uri(&resp.headers)? {
                 self.remote_target = uri;
             }

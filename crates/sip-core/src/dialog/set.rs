@@ -189,6 +189,13 @@ mod tests {
         set.end_early(&inv);
         assert_eq!(set.len(), 1);
         assert!(set.get(&b).is_some());
+        // RFC 6026: a second fork answering 2xx is its own confirmed dialog
+        // (the TU ACKs it and usually sends BYE).
+        let ok_c = answer(&inv, 200, "forkC", "<sip:c@h>", &[]);
+        let c = set.on_uac_response(&inv, &ok_c).unwrap().unwrap();
+        assert_ne!(c, b);
+        assert_eq!(set.get(&c).unwrap().state(), DialogState::Confirmed);
+        assert_eq!(set.len(), 2);
     }
 
     #[test]
