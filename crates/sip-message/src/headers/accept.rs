@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::content::MediaType;
+use super::content_type::MediaType;
 use super::{HeaderError, HeaderName, TypedHeader};
 
 /// One media range of Accept (`q` and other parameters in `params`).

@@ -1,16 +1,16 @@
-//! WWW-Authenticate / Proxy-Authenticate (challenges), Authorization /
-//! Proxy-Authorization (credentials) and Authentication-Info
-//! (RFC 3261 §20.5-§20.44, RFC 7616 syntax).
+//! Digest challenge and credential values shared by WWW-Authenticate,
+//! Proxy-Authenticate, Authorization and Proxy-Authorization (RFC 3261
+//! §20.5-§20.44, RFC 7616 syntax); each header has its own file.
 
 use std::fmt;
 
-use super::{HeaderError, HeaderName, TypedHeader};
+use super::HeaderError;
 use crate::params::{Param, Params};
 use crate::scan::{quote, unquote, Cursor};
 
 /// Parses `#auth-param` (comma separated `name=value`, values raw); a bare
 /// word without `=` is kept as a flag so token68 credentials survive.
-fn auth_params(c: &mut Cursor<'_>, header: &'static str) -> Result<Params, HeaderError> {
+pub(super) fn auth_params(c: &mut Cursor<'_>, header: &'static str) -> Result<Params, HeaderError> {
     let scan = HeaderError::scan(header);
     let mut out = Vec::new();
     c.skip_ws();
@@ -57,7 +57,10 @@ fn auth_params(c: &mut Cursor<'_>, header: &'static str) -> Result<Params, Heade
     Ok(Params(out))
 }
 
-fn scheme_and_params(value: &str, header: &'static str) -> Result<(String, Params), HeaderError> {
+pub(super) fn scheme_and_params(
+    value: &str,
+    header: &'static str,
+) -> Result<(String, Params), HeaderError> {
     let mut c = Cursor::new(value);
     c.skip_ws();
     let scheme = c
@@ -75,7 +78,7 @@ fn scheme_and_params(value: &str, header: &'static str) -> Result<(String, Param
     Ok((scheme, params))
 }
 
-fn write_params(f: &mut fmt::Formatter<'_>, params: &Params) -> fmt::Result {
+pub(super) fn write_params(f: &mut fmt::Formatter<'_>, params: &Params) -> fmt::Result {
     for (i, p) in params.iter().enumerate() {
         if i > 0 {
             f.write_str(", ")?;
@@ -211,89 +214,33 @@ impl Credentials {
     }
 }
 
+/// Defines a header type wrapping a challenge or credentials.
 macro_rules! auth_header {
     ($(#[$doc:meta])* $ty:ident($inner:ident), $name:ident, $text:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub struct $ty(pub $inner);
 
-        impl TypedHeader for $ty {
-            const NAME: HeaderName = HeaderName::$name;
-            fn parse(value: &str) -> Result<Self, HeaderError> {
-                let (scheme, params) = scheme_and_params(value, $text)?;
-                Ok($ty($inner { scheme, params }))
+        impl $crate::headers::TypedHeader for $ty {
+            const NAME: $crate::headers::HeaderName = $crate::headers::HeaderName::$name;
+            fn parse(value: &str) -> Result<Self, $crate::headers::HeaderError> {
+                let (scheme, params) = $crate::headers::auth::scheme_and_params(value, $text)?;
+                Ok($ty($crate::headers::auth::$inner { scheme, params }))
             }
         }
 
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)
             }
         }
     };
 }
-
-auth_header!(
-    /// WWW-Authenticate (401).
-    WwwAuthenticate(Challenge),
-    WwwAuthenticate,
-    "WWW-Authenticate"
-);
-auth_header!(
-    /// Proxy-Authenticate (407).
-    ProxyAuthenticate(Challenge),
-    ProxyAuthenticate,
-    "Proxy-Authenticate"
-);
-auth_header!(
-    /// Authorization.
-    Authorization(Credentials),
-    Authorization,
-    "Authorization"
-);
-auth_header!(
-    /// Proxy-Authorization.
-    ProxyAuthorization(Credentials),
-    ProxyAuthorization,
-    "Proxy-Authorization"
-);
-
-/// Authentication-Info: `nextnonce`, `qop`, `rspauth`, `cnonce`, `nc`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AuthenticationInfo(pub Params);
-
-impl AuthenticationInfo {
-    /// A parameter with quoting removed.
-    pub fn param(&self, name: &str) -> Option<String> {
-        self.0.get(name).flatten().map(|v| unquote(v).into_owned())
-    }
-}
-
-impl TypedHeader for AuthenticationInfo {
-    const NAME: HeaderName = HeaderName::AuthenticationInfo;
-    fn parse(value: &str) -> Result<Self, HeaderError> {
-        let mut c = Cursor::new(value);
-        let p = auth_params(&mut c, "Authentication-Info")?;
-        if p.is_empty() || p.iter().any(|p| p.value.is_none()) {
-            return Err(HeaderError::syntax(
-                "Authentication-Info",
-                0,
-                "name=value pairs",
-            ));
-        }
-        Ok(AuthenticationInfo(p))
-    }
-}
-
-impl fmt::Display for AuthenticationInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_params(f, &self.0)
-    }
-}
+pub(super) use auth_header;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::headers::{AuthenticationInfo, Authorization, TypedHeader, WwwAuthenticate};
 
     #[test]
     fn challenge() {

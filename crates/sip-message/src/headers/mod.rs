@@ -17,10 +17,14 @@ mod addr;
 mod allow;
 mod allow_events;
 mod auth;
+mod authentication_info;
+mod authorization;
 mod call_id;
 mod contact;
-mod content;
+mod content_disposition;
+mod content_encoding;
 mod content_length;
+mod content_type;
 mod cseq;
 mod date;
 mod event;
@@ -31,6 +35,8 @@ mod min_expires;
 mod min_se;
 mod numeric;
 mod pai;
+mod proxy_authenticate;
+mod proxy_authorization;
 mod proxy_require;
 mod rack;
 mod reason;
@@ -51,18 +57,20 @@ mod tokens;
 mod unsupported;
 mod user_agent;
 mod via;
+mod www_authenticate;
 
 pub use accept::Accept;
 pub use allow::Allow;
 pub use allow_events::AllowEvents;
-pub use auth::{
-    AuthenticationInfo, Authorization, Challenge, Credentials, ProxyAuthenticate,
-    ProxyAuthorization, WwwAuthenticate,
-};
+pub use auth::{Challenge, Credentials};
+pub use authentication_info::AuthenticationInfo;
+pub use authorization::Authorization;
 pub use call_id::CallId;
 pub use contact::Contact;
-pub use content::{ContentDisposition, ContentEncoding, ContentType, MediaType};
+pub use content_disposition::ContentDisposition;
+pub use content_encoding::ContentEncoding;
 pub use content_length::ContentLength;
+pub use content_type::{ContentType, MediaType};
 pub use cseq::CSeq;
 pub use date::Date;
 pub use event::Event;
@@ -72,6 +80,8 @@ pub use max_forwards::MaxForwards;
 pub use min_expires::MinExpires;
 pub use min_se::MinSe;
 pub use pai::PAssertedIdentity;
+pub use proxy_authenticate::ProxyAuthenticate;
+pub use proxy_authorization::ProxyAuthorization;
 pub use proxy_require::ProxyRequire;
 pub use rack::RAck;
 pub use reason::Reason;
@@ -91,6 +101,7 @@ pub use timestamp::Timestamp;
 pub use unsupported::Unsupported;
 pub use user_agent::UserAgent;
 pub use via::{Transport, Via};
+pub use www_authenticate::WwwAuthenticate;
 
 /// Why a header value was rejected. Offsets are bytes from the start of the
 /// header value.

@@ -1,5 +1,4 @@
-//! Content-Type (RFC 3261 §20.15), Content-Disposition (§20.11) and
-//! Content-Encoding (§20.12). [`MediaType`] is shared with Accept.
+//! Content-Type (RFC 3261 §20.15). [`MediaType`] is shared with Accept.
 
 use std::fmt;
 
@@ -84,74 +83,9 @@ impl fmt::Display for ContentType {
     }
 }
 
-/// Content-Disposition, e.g. `session;handling=required`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ContentDisposition {
-    /// Disposition type (`session`, `render`, `icon`, `alert`, ...).
-    pub disposition: String,
-    /// Parameters such as `handling`.
-    pub params: Params,
-}
-
-impl TypedHeader for ContentDisposition {
-    const NAME: HeaderName = HeaderName::ContentDisposition;
-    fn parse(value: &str) -> Result<Self, HeaderError> {
-        let scan = HeaderError::scan("Content-Disposition");
-        let mut c = Cursor::new(value);
-        c.skip_ws();
-        let d = c.token("disposition type").map_err(&scan)?;
-        let params = Params::parse_header(&mut c).map_err(&scan)?;
-        c.skip_ws();
-        if !c.is_eof() {
-            return Err(HeaderError::syntax(
-                "Content-Disposition",
-                c.pos(),
-                "';' or end of value",
-            ));
-        }
-        Ok(ContentDisposition {
-            disposition: d.to_owned(),
-            params,
-        })
-    }
-}
-
-impl fmt::Display for ContentDisposition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.disposition, self.params)
-    }
-}
-
-/// One Content-Encoding coding (a comma list header).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ContentEncoding(pub String);
-
-impl TypedHeader for ContentEncoding {
-    const NAME: HeaderName = HeaderName::ContentEncoding;
-    const LIST: bool = true;
-    fn parse(value: &str) -> Result<Self, HeaderError> {
-        if crate::scan::is_token_str(value) {
-            Ok(ContentEncoding(value.to_owned()))
-        } else {
-            Err(HeaderError::syntax(
-                "Content-Encoding",
-                0,
-                "content-coding token",
-            ))
-        }
-    }
-}
-
-impl fmt::Display for ContentEncoding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::Headers;
 
     #[test]
     fn content_type() {
@@ -159,25 +93,11 @@ mod tests {
         assert!(t.0.is("Multipart", "MIXED"));
         assert_eq!(t.0.param("boundary").as_deref(), Some("unique-boundary-1"));
         assert_eq!(ContentType::parse(&t.to_string()).unwrap(), t);
+        assert_eq!(
+            ContentType(MediaType::new("application", "sdp")).to_string(),
+            "application/sdp"
+        );
         assert!(ContentType::parse("application").is_err());
         assert!(ContentType::parse("application/sdp x").is_err());
-    }
-
-    #[test]
-    fn disposition_and_encoding() {
-        let d = ContentDisposition::parse("session;handling=required").unwrap();
-        assert_eq!(d.disposition, "session");
-        assert_eq!(d.params.get("handling"), Some(Some("required")));
-        assert_eq!(d.to_string(), "session;handling=required");
-        let mut h = Headers::new();
-        h.push("e", "gzip, tar").unwrap();
-        let e = h.typed_all::<ContentEncoding>().unwrap();
-        assert_eq!(
-            e,
-            vec![
-                ContentEncoding("gzip".into()),
-                ContentEncoding("tar".into())
-            ]
-        );
     }
 }
