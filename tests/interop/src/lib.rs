@@ -79,8 +79,8 @@ fn require(program: &'static str) -> Result<()> {
     }
 }
 
-/// A loopback port free for UDP and TCP, and (when `span` is 2) the next
-/// one too. Ports come from a per-process counter in a range that differs
+/// A loopback port free for UDP and TCP, and the `span - 1` after it
+/// (SIPp's media port takes itself and +2, baresip's SIP port +1). Ports come from a per-process counter in a range that differs
 /// by PID, then are checked by binding, so parallel tests do not collide.
 pub fn free_port(span: u16) -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
@@ -95,6 +95,28 @@ pub fn free_port(span: u16) -> u16 {
             return port;
         }
     }
+}
+
+/// Whether something is bound to `port` (UDP) or listening on it (TCP),
+/// read from /proc: probing by binding or connecting would race with, or
+/// be mistaken by, the peer starting up.
+fn listening(port: u16, tcp: bool) -> bool {
+    let table = if tcp {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/udp"
+    };
+    let needle = format!(":{port:04X} ");
+    std::fs::read_to_string(table)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.get(1)
+                .is_some_and(|local| format!("{local} ").ends_with(&needle))
+                && (!tcp || cols.get(3) == Some(&"0A"))
+        })
 }
 
 fn port_is_free(port: u16) -> bool {
@@ -485,6 +507,8 @@ pub struct Sipp {
     remote: Option<SocketAddr>,
     args: Vec<String>,
     timeout: Duration,
+    port: Option<u16>,
+    tcp: bool,
 }
 
 impl Sipp {
@@ -495,6 +519,8 @@ impl Sipp {
             remote: None,
             args: Vec::new(),
             timeout: Duration::from_secs(30),
+            port: None,
+            tcp: false,
         }
     }
 
@@ -522,8 +548,26 @@ impl Sipp {
         self
     }
 
-    /// Runs the scenario once to completion in `out_dir`, on a free local port.
+    /// Listen on this port (default: a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Use TCP instead of UDP (`-t t1`).
+    pub fn tcp(mut self) -> Self {
+        self.tcp = true;
+        self
+    }
+
+    /// Runs the scenario once to completion in `out_dir`.
     pub fn run(self, out_dir: &Path) -> Result<SippRun> {
+        self.start(out_dir)?.wait()
+    }
+
+    /// Starts the scenario in `out_dir` and returns at once; for a SIPp
+    /// UAS that must be listening before the test sends to it.
+    pub fn start(self, out_dir: &Path) -> Result<SippHandle> {
         require("sipp")?;
         let file = harness_dir().join(format!("sipp/{}.xml", self.scenario));
         let name = self.scenario.clone();
@@ -532,7 +576,7 @@ impl Sipp {
         if let Some(r) = self.remote {
             cmd.arg(r.to_string());
         }
-        let port = free_port(1).to_string();
+        let port = self.port.unwrap_or_else(|| free_port(1)).to_string();
         cmd.current_dir(out_dir)
             .arg("-sf")
             .arg(&file)
@@ -547,6 +591,10 @@ impl Sipp {
                 "-p",
                 &port,
             ])
+            .args(["-t", if self.tcp { "t1" } else { "u1" }])
+            // SIPp's control socket defaults to UDP 8888 on every instance;
+            // parallel tests need one each.
+            .args(["-cp", &free_port(1).to_string()])
             .args([
                 "-timeout",
                 &format!("{}s", self.timeout.as_secs()),
@@ -557,22 +605,50 @@ impl Sipp {
             .args(["-trace_logs", "-log_file", &format!("{name}.log")])
             .args(&self.args)
             .stdin(Stdio::null());
-        let mut proc = Proc::spawn("sipp", &mut cmd, &out_dir.join(format!("{name}.out")))?;
+        let proc = Proc::spawn("sipp", &mut cmd, &out_dir.join(format!("{name}.out")))?;
+        // Give SIPp a moment to bind before anyone sends to it.
+        let port: u16 = port.parse().unwrap_or(0);
+        let _ = wait_until("sipp to bind", Duration::from_secs(3), || {
+            Ok(listening(port, self.tcp))
+        });
+        Ok(SippHandle {
+            proc,
+            dir: out_dir.to_owned(),
+            name,
+            timeout: self.timeout,
+        })
+    }
+}
+
+/// A SIPp scenario in progress.
+pub struct SippHandle {
+    proc: Proc,
+    dir: PathBuf,
+    name: String,
+    timeout: Duration,
+}
+
+impl SippHandle {
+    /// Waits for the scenario to end.
+    pub fn wait(mut self) -> Result<SippRun> {
         // SIPp enforces its own -timeout; this is only a backstop.
         let deadline = Instant::now() + self.timeout + Duration::from_secs(10);
         let status = loop {
-            if let Some(s) = proc.exited() {
+            if let Some(s) = self.proc.exited() {
                 break s;
             }
             if Instant::now() > deadline {
-                return Err(HarnessError::Timeout(self.timeout, format!("sipp {name}")));
+                return Err(HarnessError::Timeout(
+                    self.timeout,
+                    format!("sipp {}", self.name),
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         };
         Ok(SippRun {
             status,
-            dir: out_dir.to_owned(),
-            name,
+            dir: self.dir.clone(),
+            name: self.name.clone(),
         })
     }
 }
