@@ -331,6 +331,32 @@ struct Entry {
     peer: SocketAddr,
     transport: Transport,
     key: Key,
+    merge: Option<MergeKey>,
+}
+
+/// §8.2.2.2: a request without To tag is identified across forked paths
+/// by From tag, Call-ID and CSeq; a second copy with another branch is a
+/// merged request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MergeKey {
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    method: Method,
+}
+
+fn merge_key(req: &Request) -> Option<MergeKey> {
+    let h = &req.headers;
+    if to_tag(h).is_some() || req.method == Method::Ack {
+        return None;
+    }
+    let from = h.from().ok()??;
+    Some(MergeKey {
+        call_id: h.call_id().ok()??.as_str().to_owned(),
+        from_tag: from.tag()?.to_owned(),
+        cseq: h.cseq().ok()??.seq,
+        method: req.method.clone(),
+    })
 }
 
 /// Owns all transactions; see the module docs.
@@ -342,6 +368,7 @@ pub struct TransactionLayer {
     // BTreeMap: timers fire in id order, so runs replay deterministically.
     transactions: BTreeMap<TransactionId, Entry>,
     index: HashMap<Key, TransactionId>,
+    merged: HashMap<MergeKey, TransactionId>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TransactionEvent>,
     dropped: u64,
@@ -441,6 +468,7 @@ impl TransactionLayer {
             next_id: 0,
             transactions: BTreeMap::new(),
             index: HashMap::new(),
+            merged: HashMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             dropped: 0,
@@ -567,6 +595,9 @@ impl TransactionLayer {
                 Action::Terminated => {
                     if let Some(e) = self.transactions.remove(&id) {
                         self.index.remove(&e.key);
+                        if let Some(m) = e.merge {
+                            self.merged.remove(&m);
+                        }
                     }
                     self.push_event(TransactionEvent::Terminated { id });
                 }
@@ -676,6 +707,7 @@ impl TransactionLayer {
                 peer: dest,
                 transport,
                 key,
+                merge: None,
             },
         );
         self.apply(id, out);
@@ -889,6 +921,12 @@ impl TransactionLayer {
                     let _ = self.send_stateless(r.into(), source, transport);
                     return;
                 }
+                if let Some(other) = merge_key(&req).and_then(|m| self.merged.get(&m)) {
+                    tracing::debug!(%source, %other, "merged request (§8.2.2.2): 482");
+                    let r = Response::for_request(&req, crate::status(482));
+                    let _ = self.send_stateless(r.into(), source, transport);
+                    return;
+                }
                 let is_cancel = req.method == Method::Cancel;
                 let id = self.new_server(now, key.clone(), req.clone(), source, transport);
                 if is_cancel {
@@ -935,6 +973,7 @@ impl TransactionLayer {
     ) -> TransactionId {
         let id = self.alloc_id();
         let reliable = transport.is_reliable();
+        let merge = merge_key(&req);
         let machine = if req.method == Method::Invite {
             Machine::ServerInvite(ServerInvite::new(now, req, reliable, self.config.timers))
         } else {
@@ -942,6 +981,9 @@ impl TransactionLayer {
         };
         let key = Key::Server(key);
         self.index.insert(key.clone(), id);
+        if let Some(m) = &merge {
+            self.merged.insert(m.clone(), id);
+        }
         self.transactions.insert(
             id,
             Entry {
@@ -949,6 +991,7 @@ impl TransactionLayer {
                 peer: source,
                 transport,
                 key,
+                merge,
             },
         );
         id
@@ -1123,6 +1166,12 @@ mod tests {
         other
             .headers
             .push("Via", "SIP/2.0/UDP 192.0.2.99;branch=z9hG4bKlayer1")
+            .unwrap();
+        // (A different From tag: otherwise it would be a merged request.)
+        other.headers.remove("From");
+        other
+            .headers
+            .push("From", "<sip:carol@example.com>;tag=c9")
             .unwrap();
         recv(&mut l, t0 + ms(600), &other);
         let (_, ev) = drain(&mut l);
@@ -1608,5 +1657,33 @@ mod tests {
             Transport::Udp,
         );
         assert_eq!(drain(&mut l), (vec![], vec![]));
+    }
+
+    #[test]
+    fn merged_request_gets_482() {
+        let t0 = Instant::now();
+        let mut l = layer();
+        let inv = request("INVITE", "z9hG4bKpath1");
+        recv(&mut l, t0, &inv);
+        let id = new_request_id(&drain(&mut l).1);
+        // The same request forked back to us along another path.
+        let mut copy = inv.clone();
+        copy.headers.remove("Via");
+        copy.headers
+            .push("Via", "SIP/2.0/UDP proxy2.example.com;branch=z9hG4bKpath2")
+            .unwrap();
+        recv(&mut l, t0 + ms(5), &copy);
+        let (tx, ev) = drain(&mut l);
+        assert_eq!(tx.len(), 1);
+        assert_eq!(status_of(&tx[0]), 482);
+        assert!(ev.is_empty());
+        // Once the first transaction is gone, the key is free again.
+        l.send_response(t0, id, response(&inv, 200)).unwrap();
+        l.handle_timeout(t0 + ms(40_000));
+        drain(&mut l);
+        assert!(l.is_empty());
+        assert!(l.merged.is_empty());
+        recv(&mut l, t0 + ms(40_001), &copy);
+        new_request_id(&drain(&mut l).1);
     }
 }

@@ -150,7 +150,7 @@ pub(crate) mod test_util {
              Max-Forwards: 70\r\n\
              From: <sip:alice@example.com>;tag=a1\r\n\
              To: <sip:bob@example.com>\r\n\
-             Call-ID: c1@192.0.2.1\r\n\
+             Call-ID: c-{branch}@192.0.2.1\r\n\
              CSeq: 1 {method}\r\n\
              Contact: <sip:alice@192.0.2.1>\r\n\
              Content-Length: 0\r\n\r\n"
