@@ -941,3 +941,116 @@ mod tests {
         assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
     }
 }
+
+/// Which way a datagram crosses a [`UdpRelay`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the client (whoever sent to the relay) to the upstream peer.
+    ToUpstream,
+    /// From the upstream peer back to the client.
+    ToClient,
+}
+
+/// A UDP relay between one client and an upstream peer that can drop
+/// chosen datagrams: deterministic loss for tests (this kernel has no
+/// netem). The client is whoever last sent to the relay from elsewhere.
+pub struct UdpRelay {
+    /// Where clients send.
+    pub addr: SocketAddr,
+    /// What was dropped, as (direction, first line).
+    pub dropped: std::sync::Arc<std::sync::Mutex<Vec<(Direction, String)>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl UdpRelay {
+    /// Relays to `upstream`, dropping each datagram for which `drop`
+    /// returns true.
+    pub fn start(
+        upstream: SocketAddr,
+        mut drop: impl FnMut(Direction, &[u8]) -> bool + Send + 'static,
+    ) -> Result<Self> {
+        let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io("bind relay"))?;
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .map_err(io("relay timeout"))?;
+        let addr = sock.local_addr().map_err(io("relay addr"))?;
+        let dropped = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, halt) = (dropped.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut client: Option<SocketAddr> = None;
+            let mut buf = vec![0u8; 65_536];
+            while !halt.load(Ordering::Relaxed) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let (dir, to) = if from == upstream {
+                    match client {
+                        Some(c) => (Direction::ToClient, c),
+                        None => continue,
+                    }
+                } else {
+                    client = Some(from);
+                    (Direction::ToUpstream, upstream)
+                };
+                let data = &buf[..n];
+                if drop(dir, data) {
+                    let first = String::from_utf8_lossy(data)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    log.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((dir, first));
+                    continue;
+                }
+                let _ = sock.send_to(data, to);
+            }
+        });
+        Ok(Self {
+            addr,
+            dropped,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// A drop rule: the first datagram each way whose first line starts
+    /// with the given prefix.
+    pub fn drop_first(
+        to_upstream: &'static str,
+        to_client: &'static str,
+    ) -> impl FnMut(Direction, &[u8]) -> bool + Send + 'static {
+        let (mut up_done, mut down_done) = (false, false);
+        move |dir, data| {
+            let (done, prefix) = match dir {
+                Direction::ToUpstream => (&mut up_done, to_upstream),
+                Direction::ToClient => (&mut down_done, to_client),
+            };
+            if !*done && data.starts_with(prefix.as_bytes()) {
+                *done = true;
+                true
+            } else {
+                false
+            }
+        }
+    }
+
+    /// The datagrams dropped so far.
+    pub fn dropped(&self) -> Vec<(Direction, String)> {
+        self.dropped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for UdpRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

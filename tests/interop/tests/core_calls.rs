@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use parley_interop::Sipp;
+use parley_interop::{Sipp, UdpRelay};
 use sip_core::{AckWait, AckWaitAction, Dialog, TimerConfig};
 use sip_message::headers::{ContentType, MediaType};
 use sip_message::{Message, Method, Request, Response, StatusCode};
@@ -35,8 +35,19 @@ async fn start() -> (Endpoint, tokio::sync::mpsc::Receiver<EndpointEvent>) {
 
 /// SIPp calls Parley; Parley rings, answers, gets the ACK and the BYE.
 async fn sipp_calls_parley(proto: Proto) {
+    sipp_calls_parley_via(proto, false).await;
+}
+
+/// With `lossy`, SIPp reaches Parley through a relay that loses SIPp's
+/// first INVITE and Parley's first 200: SIPp's INVITE retransmission and
+/// Parley's 2xx retransmission (§13.3.1.4) must recover the call.
+async fn sipp_calls_parley_via(proto: Proto, lossy: bool) {
     let (ep, mut events) = start().await;
-    let me = ep.local_addr(proto).unwrap();
+    let parley = ep.local_addr(proto).unwrap();
+    let relay = lossy.then(|| {
+        UdpRelay::start(parley, UdpRelay::drop_first("INVITE ", "SIP/2.0 200")).expect("relay")
+    });
+    let me = relay.as_ref().map_or(parley, |r| r.addr);
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_owned();
     let mut sipp = Sipp::scenario("core_uac_invite")
@@ -106,6 +117,13 @@ async fn sipp_calls_parley(proto: Proto) {
 
 /// Parley calls SIPp; SIPp rings and answers; Parley ACKs and hangs up.
 async fn parley_calls_sipp(proto: Proto) {
+    parley_calls_sipp_via(proto, false).await;
+}
+
+/// As above; with `lossy`, the INVITE goes through a relay that loses the
+/// first INVITE and the first 200: Parley's Timer A retransmission and
+/// SIPp's 200 retransmission must recover the call.
+async fn parley_calls_sipp_via(proto: Proto, lossy: bool) {
     let (ep, _events) = start().await;
     let me = ep.local_addr(proto).unwrap();
     let port = parley_interop::free_port(1);
@@ -201,4 +219,14 @@ async fn parley_calls_sipp_over_udp() {
 #[tokio::test]
 async fn parley_calls_sipp_over_tcp() {
     parley_calls_sipp(Proto::Tcp).await;
+}
+
+#[tokio::test]
+async fn parley_calls_sipp_over_udp_losing_the_first_invite_and_the_first_200() {
+    parley_calls_sipp_via(Proto::Udp, true).await;
+}
+
+#[tokio::test]
+async fn sipp_calls_parley_over_udp_losing_the_first_invite_and_the_first_200() {
+    sipp_calls_parley_via(Proto::Udp, true).await;
 }
