@@ -40,6 +40,15 @@ pub enum TimerConfigError {
         /// Configured T2.
         t2: Duration,
     },
+    /// A base timer above [`TimerConfig::MAX_BASE`]: deadlines are computed
+    /// as `now + 64*T1` and must stay far from `Instant` overflow.
+    #[error("{name} ({value:?}) exceeds the maximum of 60 s")]
+    TooLong {
+        /// Which timer.
+        name: &'static str,
+        /// Its configured value.
+        value: Duration,
+    },
 }
 
 /// The three base timers; the rest are derived.
@@ -61,10 +70,18 @@ impl Default for TimerConfig {
 }
 
 impl TimerConfig {
+    /// Largest accepted T1, T2 or T4 (RFC values are 0.5, 4 and 5 s).
+    pub const MAX_BASE: Duration = Duration::from_secs(60);
+
     /// A configuration with the given base timers.
     pub fn new(t1: Duration, t2: Duration, t4: Duration) -> Result<Self, TimerConfigError> {
         if t1.is_zero() {
             return Err(TimerConfigError::ZeroT1);
+        }
+        for (name, value) in [("T1", t1), ("T2", t2), ("T4", t4)] {
+            if value > Self::MAX_BASE {
+                return Err(TimerConfigError::TooLong { name, value });
+            }
         }
         if t2 < t1 {
             return Err(TimerConfigError::T2BelowT1 { t1, t2 });
@@ -180,5 +197,16 @@ mod tests {
             ),
             Err(TimerConfigError::T2BelowT1 { .. })
         ));
+        assert_eq!(
+            TimerConfig::new(
+                Duration::from_secs(1),
+                Duration::from_secs(4),
+                Duration::from_secs(3600)
+            ),
+            Err(TimerConfigError::TooLong {
+                name: "T4",
+                value: Duration::from_secs(3600)
+            })
+        );
     }
 }

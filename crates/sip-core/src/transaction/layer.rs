@@ -12,11 +12,20 @@
 //!   message in --> match? --yes--> machine --actions--> transmits / events
 //!                    | no
 //!                    +-- request: ACK --------------------> Ack event (2xx ACK)
+//!                    |            no From/To/Call-ID/CSeq -> 400 (stateless)
+//!                    |            merged (§8.2.2.2) -----> 482 (stateless)
+//!                    |            table full ------------> 503 (stateless)
 //!                    |            CANCEL -> 200/481, Cancelled event
 //!                    |            other --> new server transaction, Request event
 //!                    +-- response: 2xx to INVITE ----------> StrayResponse event
 //!                                  other ---------------> dropped (debug)
 //! ```
+//!
+//! Bounds: at most `max_transactions` live transactions and `max_queue`
+//! queued transmits and events each. With full queues new input is
+//! dropped (the peer retransmits) and `send_*` return
+//! [`LayerError::QueueFull`]; output produced by timers past the cap is
+//! dropped and counted in [`TransactionLayer::dropped`].
 //!
 //! Responses go back to the address the request came from (symmetric
 //! response routing, RFC 3581 style); `received`/`rport` are filled into the
