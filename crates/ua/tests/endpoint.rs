@@ -170,3 +170,51 @@ async fn every_target_silent_is_a_timeout_naming_the_last() {
         Err(EndpointError::NoTargets)
     ));
 }
+
+#[tokio::test]
+async fn large_requests_switch_from_udp_to_tcp() {
+    let (a, b) = pair(500).await;
+    let mut big = options("big-one");
+    big.headers.push("X-Padding", &"x".repeat(1400)).unwrap();
+    let target = Target {
+        addr: b.local_addr(Proto::Udp).unwrap(),
+        proto: Proto::Udp,
+    };
+    let resp = a.request(big, vec![target]).await.unwrap();
+    assert_eq!(resp.status.as_u16(), 200);
+    let via = resp.headers.top_via().unwrap().unwrap();
+    assert_eq!(
+        via.transport,
+        Proto::Tcp.to_via(),
+        "RFC 3261 §18.1.1: sent over TCP"
+    );
+}
+
+#[tokio::test]
+async fn works_over_ipv6() {
+    let v6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    let cfg = || EndpointConfig {
+        transport: TransportConfig::new(v6),
+        timers: TimerConfig::default(),
+    };
+    let Ok((a, _ae)) = Endpoint::start(cfg()).await else {
+        eprintln!("no IPv6 loopback on this machine");
+        return;
+    };
+    let (b, be) = Endpoint::start(cfg()).await.unwrap();
+    serve(b.clone(), be);
+    for proto in [Proto::Udp, Proto::Tcp] {
+        let target = Target {
+            addr: b.local_addr(proto).unwrap(),
+            proto,
+        };
+        assert!(target.addr.is_ipv6());
+        let resp = a
+            .request(options(&format!("v6-{proto:?}")), vec![target])
+            .await
+            .unwrap();
+        assert_eq!(resp.status.as_u16(), 200);
+        let via = resp.headers.top_via().unwrap().unwrap();
+        assert_eq!(via.host.to_string(), "[::1]", "{via}");
+    }
+}
