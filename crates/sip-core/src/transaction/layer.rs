@@ -986,7 +986,7 @@ impl TransactionLayer {
         let machine = if req.method == Method::Invite {
             Machine::ServerInvite(ServerInvite::new(now, req, reliable, self.config.timers))
         } else {
-            Machine::ServerNonInvite(ServerNonInvite::new(reliable, self.config.timers))
+            Machine::ServerNonInvite(ServerNonInvite::new(now, reliable, self.config.timers))
         };
         let key = Key::Server(key);
         self.index.insert(key.clone(), id);

@@ -23,6 +23,11 @@
 //!                   |                 Terminated                   |
 //!                   +----------------------------------------------+
 //! ```
+//!
+//! Local guard, not in the RFC: if the TU has sent no final response
+//! 64*T1 after the request arrived, the client has given up (its Timer F)
+//! and the machine ends with a timeout, so a TU that forgets a request
+//! cannot pin a slot of the transaction table forever.
 
 use std::time::Instant;
 
@@ -54,10 +59,12 @@ impl State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Timer {
     J,
+    /// The TU-answer guard (see module docs).
+    Tu,
 }
 
 impl TimerKind for Timer {
-    const ALL: &'static [Self] = &[Timer::J];
+    const ALL: &'static [Self] = &[Timer::J, Timer::Tu];
     fn index(self) -> usize {
         self as usize
     }
@@ -69,20 +76,22 @@ pub(crate) struct ServerNonInvite {
     state: State,
     reliable: bool,
     config: TimerConfig,
-    timers: TimerTable<Timer, 1>,
+    timers: TimerTable<Timer, 2>,
     last: Option<Response>,
 }
 
 impl ServerNonInvite {
     /// A new request arrived; the owner passes it to the TU.
-    pub(crate) fn new(reliable: bool, config: TimerConfig) -> Self {
-        ServerNonInvite {
+    pub(crate) fn new(now: Instant, reliable: bool, config: TimerConfig) -> Self {
+        let mut t = ServerNonInvite {
             state: State::Trying,
             reliable,
             config,
             timers: TimerTable::new(),
             last: None,
-        }
+        };
+        t.timers.set(Timer::Tu, now + config.timeout_64t1());
+        t
     }
 
     pub(crate) fn state(&self) -> State {
@@ -117,6 +126,7 @@ impl ServerNonInvite {
                     self.state = State::Proceeding;
                     return Ok(());
                 }
+                self.timers.stop(Timer::Tu);
                 let j = self.config.timer_j(self.reliable);
                 if j.is_zero() {
                     self.terminate(out);
@@ -144,6 +154,11 @@ impl ServerNonInvite {
         while let Some(t) = self.timers.pop_expired(now) {
             match (t, self.state) {
                 (Timer::J, State::Completed) => self.terminate(out),
+                (Timer::Tu, State::Trying | State::Proceeding) => {
+                    tracing::debug!("TU never answered a non-INVITE request");
+                    out.push(Action::Timeout);
+                    self.terminate(out);
+                }
                 (t, s) => tracing::debug!(?t, ?s, "stale timer ignored"),
             }
         }
@@ -182,11 +197,15 @@ mod tests {
     fn retransmits_absorbed_in_trying_answered_later() {
         let t0 = Instant::now();
         let req = request("OPTIONS", "z9hG4bKsn");
-        let mut t = ServerNonInvite::new(false, TimerConfig::default());
+        let mut t = ServerNonInvite::new(t0, false, TimerConfig::default());
         let mut out = Vec::new();
         t.on_request(&mut out);
         assert!(out.is_empty());
-        assert_eq!(t.next_timeout(), None, "no timers in Trying");
+        assert_eq!(
+            t.next_timeout(),
+            Some(t0 + ms(32_000)),
+            "only the TU guard in Trying"
+        );
         t.send_response(t0 + ms(10), response(&req, 180), &mut out)
             .unwrap();
         assert_eq!(t.state(), State::Proceeding);
@@ -217,7 +236,7 @@ mod tests {
     fn reliable_final_terminates_at_once() {
         let t0 = Instant::now();
         let req = request("BYE", "z9hG4bKsn");
-        let mut t = ServerNonInvite::new(true, TimerConfig::default());
+        let mut t = ServerNonInvite::new(t0, true, TimerConfig::default());
         let mut out = Vec::new();
         t.send_response(t0, response(&req, 200), &mut out).unwrap();
         assert_eq!(statuses(&out), [200]);
@@ -225,8 +244,27 @@ mod tests {
     }
 
     #[test]
+    fn unanswered_request_times_out_after_64_t1() {
+        let t0 = Instant::now();
+        let req = request("OPTIONS", "z9hG4bKsn");
+        let mut t = ServerNonInvite::new(t0, false, TimerConfig::default());
+        let mut out = Vec::new();
+        t.send_response(t0 + ms(5), response(&req, 100), &mut out)
+            .unwrap();
+        out.clear();
+        t.on_timeout(t0 + ms(31_999), &mut out);
+        assert!(out.is_empty());
+        t.on_timeout(t0 + ms(32_000), &mut out);
+        assert_eq!(out, [Action::Timeout, Action::Terminated]);
+        assert!(t
+            .send_response(t0 + ms(33_000), response(&req, 200), &mut out)
+            .is_err());
+    }
+
+    #[test]
     fn transport_error() {
-        let mut t = ServerNonInvite::new(false, TimerConfig::default());
+        let t0 = Instant::now();
+        let mut t = ServerNonInvite::new(t0, false, TimerConfig::default());
         let mut out = Vec::new();
         t.on_transport_error(&mut out);
         assert_eq!(out, [Action::TransportError, Action::Terminated]);
