@@ -136,7 +136,13 @@ enum Command {
 pub struct Endpoint {
     commands: mpsc::Sender<Command>,
     transports: Transports,
+    learned: Learned,
 }
+
+/// Our address as peers see it, per transport (RFC 3581 `received` and
+/// `rport` in responses): behind NAT this, not the socket's address, is
+/// what a Contact must carry for requests to reach us.
+type Learned = std::sync::Arc<std::sync::Mutex<HashMap<Proto, SocketAddr>>>;
 
 impl Endpoint {
     /// Binds the transports and starts the driver task.
@@ -152,7 +158,9 @@ impl Endpoint {
             ..LayerConfig::default()
         });
         let (failures, failure_rx) = mpsc::channel(COMMAND_QUEUE);
+        let learned = Learned::default();
         let driver = Driver {
+            learned: learned.clone(),
             layer,
             transports: transports.clone(),
             events,
@@ -165,6 +173,7 @@ impl Endpoint {
             Self {
                 commands,
                 transports,
+                learned,
             },
             ev_rx,
         ))
@@ -173,6 +182,16 @@ impl Endpoint {
     /// Where the endpoint listens for `proto`.
     pub fn local_addr(&self, proto: Proto) -> Option<SocketAddr> {
         self.transports.local_addr(proto)
+    }
+
+    /// Our address as the last responding peer saw it over `proto`
+    /// (RFC 3581), if a response has told us.
+    pub fn public_addr(&self, proto: Proto) -> Option<SocketAddr> {
+        self.learned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&proto)
+            .copied()
     }
 
     /// A Via for a request we send to `target`: our address as the
@@ -261,6 +280,7 @@ struct Pending {
 }
 
 struct Driver {
+    learned: Learned,
     layer: TransactionLayer,
     transports: Transports,
     events: mpsc::Sender<EndpointEvent>,
@@ -480,6 +500,12 @@ impl Driver {
                 let Some(p) = self.pending.get_mut(&id) else {
                     return;
                 };
+                if let Some(addr) = observed_addr(&response) {
+                    self.learned
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(p.target.proto, addr);
+                }
                 p.answered = true;
                 if response.status.is_final() {
                     if let Some(reply) = p.reply.take() {
@@ -544,6 +570,21 @@ impl Driver {
             warn!("endpoint event queue full or closed; dropping an event");
         }
     }
+}
+
+/// Where the peer saw the request come from: `received` and `rport` of
+/// our Via in its response (RFC 3581 §4); each defaults to what we sent.
+fn observed_addr(response: &Response) -> Option<SocketAddr> {
+    let via = response.headers.top_via().ok().flatten()?;
+    let sent_ip = match &via.host {
+        Host::Ipv4(ip) => Some(IpAddr::V4(*ip)),
+        Host::Ipv6(ip) => Some(IpAddr::V6(*ip)),
+        Host::Domain(_) => None,
+    };
+    let ip = via.received().or(sent_ip)?;
+    let port = via.rport().flatten().or(via.port).unwrap_or(5060);
+    (via.received().is_some() || via.rport().flatten().is_some())
+        .then_some(SocketAddr::new(ip, port))
 }
 
 fn via_for(transports: &Transports, target: &Target) -> Via {

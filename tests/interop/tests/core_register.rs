@@ -107,6 +107,10 @@ async fn register_over(proto: Proto) {
         via.received().is_some() || via.rport().flatten().is_some(),
         "{via}"
     );
+    if proto == Proto::Udp {
+        // Learned for the Contact; on loopback it is our own socket.
+        assert_eq!(ep.public_addr(Proto::Udp), Some(local), "{via}");
+    }
 
     // Unregister: the same Call-ID, next CSeq; Kamailio challenges again.
     let mut unreg = register("carol", &contact, 0, &format!("reg-{proto:?}"));
