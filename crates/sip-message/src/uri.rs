@@ -6,6 +6,7 @@
 //! RFC 3261 §19.1.4 on the unescaped values.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
@@ -683,47 +684,47 @@ impl SipUri {
         {
             return false;
         }
-        let same = |a: Option<&str>, b: Option<&str>| {
-            let a = a.map(unescape);
-            let b = b.map(unescape);
-            match (a, b) {
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b),
-                (None, None) => true,
-                _ => false,
-            }
-        };
-        for p in self.params.iter() {
-            match o.params.get(&p.name) {
-                Some(v) => {
-                    if !same(p.value.as_deref(), v) {
-                        return false;
-                    }
-                }
-                None => {
-                    let special = ["user", "ttl", "method", "maddr", "transport"];
-                    if special.iter().any(|s| s.eq_ignore_ascii_case(&p.name)) {
-                        return false;
-                    }
-                }
+        // Maps and sorted lists keep this O(n log n) on hostile URIs with
+        // thousands of parameters or headers.
+        const SPECIAL: [&[u8]; 5] = [b"user", b"ttl", b"method", b"maddr", b"transport"];
+        let (a, b) = (param_map(&self.params), param_map(&o.params));
+        for (k, v) in &a {
+            match b.get(k) {
+                Some(w) if v != w => return false,
+                Some(_) => {}
+                None if SPECIAL.contains(&k.as_slice()) => return false,
+                None => {}
             }
         }
-        for p in o.params.iter() {
-            let special = ["user", "ttl", "method", "maddr", "transport"];
-            if special.iter().any(|s| s.eq_ignore_ascii_case(&p.name))
-                && !self.params.contains(&p.name)
-            {
-                return false;
-            }
+        if b.keys()
+            .any(|k| SPECIAL.contains(&k.as_slice()) && !a.contains_key(k))
+        {
+            return false;
         }
         if self.headers.len() != o.headers.len() {
             return false;
         }
-        self.headers.iter().all(|(n, v)| {
-            o.headers.iter().any(|(n2, v2)| {
-                unescape(n).eq_ignore_ascii_case(&unescape(n2)) && unescape(v) == unescape(v2)
-            })
-        })
+        let sorted = |h: &[(String, String)]| {
+            let mut v: Vec<(Vec<u8>, Vec<u8>)> = h
+                .iter()
+                .map(|(n, v)| (unescape(n).to_ascii_lowercase(), unescape(v).into_owned()))
+                .collect();
+            v.sort();
+            v
+        };
+        sorted(&self.headers) == sorted(&o.headers)
     }
+}
+
+/// Parameters keyed by unescaped lower-case name (first occurrence wins),
+/// values unescaped and lower-cased, for comparisons.
+fn param_map(p: &Params) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+    let mut m = BTreeMap::new();
+    for x in p.iter() {
+        m.entry(unescape(&x.name).to_ascii_lowercase())
+            .or_insert_with(|| x.value.as_deref().map(|v| unescape(v).to_ascii_lowercase()));
+    }
+    m
 }
 
 impl fmt::Display for SipUri {
@@ -909,12 +910,7 @@ impl TelUri {
     pub fn equivalent(&self, o: &TelUri) -> bool {
         self.digits().eq_ignore_ascii_case(&o.digits())
             && self.params.len() == o.params.len()
-            && self.params.iter().all(|p| {
-                o.params.get(&p.name).is_some_and(|v| {
-                    v.map(str::to_ascii_lowercase)
-                        == p.value.as_deref().map(str::to_ascii_lowercase)
-                })
-            })
+            && param_map(&self.params) == param_map(&o.params)
     }
 }
 
@@ -1025,6 +1021,20 @@ mod tests {
             "sip:carol@chicago.com;security=on",
             "sip:carol@chicago.com;security=off"
         ));
+    }
+
+    #[test]
+    fn equivalence_stays_fast_on_huge_uris() {
+        // 20k parameters and headers: quadratic matching would take ages.
+        let mut text = String::from("sip:a@b");
+        for i in 0..20_000 {
+            text.push_str(&format!(";p{i}=v{i}"));
+        }
+        text.push('?');
+        let hs: Vec<String> = (0..20_000).map(|i| format!("h{i}=x")).collect();
+        text.push_str(&hs.join("&"));
+        let u = Uri::parse(&text).unwrap();
+        assert!(u.equivalent(&u.clone()));
     }
 
     #[test]
