@@ -135,8 +135,12 @@ async fn parley_calls_sipp_via(proto: Proto, lossy: bool) {
         sipp = sipp.tcp();
     }
     let handle = sipp.start(out.path()).expect("sipp");
+    let sipp_addr = SocketAddr::new(LOCALHOST, port);
+    let relay = lossy.then(|| {
+        UdpRelay::start(sipp_addr, UdpRelay::drop_first("INVITE ", "SIP/2.0 200")).expect("relay")
+    });
     let target = Target {
-        addr: SocketAddr::new(LOCALHOST, port),
+        addr: relay.as_ref().map_or(sipp_addr, |r| r.addr),
         proto,
     };
     let transport = proto.via_token().to_lowercase();
@@ -199,6 +203,17 @@ async fn parley_calls_sipp_via(proto: Proto, lossy: bool) {
         run.trace("err"),
         run.trace("msg")
     );
+    if let Some(relay) = relay {
+        let dropped = relay.dropped();
+        assert_eq!(dropped.len(), 2, "{dropped:?}");
+        assert!(
+            dropped[0].1.starts_with("INVITE ") && dropped[1].1.starts_with("SIP/2.0 200"),
+            "{dropped:?}"
+        );
+        // SIPp sent its 200 at least twice: the lost one and the retransmission.
+        let msgs = run.trace("msg");
+        assert!(msgs.matches("SIP/2.0 200 OK").count() >= 2, "{msgs}");
+    }
 }
 
 #[tokio::test]
