@@ -36,6 +36,7 @@ pub mod auth;
 pub mod dialog;
 pub mod timers;
 pub mod transaction;
+pub mod usage;
 
 mod rand;
 
@@ -46,6 +47,9 @@ pub use transaction::layer::{
     LayerConfig, LayerError, TransactionEvent, TransactionId, TransactionLayer, Transmit,
 };
 pub use transaction::{TransactionError, TransactionState};
+pub use usage::registration::{
+    Registration, RegistrationConfig, RegistrationError, RegistrationEvent,
+};
 
 use sip_message::StatusCode;
 

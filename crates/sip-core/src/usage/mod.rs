@@ -1,0 +1,3 @@
+//! Usages built on transactions and dialogs: what a UA does with SIP.
+
+pub mod registration;
