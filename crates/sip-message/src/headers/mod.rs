@@ -874,6 +874,46 @@ mod tests {
         assert_eq!(HeaderName::from_name("l"), HeaderName::ContentLength);
         assert_eq!(HeaderName::from_name("C%6Fntact"), HeaderName::Other);
         assert_eq!(HeaderName::from_name("x-custom"), HeaderName::Other);
+        // Fast-path names and table names agree with the canonical spelling.
+        for n in [
+            "to",
+            "VIA",
+            "From",
+            "cseq",
+            "Route",
+            "call-id",
+            "Contact",
+            "Max-Forwards",
+            "content-type",
+            "Record-Route",
+            "Content-Length",
+            "Date",
+            "Allow",
+            "Event",
+            "Server",
+            "Accept",
+            "Expires",
+            "Require",
+            "Subject",
+            "Supported",
+            "User-Agent",
+            "Allow-Events",
+            "Authorization",
+            "Session-Expires",
+            "WWW-Authenticate",
+            "Proxy-Authenticate",
+            "Subscription-State",
+            "Proxy-Authorization",
+            "RSeq",
+            "RAck",
+            "Min-SE",
+            "SIP-ETag",
+            "Refer-To",
+            "Privacy",
+        ] {
+            let k = HeaderName::from_name(n);
+            assert!(k.as_str().eq_ignore_ascii_case(n), "{n} -> {k:?}");
+        }
         for c in [
             "v", "i", "f", "t", "m", "l", "c", "k", "s", "e", "o", "r", "u", "b", "x", "y", "a",
         ] {
