@@ -141,7 +141,7 @@ pub(crate) fn scan_name_addr<'a>(
         if text.is_empty() {
             return Err(syn(c, "address"));
         }
-        if let Some(q) = text.find('?') {
+        if let Some(q) = crate::scan::find_byte(text, b'?') {
             return Err(HeaderError::syntax(
                 header,
                 ustart + q,

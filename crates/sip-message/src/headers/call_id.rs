@@ -40,7 +40,7 @@ fn check(value: &str) -> Result<&str, HeaderError> {
         - value
             .trim_start_matches(|c: char| c.is_ascii_whitespace())
             .len();
-    let (a, b) = match v.split_once('@') {
+    let (a, b) = match crate::scan::split_byte(v, b'@') {
         Some((a, b)) => (a, Some(b)),
         None => (v, None),
     };
