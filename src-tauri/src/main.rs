@@ -61,6 +61,7 @@ fn start_engine(app: &tauri::App) -> Result<Engine, StartError> {
         Engine::start(EngineOptions {
             paths,
             secrets: Arc::new(store::OsKeyring),
+            sip: ua::SipOptions::default(),
         })
     })?;
     let mut events = engine.subscribe();

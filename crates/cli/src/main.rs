@@ -43,6 +43,16 @@ enum Command {
     Account(AccountCommand),
     /// List the sound devices the platform offers.
     Devices,
+    /// Register an account, report the result, unregister; exit 0 when
+    /// the registrar accepted it. The password comes from the keyring, or
+    /// from PARLEY_PASSWORD (never stored).
+    Register {
+        /// Account name.
+        name: String,
+        /// Seconds to wait for the registrar.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,6 +126,10 @@ enum CliError {
     BadPassword,
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("registration of {account:?} failed: {reason}")]
+    RegistrationFailed { account: String, reason: String },
+    #[error("no answer about {0:?} from the registrar in time")]
+    RegistrationTimeout(String),
 }
 
 fn main() -> ExitCode {
@@ -149,6 +163,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         let engine = Engine::start(EngineOptions {
             paths,
             secrets: Arc::new(store::OsKeyring),
+            sip: ua::SipOptions::default(),
         })?;
         let result = dispatch(&engine, cli.command, &out).await;
         engine.shutdown().await?;
@@ -203,9 +218,64 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
             engine.remove_account(&name).await?;
             out.done("account_removed", &name);
         }
+        Command::Register { name, timeout } => register(engine, &name, timeout, out).await?,
         Command::Devices => unreachable!("handled before the engine starts"),
     }
     Ok(())
+}
+
+async fn register(engine: &Engine, name: &str, timeout: u64, out: &Output) -> Result<(), CliError> {
+    // For one-off headless use; read here, handed to the engine, never stored.
+    let password = std::env::var("PARLEY_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let mut events = engine.subscribe();
+    engine.register(name, password).await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    let outcome = loop {
+        let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => break Err(CliError::RegistrationTimeout(name.to_owned())),
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            Ok(Err(_)) => break Err(CliError::Engine(EngineError::Stopped)),
+            Ok(Ok(ev)) => ev,
+        };
+        let ua::Event::Registration { account, state } = ev else {
+            continue;
+        };
+        if account != name {
+            continue;
+        }
+        match state {
+            ua::RegistrationState::Registering => {
+                out.event("registering", name, serde_json::json!({}))
+            }
+            ua::RegistrationState::Registered { expires_in_s } => {
+                out.event(
+                    "registered",
+                    name,
+                    serde_json::json!({ "expires": expires_in_s }),
+                );
+                break Ok(());
+            }
+            ua::RegistrationState::Failed { reason } => {
+                out.event(
+                    "registration_failed",
+                    name,
+                    serde_json::json!({ "reason": reason }),
+                );
+                break Err(CliError::RegistrationFailed {
+                    account: name.to_owned(),
+                    reason,
+                });
+            }
+            _ => {}
+        }
+    };
+    engine.unregister(name).await?;
+    if outcome.is_ok() {
+        out.event("unregistered", name, serde_json::json!({}));
+    }
+    outcome
 }
 
 fn read_password() -> Result<String, CliError> {
@@ -258,6 +328,38 @@ impl Output {
             self.line(&serde_json::json!({ "event": event, "account": name }));
         } else {
             println!("{}: {name}", event.replace('_', " "));
+        }
+    }
+
+    /// One event: a JSON object with `event` and `account` plus `extra`'s
+    /// fields, or a readable line.
+    fn event(&self, event: &str, account: &str, extra: serde_json::Value) {
+        if self.json {
+            let mut v = serde_json::json!({ "event": event, "account": account });
+            if let (Some(obj), serde_json::Value::Object(more)) = (v.as_object_mut(), extra) {
+                obj.extend(more);
+            }
+            self.line(&v);
+        } else {
+            let details: Vec<String> = extra
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| {
+                            format!(
+                                "{k}={}",
+                                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let line = format!(
+                "{}: {account} {}",
+                event.replace('_', " "),
+                details.join(" ")
+            );
+            println!("{}", line.trim_end());
         }
     }
 

@@ -8,6 +8,9 @@
 //!  (app, CLI)     <─────────── reply ───────────┘                 (UI, CLI printer)
 //! ```
 
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use store::{AccountConfig, Config, ConfigError, Paths, SecretError, SecretStore};
@@ -15,6 +18,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info};
 
 use crate::api::{AccountInfo, AccountInput, EngineStatus, Event, RegistrationState};
+use crate::dns::{DnsError, SipResolver};
+use crate::endpoint::{Endpoint, EndpointConfig, EndpointError};
+use crate::registration::{self, RegisterError, RegistrationHandle, States};
+use crate::transport::tls::TlsSettings;
+use crate::transport::{Proto, TransportConfig};
 
 /// Name of the built-in account used when none is configured.
 pub const LOCAL_ACCOUNT: &str = "Local";
@@ -40,6 +48,39 @@ pub enum EngineError {
     /// The local account is built in and cannot be changed.
     #[error("the local account is built in and cannot be removed")]
     LocalAccount,
+    /// Registration could not start.
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    /// The SIP sockets could not be opened.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// DNS is not usable.
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+}
+
+/// Network settings of the SIP engine.
+#[derive(Debug, Clone)]
+pub struct SipOptions {
+    /// Address to bind (all interfaces by default).
+    pub bind_ip: IpAddr,
+    /// UDP/TCP port; 0 picks a free one.
+    pub port: u16,
+    /// A DNS server to use instead of the system's (tests run their own).
+    pub dns_server: Option<SocketAddr>,
+    /// CA certificates (PEM files) to trust for TLS besides the system's.
+    pub extra_roots: Vec<PathBuf>,
+}
+
+impl Default for SipOptions {
+    fn default() -> Self {
+        Self {
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 0,
+            dns_server: None,
+            extra_roots: Vec::new(),
+        }
+    }
 }
 
 /// What the engine needs to start.
@@ -48,6 +89,8 @@ pub struct EngineOptions {
     pub paths: Paths,
     /// Where passwords live (the OS keyring, or memory in tests).
     pub secrets: Arc<dyn SecretStore>,
+    /// Sockets and DNS.
+    pub sip: SipOptions,
 }
 
 enum Command {
@@ -58,6 +101,12 @@ enum Command {
         oneshot::Sender<Result<(), EngineError>>,
     ),
     RemoveAccount(String, oneshot::Sender<Result<(), EngineError>>),
+    Register(
+        String,
+        Option<String>,
+        oneshot::Sender<Result<(), EngineError>>,
+    ),
+    Unregister(String, oneshot::Sender<Result<(), EngineError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -81,6 +130,9 @@ impl Engine {
             config,
             options,
             events: events.clone(),
+            endpoint: None,
+            registrations: HashMap::new(),
+            states: States::default(),
         };
         tokio::spawn(task.run(rx));
         Ok(Self { commands, events })
@@ -124,7 +176,26 @@ impl Engine {
             .await?
     }
 
-    /// Stops the engine (later: unregisters, hangs up) and waits for it.
+    /// Registers `account` (password from the keyring unless given, e.g.
+    /// from PARLEY_PASSWORD) and keeps it registered; progress arrives as
+    /// [`Event::Registration`].
+    pub async fn register(
+        &self,
+        account: &str,
+        password: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.ask(|tx| Command::Register(account.to_owned(), password, tx))
+            .await?
+    }
+
+    /// Removes `account`'s binding and stops refreshing it; returns when
+    /// the registrar has answered (or the attempt ended).
+    pub async fn unregister(&self, account: &str) -> Result<(), EngineError> {
+        self.ask(|tx| Command::Unregister(account.to_owned(), tx))
+            .await?
+    }
+
+    /// Stops the engine (unregistering every account) and waits for it.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         self.ask(Command::Shutdown).await
     }
@@ -134,6 +205,9 @@ struct Task {
     config: Config,
     options: EngineOptions,
     events: broadcast::Sender<Event>,
+    endpoint: Option<Endpoint>,
+    registrations: HashMap<String, RegistrationHandle>,
+    states: States,
 }
 
 impl Task {
@@ -149,14 +223,120 @@ impl Task {
                 Command::RemoveAccount(name, reply) => {
                     let _ = reply.send(self.remove_account(&name));
                 }
+                Command::Register(name, password, reply) => {
+                    let _ = reply.send(self.register(&name, password).await);
+                }
+                Command::Unregister(name, reply) => match self.registrations.remove(&name) {
+                    // Unregistering waits for the registrar; do not hold
+                    // up other commands meanwhile.
+                    Some(handle) => {
+                        tokio::spawn(async move {
+                            handle.stop().await;
+                            let _ = reply.send(Ok(()));
+                        });
+                    }
+                    None => {
+                        let _ = reply.send(Ok(()));
+                    }
+                },
                 Command::Shutdown(reply) => {
                     info!("engine stopping");
+                    // Unregister on quit, but never hang the exit on a
+                    // registrar that does not answer.
+                    let handles: Vec<RegistrationHandle> =
+                        self.registrations.drain().map(|(_, h)| h).collect();
+                    let all = async {
+                        for h in &handles {
+                            h.stop().await;
+                        }
+                    };
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), all).await;
                     let _ = reply.send(());
                     return;
                 }
             }
         }
         debug!("every engine handle dropped; engine stopping");
+    }
+
+    async fn register(&mut self, name: &str, password: Option<String>) -> Result<(), EngineError> {
+        let account = self
+            .config
+            .account(name)
+            .cloned()
+            .ok_or_else(|| ConfigError::NoSuchAccount(name.to_owned()))?;
+        if self.registrations.contains_key(name) {
+            return Ok(());
+        }
+        let password = match password {
+            Some(p) => p,
+            None => self.options.secrets.get(name).map_err(|e| match e {
+                SecretError::NotFound { .. } => {
+                    EngineError::Register(RegisterError::NoPassword(name.to_owned()))
+                }
+                other => EngineError::Secret(other),
+            })?,
+        };
+        let endpoint = self.endpoint().await?;
+        let supported = vec![Proto::Udp, Proto::Tcp, Proto::Tls];
+        let resolver = match self.options.sip.dns_server {
+            Some(server) => SipResolver::with_name_server(server, supported)?,
+            None => SipResolver::system(supported)?,
+        };
+        let handle = registration::spawn(
+            endpoint,
+            resolver,
+            &account,
+            password,
+            self.events.clone(),
+            self.states.clone(),
+        )?;
+        self.registrations.insert(name.to_owned(), handle);
+        Ok(())
+    }
+
+    /// The SIP endpoint, started on first use.
+    async fn endpoint(&mut self) -> Result<Endpoint, EngineError> {
+        if let Some(ep) = &self.endpoint {
+            return Ok(ep.clone());
+        }
+        let sip = &self.options.sip;
+        let tls = TlsSettings {
+            extra_roots: sip.extra_roots.clone(),
+            ..TlsSettings::default()
+        };
+        let config = EndpointConfig {
+            transport: TransportConfig {
+                port: sip.port,
+                tls: Some(tls),
+                ..TransportConfig::new(sip.bind_ip)
+            },
+            timers: sip_core::TimerConfig::default(),
+        };
+        let (ep, mut events) = Endpoint::start(config).await?;
+        // Requests to us get real answers with the calls and presence
+        // work; until then OPTIONS is answered and the rest refused (501),
+        // never left unanswered.
+        let responder = ep.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                if let crate::endpoint::EndpointEvent::Request { id, request, .. } = ev {
+                    let code = if request.method == sip_message::Method::Options {
+                        200
+                    } else {
+                        501
+                    };
+                    let Some(status) = sip_message::StatusCode::new(code) else {
+                        continue;
+                    };
+                    let mut resp = sip_message::Response::for_request(&request, status);
+                    let _ = resp.headers.push("Allow", "OPTIONS, REGISTER");
+                    let _ = responder.respond(id, resp).await;
+                }
+            }
+        });
+        self.endpoint = Some(ep.clone());
+        Ok(ep)
     }
 
     fn status(&self) -> EngineStatus {
@@ -170,7 +350,21 @@ impl Task {
         if self.config.accounts.is_empty() {
             return vec![local_account()];
         }
-        self.config.accounts.iter().map(account_info).collect()
+        let states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.config
+            .accounts
+            .iter()
+            .map(|a| {
+                let mut info = account_info(a);
+                if let (Some(s), true) = (states.get(&a.name), a.enabled && a.register) {
+                    info.registration = s.clone();
+                }
+                info
+            })
+            .collect()
     }
 
     fn add_account(
@@ -271,7 +465,12 @@ mod tests {
             config_dir: dir.join("config"),
             data_dir: dir.join("data"),
         };
-        Engine::start(EngineOptions { paths, secrets }).unwrap()
+        Engine::start(EngineOptions {
+            paths,
+            secrets,
+            sip: SipOptions::default(),
+        })
+        .unwrap()
     }
 
     fn input(name: &str) -> AccountInput {

@@ -9,7 +9,8 @@ pub mod api;
 pub mod dns;
 pub mod endpoint;
 mod engine;
+pub mod registration;
 pub mod transport;
 
 pub use api::{AccountInfo, AccountInput, EngineStatus, Event, RegistrationState, TransportKind};
-pub use engine::{Engine, EngineError, EngineOptions, LOCAL_ACCOUNT};
+pub use engine::{Engine, EngineError, EngineOptions, SipOptions, LOCAL_ACCOUNT};

@@ -1,0 +1,171 @@
+//! `parley-cli register` against the real Kamailio of the test harness.
+
+use std::process::{Command, Output};
+
+use parley_interop::{Kamailio, KamailioOptions};
+
+fn cli(dir: &std::path::Path, password: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_parley-cli"));
+    c.arg("--config-dir")
+        .arg(dir.join("config"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args);
+    c.env("PARLEY_LOG", "trace");
+    match password {
+        Some(p) => c.env("PARLEY_PASSWORD", p),
+        None => c.env_remove("PARLEY_PASSWORD"),
+    };
+    c.output().expect("run parley-cli")
+}
+
+fn events(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn files_contain(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+            {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn registers_with_kamailio_and_unregisters_on_exit() {
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = format!("sip:127.0.0.1:{}", kam.port);
+    let add = cli(
+        dir.path(),
+        None,
+        &[
+            "account",
+            "add",
+            "work",
+            "--uri",
+            "sip:alice@127.0.0.1",
+            "--proxy",
+            &proxy,
+        ],
+    );
+    assert!(add.status.success(), "{add:?}");
+
+    let reg = cli(
+        dir.path(),
+        Some("alice123"),
+        &["--json", "register", "work"],
+    );
+    let stderr = String::from_utf8_lossy(&reg.stderr);
+    assert!(
+        reg.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {stderr}",
+        reg.status,
+        String::from_utf8_lossy(&reg.stdout)
+    );
+    let evs = events(&reg);
+    let names: Vec<&str> = evs.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["registering", "registered", "unregistered"],
+        "{evs:?}"
+    );
+    assert_eq!(evs[1]["account"], "work");
+    assert!(evs[1]["expires"].as_u64().unwrap() >= 10);
+    assert!(!kam.is_registered("alice").unwrap(), "unregistered on exit");
+    assert!(kam.log().contains("REGISTER"), "Kamailio saw the REGISTERs");
+
+    // The password is nowhere: not in files, not in trace-level logs.
+    assert!(!stderr.contains("alice123"), "password in logs");
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG") || stderr.contains("INFO"),
+        "logs were on"
+    );
+    assert!(files_contain(dir.path(), b"alice123").is_empty());
+}
+
+#[test]
+fn a_refused_password_exits_non_zero_with_the_reason() {
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = format!("sip:127.0.0.1:{}", kam.port);
+    assert!(cli(
+        dir.path(),
+        None,
+        &[
+            "account",
+            "add",
+            "work",
+            "--uri",
+            "sip:bob@127.0.0.1",
+            "--proxy",
+            &proxy
+        ]
+    )
+    .status
+    .success());
+    let reg = cli(
+        dir.path(),
+        Some("wrong-password"),
+        &["--json", "register", "work"],
+    );
+    assert!(!reg.status.success());
+    let evs = events(&reg);
+    let failed = evs
+        .iter()
+        .find(|e| e["event"] == "registration_failed")
+        .unwrap_or_else(|| panic!("{evs:?}"));
+    assert!(
+        failed["reason"].as_str().unwrap().starts_with("401"),
+        "{failed}"
+    );
+    let stderr = String::from_utf8_lossy(&reg.stderr);
+    assert!(
+        stderr.contains("registration of \"work\" failed: 401"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong-password"));
+}
+
+#[test]
+fn no_password_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(cli(
+        dir.path(),
+        None,
+        &[
+            "account",
+            "add",
+            "work",
+            "--uri",
+            "sip:bob@127.0.0.1",
+            "--no-register"
+        ]
+    )
+    .status
+    .success());
+    // With no keyring entry and no PARLEY_PASSWORD the engine refuses
+    // before sending anything (in CI the keyring is a real, empty one).
+    let reg = cli(dir.path(), None, &["register", "work"]);
+    assert!(!reg.status.success());
+    let stderr = String::from_utf8_lossy(&reg.stderr);
+    assert!(
+        stderr.contains("has no password") || stderr.contains("keyring unavailable"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,258 @@
+//! Keeping an account registered: one task per account drives the sans-IO
+//! [`sip_core::Registration`] through the [`Endpoint`], resolves the
+//! registrar (or the outbound proxy) with RFC 3263, and reports every
+//! change as an engine [`Event::Registration`].
+//!
+//! The password is held by the task only as long as the registration
+//! runs; it never goes into events, logs or errors.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sip_core::{Credential, Registration, RegistrationConfig, RegistrationEvent};
+use sip_message::Uri;
+use store::AccountConfig;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{debug, info};
+
+use crate::api::{Event, RegistrationState};
+use crate::dns::{Destination, SipResolver};
+use crate::endpoint::Endpoint;
+use crate::transport::Proto;
+
+/// Registration states by account name, shared with the engine's status.
+pub(crate) type States = Arc<Mutex<HashMap<String, RegistrationState>>>;
+
+/// Errors starting a registration.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The account's URIs do not parse.
+    #[error("account {account:?}: invalid {what}: {value:?}")]
+    BadUri {
+        /// Account name.
+        account: String,
+        /// Which setting.
+        what: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// The account has no password in the keyring and none was given.
+    #[error("account {0:?} has no password: store one with `account add --password-stdin` or set PARLEY_PASSWORD")]
+    NoPassword(String),
+}
+
+/// Stops a running registration.
+pub(crate) struct RegistrationHandle {
+    stop: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+impl RegistrationHandle {
+    /// Unregisters and waits until the binding is gone (or the attempt to
+    /// remove it ended).
+    pub(crate) async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.stop.send(tx).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn destination(uri: &Uri, transport: store::Transport) -> Option<Destination> {
+    let Uri::Sip(s) = uri else { return None };
+    let host = match &s.host {
+        sip_message::Host::Ipv6(ip) => ip.to_string(),
+        other => other.to_string(),
+    };
+    let explicit = s
+        .params
+        .get("transport")
+        .flatten()
+        .map(|t| t.to_ascii_lowercase());
+    let proto = match explicit.as_deref() {
+        Some("tcp") => Some(Proto::Tcp),
+        Some("tls") => Some(Proto::Tls),
+        Some("udp") => Some(Proto::Udp),
+        _ => match transport {
+            store::Transport::Udp => None,
+            store::Transport::Tcp => Some(Proto::Tcp),
+            store::Transport::Tls => Some(Proto::Tls),
+        },
+    };
+    Some(Destination {
+        host,
+        port: s.port,
+        transport: proto,
+        secure: s.secure,
+    })
+}
+
+/// Starts registering `account`; events go to `events`, states to `states`.
+pub(crate) fn spawn(
+    endpoint: Endpoint,
+    resolver: SipResolver,
+    account: &AccountConfig,
+    password: String,
+    events: broadcast::Sender<Event>,
+    states: States,
+) -> Result<RegistrationHandle, RegisterError> {
+    let bad = |what, value: &str| RegisterError::BadUri {
+        account: account.name.clone(),
+        what,
+        value: value.to_owned(),
+    };
+    let aor: Uri = account
+        .uri
+        .parse()
+        .map_err(|_| bad("address", &account.uri))?;
+    let Uri::Sip(aor_sip) = &aor else {
+        return Err(bad("address", &account.uri));
+    };
+    let user = aor_sip.user.clone().unwrap_or_default();
+    let registrar = format!(
+        "{}:{}",
+        if aor_sip.secure { "sips" } else { "sip" },
+        aor_sip.host
+    );
+    let next_hop: Uri = match &account.proxy {
+        Some(p) => p.parse().map_err(|_| bad("proxy", p))?,
+        None => registrar
+            .parse()
+            .map_err(|_| bad("registrar", &registrar))?,
+    };
+    let dest = destination(&next_hop, account.transport)
+        .ok_or_else(|| bad("proxy", &next_hop.to_string()))?;
+    let name = account.name.clone();
+    let auth_user = account.auth_user.clone().unwrap_or_else(|| user.clone());
+    let realm = account.realm.clone();
+    let expires = account.expires;
+    let aor_text = account.uri.clone();
+    let (stop_tx, stop_rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let creds = [Credential {
+            realm: realm.as_deref(),
+            username: &auth_user,
+            password: &password,
+        }];
+        let publish = |state: RegistrationState| {
+            states
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(name.clone(), state.clone());
+            let _ = events.send(Event::Registration {
+                account: name.clone(),
+                state,
+            });
+        };
+        publish(RegistrationState::Registering);
+        let targets = match resolver.resolve(&dest).await {
+            Ok(t) => t,
+            Err(e) => {
+                publish(RegistrationState::Failed {
+                    reason: e.to_string(),
+                });
+                wait_stop(stop_rx).await;
+                publish(RegistrationState::Unregistered);
+                return;
+            }
+        };
+        let first = targets[0];
+        let via = endpoint.via_for(&first);
+        let contact = format!(
+            "sip:{user}@{}:{};transport={}",
+            via.host,
+            via.port.unwrap_or(5060),
+            first.proto.via_token().to_lowercase()
+        );
+        let config = RegistrationConfig {
+            aor: aor_text,
+            registrar,
+            contact,
+            expires,
+            outbound: None,
+            user_agent: format!("Parley/{}", env!("CARGO_PKG_VERSION")),
+            retry_base: Duration::from_secs(30),
+        };
+        let mut reg = match Registration::new(config, seed()) {
+            Ok(r) => r,
+            Err(e) => {
+                publish(RegistrationState::Failed {
+                    reason: e.to_string(),
+                });
+                wait_stop(stop_rx).await;
+                return;
+            }
+        };
+        run(&endpoint, &mut reg, &targets, &creds, stop_rx, &publish).await;
+        info!("registration task ended");
+    });
+    Ok(RegistrationHandle { stop: stop_tx })
+}
+
+async fn wait_stop(mut stop: mpsc::Receiver<oneshot::Sender<()>>) {
+    if let Some(done) = stop.recv().await {
+        let _ = done.send(());
+    }
+}
+
+async fn run(
+    endpoint: &Endpoint,
+    reg: &mut Registration,
+    targets: &[crate::dns::Target],
+    creds: &[Credential<'_>],
+    mut stop: mpsc::Receiver<oneshot::Sender<()>>,
+    publish: &impl Fn(RegistrationState),
+) {
+    reg.start(Instant::now(), creds);
+    let mut stopping: Option<oneshot::Sender<()>> = None;
+    loop {
+        while let Some(req) = reg.poll_request() {
+            match endpoint.request(req, targets.to_vec()).await {
+                Ok(resp) => reg.handle_response(Instant::now(), &resp, creds),
+                Err(e) => reg.handle_failure(Instant::now(), e.to_string()),
+            }
+        }
+        while let Some(ev) = reg.poll_event() {
+            debug!(?ev, "registration");
+            match ev {
+                RegistrationEvent::Registered { expires } => {
+                    publish(RegistrationState::Registered {
+                        expires_in_s: expires,
+                    })
+                }
+                RegistrationEvent::Failed { reason, .. } => {
+                    publish(RegistrationState::Failed { reason })
+                }
+                RegistrationEvent::Unregistered => {
+                    publish(RegistrationState::Unregistered);
+                    if let Some(done) = stopping.take() {
+                        let _ = done.send(());
+                    }
+                    return;
+                }
+            }
+        }
+        let wake = reg.poll_timeout();
+        tokio::select! {
+            cmd = stop.recv(), if stopping.is_none() => {
+                stopping = Some(cmd.unwrap_or_else(|| oneshot::channel().0));
+                reg.stop(Instant::now(), creds);
+            }
+            () = sleep_until(wake) => reg.handle_timeout(Instant::now(), creds),
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(u64::from(std::process::id()));
+    h.finish()
+}
