@@ -164,6 +164,7 @@ pub(crate) fn spawn(
             via.port.unwrap_or(5060),
             first.proto.via_token().to_lowercase()
         );
+        let user_for_run = user.clone();
         let config = RegistrationConfig {
             aor: aor_text,
             registrar,
@@ -183,7 +184,16 @@ pub(crate) fn spawn(
                 return;
             }
         };
-        run(&endpoint, &mut reg, &targets, &creds, stop_rx, &publish).await;
+        run(
+            &endpoint,
+            &mut reg,
+            &targets,
+            &creds,
+            &user_for_run,
+            stop_rx,
+            &publish,
+        )
+        .await;
         info!("registration task ended");
     });
     Ok(RegistrationHandle { stop: stop_tx })
@@ -200,6 +210,7 @@ async fn run(
     reg: &mut Registration,
     targets: &[crate::dns::Target],
     creds: &[Credential<'_>],
+    user: &str,
     mut stop: mpsc::Receiver<oneshot::Sender<()>>,
     publish: &impl Fn(RegistrationState),
 ) {
@@ -208,7 +219,19 @@ async fn run(
     loop {
         while let Some(req) = reg.poll_request() {
             match endpoint.request(req, targets.to_vec()).await {
-                Ok(resp) => reg.handle_response(Instant::now(), &resp, creds),
+                Ok(resp) => {
+                    reg.handle_response(Instant::now(), &resp, creds);
+                    // RFC 3581: behind NAT the registrar sees another
+                    // address than our socket's; register that one so
+                    // requests can reach us. Only after a success, so a
+                    // challenge or failure does not move the binding.
+                    if resp.status.is_success() && reg.is_registered() {
+                        if let Some(public) = endpoint.public_addr(targets[0].proto) {
+                            let contact = contact_uri(user, public, targets[0].proto);
+                            reg.set_contact(Instant::now(), contact, creds);
+                        }
+                    }
+                }
                 Err(e) => reg.handle_failure(Instant::now(), e.to_string()),
             }
         }
@@ -241,6 +264,19 @@ async fn run(
             () = sleep_until(wake) => reg.handle_timeout(Instant::now(), creds),
         }
     }
+}
+
+/// Our Contact URI at `addr`.
+fn contact_uri(user: &str, addr: std::net::SocketAddr, proto: Proto) -> String {
+    let host = match addr.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!(
+        "sip:{user}@{host}:{};transport={}",
+        addr.port(),
+        proto.via_token().to_lowercase()
+    )
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -617,6 +617,25 @@ mod tests {
     }
 
     #[test]
+    fn a_new_contact_moves_the_binding_at_once() {
+        let t0 = Instant::now();
+        let mut reg = Registration::new(config(), 7).unwrap();
+        reg.start(t0, CREDS);
+        let r1 = reg.poll_request().unwrap();
+        reg.handle_response(t0, &reply(&r1, 200, &[("Expires", "600")]), CREDS);
+        reg.poll_event();
+        reg.set_contact(t0, "sip:alice@127.0.0.1:5999".into(), CREDS);
+        assert!(reg.poll_request().is_none(), "same Contact: nothing to do");
+        reg.set_contact(t0, "sip:alice@198.51.100.7:40000".into(), CREDS);
+        let r2 = reg.poll_request().expect("re-REGISTER");
+        assert!(r2
+            .headers
+            .get("Contact")
+            .unwrap()
+            .starts_with("<sip:alice@198.51.100.7:40000>"));
+    }
+
+    #[test]
     fn bad_uris_are_refused() {
         let mut c = config();
         c.registrar = "not a uri".into();
