@@ -443,11 +443,7 @@ impl Driver {
     }
 
     async fn transmit(&mut self, t: Transmit) {
-        let proto = match t.transport {
-            sip_message::headers::Transport::Tcp => Proto::Tcp,
-            sip_message::headers::Transport::Tls => Proto::Tls,
-            _ => Proto::Udp,
-        };
+        let proto = proto_of(&t.transport);
         let branch = match &t.message {
             Message::Request(r) => r
                 .headers

@@ -156,11 +156,7 @@ async fn read_frames(
             match framer.next_frame() {
                 Ok(None) => break,
                 Ok(Some(Frame::Message(message))) => {
-                    let allowed = inner
-                        .limiter
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .allow(handle.peer.ip(), std::time::Instant::now());
+                    let allowed = inner.allow(handle.peer.ip());
                     if allowed {
                         deliver(
                             inner,

@@ -394,6 +394,16 @@ impl Transports {
     }
 }
 
+impl Inner {
+    /// Whether one more message (or connection) from `ip` may pass now.
+    fn allow(&self, ip: IpAddr) -> bool {
+        self.limiter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .allow(ip, std::time::Instant::now())
+    }
+}
+
 async fn udp_reader(inner: Arc<Inner>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
@@ -409,12 +419,7 @@ async fn udp_reader(inner: Arc<Inner>) {
         if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
             continue; // keep-alive
         }
-        if !inner
-            .limiter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .allow(source.ip(), std::time::Instant::now())
-        {
+        if !inner.allow(source.ip()) {
             debug!(%source, "rate limited");
             continue;
         }
@@ -447,12 +452,7 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, proto: Proto) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                if !inner
-                    .limiter
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .allow(peer.ip(), std::time::Instant::now())
-                {
+                if !inner.allow(peer.ip()) {
                     debug!(%peer, "rate limited connection");
                     continue;
                 }
