@@ -3,7 +3,7 @@
 // dbus-run-session with an unlocked gnome-keyring).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -107,4 +107,38 @@ test("an account added in the window lands in the config and its password in the
   await (await s.find('button[aria-label="Remove account Work"]')).click();
   await s.waitFor("local account back", async () => (await state.text()) === "Local");
   assert.throws(() => execFileSync("secret-tool", ["lookup", "service", "org.parley.Parley", "username", "Work"], { stdio: "pipe" }));
+});
+
+test("an account added in the window registers with a real Kamailio", async () => {
+  const peers = spawn(path.join(targetDir, "debug/parley-peers"), ["kamailio"], { stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    const port = await new Promise((resolve, reject) => {
+      let out = "";
+      peers.stdout.on("data", (d) => {
+        out += d;
+        const m = out.match(/kamailio (\d+)/);
+        if (m) resolve(Number(m[1]));
+      });
+      peers.on("exit", (code) => reject(new Error(`parley-peers exited (${code})`)));
+    });
+    await (await s.find("#nav-settings")).click();
+    await (await s.find("button.primary")).click(); // Add account
+    await (await s.find('input[name="name"]')).type("Office");
+    await (await s.find('input[name="uri"]')).type("sip:alice@127.0.0.1");
+    await (await s.find('input[name="password"]')).type("alice123");
+    await (await s.find('input[name="proxy"]')).type(`sip:127.0.0.1:${port}`);
+    await (await s.find('button[type="submit"]')).click();
+
+    const account = await s.find('[data-testid="status-account"]');
+    await s.waitFor("status bar shows the account", async () => (await account.text()) === "Office");
+    const state = await s.find('[data-testid="status-state"]');
+    await s.waitFor("registered", async () => (await state.text()) === "Registered", 15_000);
+    await shot("registered");
+
+    await (await s.find('button[aria-label="Remove account Office"]')).click();
+    await s.waitFor("local account back", async () => (await account.text()) === "Local");
+  } finally {
+    peers.stdin.end(); // parley-peers stops Kamailio when its stdin closes
+    await new Promise((resolve) => (peers.exitCode !== null ? resolve() : peers.on("exit", resolve)));
+  }
 });

@@ -50,7 +50,7 @@ enum Command {
         /// Account name.
         name: String,
         /// Seconds to wait for the registrar.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 40)]
         timeout: u64,
     },
 }
@@ -164,6 +164,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             paths,
             secrets: Arc::new(store::OsKeyring),
             sip: ua::SipOptions::default(),
+            auto_register: false,
         })?;
         let result = dispatch(&engine, cli.command, &out).await;
         engine.shutdown().await?;

@@ -388,20 +388,27 @@ impl Driver {
         loop {
             let mut req = p.request.clone();
             let mut target = p.target;
-            // §18.1.1: large requests avoid UDP when TCP is available.
-            if target.proto == Proto::Udp
-                && self.transports.local_addr(Proto::Tcp).is_some()
-                && req.to_bytes().len() + 200 > UDP_SWITCH_THRESHOLD
-            {
-                target.proto = Proto::Tcp;
-            }
             // A UA's request carries exactly one Via, ours, for the
             // target actually used (dialog builders put a placeholder).
             req.headers.remove("Via");
-            let mut via = via_for(&self.transports, &target);
             let branch = self.layer.new_branch();
+            let mut with_via = req.clone();
+            let mut via = via_for(&self.transports, &target);
             via.params.set("branch", Some(&branch));
-            req.headers.prepend_typed(&via);
+            with_via.headers.prepend_typed(&via);
+            // §18.1.1: a request within 200 bytes of the MTU goes over
+            // TCP when we have it (measured as sent, Via included).
+            if target.proto == Proto::Udp
+                && self.transports.local_addr(Proto::Tcp).is_some()
+                && with_via.to_bytes().len() > UDP_SWITCH_THRESHOLD
+            {
+                target.proto = Proto::Tcp;
+                let mut via = via_for(&self.transports, &target);
+                via.params.set("branch", Some(&branch));
+                with_via = req.clone();
+                with_via.headers.prepend_typed(&via);
+            }
+            req = with_via;
             match self
                 .layer
                 .send_request(Instant::now(), req, target.addr, target.proto.to_via())
@@ -485,12 +492,28 @@ impl Driver {
                 transport,
             } => {
                 let proto = proto_of(&transport);
-                self.emit(EndpointEvent::Request {
+                let ev = EndpointEvent::Request {
                     id,
                     request,
                     source,
                     proto,
-                });
+                };
+                if let Err(
+                    mpsc::error::TrySendError::Full(EndpointEvent::Request { request, .. })
+                    | mpsc::error::TrySendError::Closed(EndpointEvent::Request { request, .. }),
+                ) = self.events.try_send(ev)
+                {
+                    // Nobody will answer it: say so now (503), so the
+                    // server transaction ends instead of holding a slot.
+                    warn!("no room for a new request; answering 503");
+                    if let Some(status) = sip_message::StatusCode::new(503) {
+                        let _ = self.layer.send_response(
+                            Instant::now(),
+                            id,
+                            Response::for_request(&request, status),
+                        );
+                    }
+                }
             }
             TransactionEvent::Response { id, response } => {
                 let Some(p) = self.pending.get_mut(&id) else {
@@ -570,7 +593,7 @@ impl Driver {
 
 /// Where the peer saw the request come from: `received` and `rport` of
 /// our Via in its response (RFC 3581 §4); each defaults to what we sent.
-fn observed_addr(response: &Response) -> Option<SocketAddr> {
+pub fn observed_addr(response: &Response) -> Option<SocketAddr> {
     let via = response.headers.top_via().ok().flatten()?;
     let sent_ip = match &via.host {
         Host::Ipv4(ip) => Some(IpAddr::V4(*ip)),

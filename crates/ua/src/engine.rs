@@ -91,6 +91,9 @@ pub struct EngineOptions {
     pub secrets: Arc<dyn SecretStore>,
     /// Sockets and DNS.
     pub sip: SipOptions,
+    /// Register every enabled account on start and when it is added (the
+    /// app); off for one-shot CLI commands, which register on request.
+    pub auto_register: bool,
 }
 
 enum Command {
@@ -212,15 +215,44 @@ struct Task {
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        if self.options.auto_register {
+            let names: Vec<String> = self
+                .config
+                .accounts
+                .iter()
+                .filter(|a| a.enabled && a.register)
+                .map(|a| a.name.clone())
+                .collect();
+            for name in names {
+                self.auto_register(&name).await;
+            }
+        }
         while let Some(cmd) = rx.recv().await {
             match cmd {
                 Command::Status(reply) => {
                     let _ = reply.send(self.status());
                 }
                 Command::AddAccount(input, password, reply) => {
-                    let _ = reply.send(self.add_account(input, password));
+                    let name = input.name.trim().to_owned();
+                    let result = self.add_account(input, password);
+                    let added = result.is_ok();
+                    let _ = reply.send(result);
+                    if added && self.options.auto_register {
+                        self.auto_register(&name).await;
+                    }
                 }
                 Command::RemoveAccount(name, reply) => {
+                    // Take the binding down first; its password is about
+                    // to leave the keyring.
+                    if let Some(handle) = self.registrations.remove(&name) {
+                        let _ =
+                            tokio::time::timeout(std::time::Duration::from_secs(5), handle.stop())
+                                .await;
+                    }
+                    self.states
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&name);
                     let _ = reply.send(self.remove_account(&name));
                 }
                 Command::Register(name, password, reply) => {
@@ -245,9 +277,15 @@ impl Task {
                     // registrar that does not answer.
                     let handles: Vec<RegistrationHandle> =
                         self.registrations.drain().map(|(_, h)| h).collect();
+                    // All at once, so one silent registrar does not eat
+                    // the others' time.
+                    let tasks: Vec<_> = handles
+                        .into_iter()
+                        .map(|h| tokio::spawn(async move { h.stop().await }))
+                        .collect();
                     let all = async {
-                        for h in &handles {
-                            h.stop().await;
+                        for t in tasks {
+                            let _ = t.await;
                         }
                     };
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), all).await;
@@ -257,6 +295,31 @@ impl Task {
             }
         }
         debug!("every engine handle dropped; engine stopping");
+    }
+
+    /// Registers an account that should be, reporting a failure to start
+    /// (no password, bad URI, no sockets) as its registration state.
+    async fn auto_register(&mut self, name: &str) {
+        let wanted = self
+            .config
+            .account(name)
+            .is_some_and(|a| a.enabled && a.register);
+        if !wanted {
+            return;
+        }
+        if let Err(e) = self.register(name, None).await {
+            let state = RegistrationState::Failed {
+                reason: e.to_string(),
+            };
+            self.states
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(name.to_owned(), state.clone());
+            self.publish(Event::Registration {
+                account: name.to_owned(),
+                state,
+            });
+        }
     }
 
     async fn register(&mut self, name: &str, password: Option<String>) -> Result<(), EngineError> {
@@ -270,12 +333,21 @@ impl Task {
         }
         let password = match password {
             Some(p) => p,
-            None => self.options.secrets.get(name).map_err(|e| match e {
-                SecretError::NotFound { .. } => {
-                    EngineError::Register(RegisterError::NoPassword(name.to_owned()))
-                }
-                other => EngineError::Secret(other),
-            })?,
+            None => {
+                // The keyring may talk D-Bus or prompt: keep it off the
+                // runtime's threads.
+                let secrets = self.options.secrets.clone();
+                let key = name.to_owned();
+                let got = tokio::task::spawn_blocking(move || secrets.get(&key))
+                    .await
+                    .map_err(|_| EngineError::Stopped)?;
+                got.map_err(|e| match e {
+                    SecretError::NotFound { .. } => {
+                        EngineError::Register(RegisterError::NoPassword(name.to_owned()))
+                    }
+                    other => EngineError::Secret(other),
+                })?
+            }
         };
         let endpoint = self.endpoint().await?;
         let supported = vec![Proto::Udp, Proto::Tcp, Proto::Tls];
@@ -469,6 +541,7 @@ mod tests {
             paths,
             secrets,
             sip: SipOptions::default(),
+            auto_register: false,
         })
         .unwrap()
     }

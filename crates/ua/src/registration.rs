@@ -145,15 +145,28 @@ pub(crate) fn spawn(
             });
         };
         publish(RegistrationState::Registering);
-        let targets = match resolver.resolve(&dest).await {
-            Ok(t) => t,
-            Err(e) => {
-                publish(RegistrationState::Failed {
-                    reason: e.to_string(),
-                });
-                wait_stop(stop_rx).await;
-                publish(RegistrationState::Unregistered);
-                return;
+        // A lookup that fails (e.g. started before the network is up) is
+        // retried with back-off until it works or the account is stopped.
+        let mut stop_rx: mpsc::Receiver<oneshot::Sender<()>> = stop_rx;
+        let mut backoff = Duration::from_secs(5);
+        let targets = loop {
+            match resolver.resolve(&dest).await {
+                Ok(t) => break t,
+                Err(e) => {
+                    publish(RegistrationState::Failed {
+                        reason: e.to_string(),
+                    });
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(Duration::from_secs(300)),
+                        cmd = stop_rx.recv() => {
+                            publish(RegistrationState::Unregistered);
+                            if let Some(done) = cmd {
+                                let _ = done.send(());
+                            }
+                            return;
+                        }
+                    }
+                }
             }
         };
         let first = targets[0];
@@ -217,18 +230,37 @@ async fn run(
     reg.start(Instant::now(), creds);
     let mut stopping: Option<oneshot::Sender<()>> = None;
     loop {
-        while let Some(req) = reg.poll_request() {
-            match endpoint.request(req, targets.to_vec()).await {
+        'send: while let Some(req) = reg.poll_request() {
+            let request = endpoint.request(req, targets.to_vec());
+            tokio::pin!(request);
+            let result = tokio::select! {
+                result = &mut request => result,
+                // A stop while a REGISTER waits (e.g. on a silent
+                // registrar) abandons it and sends the un-REGISTER now.
+                cmd = stop.recv(), if stopping.is_none() => {
+                    stopping = Some(cmd.unwrap_or_else(|| oneshot::channel().0));
+                    reg.stop(Instant::now(), creds);
+                    continue 'send;
+                }
+            };
+            match result {
                 Ok(resp) => {
                     reg.handle_response(Instant::now(), &resp, creds);
                     // RFC 3581: behind NAT the registrar sees another
                     // address than our socket's; register that one so
                     // requests can reach us. Only after a success, so a
                     // challenge or failure does not move the binding.
-                    if resp.status.is_success() && reg.is_registered() {
-                        if let Some(public) = endpoint.public_addr(targets[0].proto) {
-                            let contact = contact_uri(user, public, targets[0].proto);
-                            reg.set_contact(Instant::now(), contact, creds);
+                    // Over TCP/TLS the source port is the connection's
+                    // ephemeral one, useless as a Contact without RFC 5626
+                    // outbound, so only UDP bindings move.
+                    let proto = targets[0].proto;
+                    if proto == Proto::Udp && resp.status.is_success() && reg.is_registered() {
+                        if let Some(public) = crate::endpoint::observed_addr(&resp) {
+                            reg.set_contact(
+                                Instant::now(),
+                                contact_uri(user, public, proto),
+                                creds,
+                            );
                         }
                     }
                 }

@@ -218,3 +218,16 @@ async fn works_over_ipv6() {
         assert_eq!(via.host.to_string(), "[::1]", "{via}");
     }
 }
+
+#[tokio::test]
+async fn requests_nobody_can_take_are_answered_503_not_left_hanging() {
+    let (a, _ae) = Endpoint::start(config(500)).await.unwrap();
+    let (b, b_events) = Endpoint::start(config(500)).await.unwrap();
+    drop(b_events); // the user of B is gone
+    let target = Target {
+        addr: b.local_addr(Proto::Udp).unwrap(),
+        proto: Proto::Udp,
+    };
+    let resp = a.request(options("orphan"), vec![target]).await.unwrap();
+    assert_eq!(resp.status.as_u16(), 503);
+}

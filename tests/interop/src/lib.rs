@@ -851,7 +851,7 @@ impl Ctrl {
                     .ok()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(usize::MAX);
-                if len != usize::MAX && self.buf.len() > colon + len {
+                if len != usize::MAX && self.buf.len() >= colon + len + 2 {
                     let msg =
                         String::from_utf8_lossy(&self.buf[colon + 1..colon + 1 + len]).into_owned();
                     self.buf.drain(..colon + len + 2);
