@@ -62,6 +62,7 @@ fn start_engine(app: &tauri::App) -> Result<Engine, StartError> {
             paths,
             secrets: Arc::new(store::OsKeyring),
             sip: ua::SipOptions::default(),
+            auto_register: true,
         })
     })?;
     let mut events = engine.subscribe();
