@@ -184,6 +184,12 @@ impl Endpoint {
         self.transports.local_addr(proto)
     }
 
+    /// TLS connections to `dest` must present a certificate for `domain`
+    /// (RFC 5922), e.g. the registrar's domain it was resolved from.
+    pub fn set_tls_domain(&self, dest: SocketAddr, domain: &str) {
+        self.transports.set_tls_domain(dest, domain);
+    }
+
     /// Our address as the last responding peer saw it over `proto`
     /// (RFC 3581), if a response has told us.
     pub fn public_addr(&self, proto: Proto) -> Option<SocketAddr> {
@@ -304,32 +310,49 @@ impl Driver {
                 .poll_timeout()
                 .map(tokio::time::Instant::from_std);
             tokio::select! {
-                ev = net.recv() => match ev {
-                    Some(TransportEvent::Message(inc)) => {
-                        let inc = *inc;
-                        self.layer.handle_message(Instant::now(), inc.message, inc.source, inc.proto.to_via());
-                    }
-                    Some(TransportEvent::Closed { conn, peer, reason }) => debug!(?conn, %peer, %reason, "connection closed"),
-                    Some(TransportEvent::Pong { .. }) => {}
-                    None => return,
-                },
-                cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.command(cmd),
-                    None => {
-                        debug!("every endpoint handle dropped; driver stopping");
-                        return;
-                    }
-                },
-                Some((branch, reason)) = failures.recv() => {
-                    if let Some(id) = self.branches.get(&branch).copied() {
-                        if let Some(p) = self.pending.get_mut(&id) {
-                            p.last_error = Some(reason);
+                            ev = net.recv() => match ev {
+                                Some(TransportEvent::Message(inc)) => {
+                                    let inc = *inc;
+                                    self.layer.handle_message(Instant::now(), inc.message, inc.source, inc.proto.to_via());
+                                }
+            Some(TransportEvent::Closed { conn, peer, reason }) => {
+                                    debug!(?conn, %peer, %reason, "connection closed");
+                                    // Requests waiting on that connection will get no
+                                    // answer over it: fail them now (and fail over)
+                                    // instead of waiting for Timer B/F.
+                                    let waiting: Vec<TransactionId> = self
+                                        .pending
+                                        .iter()
+                                        .filter(|(_, p)| p.target.addr == peer && p.target.proto != Proto::Udp && !p.answered)
+                                        .map(|(id, _)| *id)
+                                        .collect();
+                                    for id in waiting {
+                                        if let Some(p) = self.pending.get_mut(&id) {
+                                            p.last_error = Some(format!("connection closed: {reason}"));
+                                        }
+                                        self.layer.transport_error(Instant::now(), id);
+                                    }
+                                }
+                                Some(TransportEvent::Pong { .. }) => {}
+                                None => return,
+                            },
+                            cmd = commands.recv() => match cmd {
+                                Some(cmd) => self.command(cmd),
+                                None => {
+                                    debug!("every endpoint handle dropped; driver stopping");
+                                    return;
+                                }
+                            },
+                            Some((branch, reason)) = failures.recv() => {
+                                if let Some(id) = self.branches.get(&branch).copied() {
+                                    if let Some(p) = self.pending.get_mut(&id) {
+                                        p.last_error = Some(reason);
+                                    }
+                                    self.layer.transport_error(Instant::now(), id);
+                                }
+                            }
+                            () = sleep_until(wake) => self.layer.handle_timeout(Instant::now()),
                         }
-                        self.layer.transport_error(Instant::now(), id);
-                    }
-                }
-                () = sleep_until(wake) => self.layer.handle_timeout(Instant::now()),
-            }
         }
     }
 

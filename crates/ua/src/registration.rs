@@ -169,6 +169,12 @@ pub(crate) fn spawn(
                 }
             }
         };
+        // RFC 5922: a TLS peer proves the domain we resolved, not its IP.
+        if dest.host.parse::<std::net::IpAddr>().is_err() {
+            for t in targets.iter().filter(|t| t.proto == Proto::Tls) {
+                endpoint.set_tls_domain(t.addr, &dest.host);
+            }
+        }
         let first = targets[0];
         let via = endpoint.via_for(&first);
         let contact = format!(

@@ -231,3 +231,36 @@ async fn requests_nobody_can_take_are_answered_503_not_left_hanging() {
     let resp = a.request(options("orphan"), vec![target]).await.unwrap();
     assert_eq!(resp.status.as_u16(), 503);
 }
+
+#[tokio::test]
+async fn a_connection_closed_by_the_peer_fails_over_at_once() {
+    let (a, b) = pair(500).await;
+    // A TCP server that reads the request and hangs up without answering.
+    let rude = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rude_addr = rude.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = rude.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = tokio::io::AsyncReadExt::read(&mut s, &mut buf).await;
+            drop(s);
+        }
+    });
+    let targets = vec![
+        Target {
+            addr: rude_addr,
+            proto: Proto::Tcp,
+        },
+        Target {
+            addr: b.local_addr(Proto::Tcp).unwrap(),
+            proto: Proto::Tcp,
+        },
+    ];
+    let started = Instant::now();
+    let resp = a.request(options("hung-up"), targets).await.unwrap();
+    assert_eq!(resp.status.as_u16(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "did not wait for Timer F: {:?}",
+        started.elapsed()
+    );
+}

@@ -329,3 +329,38 @@ async fn tls_refuses_untrusted_or_mismatched_certificates_with_a_clear_error() {
     .await;
     assert!(bad.is_err());
 }
+
+#[tokio::test]
+async fn tls_checks_the_sip_domain_set_for_a_destination() {
+    let ca = TestCa::new(); // server certificate for 127.0.0.1 and sip.test
+    let (_srv, mut srx, addr) = tls_server(&ca).await;
+    let tls = TlsSettings {
+        extra_roots: vec![ca.path("ca.pem")],
+        ..Default::default()
+    };
+    let (client, _rx) = Transports::bind(TransportConfig {
+        tls: Some(tls),
+        ..TransportConfig::new(LOCALHOST)
+    })
+    .await
+    .unwrap();
+    let from = client.local_addr(Proto::Udp).unwrap();
+
+    client.set_tls_domain(addr, "pbx.example.com");
+    let err = client
+        .send(addr, Proto::Tls, None, &options("tls-wrong", from, 0))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("pbx.example.com"), "{err}");
+
+    client.set_tls_domain(addr, "sip.test");
+    client
+        .send(addr, Proto::Tls, None, &options("tls-domain", from, 0))
+        .await
+        .unwrap();
+    let m = next_message(&mut srx).await;
+    assert_eq!(
+        m.message.headers().call_id().unwrap().unwrap().to_string(),
+        "tls-domain@test"
+    );
+}

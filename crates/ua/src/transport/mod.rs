@@ -17,6 +17,7 @@ mod conn;
 mod limit;
 pub mod tls;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -219,7 +220,13 @@ struct Inner {
     limiter: Arc<Mutex<RateLimiter>>,
     config: TransportConfig,
     tls: Option<tls::TlsContext>,
+    /// The SIP domain to verify per TLS destination (RFC 5922), as told
+    /// by [`Transports::set_tls_domain`]; bounded.
+    tls_domains: Mutex<HashMap<SocketAddr, String>>,
 }
+
+/// TLS destinations whose domain we remember at once.
+const MAX_TLS_DOMAINS: usize = 256;
 
 impl Transports {
     /// Binds the sockets and starts the reader tasks. Events arrive on the
@@ -284,6 +291,7 @@ impl Transports {
             limiter,
             config,
             tls,
+            tls_domains: Mutex::new(HashMap::new()),
         });
         tokio::spawn(udp_reader(inner.clone()));
         if let Some(l) = tcp {
@@ -356,6 +364,21 @@ impl Transports {
         self.send(dest, proto, None, b"\r\n\r\n").await.map(|_| ())
     }
 
+    /// Records that TLS connections to `dest` are for SIP domain `domain`:
+    /// the certificate must match that name (RFC 5922 §7), which is what
+    /// a provider's certificate carries, not its IP address.
+    pub fn set_tls_domain(&self, dest: SocketAddr, domain: &str) {
+        let mut map = self
+            .inner
+            .tls_domains
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_TLS_DOMAINS && !map.contains_key(&dest) {
+            map.clear(); // rare: forget and relearn rather than grow
+        }
+        map.insert(dest, domain.to_owned());
+    }
+
     /// Open stream connections (for tests and diagnostics).
     pub fn open_connections(&self) -> usize {
         self.inner.conns.len()
@@ -386,7 +409,14 @@ impl Transports {
             Proto::Tcp => Ok(conn::spawn(self.inner.clone(), stream, dest, proto)),
             Proto::Tls => {
                 let ctx = self.inner.tls.as_ref().ok_or(TransportError::NoTls)?;
-                let tls = ctx.connect(dest, stream).await?;
+                let domain = self
+                    .inner
+                    .tls_domains
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&dest)
+                    .cloned();
+                let tls = ctx.connect(dest, domain, stream).await?;
                 Ok(conn::spawn(self.inner.clone(), tls, dest, proto))
             }
             Proto::Udp => unreachable!("UDP has no connections"),

@@ -100,14 +100,17 @@ impl TlsContext {
         self.acceptor.is_some()
     }
 
+    /// Connects, checking the certificate against `domain` (RFC 5922: the
+    /// SIP domain the request is for), else the configured name, else the
+    /// peer's IP address.
     pub(crate) async fn connect(
         &self,
         addr: SocketAddr,
+        domain: Option<String>,
         stream: TcpStream,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, TransportError> {
-        let name_text = self
-            .server_name
-            .clone()
+        let name_text = domain
+            .or_else(|| self.server_name.clone())
             .unwrap_or_else(|| addr.ip().to_string());
         let name = ServerName::try_from(name_text.clone()).map_err(|e| TransportError::Tls {
             addr,
