@@ -63,7 +63,7 @@ pub enum AuthError {
 
 /// A username/password for one realm (`realm: None` matches any realm,
 /// after exact matches). Borrowed: the authenticator never keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Credential<'a> {
     /// The realm, or `None` for "any".
     pub realm: Option<&'a str>,
@@ -79,6 +79,17 @@ struct RealmState {
     proxy: bool,
     nc: u32,
     stale_retried: bool,
+}
+
+/// Never prints the password, so a `{:?}` in a log line cannot leak it.
+impl std::fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("realm", &self.realm)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Per-realm digest state; see the module docs.
@@ -345,6 +356,25 @@ fn strip_branch(req: &mut Request) -> Result<(), AuthError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::Credential;
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let c = Credential {
+            realm: Some("r"),
+            username: "alice",
+            password: "s3cret-pw",
+        };
+        let text = format!("{c:?}");
+        assert!(
+            text.contains("alice") && !text.contains("s3cret-pw"),
+            "{text}"
+        );
+    }
 }
 
 #[cfg(test)]
