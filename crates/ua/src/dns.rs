@@ -236,7 +236,8 @@ impl SipResolver {
                 _ => None,
             })
             .collect();
-        order_srv(&mut recs, seed());
+        // Spreads load across equal-priority servers (RFC 2782).
+        order_srv(&mut recs, crate::util::os_seed());
         let mut out = Vec::new();
         for (_, _, port, target) in recs {
             // "." means: the service is decidedly not available here.
@@ -313,15 +314,6 @@ fn srv_name(proto: Proto, secure: bool, host: &str) -> String {
         (Proto::Tcp, false) => format!("_sip._tcp.{host}"),
         (Proto::Udp, false) => format!("_sip._udp.{host}"),
     }
-}
-
-fn seed() -> u64 {
-    // Only spreads load across equal-priority servers; not security relevant.
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    (t as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }
 
 /// RFC 2782 ordering: ascending priority; within a priority, a weighted

@@ -154,7 +154,7 @@ impl Endpoint {
         let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let layer = TransactionLayer::new(LayerConfig {
             timers: config.timers,
-            seed: os_seed(),
+            seed: crate::util::os_seed(),
             ..LayerConfig::default()
         });
         let (failures, failure_rx) = mpsc::channel(COMMAND_QUEUE);
@@ -305,10 +305,7 @@ impl Driver {
     ) {
         loop {
             self.flush().await;
-            let wake = self
-                .layer
-                .poll_timeout()
-                .map(tokio::time::Instant::from_std);
+            let wake = self.layer.poll_timeout();
             tokio::select! {
                             ev = net.recv() => match ev {
                                 Some(TransportEvent::Message(inc)) => {
@@ -351,7 +348,7 @@ impl Driver {
                                     self.layer.transport_error(Instant::now(), id);
                                 }
                             }
-                            () = sleep_until(wake) => self.layer.handle_timeout(Instant::now()),
+                            () = crate::util::sleep_until(wake) => self.layer.handle_timeout(Instant::now()),
                         }
         }
     }
@@ -473,7 +470,7 @@ impl Driver {
     }
 
     async fn transmit(&mut self, t: Transmit) {
-        let proto = proto_of(&t.transport);
+        let proto = Proto::from_via(&t.transport);
         let branch = match &t.message {
             Message::Request(r) => r
                 .headers
@@ -514,7 +511,7 @@ impl Driver {
                 source,
                 transport,
             } => {
-                let proto = proto_of(&transport);
+                let proto = Proto::from_via(&transport);
                 let ev = EndpointEvent::Request {
                     id,
                     request,
@@ -644,21 +641,6 @@ fn via_for(transports: &Transports, target: &Target) -> Via {
     via
 }
 
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-fn proto_of(t: &sip_message::headers::Transport) -> Proto {
-    match t {
-        sip_message::headers::Transport::Tcp => Proto::Tcp,
-        sip_message::headers::Transport::Tls => Proto::Tls,
-        _ => Proto::Udp,
-    }
-}
-
 fn host_of(ip: IpAddr) -> Host {
     match ip {
         IpAddr::V4(v4) => Host::Ipv4(v4),
@@ -678,13 +660,4 @@ fn route_ip(dest: SocketAddr) -> IpAddr {
         .and_then(|s| s.connect(dest).and_then(|()| s.local_addr()))
         .map(|a| a.ip())
         .unwrap_or(bind.ip())
-}
-
-fn os_seed() -> u64 {
-    // Branches and tags must be unpredictable across runs (RFC 3261 §8.1.1.7);
-    // RandomState is seeded from the OS.
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::process::id().into());
-    h.finish()
 }

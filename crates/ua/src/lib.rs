@@ -11,6 +11,7 @@ pub mod endpoint;
 mod engine;
 pub mod registration;
 pub mod transport;
+mod util;
 
 pub use api::{AccountInfo, AccountInput, EngineStatus, Event, RegistrationState, TransportKind};
 pub use engine::{Engine, EngineError, EngineOptions, SipOptions, LOCAL_ACCOUNT};

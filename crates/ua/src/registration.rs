@@ -177,11 +177,11 @@ pub(crate) fn spawn(
         }
         let first = targets[0];
         let via = endpoint.via_for(&first);
-        let contact = format!(
-            "sip:{user}@{}:{};transport={}",
-            via.host,
+        let contact = contact_uri(
+            &user,
+            &via.host.to_string(),
             via.port.unwrap_or(5060),
-            first.proto.via_token().to_lowercase()
+            first.proto,
         );
         let user_for_run = user.clone();
         let config = RegistrationConfig {
@@ -193,7 +193,7 @@ pub(crate) fn spawn(
             user_agent: format!("Parley/{}", env!("CARGO_PKG_VERSION")),
             retry_base: Duration::from_secs(30),
         };
-        let mut reg = match Registration::new(config, seed()) {
+        let mut reg = match Registration::new(config, crate::util::os_seed()) {
             Ok(r) => r,
             Err(e) => {
                 publish(RegistrationState::Failed {
@@ -262,11 +262,12 @@ async fn run(
                     let proto = targets[0].proto;
                     if proto == Proto::Udp && resp.status.is_success() && reg.is_registered() {
                         if let Some(public) = crate::endpoint::observed_addr(&resp) {
-                            reg.set_contact(
-                                Instant::now(),
-                                contact_uri(user, public, proto),
-                                creds,
-                            );
+                            let host = match public.ip() {
+                                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                                std::net::IpAddr::V4(ip) => ip.to_string(),
+                            };
+                            let contact = contact_uri(user, &host, public.port(), proto);
+                            reg.set_contact(Instant::now(), contact, creds);
                         }
                     }
                 }
@@ -299,34 +300,15 @@ async fn run(
                 stopping = Some(cmd.unwrap_or_else(|| oneshot::channel().0));
                 reg.stop(Instant::now(), creds);
             }
-            () = sleep_until(wake) => reg.handle_timeout(Instant::now(), creds),
+            () = crate::util::sleep_until(wake) => reg.handle_timeout(Instant::now(), creds),
         }
     }
 }
 
-/// Our Contact URI at `addr`.
-fn contact_uri(user: &str, addr: std::net::SocketAddr, proto: Proto) -> String {
-    let host = match addr.ip() {
-        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        std::net::IpAddr::V4(ip) => ip.to_string(),
-    };
+/// Our Contact URI at `host` (an IPv6 address in brackets) and `port`.
+fn contact_uri(user: &str, host: &str, port: u16, proto: Proto) -> String {
     format!(
-        "sip:{user}@{host}:{};transport={}",
-        addr.port(),
+        "sip:{user}@{host}:{port};transport={}",
         proto.via_token().to_lowercase()
     )
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
-    }
-}
-
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(u64::from(std::process::id()));
-    h.finish()
 }

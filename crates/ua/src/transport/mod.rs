@@ -66,6 +66,17 @@ impl Proto {
         }
     }
 
+    /// Our transport for a Via transport token; anything we do not speak
+    /// is treated as UDP, the RFC 3261 default.
+    pub fn from_via(t: &sip_message::headers::Transport) -> Self {
+        use sip_message::headers::Transport as T;
+        match t {
+            T::Tcp => Self::Tcp,
+            T::Tls => Self::Tls,
+            _ => Self::Udp,
+        }
+    }
+
     /// The `sip_message` view of this transport.
     pub fn to_via(self) -> sip_message::headers::Transport {
         use sip_message::headers::Transport as T;
