@@ -234,7 +234,7 @@ impl Task {
                 }
                 Command::AddAccount(input, password, reply) => {
                     let name = input.name.trim().to_owned();
-                    let result = self.add_account(input, password);
+                    let result = self.add_account(input, password).await;
                     let added = result.is_ok();
                     let _ = reply.send(result);
                     if added && self.options.auto_register {
@@ -253,7 +253,7 @@ impl Task {
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .remove(&name);
-                    let _ = reply.send(self.remove_account(&name));
+                    let _ = reply.send(self.remove_account(&name).await);
                 }
                 Command::Register(name, password, reply) => {
                     let _ = reply.send(self.register(&name, password).await);
@@ -334,19 +334,15 @@ impl Task {
         let password = match password {
             Some(p) => p,
             None => {
-                // The keyring may talk D-Bus or prompt: keep it off the
-                // runtime's threads.
-                let secrets = self.options.secrets.clone();
                 let key = name.to_owned();
-                let got = tokio::task::spawn_blocking(move || secrets.get(&key))
+                self.keyring(move |k| k.get(&key))
                     .await
-                    .map_err(|_| EngineError::Stopped)?;
-                got.map_err(|e| match e {
-                    SecretError::NotFound { .. } => {
-                        EngineError::Register(RegisterError::NoPassword(name.to_owned()))
-                    }
-                    other => EngineError::Secret(other),
-                })?
+                    .map_err(|e| match e {
+                        EngineError::Secret(SecretError::NotFound { .. }) => {
+                            EngineError::Register(RegisterError::NoPassword(name.to_owned()))
+                        }
+                        other => other,
+                    })?
             }
         };
         let endpoint = self.endpoint().await?;
@@ -439,7 +435,20 @@ impl Task {
             .collect()
     }
 
-    fn add_account(
+    /// Runs a keyring call off the runtime's threads: it may talk D-Bus
+    /// or wait for an unlock prompt.
+    async fn keyring<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn SecretStore) -> Result<T, SecretError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let secrets = self.options.secrets.clone();
+        tokio::task::spawn_blocking(move || call(secrets.as_ref()))
+            .await
+            .map_err(|_| EngineError::Stopped)?
+            .map_err(EngineError::Secret)
+    }
+
+    async fn add_account(
         &mut self,
         input: AccountInput,
         password: Option<String>,
@@ -461,10 +470,12 @@ impl Task {
         // Keyring first: a config entry without its password is recoverable
         // (the user is asked again); a password without an entry is litter.
         if let Some(pw) = password {
-            self.options.secrets.set(&name, &pw)?;
+            let key = name.clone();
+            self.keyring(move |k| k.set(&key, &pw)).await?;
         }
         if let Err(e) = config.save(&self.options.paths.config_file()) {
-            let _ = self.options.secrets.delete(&name);
+            let key = name.clone();
+            let _ = self.keyring(move |k| k.delete(&key)).await;
             return Err(e.into());
         }
         self.config = config;
@@ -475,7 +486,7 @@ impl Task {
         Ok(())
     }
 
-    fn remove_account(&mut self, name: &str) -> Result<(), EngineError> {
+    async fn remove_account(&mut self, name: &str) -> Result<(), EngineError> {
         if name == LOCAL_ACCOUNT && self.config.accounts.is_empty() {
             return Err(EngineError::LocalAccount);
         }
@@ -483,7 +494,8 @@ impl Task {
         config.remove_account(name)?;
         config.save(&self.options.paths.config_file())?;
         self.config = config;
-        self.options.secrets.delete(name)?;
+        let key = name.to_owned();
+        self.keyring(move |k| k.delete(&key)).await?;
         info!("account removed");
         self.publish(Event::AccountsChanged {
             accounts: self.accounts(),
