@@ -127,7 +127,6 @@ fn port_is_free(port: u16) -> bool {
 /// A spawned peer: killed with its whole process group on drop.
 struct Proc {
     child: Child,
-    name: &'static str,
 }
 
 impl Proc {
@@ -140,7 +139,7 @@ impl Proc {
             .process_group(0)
             .spawn()
             .map_err(io(format!("spawn {name}")))?;
-        Ok(Self { child, name })
+        Ok(Self { child })
     }
 
     fn exited(&mut self) -> Option<ExitStatus> {
@@ -167,7 +166,6 @@ impl Drop for Proc {
         // Children may outlive the leader; always sweep the group.
         self.signal_group("-KILL");
         let _ = self.child.wait();
-        let _ = self.name;
     }
 }
 
