@@ -31,6 +31,13 @@
 //! The ACK for a 2xx carries its own branch (§17.1.1.3), so it never
 //! reaches this machine: the layer hands it to the dialog. The 100 Trying
 //! delay is §17.2.1's "200 ms".
+//!
+//! Local guard, not in the RFC: if the TU has sent no final response
+//! [`TU_GUARD`] after the INVITE arrived, the machine answers 480 itself
+//! (moving to Completed as for any non-2xx) and tells the TU with a
+//! timeout, so a TU that forgets a call cannot pin a slot of the
+//! transaction table, or the caller's phone, forever. It is longer than a
+//! proxy's Timer C (§16.6: more than 3 minutes), so proxies time out first.
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +49,8 @@ use crate::timers::TimerConfig;
 
 /// How long the TU may stay silent before the machine sends 100 Trying.
 pub(crate) const TRYING_DELAY: Duration = Duration::from_millis(200);
+/// How long the TU may leave an INVITE without a final response.
+pub(crate) const TU_GUARD: Duration = Duration::from_secs(300);
 
 /// States of [`ServerInvite`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,10 +81,19 @@ pub(crate) enum Timer {
     L,
     G,
     Trying,
+    /// The TU-answer guard (see module docs).
+    Tu,
 }
 
 impl TimerKind for Timer {
-    const ALL: &'static [Self] = &[Timer::H, Timer::I, Timer::L, Timer::G, Timer::Trying];
+    const ALL: &'static [Self] = &[
+        Timer::H,
+        Timer::I,
+        Timer::L,
+        Timer::G,
+        Timer::Trying,
+        Timer::Tu,
+    ];
     fn index(self) -> usize {
         self as usize
     }
@@ -88,7 +106,7 @@ pub(crate) struct ServerInvite {
     request: Request,
     reliable: bool,
     config: TimerConfig,
-    timers: TimerTable<Timer, 5>,
+    timers: TimerTable<Timer, 6>,
     /// Last response sent: resent on INVITE retransmits and Timer G.
     last: Option<Response>,
     retransmits: u32,
@@ -107,6 +125,7 @@ impl ServerInvite {
             retransmits: 0,
         };
         t.timers.set(Timer::Trying, now + TRYING_DELAY);
+        t.timers.set(Timer::Tu, now + TU_GUARD);
         t
     }
 
@@ -169,7 +188,10 @@ impl ServerInvite {
                 out.push(Action::Transmit(Message::Response(resp.clone())));
                 if status.is_provisional() {
                     self.last = Some(resp);
-                } else if status.is_success() {
+                    return Ok(());
+                }
+                self.timers.stop(Timer::Tu);
+                if status.is_success() {
                     self.last = Some(resp);
                     self.state = State::Accepted;
                     self.timers.set(Timer::L, now + self.config.timeout_64t1());
@@ -224,6 +246,18 @@ impl ServerInvite {
                     self.terminate(out);
                 }
                 (Timer::I, State::Confirmed) | (Timer::L, State::Accepted) => self.terminate(out),
+                (Timer::Tu, State::Proceeding) => {
+                    tracing::debug!("TU left an INVITE unanswered; answering 480");
+                    let r = guard_response(&self.request, self.last.as_ref());
+                    out.push(Action::Transmit(Message::Response(r.clone())));
+                    self.last = Some(r);
+                    self.state = State::Completed;
+                    if !self.reliable {
+                        self.timers.set(Timer::G, now + self.config.timer_e(0));
+                    }
+                    self.timers.set(Timer::H, now + self.config.timeout_64t1());
+                    out.push(Action::Timeout);
+                }
                 (t, s) => tracing::debug!(?t, ?s, "stale timer ignored"),
             }
         }
@@ -236,6 +270,34 @@ impl ServerInvite {
             self.terminate(out);
         }
     }
+}
+
+/// The guard's 480, with the To tag of the TU's last provisional response
+/// (the early dialog the caller may know), or one derived from the branch
+/// when the TU sent none (§8.2.6.2: a final response needs a tag).
+fn guard_response(req: &Request, last: Option<&Response>) -> Response {
+    let mut r = Response::for_request(req, crate::status(480));
+    let tag = last
+        .and_then(|l| l.headers.to().ok().flatten())
+        .and_then(|to| to.tag().map(str::to_owned))
+        .unwrap_or_else(|| {
+            let branch = req
+                .headers
+                .top_via()
+                .ok()
+                .flatten()
+                .and_then(|v| v.branch().map(str::to_owned))
+                .unwrap_or_default();
+            let digest: u64 = branch.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+            format!("g{digest:x}")
+        });
+    if let Ok(Some(mut to)) = r.headers.to() {
+        to.set_tag(&tag);
+        r.headers.set_typed(&to);
+    }
+    r
 }
 
 /// 100 Trying for `req` (§8.2.6.1: no To tag, Timestamp copied).
@@ -294,6 +356,66 @@ mod tests {
         out.clear();
         t.on_request(t0 + ms(600), &req, &mut out);
         assert_eq!(statuses(&out), [100]);
+    }
+
+    #[test]
+    fn unanswered_invite_gets_480_from_the_guard_then_waits_for_ack() {
+        let (t0, mut t) = new(false);
+        let mut out = Vec::new();
+        let req = t.request().clone();
+        let mut ringing = response(&req, 180);
+        let mut to = ringing.headers.to().unwrap().unwrap();
+        to.set_tag("ring1");
+        ringing.headers.set_typed(&to);
+        t.send_response(t0 + ms(50), ringing, &mut out).unwrap();
+        out.clear();
+        // Only the 100 timer is gone; the guard is the next wake-up.
+        assert_eq!(t.next_timeout(), Some(t0 + TU_GUARD));
+        t.on_timeout(t0 + TU_GUARD - ms(1), &mut out);
+        assert!(out.is_empty());
+        t.on_timeout(t0 + TU_GUARD, &mut out);
+        assert_eq!(statuses(&out), [480]);
+        assert!(out.iter().any(|a| matches!(a, Action::Timeout)));
+        let Action::Transmit(Message::Response(r)) = &out[0] else {
+            panic!()
+        };
+        assert_eq!(
+            r.headers.to().unwrap().unwrap().tag(),
+            Some("ring1"),
+            "the early dialog's tag"
+        );
+        assert_eq!(t.state(), State::Completed);
+        // The TU answering late is refused; the ACK completes as usual.
+        assert!(t
+            .send_response(t0 + TU_GUARD + ms(1), response(&req, 200), &mut out)
+            .is_err());
+        out.clear();
+        t.on_request(
+            t0 + TU_GUARD + ms(10),
+            &request("ACK", "z9hG4bKsi"),
+            &mut out,
+        );
+        assert_eq!(t.state(), State::Confirmed);
+    }
+
+    #[test]
+    fn final_answer_disarms_the_guard_and_a_tagless_guard_480_gets_a_tag() {
+        let (t0, mut t) = new(true);
+        let mut out = Vec::new();
+        let req = t.request().clone();
+        t.send_response(t0 + ms(10), response(&req, 486), &mut out)
+            .unwrap();
+        assert!(t.next_timeout().unwrap() < t0 + TU_GUARD);
+
+        let (t0, mut t) = new(true);
+        out.clear();
+        t.on_timeout(t0 + TU_GUARD, &mut out);
+        assert_eq!(statuses(&out), [100, 480]);
+        let Action::Transmit(Message::Response(r)) = &out[1] else {
+            panic!()
+        };
+        let tag = r.headers.to().unwrap().unwrap().tag().map(str::to_owned);
+        assert!(tag.is_some_and(|t| t.len() > 1));
     }
 
     #[test]
