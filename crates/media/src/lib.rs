@@ -3,3 +3,4 @@
 
 pub mod devices;
 pub mod g711;
+pub mod sdp;
