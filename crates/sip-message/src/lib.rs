@@ -76,13 +76,17 @@
 //! [`sdp::MAX_LINES`], [`body::MAX_PARTS`]) and every scan is linear.
 
 pub mod body;
+pub mod dialog_info;
 pub mod digest;
 pub mod framer;
 pub mod headers;
+pub mod is_composing;
 pub mod message;
+pub mod message_summary;
 pub mod method;
 pub mod name_addr;
 pub mod params;
+pub mod pidf;
 mod scan;
 pub mod sdp;
 pub mod uri;
