@@ -1,0 +1,275 @@
+//! Voice codecs behind one trait, so the session can swap them on a
+//! re-INVITE: G.711 μ/A-law and G.722 (with waveform-substitution
+//! concealment) and Opus (libopus: in-band FEC, PLC, DTX).
+//!
+//! Each codec works at its own [`Codec::sample_rate`], mono; the session
+//! resamples to and from its fixed internal rate.
+
+mod g722;
+mod plc;
+
+use crate::g711::{self, Law};
+use crate::sdp::{CodecKind, NegotiatedCodec};
+use plc::Plc;
+
+/// Codec failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// libopus refused a call (its error code).
+    #[error("opus: {0}")]
+    Opus(i32),
+    /// A payload is empty or otherwise undecodable.
+    #[error("malformed payload")]
+    Malformed,
+}
+
+impl From<opus::Error> for CodecError {
+    fn from(e: opus::Error) -> Self {
+        CodecError::Opus(e.code() as i32)
+    }
+}
+
+/// A mono voice codec.
+pub trait Codec: Send {
+    /// Which codec.
+    fn kind(&self) -> CodecKind;
+    /// PCM rate of `encode` input and `decode` output, Hz.
+    fn sample_rate(&self) -> u32;
+    /// Encodes one frame (a whole number of ms at `sample_rate`) into
+    /// `out`, which is cleared first.
+    fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError>;
+    /// Decodes one payload, appending samples to `out`; returns how many.
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError>;
+    /// Appends `samples` of concealment for a lost frame. `next` is the
+    /// payload that follows the gap, if it has arrived already: Opus
+    /// recovers the lost frame from its in-band FEC.
+    fn conceal(
+        &mut self,
+        samples: usize,
+        next: Option<&[u8]>,
+        out: &mut Vec<i16>,
+    ) -> Result<usize, CodecError>;
+    /// Tells the encoder the loss rate the peer reports (RTCP), 0-100.
+    fn set_packet_loss(&mut self, _percent: u8) {}
+}
+
+/// Builds the codec for a negotiated format.
+pub fn new_codec(c: &NegotiatedCodec, dtx: bool) -> Result<Box<dyn Codec>, CodecError> {
+    Ok(match c.kind {
+        CodecKind::Pcmu => Box::new(G711Codec::new(Law::Mu)),
+        CodecKind::Pcma => Box::new(G711Codec::new(Law::A)),
+        CodecKind::G722 => Box::new(G722Codec::new()),
+        CodecKind::Opus => {
+            let mut o = OpusCodec::new()?;
+            o.set_dtx(dtx || c.opus.use_dtx)?;
+            if let Some(b) = c.opus.max_average_bitrate {
+                o.set_max_bitrate(b)?;
+            }
+            Box::new(o)
+        }
+    })
+}
+
+/// G.711 (PCMU/PCMA) with Appendix I-style concealment.
+pub struct G711Codec {
+    law: Law,
+    plc: Plc,
+    scratch: Vec<i16>,
+}
+
+impl G711Codec {
+    /// A codec for one companding law.
+    pub fn new(law: Law) -> G711Codec {
+        G711Codec {
+            law,
+            plc: Plc::new(8000),
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl Codec for G711Codec {
+    fn kind(&self) -> CodecKind {
+        match self.law {
+            Law::Mu => CodecKind::Pcmu,
+            Law::A => CodecKind::Pcma,
+        }
+    }
+    fn sample_rate(&self) -> u32 {
+        8000
+    }
+    fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
+        g711::encode_frame(self.law, pcm, out);
+        Ok(())
+    }
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError> {
+        g711::decode_frame(self.law, payload, &mut self.scratch);
+        self.plc.good(&mut self.scratch);
+        out.extend_from_slice(&self.scratch);
+        Ok(self.scratch.len())
+    }
+    fn conceal(
+        &mut self,
+        samples: usize,
+        _next: Option<&[u8]>,
+        out: &mut Vec<i16>,
+    ) -> Result<usize, CodecError> {
+        let start = out.len();
+        out.resize(start + samples, 0);
+        self.plc.conceal(&mut out[start..]);
+        Ok(samples)
+    }
+}
+
+/// G.722 at 64 kbit/s; 16 kHz audio, 8000 Hz RTP clock.
+pub struct G722Codec {
+    enc: g722::Encoder,
+    dec: g722::Decoder,
+    plc: Plc,
+    scratch: Vec<i16>,
+}
+
+impl G722Codec {
+    /// Fresh encoder and decoder state.
+    pub fn new() -> G722Codec {
+        G722Codec {
+            enc: g722::Encoder::new(),
+            dec: g722::Decoder::new(),
+            plc: Plc::new(16_000),
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl Default for G722Codec {
+    fn default() -> Self {
+        G722Codec::new()
+    }
+}
+
+impl Codec for G722Codec {
+    fn kind(&self) -> CodecKind {
+        CodecKind::G722
+    }
+    fn sample_rate(&self) -> u32 {
+        16_000
+    }
+    fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
+        out.clear();
+        self.enc.encode(pcm, out);
+        Ok(())
+    }
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError> {
+        self.scratch.clear();
+        self.dec.decode(payload, &mut self.scratch);
+        self.plc.good(&mut self.scratch);
+        out.extend_from_slice(&self.scratch);
+        Ok(self.scratch.len())
+    }
+    fn conceal(
+        &mut self,
+        samples: usize,
+        _next: Option<&[u8]>,
+        out: &mut Vec<i16>,
+    ) -> Result<usize, CodecError> {
+        let start = out.len();
+        out.resize(start + samples, 0);
+        self.plc.conceal(&mut out[start..]);
+        Ok(samples)
+    }
+}
+
+/// Largest Opus frame: 120 ms at 48 kHz.
+const OPUS_MAX_FRAME: usize = 5760;
+/// Room for one encoded packet (RFC 6716 §3.2.1 bound is 1275 per frame).
+const OPUS_MAX_PACKET: usize = 1500;
+
+/// Opus, 48 kHz mono, VoIP mode, in-band FEC on.
+pub struct OpusCodec {
+    enc: opus::Encoder,
+    dec: opus::Decoder,
+    buf: Vec<u8>,
+    pcm: Vec<i16>,
+}
+
+impl OpusCodec {
+    /// Encoder and decoder with FEC on and a 5% loss assumption until RTCP
+    /// says otherwise (FEC needs a non-zero expected loss to be sent).
+    pub fn new() -> Result<OpusCodec, CodecError> {
+        let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)?;
+        enc.set_inband_fec(true)?;
+        enc.set_packet_loss_perc(5)?;
+        enc.set_bitrate(opus::Bitrate::Bits(32_000))?;
+        Ok(OpusCodec {
+            enc,
+            dec: opus::Decoder::new(48_000, opus::Channels::Mono)?,
+            buf: vec![0; OPUS_MAX_PACKET],
+            pcm: vec![0; OPUS_MAX_FRAME],
+        })
+    }
+
+    /// Discontinuous transmission on silence.
+    pub fn set_dtx(&mut self, on: bool) -> Result<(), CodecError> {
+        Ok(self.enc.set_dtx(on)?)
+    }
+
+    /// Caps the bitrate at the peer's `maxaveragebitrate`.
+    pub fn set_max_bitrate(&mut self, bps: u32) -> Result<(), CodecError> {
+        let b = self.enc.get_bitrate()?;
+        let cur = match b {
+            opus::Bitrate::Bits(x) => x,
+            _ => 32_000,
+        };
+        let cap = i32::try_from(bps).unwrap_or(i32::MAX);
+        Ok(self.enc.set_bitrate(opus::Bitrate::Bits(cur.min(cap)))?)
+    }
+}
+
+impl Codec for OpusCodec {
+    fn kind(&self) -> CodecKind {
+        CodecKind::Opus
+    }
+    fn sample_rate(&self) -> u32 {
+        48_000
+    }
+    fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
+        let n = self.enc.encode(pcm, &mut self.buf)?;
+        out.clear();
+        out.extend_from_slice(&self.buf[..n]);
+        Ok(())
+    }
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError> {
+        if payload.is_empty() {
+            return Err(CodecError::Malformed);
+        }
+        let n = self.dec.decode(payload, &mut self.pcm, false)?;
+        out.extend_from_slice(&self.pcm[..n]);
+        Ok(n)
+    }
+    fn conceal(
+        &mut self,
+        samples: usize,
+        next: Option<&[u8]>,
+        out: &mut Vec<i16>,
+    ) -> Result<usize, CodecError> {
+        // libopus conceals in multiples of 2.5 ms up to 120 ms.
+        let samples = samples.clamp(120, OPUS_MAX_FRAME) / 120 * 120;
+        let frame = &mut self.pcm[..samples];
+        let n = match next {
+            Some(p) if !p.is_empty() => self.dec.decode(p, frame, true)?,
+            _ => self.dec.decode(&[], frame, false)?,
+        };
+        out.extend_from_slice(&self.pcm[..n]);
+        Ok(n)
+    }
+    fn set_packet_loss(&mut self, percent: u8) {
+        // FEC only helps when the encoder expects loss; keep at least 1%.
+        let p = i32::from(percent.clamp(1, 100));
+        if let Err(e) = self.enc.set_packet_loss_perc(p) {
+            tracing::debug!(error = %e, "opus: setting packet loss failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
