@@ -157,7 +157,6 @@ impl Endpoint {
             seed: crate::util::os_seed(),
             ..LayerConfig::default()
         });
-        let (failures, failure_rx) = mpsc::channel(COMMAND_QUEUE);
         let learned = Learned::default();
         let driver = Driver {
             learned: learned.clone(),
@@ -166,9 +165,8 @@ impl Endpoint {
             events,
             pending: HashMap::new(),
             branches: HashMap::new(),
-            failures,
         };
-        tokio::spawn(driver.run(net, cmd_rx, failure_rx));
+        tokio::spawn(driver.run(net, cmd_rx));
         Ok((
             Self {
                 commands,
@@ -291,9 +289,8 @@ struct Driver {
     transports: Transports,
     events: mpsc::Sender<EndpointEvent>,
     pending: HashMap<TransactionId, Pending>,
-    /// Client branch -> transaction, to pin asynchronous send failures.
+    /// Client branch -> transaction, to pin send failures.
     branches: HashMap<String, TransactionId>,
-    failures: mpsc::Sender<(String, String)>,
 }
 
 impl Driver {
@@ -301,10 +298,9 @@ impl Driver {
         mut self,
         mut net: mpsc::Receiver<TransportEvent>,
         mut commands: mpsc::Receiver<Command>,
-        mut failures: mpsc::Receiver<(String, String)>,
     ) {
         loop {
-            self.flush().await;
+            self.flush();
             let wake = self.layer.poll_timeout();
             tokio::select! {
                             ev = net.recv() => match ev {
@@ -340,14 +336,6 @@ impl Driver {
                                     return;
                                 }
                             },
-                            Some((branch, reason)) = failures.recv() => {
-                                if let Some(id) = self.branches.get(&branch).copied() {
-                                    if let Some(p) = self.pending.get_mut(&id) {
-                                        p.last_error = Some(reason);
-                                    }
-                                    self.layer.transport_error(Instant::now(), id);
-                                }
-                            }
                             () = crate::util::sleep_until(wake) => self.layer.handle_timeout(Instant::now()),
                         }
         }
@@ -452,12 +440,12 @@ impl Driver {
         }
     }
 
-    async fn flush(&mut self) {
+    fn flush(&mut self) {
         loop {
             let mut progressed = false;
             while let Some(t) = self.layer.poll_transmit() {
                 progressed = true;
-                self.transmit(t).await;
+                self.transmit(t);
             }
             while let Some(ev) = self.layer.poll_event() {
                 progressed = true;
@@ -469,38 +457,31 @@ impl Driver {
         }
     }
 
-    async fn transmit(&mut self, t: Transmit) {
+    /// Hands a message to the transports without waiting: a slow
+    /// connect or a stuck peer must never stall the loop. Failures known
+    /// at once fail the transaction here; later ones arrive as
+    /// [`TransportEvent::Closed`].
+    fn transmit(&mut self, t: Transmit) {
         let proto = Proto::from_via(&t.transport);
-        let branch = match &t.message {
-            Message::Request(r) => r
-                .headers
-                .top_via()
-                .ok()
-                .flatten()
-                .and_then(|v| v.branch().map(str::to_owned)),
-            Message::Response(_) => None,
-        };
         let bytes = t.message.to_bytes();
-        if proto == Proto::Udp {
-            if let Err(e) = self.transports.send(t.dest, proto, None, &bytes).await {
-                debug!(dest = %t.dest, "udp send failed: {e}");
-                if let Some(b) = branch {
-                    let _ = self.failures.try_send((b, e.to_string()));
+        if let Err(e) = self.transports.enqueue(t.dest, proto, None, bytes) {
+            debug!(dest = %t.dest, ?proto, "send failed: {e}");
+            let branch = match &t.message {
+                Message::Request(r) => r
+                    .headers
+                    .top_via()
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.branch().map(str::to_owned)),
+                Message::Response(_) => None,
+            };
+            if let Some(id) = branch.and_then(|b| self.branches.get(&b).copied()) {
+                if let Some(p) = self.pending.get_mut(&id) {
+                    p.last_error = Some(e.to_string());
                 }
+                self.layer.transport_error(Instant::now(), id);
             }
-            return;
         }
-        // Connecting may take long; never stall the loop on it.
-        let transports = self.transports.clone();
-        let failures = self.failures.clone();
-        tokio::spawn(async move {
-            if let Err(e) = transports.send(t.dest, proto, None, &bytes).await {
-                debug!(dest = %t.dest, "stream send failed: {e}");
-                if let Some(b) = branch {
-                    let _ = failures.send((b, e.to_string())).await;
-                }
-            }
-        });
     }
 
     fn event(&mut self, ev: TransactionEvent) {

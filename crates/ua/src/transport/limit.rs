@@ -31,8 +31,10 @@ impl RateLimiter {
         }
     }
 
-    /// Whether a message from `ip` at `now` may pass.
+    /// Whether a message from `ip` at `now` may pass. IPv6 sources share
+    /// one bucket per /64, which one host usually owns whole.
     pub(crate) fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
+        let ip = super::conn::source_key(ip);
         if !self.buckets.contains_key(&ip) && self.buckets.len() >= MAX_SOURCES {
             if let Some(stalest) = self
                 .buckets
@@ -83,6 +85,21 @@ mod tests {
             l.allow(a, t0 + Duration::from_millis(200)),
             "refilled 2 tokens"
         );
+    }
+
+    #[test]
+    fn ipv6_hosts_share_a_bucket_per_64() {
+        let mut l = RateLimiter::new(10);
+        let t0 = Instant::now();
+        // A host rotating through its /64 does not get a fresh bucket per address.
+        let passed = (0..100u16)
+            .filter(|i| {
+                let ip: IpAddr = format!("2001:db8:0:1::{i:x}").parse().unwrap();
+                l.allow(ip, t0)
+            })
+            .count();
+        assert_eq!(passed, 20);
+        assert!(l.allow("2001:db8:0:2::1".parse().unwrap(), t0));
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //!
 //! Reader tasks own the sockets' receive halves; they frame, parse, rate
 //! limit and hand complete messages to the driver through one bounded
-//! queue. Sending goes through [`Transports::send`], which reuses an open
-//! connection to the destination or opens one. No protocol state lives
-//! here: the driver task owns it.
+//! queue. Sending goes through [`Transports::enqueue`] (never waits: the
+//! driver loop must not stall on a slow peer) or [`Transports::send`]
+//! (waits for the write), which reuse an open connection to the
+//! destination or open one in the background. No protocol state lives
+//! here: the driver task owns it. When the last [`Transports`] handle is
+//! dropped, every reader, accept loop and connection ends.
 //!
 //! ```text
 //!  UDP socket ──datagram──┐
@@ -24,11 +27,11 @@ use std::time::Duration;
 
 use sip_message::Message;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tracing::{debug, warn};
 
 pub use conn::ConnId;
-use conn::{ConnHandle, ConnTable};
+use conn::{ConnHandle, ConnTable, FailKind};
 use limit::RateLimiter;
 
 /// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (1500 on
@@ -39,6 +42,9 @@ const MAX_DATAGRAM: usize = 65_535;
 /// Complete messages waiting for the driver; a full queue drops new input
 /// (UDP peers retransmit) instead of growing without bound.
 pub const INCOMING_QUEUE: usize = 1024;
+/// Inbound TLS handshakes in progress at once; more are refused, so a
+/// flood of half-open TLS connections costs bounded work.
+const MAX_HANDSHAKES: usize = 64;
 
 /// The transport protocols Parley speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -219,6 +225,9 @@ pub enum TransportEvent {
 #[derive(Clone)]
 pub struct Transports {
     inner: Arc<Inner>,
+    /// Dropped with the last handle: its drop tells every task to stop
+    /// (the tasks themselves hold only `inner`).
+    _stop: Arc<watch::Sender<()>>,
 }
 
 struct Inner {
@@ -234,6 +243,8 @@ struct Inner {
     /// The SIP domain to verify per TLS destination (RFC 5922), as told
     /// by [`Transports::set_tls_domain`]; bounded.
     tls_domains: Mutex<HashMap<SocketAddr, String>>,
+    /// Changes (closes) when the last [`Transports`] is dropped.
+    shutdown: watch::Receiver<()>,
 }
 
 /// TLS destinations whose domain we remember at once.
@@ -292,6 +303,7 @@ impl Transports {
         let tcp_local = tcp.as_ref().and_then(|l| l.local_addr().ok());
         let tls_local = tls_listener.as_ref().and_then(|l| l.local_addr().ok());
         let limiter = Arc::new(Mutex::new(RateLimiter::new(config.per_source_rate)));
+        let (stop, shutdown) = watch::channel(());
         let inner = Arc::new(Inner {
             udp: Arc::new(udp),
             udp_local,
@@ -303,6 +315,7 @@ impl Transports {
             config,
             tls,
             tls_domains: Mutex::new(HashMap::new()),
+            shutdown,
         });
         tokio::spawn(udp_reader(inner.clone()));
         if let Some(l) = tcp {
@@ -311,7 +324,13 @@ impl Transports {
         if let Some(l) = tls_listener {
             tokio::spawn(accept_loop(inner.clone(), l, Proto::Tls));
         }
-        Ok((Self { inner }, rx))
+        Ok((
+            Self {
+                inner,
+                _stop: Arc::new(stop),
+            },
+            rx,
+        ))
     }
 
     /// Where we listen for `proto`, if we do.
@@ -323,10 +342,11 @@ impl Transports {
         }
     }
 
-    /// Sends `bytes` to `dest`. Over TCP/TLS, `conn` (the connection a
-    /// request came in on) is used when still open; otherwise an open
-    /// connection to `dest` is reused or a new one is opened. Returns the
-    /// connection used.
+    /// Sends `bytes` to `dest` and waits until they are written. Over
+    /// TCP/TLS, `conn` (the connection a request came in on) is used when
+    /// still open; otherwise an open connection to `dest` is reused or a
+    /// new one is opened (connect and handshake time out after 10 s).
+    /// Returns the connection used.
     pub async fn send(
         &self,
         dest: SocketAddr,
@@ -336,9 +356,7 @@ impl Transports {
     ) -> Result<Option<ConnId>, TransportError> {
         match proto {
             Proto::Udp => {
-                if bytes.len() > MAX_DATAGRAM - 48 {
-                    return Err(TransportError::TooLarge(bytes.len()));
-                }
+                check_datagram(bytes)?;
                 self.inner
                     .udp
                     .send_to(bytes, dest)
@@ -351,18 +369,55 @@ impl Transports {
                 Ok(None)
             }
             Proto::Tcp | Proto::Tls => {
-                if proto == Proto::Tcp && !self.inner.config.tcp {
-                    return Err(TransportError::Disabled(proto));
-                }
-                let handle = self.connection(dest, proto, conn).await?;
-                handle
-                    .send(bytes)
-                    .await
-                    .map_err(|source| TransportError::Send {
+                let handle = self.connection(dest, proto, conn)?;
+                handle.wait_ready().await?;
+                let (done, result) = oneshot::channel();
+                handle.enqueue(bytes.to_vec(), Some(done))?;
+                result.await.unwrap_or_else(|_| {
+                    Err(conn::error(
+                        &FailKind::Send,
+                        proto,
+                        dest,
+                        "connection closed",
+                    ))
+                })?;
+                Ok(Some(handle.id))
+            }
+        }
+    }
+
+    /// Queues `bytes` for `dest` without waiting. A stream connection is
+    /// opened in the background when needed; if that or a later write
+    /// fails, a [`TransportEvent::Closed`] for `dest` reports it. Errors
+    /// known at once (UDP socket error, full queue, no TLS) are returned.
+    pub fn enqueue(
+        &self,
+        dest: SocketAddr,
+        proto: Proto,
+        conn: Option<ConnId>,
+        bytes: Vec<u8>,
+    ) -> Result<Option<ConnId>, TransportError> {
+        match proto {
+            Proto::Udp => {
+                check_datagram(&bytes)?;
+                match self.inner.udp.try_send_to(&bytes, dest) {
+                    Ok(_) => Ok(None),
+                    // The socket buffer is full: the datagram is lost, as
+                    // on the wire; the transaction retransmits.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        debug!(%dest, "udp send buffer full; datagram dropped");
+                        Ok(None)
+                    }
+                    Err(source) => Err(TransportError::Send {
                         proto,
                         addr: dest,
                         source,
-                    })?;
+                    }),
+                }
+            }
+            Proto::Tcp | Proto::Tls => {
+                let handle = self.connection(dest, proto, conn)?;
+                handle.enqueue(bytes, None)?;
                 Ok(Some(handle.id))
             }
         }
@@ -395,47 +450,57 @@ impl Transports {
         self.inner.conns.len()
     }
 
-    async fn connection(
+    fn connection(
         &self,
         dest: SocketAddr,
         proto: Proto,
         hint: Option<ConnId>,
     ) -> Result<ConnHandle, TransportError> {
+        if proto == Proto::Tcp && !self.inner.config.tcp {
+            return Err(TransportError::Disabled(proto));
+        }
         if let Some(h) = hint.and_then(|id| self.inner.conns.by_id(id)) {
             return Ok(h);
         }
         if let Some(h) = self.inner.conns.by_peer(dest, proto) {
             return Ok(h);
         }
-        let stream = tokio::net::TcpStream::connect(dest)
-            .await
-            .map_err(|source| TransportError::Connect {
-                proto,
-                addr: dest,
-                source,
-            })?;
-        let _ = stream.set_nodelay(true);
-        debug!(%dest, ?proto, "connected");
-        match proto {
-            Proto::Tcp => Ok(conn::spawn(self.inner.clone(), stream, dest, proto)),
+        let domain = match proto {
             Proto::Tls => {
-                let ctx = self.inner.tls.as_ref().ok_or(TransportError::NoTls)?;
-                let domain = self
-                    .inner
+                if self.inner.tls.is_none() {
+                    return Err(TransportError::NoTls);
+                }
+                self.inner
                     .tls_domains
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .get(&dest)
-                    .cloned();
-                let tls = ctx.connect(dest, domain, stream).await?;
-                Ok(conn::spawn(self.inner.clone(), tls, dest, proto))
+                    .cloned()
             }
-            Proto::Udp => unreachable!("UDP has no connections"),
-        }
+            _ => None,
+        };
+        debug!(%dest, ?proto, "connecting");
+        conn::connect(&self.inner, dest, proto, domain)
     }
 }
 
+fn check_datagram(bytes: &[u8]) -> Result<(), TransportError> {
+    if bytes.len() > MAX_DATAGRAM - 48 {
+        return Err(TransportError::TooLarge(bytes.len()));
+    }
+    Ok(())
+}
+
 impl Inner {
+    /// Tells the driver a connection is gone (waits for room: this is
+    /// rare and must not be lost, or requests would wait for Timer B/F).
+    async fn closed(&self, conn: ConnId, peer: SocketAddr, reason: String) {
+        let _ = self
+            .events
+            .send(TransportEvent::Closed { conn, peer, reason })
+            .await;
+    }
+
     /// Whether one more message (or connection) from `ip` may pass now.
     fn allow(&self, ip: IpAddr) -> bool {
         self.limiter
@@ -447,8 +512,13 @@ impl Inner {
 
 async fn udp_reader(inner: Arc<Inner>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut shutdown = inner.shutdown.clone();
     loop {
-        let (n, source) = match inner.udp.recv_from(&mut buf).await {
+        let received = tokio::select! {
+            r = inner.udp.recv_from(&mut buf) => r,
+            _ = shutdown.changed() => return,
+        };
+        let (n, source) = match received {
             Ok(r) => r,
             Err(e) => {
                 // ICMP port unreachable surfaces here on Linux; keep going.
@@ -489,37 +559,54 @@ fn deliver(inner: &Inner, incoming: Incoming) {
 }
 
 async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, proto: Proto) {
+    let mut shutdown = inner.shutdown.clone();
+    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                if !inner.allow(peer.ip()) {
-                    debug!(%peer, "rate limited connection");
-                    continue;
-                }
-                match proto {
-                    Proto::Tls => {
-                        let Some(ctx) = inner.tls.clone() else {
-                            continue;
-                        };
-                        let inner = inner.clone();
-                        tokio::spawn(async move {
-                            match ctx.accept(stream).await {
-                                Ok(tls) => {
-                                    conn::spawn(inner, tls, peer, Proto::Tls);
-                                }
-                                Err(e) => debug!(%peer, "TLS accept failed: {e}"),
-                            }
-                        });
-                    }
-                    _ => {
-                        conn::spawn(inner.clone(), stream, peer, proto);
-                    }
-                }
-            }
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
             Err(e) => {
+                // Out of file descriptors and the like: back off a little.
                 warn!("accept: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if !inner.allow(peer.ip()) || !conn::has_room(&inner, peer.ip()) {
+            debug!(%peer, "connection refused (rate or connection limit)");
+            continue;
+        }
+        match proto {
+            Proto::Tls => {
+                let Some(ctx) = inner.tls.clone() else {
+                    continue;
+                };
+                let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                    debug!(%peer, "too many TLS handshakes in progress; refused");
+                    continue;
+                };
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    match tokio::time::timeout(conn::CONNECT_TIMEOUT, ctx.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            if conn::accepted(inner, Box::new(tls), peer, Proto::Tls).is_err() {
+                                debug!(%peer, "connection table full; closed");
+                            }
+                        }
+                        Ok(Err(e)) => debug!(%peer, "TLS accept failed: {e}"),
+                        Err(_) => debug!(%peer, "TLS accept timed out"),
+                    }
+                });
+            }
+            _ => {
+                if conn::accepted(inner.clone(), Box::new(stream), peer, proto).is_err() {
+                    debug!(%peer, "connection table full; closed");
+                }
             }
         }
     }

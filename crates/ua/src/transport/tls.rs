@@ -100,18 +100,24 @@ impl TlsContext {
         self.acceptor.is_some()
     }
 
-    /// Connects, checking the certificate against `domain` (RFC 5922: the
+    /// The name a certificate is checked against: `domain` (RFC 5922: the
     /// SIP domain the request is for), else the configured name, else the
     /// peer's IP address.
+    pub(crate) fn name_for(&self, addr: SocketAddr, domain: Option<&str>) -> String {
+        domain
+            .map(str::to_owned)
+            .or_else(|| self.server_name.clone())
+            .unwrap_or_else(|| addr.ip().to_string())
+    }
+
+    /// Connects, checking the certificate against [`Self::name_for`].
     pub(crate) async fn connect(
         &self,
         addr: SocketAddr,
         domain: Option<String>,
         stream: TcpStream,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, TransportError> {
-        let name_text = domain
-            .or_else(|| self.server_name.clone())
-            .unwrap_or_else(|| addr.ip().to_string());
+        let name_text = self.name_for(addr, domain.as_deref());
         let name = ServerName::try_from(name_text.clone()).map_err(|e| TransportError::Tls {
             addr,
             server_name: name_text.clone(),
