@@ -25,6 +25,8 @@
 //! the previous version intact. A file from a newer Parley (a larger
 //! `user_version`) is refused rather than guessed at.
 
+mod calls;
+mod contacts;
 mod messages;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +35,8 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+pub use calls::{CallFilter, CallOutcome, CallRecord, CallRecordId, StoredCall};
+pub use contacts::{Contact, ContactId, ContactInfo, Phone};
 pub use messages::{
     Conversation, ConversationId, IncomingMessage, IncomingOutcome, Message, MessageId,
     MessageState, SearchHit,
@@ -502,5 +506,6 @@ mod tests {
         let db = Db::open(&path).unwrap();
         assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(db.conversations().unwrap().len(), 1);
+        assert!(db.contacts().unwrap().is_empty());
     }
 }
