@@ -1,3 +1,4 @@
 //! Usages built on transactions and dialogs: what a UA does with SIP.
 
 pub mod registration;
+pub mod subscription;
