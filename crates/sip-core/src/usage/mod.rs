@@ -1,4 +1,5 @@
 //! Usages built on transactions and dialogs: what a UA does with SIP.
 
+pub mod publication;
 pub mod registration;
 pub mod subscription;

@@ -727,7 +727,7 @@ impl Subscription {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use sip_message::StatusCode;
 
