@@ -478,8 +478,13 @@ fn validate_core(headers: &Headers) -> Result<(), ParseError> {
 /// Locates the end of the header section: returns the offset just past the
 /// empty line, or `None` if there is none within `limit` bytes.
 pub(crate) fn find_head_end(input: &[u8], limit: usize) -> Option<usize> {
+    // Building a searcher is dearer than searching one short head, so it
+    // is built once.
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
     let hay = input.get(..input.len().min(limit.saturating_add(4)))?;
-    memchr::memmem::find(hay, b"\r\n\r\n").map(|i| i + 4)
+    finder.find(hay).map(|i| i + 4)
 }
 
 fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
@@ -505,7 +510,14 @@ pub(crate) fn parse_inner(
     if data.is_empty() {
         return Err(ParseError::Empty);
     }
-    let head_end = match find_head_end(data, MAX_HEAD_LEN) {
+    // The one-pass framer covers well-formed heads; the reference steps
+    // below find the same end and report what is wrong with the others.
+    let mut fast = frame_head_fast(data);
+    let found = match &fast {
+        Some((e, _)) => Some(*e),
+        None => find_head_end(data, MAX_HEAD_LEN),
+    };
+    let head_end = match found {
         Some(e) => e,
         None if data.len() > MAX_HEAD_LEN => {
             return Err(ParseError::HeadTooLarge {
@@ -555,7 +567,13 @@ pub(crate) fn parse_inner(
     };
 
     let headers_text = head.get(sl_end + 2..).unwrap_or("");
-    let headers = parse_headers(headers_text, |off, what| syntax(sl_end + 2 + off, what))?;
+    let headers = match fast.take() {
+        Some((_, mut h)) => {
+            h.buf_mut().push_str(headers_text);
+            h
+        }
+        None => parse_headers(headers_text, |off, what| syntax(sl_end + 2 + off, what))?,
+    };
     let header_line = |i: usize| {
         let off = headers.value_start(i).unwrap_or(0);
         1 + line_col(headers_text.as_bytes(), off).0
@@ -605,17 +623,15 @@ pub(crate) fn parse_inner(
         StartLine::Status(st) => st.into_response(headers, body),
         StartLine::Request(method, uri) => {
             // Every CSeq must name the request method (RFC 3261 §8.1.1.5).
-            for (i, f) in headers.iter().enumerate() {
-                if f.kind == HeaderName::CSeq {
-                    // Already validated, so the method is the last word.
-                    let cseq_method = f.value.rsplit([' ', '\t', '\n']).next().unwrap_or("");
-                    if cseq_method != method.as_str() {
-                        return Err(ParseError::CSeqMethodMismatch {
-                            line: header_line(i),
-                            method: method.to_string(),
-                            cseq: cseq_method.to_owned(),
-                        });
-                    }
+            for (i, value) in headers.indexed_values(HeaderName::CSeq) {
+                // Already validated, so the method is the last word.
+                let cseq_method = value.rsplit([' ', '\t', '\n']).next().unwrap_or("");
+                if cseq_method != method.as_str() {
+                    return Err(ParseError::CSeqMethodMismatch {
+                        line: header_line(i),
+                        method: method.to_string(),
+                        cseq: cseq_method.to_owned(),
+                    });
                 }
             }
             Message::Request(Request {
@@ -747,6 +763,114 @@ fn is_wsp(b: u8) -> bool {
 
 /// Splits the header block (every line ends in CRLF) into name/value spans.
 pub(crate) fn parse_headers(
+    text: &str,
+    syntax: impl Fn(usize, &'static str) -> ParseError,
+) -> Result<Headers, ParseError> {
+    match parse_headers_fast(text) {
+        Some(h) => Ok(h),
+        // Anything unusual (folds, bare CR/LF, bad names, too many lines)
+        // goes through the reference splitter, which yields the same
+        // headers or the precise error.
+        None => parse_headers_ref(text, syntax),
+    }
+}
+
+/// One pass over the common shape `token SWS ":" SWS value CRLF`, with no
+/// folded lines. Produces exactly what [`parse_headers_ref`] does for such
+/// input and `None` for anything else.
+fn parse_headers_fast(text: &str) -> Option<Headers> {
+    let (mut headers, end) = split_lines_fast(text.as_bytes(), false)?;
+    if end != text.len() {
+        return None;
+    }
+    headers.buf_mut().push_str(text);
+    Some(headers)
+}
+
+/// The line splitter behind [`parse_headers_fast`], on bytes. Stops at the
+/// end of `b` or, with `stop_at_empty`, at an empty line, and returns the
+/// index entries (the caller fills the buffer) and where it stopped.
+fn split_lines_fast(b: &[u8], stop_at_empty: bool) -> Option<(Headers, usize)> {
+    let mut headers = Headers::with_capacity(0, 16);
+    let mut pos = 0;
+    while pos < b.len() {
+        if stop_at_empty && b.get(pos..pos + 2) == Some(b"\r\n") {
+            break;
+        }
+        if headers.len() >= MAX_HEADERS {
+            return None;
+        }
+        let line = b.get(pos..)?;
+        let name_end = pos
+            + line
+                .iter()
+                .position(|&c| !crate::scan::is_token(c))
+                .unwrap_or(line.len());
+        if name_end == pos {
+            return None;
+        }
+        let mut i = name_end;
+        while b.get(i).copied().is_some_and(is_wsp) {
+            i += 1;
+        }
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let colon = i;
+        i += 1;
+        while b.get(i).copied().is_some_and(is_wsp) {
+            i += 1;
+        }
+        let line_end = i + memchr::memchr2(b'\r', b'\n', b.get(i..)?)?;
+        if b.get(line_end) != Some(&b'\r') || b.get(line_end + 1) != Some(&b'\n') {
+            return None;
+        }
+        let next = line_end + 2;
+        if b.get(next).copied().is_some_and(is_wsp) {
+            // A fold continues this value.
+            return None;
+        }
+        let mut end = line_end;
+        while end > i && b.get(end - 1).copied().is_some_and(is_wsp) {
+            end -= 1;
+        }
+        // An all-blank value is the empty span right after the colon, as in
+        // the reference splitter.
+        let value = if i == line_end {
+            (colon + 1, colon + 1)
+        } else {
+            (i, end)
+        };
+        let name = b.get(pos..name_end)?;
+        headers.push_span(HeaderName::from_bytes(name), (pos, name_end), value);
+        pos = next;
+    }
+    Some((headers, pos))
+}
+
+/// Frames the head in one pass for the common case: start line, then
+/// header lines up to the empty line. Returns the offset just past the
+/// empty line and the header index (spans relative to the first header
+/// line), or `None` to let the reference path decide (and report errors).
+fn frame_head_fast(data: &[u8]) -> Option<(usize, Headers)> {
+    let window = data.get(..data.len().min(MAX_HEAD_LEN + 4))?;
+    let sl_end = memchr::memchr2(b'\r', b'\n', window)?;
+    if window.get(sl_end..sl_end + 2) != Some(b"\r\n") || sl_end == 0 {
+        return None;
+    }
+    let hdr_start = sl_end + 2;
+    let (headers, stop) = split_lines_fast(window.get(hdr_start..)?, true)?;
+    let head_end = hdr_start + stop + 2;
+    // The reference framing looks for the empty line within the same window.
+    if window.get(hdr_start + stop..head_end) != Some(b"\r\n") {
+        return None;
+    }
+    Some((head_end, headers))
+}
+
+/// The reference header splitter: handles folds and reports every framing
+/// error with its position.
+fn parse_headers_ref(
     text: &str,
     syntax: impl Fn(usize, &'static str) -> ParseError,
 ) -> Result<Headers, ParseError> {
@@ -929,6 +1053,52 @@ v=0\n";
             parse(&many).unwrap_err(),
             ParseError::TooManyHeaders { .. }
         ));
+    }
+
+    #[test]
+    fn fast_header_split_matches_reference() {
+        let cases = [
+            "A: 1\r\nB:2\r\n",
+            "A :  spaced  \t\r\nEmpty:\r\nBlank:   \r\n",
+            "Folded: a\r\n b\r\nC: d\r\n",
+            "Bad Name: x\r\n",
+            "NoColon\r\n",
+            "Bare: lf\nX: y\r\n",
+            "Bare: cr\rX: y\r\n",
+            "Trailing: x",
+            " lead: fold\r\n",
+            "\r\n",
+        ];
+        let syntax = |_: usize, what: &'static str| ParseError::Syntax {
+            line: 0,
+            column: 0,
+            expected: what,
+        };
+        for text in cases {
+            let reference = parse_headers_ref(text, syntax);
+            if let Some(fast) = parse_headers_fast(text) {
+                let reference = reference.expect("fast path accepted what the reference rejects");
+                assert_eq!(fast, reference, "{text:?}");
+                for i in 0..fast.len() {
+                    assert_eq!(fast.value_start(i), reference.value_start(i), "{text:?}");
+                }
+            }
+        }
+        let mut many = String::new();
+        for _ in 0..=MAX_HEADERS {
+            many.push_str("X: y\r\n");
+        }
+        assert!(parse_headers_fast(&many).is_none());
+        // The one-pass framer and the reference agree on where the head ends.
+        for raw in [
+            INVITE,
+            b"OPTIONS sip:a SIP/2.0\r\n\r\n",
+            b"SIP/2.0 200 OK\r\nA: b\r\n\r\nrest",
+        ] {
+            let (end, _) = frame_head_fast(raw).expect("well-formed");
+            assert_eq!(Some(end), find_head_end(raw, MAX_HEAD_LEN));
+        }
+        assert!(frame_head_fast(b"OPTIONS sip:a SIP/2.0\nA: b\r\n\r\n").is_none());
     }
 
     #[test]

@@ -120,13 +120,7 @@ impl<'a> Cursor<'a> {
     /// Skips spaces, tabs and folds.
     pub(crate) fn skip_ws(&mut self) -> bool {
         let start = self.pos;
-        while let Some(b) = self.peek() {
-            if is_ws(b) {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
+        self.take_while(is_ws);
         self.pos > start
     }
 
@@ -165,10 +159,11 @@ impl<'a> Cursor<'a> {
     /// Takes bytes while `f` holds.
     pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
-        let bytes = self.s.as_bytes();
-        while self.pos < bytes.len() && f(bytes[self.pos]) {
-            self.pos += 1;
-        }
+        // A local slice iterator (rather than bumping `self.pos` per byte)
+        // lets the loop run in registers without bounds checks.
+        let rest = self.s.as_bytes().get(start..).unwrap_or(&[]);
+        let n = rest.iter().position(|&b| !f(b)).unwrap_or(rest.len());
+        self.pos = start + n;
         // Only ASCII predicates are used, so the slice ends on a char boundary.
         self.s.get(start..self.pos).unwrap_or("")
     }

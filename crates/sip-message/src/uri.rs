@@ -133,16 +133,23 @@ fn check_chars(
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' {
-            let hex = |j: usize| b.get(j).is_some_and(|c| c.is_ascii_hexdigit());
-            if !(hex(i + 1) && hex(i + 2)) {
-                return Err(UriError::Escape { at: base + i });
+        // Runs of plain characters first; escapes are rare.
+        i += b
+            .get(i..)
+            .unwrap_or(&[])
+            .iter()
+            .position(|&c| !ok(c))
+            .unwrap_or(b.len() - i);
+        match b.get(i) {
+            None => break,
+            Some(b'%') => {
+                let hex = |j: usize| b.get(j).is_some_and(|c| c.is_ascii_hexdigit());
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return Err(UriError::Escape { at: base + i });
+                }
+                i += 3;
             }
-            i += 3;
-        } else if ok(b[i]) {
-            i += 1;
-        } else {
-            return Err(invalid(part, s, i).shift(base));
+            Some(_) => return Err(invalid(part, s, i).shift(base)),
         }
     }
     Ok(())
@@ -345,17 +352,13 @@ impl fmt::Display for Host {
 /// error-reporting) path.
 pub(crate) fn fast_hostport(s: &str, ws_ends: bool) -> Option<(HostRef<'_>, Option<u16>, usize)> {
     let b = s.as_bytes();
-    let mut i = 0;
-    let mut numeric = true;
-    while i < b.len() {
-        let c = b[i];
-        if !HOSTNAME[usize::from(c)] {
-            break;
-        }
-        numeric &= c.is_ascii_digit() || c == b'.';
-        i += 1;
-    }
+    let mut i = b
+        .iter()
+        .position(|&c| !HOSTNAME[usize::from(c)])
+        .unwrap_or(b.len());
     let host = s.get(..i).filter(|h| !h.is_empty())?;
+    // Decided after the scan: a domain name fails this at its first letter.
+    let numeric = host.bytes().all(|c| c.is_ascii_digit() || c == b'.');
     let mut port = None;
     if b.get(i) == Some(&b':') {
         let start = i + 1;

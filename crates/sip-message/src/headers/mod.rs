@@ -240,6 +240,12 @@ macro_rules! header_names {
             /// Classifies a header name, case-insensitively, including the
             /// compact forms of RFC 3261 §7.3.3 and later RFCs.
             pub fn from_name(name: &str) -> HeaderName {
+                HeaderName::from_bytes(name.as_bytes())
+            }
+
+            /// [`HeaderName::from_name`] on bytes (a non-UTF-8 name is
+            /// simply `Other`).
+            pub(crate) fn from_bytes(bytes: &[u8]) -> HeaderName {
                 const TABLE: &[(&str, HeaderName)] = &[
                     $( ($canon, HeaderName::$variant), $( ($compact, HeaderName::$variant), )? )*
                 ];
@@ -260,39 +266,42 @@ macro_rules! header_names {
                     }
                     b
                 });
-                let bytes = name.as_bytes();
                 // Fast path: the headers found in nearly every message,
-                // picked by length and confirmed by one comparison.
+                // picked by length and first letter and confirmed by one
+                // comparison.
+                let first = bytes.first().map_or(0, u8::to_ascii_lowercase);
                 let is = |lit: &str| bytes.eq_ignore_ascii_case(lit.as_bytes());
-                let fast = match bytes.len() {
-                    2 if is("to") => Some(HeaderName::To),
-                    3 if is("via") => Some(HeaderName::Via),
-                    4 if is("from") => Some(HeaderName::From),
-                    4 if is("cseq") => Some(HeaderName::CSeq),
-                    5 if is("route") => Some(HeaderName::Route),
-                    7 if is("call-id") => Some(HeaderName::CallId),
-                    7 if is("contact") => Some(HeaderName::Contact),
-                    12 if is("max-forwards") => Some(HeaderName::MaxForwards),
-                    12 if is("content-type") => Some(HeaderName::ContentType),
-                    12 if is("record-route") => Some(HeaderName::RecordRoute),
-                    14 if is("content-length") => Some(HeaderName::ContentLength),
-                    4 if is("date") => Some(HeaderName::Date),
-                    5 if is("allow") => Some(HeaderName::Allow),
-                    5 if is("event") => Some(HeaderName::Event),
-                    6 if is("server") => Some(HeaderName::Server),
-                    6 if is("accept") => Some(HeaderName::Accept),
-                    7 if is("expires") => Some(HeaderName::Expires),
-                    7 if is("require") => Some(HeaderName::Require),
-                    7 if is("subject") => Some(HeaderName::Subject),
-                    9 if is("supported") => Some(HeaderName::Supported),
-                    10 if is("user-agent") => Some(HeaderName::UserAgent),
-                    12 if is("allow-events") => Some(HeaderName::AllowEvents),
-                    13 if is("authorization") => Some(HeaderName::Authorization),
-                    15 if is("session-expires") => Some(HeaderName::SessionExpires),
-                    16 if is("www-authenticate") => Some(HeaderName::WwwAuthenticate),
-                    18 if is("proxy-authenticate") => Some(HeaderName::ProxyAuthenticate),
-                    18 if is("subscription-state") => Some(HeaderName::SubscriptionState),
-                    19 if is("proxy-authorization") => Some(HeaderName::ProxyAuthorization),
+                // Each arm compares against a literal, which the compiler
+                // turns into a few word compares.
+                let fast = match (bytes.len(), first) {
+                    (2, b't') if is("to") => Some(HeaderName::To),
+                    (3, b'v') if is("via") => Some(HeaderName::Via),
+                    (4, b'f') if is("from") => Some(HeaderName::From),
+                    (4, b'c') if is("cseq") => Some(HeaderName::CSeq),
+                    (4, b'd') if is("date") => Some(HeaderName::Date),
+                    (5, b'r') if is("route") => Some(HeaderName::Route),
+                    (5, b'a') if is("allow") => Some(HeaderName::Allow),
+                    (5, b'e') if is("event") => Some(HeaderName::Event),
+                    (6, b's') if is("server") => Some(HeaderName::Server),
+                    (6, b'a') if is("accept") => Some(HeaderName::Accept),
+                    (7, b'c') if is("call-id") => Some(HeaderName::CallId),
+                    (7, b'c') if is("contact") => Some(HeaderName::Contact),
+                    (7, b'e') if is("expires") => Some(HeaderName::Expires),
+                    (7, b'r') if is("require") => Some(HeaderName::Require),
+                    (7, b's') if is("subject") => Some(HeaderName::Subject),
+                    (9, b's') if is("supported") => Some(HeaderName::Supported),
+                    (10, b'u') if is("user-agent") => Some(HeaderName::UserAgent),
+                    (12, b'm') if is("max-forwards") => Some(HeaderName::MaxForwards),
+                    (12, b'c') if is("content-type") => Some(HeaderName::ContentType),
+                    (12, b'r') if is("record-route") => Some(HeaderName::RecordRoute),
+                    (12, b'a') if is("allow-events") => Some(HeaderName::AllowEvents),
+                    (13, b'a') if is("authorization") => Some(HeaderName::Authorization),
+                    (14, b'c') if is("content-length") => Some(HeaderName::ContentLength),
+                    (15, b's') if is("session-expires") => Some(HeaderName::SessionExpires),
+                    (16, b'w') if is("www-authenticate") => Some(HeaderName::WwwAuthenticate),
+                    (18, b'p') if is("proxy-authenticate") => Some(HeaderName::ProxyAuthenticate),
+                    (18, b's') if is("subscription-state") => Some(HeaderName::SubscriptionState),
+                    (19, b'p') if is("proxy-authorization") => Some(HeaderName::ProxyAuthorization),
                     _ => None,
                 };
                 if let Some(k) = fast {
@@ -577,6 +586,15 @@ impl Headers {
             .map(|e| self.field(e).value)
     }
 
+    /// `(line index, raw value)` of every line of a known header.
+    pub(crate) fn indexed_values(&self, kind: HeaderName) -> impl Iterator<Item = (usize, &str)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(move |(_, e)| e.kind == kind)
+            .map(|(i, e)| (i, self.buf.get(e.value.0..e.value.1).unwrap_or("")))
+    }
+
     /// True if a line called `name` exists.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -786,12 +804,38 @@ impl Headers {
 
     /// Writes `Name: value\r\n` for every line.
     pub fn write_to(&self, out: &mut Vec<u8>) {
+        let buf = self.buf.as_bytes();
+        // Lines whose buffer bytes already read `Name: value\r\n` (most
+        // parsed lines) are copied in runs of adjacent lines, one copy per
+        // run instead of four per line.
+        let mut run: Option<(usize, usize)> = None;
         for e in &self.entries {
+            let line_end = e.value.1 + 2;
+            let verbatim = buf.get(e.name.1..e.value.0) == Some(b": ")
+                && buf.get(e.value.1..line_end) == Some(b"\r\n");
+            if verbatim {
+                match run.as_mut() {
+                    Some((_, end)) if *end == e.name.0 => *end = line_end,
+                    _ => {
+                        if let Some((s, t)) = run.take() {
+                            out.extend_from_slice(buf.get(s..t).unwrap_or(&[]));
+                        }
+                        run = Some((e.name.0, line_end));
+                    }
+                }
+                continue;
+            }
+            if let Some((s, t)) = run.take() {
+                out.extend_from_slice(buf.get(s..t).unwrap_or(&[]));
+            }
             let f = self.field(e);
             out.extend_from_slice(f.name.as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(f.value.as_bytes());
             out.extend_from_slice(b"\r\n");
+        }
+        if let Some((s, t)) = run {
+            out.extend_from_slice(buf.get(s..t).unwrap_or(&[]));
         }
     }
 
