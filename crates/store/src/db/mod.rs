@@ -28,6 +28,7 @@
 mod calls;
 mod contacts;
 mod messages;
+pub mod vcard;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub use messages::{
     Conversation, ConversationId, IncomingMessage, IncomingOutcome, Message, MessageId,
     MessageState, SearchHit,
 };
+pub use vcard::{VcardError, VcardImport, VcardImportReport};
 
 /// How long a write waits for another connection's lock (a second app
 /// instance, or `parley-cli` on the same profile) before giving up.
@@ -174,6 +176,9 @@ pub enum DbError {
         /// The column concerned.
         column: &'static str,
     },
+    /// A vCard document as a whole was refused (too large).
+    #[error(transparent)]
+    Vcard(#[from] VcardError),
     /// Any other SQLite failure (disk full, I/O error, ...).
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
