@@ -4,4 +4,7 @@
 pub mod codec;
 pub mod devices;
 pub mod g711;
+mod jitter;
+mod resample;
 pub mod sdp;
+pub mod session;

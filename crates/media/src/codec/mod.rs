@@ -272,4 +272,4 @@ impl Codec for OpusCodec {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,0 +1,393 @@
+use super::*;
+use crate::sdp::{
+    accept_answer, create_answer, create_offer, MediaConfig, SrtpKeys, SrtpPolicy, SrtpSuite,
+};
+
+const A: &str = "127.0.0.1:4000";
+const B: &str = "127.0.0.1:6000";
+
+fn negotiate(codecs: Vec<CodecKind>, srtp: bool) -> (Negotiated, Negotiated) {
+    let cfg = MediaConfig {
+        codecs,
+        srtp: if srtp {
+            SrtpPolicy::Mandatory
+        } else {
+            SrtpPolicy::Off
+        },
+        ..MediaConfig::default()
+    };
+    let ka = SrtpKeys::from_bytes(SrtpSuite::AesCm128HmacSha1_80, &[1; 30]);
+    let kb = SrtpKeys::from_bytes(SrtpSuite::AesCm128HmacSha1_80, &[2; 30]);
+    let offer = create_offer(
+        &cfg,
+        A.parse().unwrap(),
+        1,
+        1,
+        Direction::SendRecv,
+        Some(&ka),
+    );
+    let (answer, nb) =
+        create_answer(&cfg, &offer, B.parse().unwrap(), 2, 1, false, Some(&kb)).unwrap();
+    let na = accept_answer(&offer, &answer).unwrap();
+    (na, nb)
+}
+
+fn tone(n: usize) -> i16 {
+    let t = n as f32 / SESSION_RATE as f32;
+    ((2.0 * std::f32::consts::PI * 440.0 * t).sin() * 6000.0
+        + (2.0 * std::f32::consts::PI * 1100.0 * t).sin() * 3000.0) as i16
+}
+
+/// Impairments of the simulated link, decided per packet index.
+struct Link {
+    loss_every: usize,
+    reorder_every: usize,
+    duplicate_every: usize,
+    jitter_ms: u64,
+}
+
+/// Runs A -> B for `ms` of virtual time; returns (sent, heard, B events).
+fn run(
+    a: &mut AudioSession,
+    b: &mut AudioSession,
+    link: &Link,
+    ms: u64,
+) -> (Vec<i16>, Vec<i16>, Vec<MediaEvent>) {
+    let start = Instant::now();
+    let mut in_flight: Vec<(Instant, Vec<u8>)> = Vec::new();
+    let (mut sent, mut heard, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    let mut n = 0usize;
+    let mut pkt_no = 0usize;
+    for step in 0..ms / 10 {
+        let now = start + Duration::from_millis(step * 10);
+        let block: Vec<i16> = (0..480).map(|i| tone(n + i)).collect();
+        n += 480;
+        sent.extend_from_slice(&block);
+        a.push_capture(&block);
+        while let Some((p, dest)) = a.poll_transmit(now) {
+            assert_eq!(dest, B.parse().unwrap());
+            pkt_no += 1;
+            if link.loss_every > 0 && pkt_no % link.loss_every == 0 {
+                continue;
+            }
+            // Pseudo-random jitter, and every k-th packet held back a
+            // further 30 ms so it overtakes nothing but is overtaken.
+            let mut delay = (pkt_no as u64 * 7919) % (link.jitter_ms + 1);
+            if link.reorder_every > 0 && pkt_no % link.reorder_every == 0 {
+                delay += 30;
+            }
+            let at = now + Duration::from_millis(delay);
+            if link.duplicate_every > 0 && pkt_no % link.duplicate_every == 0 {
+                in_flight.push((at, p.clone()));
+            }
+            in_flight.push((at, p));
+        }
+        in_flight.sort_by_key(|(t, _)| *t);
+        while in_flight.first().is_some_and(|(t, _)| *t <= now) {
+            let (_, p) = in_flight.remove(0);
+            b.handle_packet(now, Some(A.parse().unwrap()), &p);
+        }
+        let mut out = [0i16; 480];
+        b.pull_playout(now, &mut out);
+        heard.extend_from_slice(&out);
+        while let Some(e) = b.poll_event() {
+            events.push(e);
+        }
+        // B's RTCP back to A.
+        while let Some((p, _)) = b.poll_transmit(now) {
+            a.handle_packet(now, Some(B.parse().unwrap()), &p);
+        }
+    }
+    (sent, heard, events)
+}
+
+/// SNR after aligning `heard` to `sent` (the jitter buffer adds delay).
+fn aligned_snr(sent: &[i16], heard: &[i16]) -> f64 {
+    let skip = 48_000; // first second: priming
+    let win = 2400;
+    let mut best = (0, f64::MIN);
+    for lag in 0..(SESSION_RATE as usize * 3 / 10) {
+        let c: f64 = (0..win)
+            .map(|i| f64::from(sent[skip + i]) * f64::from(heard[skip + i + lag]))
+            .sum();
+        if c > best.1 {
+            best = (lag, c);
+        }
+    }
+    let lag = best.0;
+    let (mut s, mut e) = (0.0f64, 0.0f64);
+    for i in skip..sent.len() - lag {
+        let r = f64::from(sent[i]);
+        s += r * r;
+        let d = f64::from(heard[i + lag]) - r;
+        e += d * d;
+    }
+    10.0 * (s / e.max(1.0)).log10()
+}
+
+/// Share of 10 ms blocks (after priming) that are near-silent.
+fn silent_share(heard: &[i16]) -> f64 {
+    let blocks: Vec<_> = heard[48_000..].chunks(480).collect();
+    let quiet = blocks
+        .iter()
+        .filter(|b| b.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / 480.0 < 100_000.0)
+        .count();
+    quiet as f64 / blocks.len() as f64
+}
+
+#[test]
+fn opus_over_lossy_reordering_link() {
+    let (na, nb) = negotiate(vec![CodecKind::Opus], false);
+    let now = Instant::now();
+    let mut a = AudioSession::new(&na, now).unwrap();
+    let mut b = AudioSession::new(&nb, now).unwrap();
+    let link = Link {
+        loss_every: 20,
+        reorder_every: 7,
+        duplicate_every: 11,
+        jitter_ms: 20,
+    };
+    let (sent, heard, events) = run(&mut a, &mut b, &link, 6000);
+    let snr = aligned_snr(&sent, &heard);
+    let quiet = silent_share(&heard);
+    assert!(snr > 3.0, "SNR {snr:.1} dB");
+    assert!(quiet < 0.03, "{:.1}% silent blocks", quiet * 100.0);
+    let stats: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Stats(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let s = stats.last().expect("a stats event per RTCP report");
+    assert!(s.loss_percent > 2.0 && s.loss_percent < 10.0, "{s:?}");
+    assert!(s.jitter_ms > 0.5, "{s:?}");
+    assert!(s.mos > 2.5 && s.mos <= 4.5, "{s:?}");
+}
+
+#[test]
+fn g711_and_g722_clean_link_snr() {
+    for (kind, min) in [(CodecKind::Pcmu, 25.0), (CodecKind::G722, 15.0)] {
+        let (na, nb) = negotiate(vec![kind], false);
+        let now = Instant::now();
+        let mut a = AudioSession::new(&na, now).unwrap();
+        let mut b = AudioSession::new(&nb, now).unwrap();
+        let link = Link {
+            loss_every: 0,
+            reorder_every: 0,
+            duplicate_every: 0,
+            jitter_ms: 0,
+        };
+        let (sent, heard, _) = run(&mut a, &mut b, &link, 3000);
+        let snr = aligned_snr(&sent, &heard);
+        assert!(snr > min, "{kind:?}: {snr:.1} dB");
+    }
+}
+
+#[test]
+fn rtt_is_measured_from_reports() {
+    let (na, nb) = negotiate(vec![CodecKind::Pcma], false);
+    let now = Instant::now();
+    let mut a = AudioSession::new(&na, now).unwrap();
+    let mut b = AudioSession::new(&nb, now).unwrap();
+    let link = Link {
+        loss_every: 0,
+        reorder_every: 0,
+        duplicate_every: 0,
+        jitter_ms: 0,
+    };
+    // A sends (SR at 5 s); B reports back at its own 5 s tick, so A learns
+    // an RTT once B's RR carries A's LSR (second round).
+    run(&mut a, &mut b, &link, 11_000);
+    a.push_stats();
+    let rtt = std::iter::from_fn(|| a.poll_event())
+        .filter_map(|e| match e {
+            MediaEvent::Stats(s) => s.rtt_ms,
+            _ => None,
+        })
+        .last();
+    // Zero network delay in the simulation: RTT is within one step.
+    assert!(rtt.is_some_and(|r| r < 20.0), "{rtt:?}");
+}
+
+#[test]
+fn dtmf_end_to_end() {
+    let (na, nb) = negotiate(vec![CodecKind::Pcmu], false);
+    let now = Instant::now();
+    let mut a = AudioSession::new(&na, now).unwrap();
+    let mut b = AudioSession::new(&nb, now).unwrap();
+    for d in "159#*D".chars() {
+        a.send_dtmf(d).unwrap();
+    }
+    assert!(matches!(a.send_dtmf('x'), Err(SessionError::BadDigit)));
+    let link = Link {
+        loss_every: 0,
+        reorder_every: 0,
+        duplicate_every: 3,
+        jitter_ms: 0,
+    };
+    let (_, _, events) = run(&mut a, &mut b, &link, 2500);
+    let digits: String = events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::DtmfReceived(d) => Some(*d),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, "159#*D");
+}
+
+#[test]
+fn dtmf_packets_follow_rfc4733() {
+    let (na, _) = negotiate(vec![CodecKind::Pcmu], false);
+    let now = Instant::now();
+    let mut a = AudioSession::new(&na, now).unwrap();
+    a.send_dtmf('7').unwrap();
+    let mut pkts = Vec::new();
+    for i in 0..12 {
+        let t = now + Duration::from_millis(i * 20);
+        while let Some((p, _)) = a.poll_transmit(t) {
+            pkts.push(p);
+        }
+    }
+    let parsed: Vec<_> = pkts
+        .iter()
+        .map(|p| rtc_rtp::packet::Packet::unmarshal(&mut p.as_slice()).unwrap())
+        .collect();
+    let ends = parsed.iter().filter(|p| p.payload[1] & 0x80 != 0).count();
+    assert_eq!(ends, 3, "three end packets");
+    assert!(parsed[0].header.marker && !parsed[1].header.marker);
+    assert!(parsed.iter().all(|p| p.payload[0] == 7
+        && p.header.timestamp == parsed[0].header.timestamp
+        && Some(p.header.payload_type) == na.telephone_event_pt));
+    let seqs: Vec<u16> = parsed.iter().map(|p| p.header.sequence_number).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    let last = &parsed.last().unwrap().payload;
+    assert_eq!(
+        u16::from_be_bytes([last[2], last[3]]),
+        800,
+        "100 ms at 8 kHz"
+    );
+}
+
+#[test]
+fn srtp_round_trip_and_forgeries_dropped() {
+    let (na, nb) = negotiate(vec![CodecKind::Pcmu], true);
+    assert!(na.srtp.is_some());
+    let now = Instant::now();
+    let mut a = AudioSession::new(&na, now).unwrap();
+    let mut b = AudioSession::new(&nb, now).unwrap();
+    let link = Link {
+        loss_every: 0,
+        reorder_every: 0,
+        duplicate_every: 5,
+        jitter_ms: 0,
+    };
+    let (sent, heard, _) = run(&mut a, &mut b, &link, 3000);
+    assert!(aligned_snr(&sent, &heard) > 25.0);
+
+    // A flipped payload bit fails authentication; a replay is refused.
+    a.push_capture(&[1000; 960]);
+    let (p, _) = a.poll_transmit(now).unwrap();
+    let before = b.rx.received;
+    let mut forged = p.clone();
+    let mid = forged.len() / 2;
+    forged[mid] ^= 1;
+    b.handle_rtp(now, &forged);
+    assert_eq!(b.rx.received, before, "forged packet accepted");
+    b.handle_rtp(now, &p);
+    assert_eq!(b.rx.received, before + 1);
+    b.handle_rtp(now, &p);
+    assert_eq!(b.rx.received, before + 1, "replay accepted");
+    // Plain RTP is not SRTP: dropped.
+    let (nplain, _) = negotiate(vec![CodecKind::Pcmu], false);
+    let mut plain = AudioSession::new(&nplain, now).unwrap();
+    plain.push_capture(&[0; 960]);
+    let (p, _) = plain.poll_transmit(now).unwrap();
+    b.handle_rtp(now, &p);
+    assert_eq!(b.rx.received, before + 1);
+}
+
+#[test]
+fn ssrc_change_mid_call_keeps_audio() {
+    let (na, nb) = negotiate(vec![CodecKind::Pcmu], false);
+    let now = Instant::now();
+    let mut a = AudioSession::new(&na, now).unwrap();
+    let mut b = AudioSession::new(&nb, now).unwrap();
+    let link = Link {
+        loss_every: 0,
+        reorder_every: 0,
+        duplicate_every: 0,
+        jitter_ms: 0,
+    };
+    run(&mut a, &mut b, &link, 1500);
+    // The peer restarts its stream (e.g. a PBX bridging another leg).
+    a.ssrc = a.ssrc.wrapping_add(12345);
+    a.seq = a.seq.wrapping_add(30_000);
+    let (_, heard, _) = run(&mut a, &mut b, &link, 1500);
+    assert!(silent_share(&heard[..]) < 0.05);
+}
+
+#[test]
+fn hold_sends_nothing_but_rtcp_and_timestamps_continue() {
+    let (mut na, _) = negotiate(vec![CodecKind::Pcmu], false);
+    let now = Instant::now();
+    let mut a = AudioSession::new(&na, now).unwrap();
+    a.push_capture(&[0; 960]);
+    let (p1, _) = a.poll_transmit(now).unwrap();
+    na.direction = Direction::RecvOnly;
+    a.update(&na).unwrap();
+    a.push_capture(&[0; 960]);
+    assert!(a.poll_transmit(now).is_none());
+    let later = now + Duration::from_secs(6);
+    let (rtcp, _) = a.poll_transmit(later).expect("RTCP keeps the path open");
+    assert_eq!(rtcp[1], 200, "sender report: we sent since the last one");
+    let (rtcp, _) = a
+        .poll_transmit(later + Duration::from_secs(5))
+        .expect("RTCP keeps the path open");
+    assert_eq!(rtcp[1], 201, "receiver report while not sending");
+    na.direction = Direction::SendRecv;
+    na.codec.kind = CodecKind::Pcma;
+    na.codec.payload_type = 8;
+    a.update(&na).unwrap();
+    a.push_capture(&[0; 960]);
+    let (p2, _) = a.poll_transmit(later).unwrap();
+    let h1 = rtc_rtp::packet::Packet::unmarshal(&mut p1.as_slice()).unwrap();
+    let h2 = rtc_rtp::packet::Packet::unmarshal(&mut p2.as_slice()).unwrap();
+    assert_eq!(h1.header.ssrc, h2.header.ssrc);
+    assert_eq!(
+        h2.header.sequence_number,
+        h1.header.sequence_number.wrapping_add(1)
+    );
+    assert_eq!(h2.header.payload_type, 8);
+    assert!(h2.header.marker, "marker after the codec change");
+}
+
+#[test]
+fn hostile_bytes_never_panic() {
+    for srtp in [false, true] {
+        let (na, _) = negotiate(vec![CodecKind::Opus], srtp);
+        let now = Instant::now();
+        let mut s = AudioSession::new(&na, now).unwrap();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..20_000 {
+            let len = (rnd() % 200) as usize;
+            let mut p: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+            if len > 1 && i % 2 == 0 {
+                // Look like RTP v2 with our PT or RTCP, to go deeper.
+                p[0] = 0x80 | (p[0] & 0x3F);
+                p[1] = if i % 4 == 0 { 200 + (p[1] % 5) } else { 111 };
+            }
+            s.handle_rtp(now, &p);
+            let mut out = [0i16; 480];
+            s.pull_playout(now, &mut out);
+        }
+        while s.poll_event().is_some() {}
+    }
+}
