@@ -1,6 +1,7 @@
 //! Parley's audio engine. The core is pure (samples and packets in,
 //! samples and packets out, time as an argument); devices sit at the edge.
 
+pub mod bridge;
 pub mod codec;
 pub mod devices;
 pub mod g711;
