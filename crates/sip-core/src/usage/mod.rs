@@ -1,5 +1,6 @@
 //! Usages built on transactions and dialogs: what a UA does with SIP.
 
+pub mod notifier;
 pub mod pager;
 pub mod publication;
 pub mod registration;
