@@ -273,11 +273,9 @@ impl Request {
 
     /// Appends the wire form to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        use std::io::Write;
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "{}", self.uri);
+        self.uri.write_bytes(out);
         out.extend_from_slice(b" SIP/2.0\r\n");
         self.headers.write_to(out);
         out.extend_from_slice(b"\r\n");
@@ -586,9 +584,9 @@ pub(crate) fn parse_inner(
     // Content-Length decides where the body ends.
     let mut declared: Option<u32> = None;
     let mut conflict = false;
-    headers.validate::<ContentLength>().map_err(header_err)?;
-    for v in headers.values(HeaderName::ContentLength) {
-        let ContentLength(n) = ContentLength::parse(v).map_err(|e| header_err((0, e)))?;
+    // Content-Length is single-valued, so its check is its parse.
+    for (i, v) in headers.indexed_values(HeaderName::ContentLength) {
+        let ContentLength(n) = ContentLength::parse(v).map_err(|e| header_err((i, e)))?;
         match declared {
             Some(d) if d != n => conflict = true,
             _ => declared = Some(n),

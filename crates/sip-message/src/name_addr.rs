@@ -129,7 +129,11 @@ pub(crate) fn scan_name_addr<'a>(
             return Err(syn(c, "URI right after '<' (no whitespace)"));
         }
         let ustart = c.pos();
-        let text = c.take_while(|b| b != b'>');
+        // The URI may be long; memchr finds its end in a few wide steps.
+        let rest = c.rest();
+        let len = memchr::memchr(b'>', rest.as_bytes()).unwrap_or(rest.len());
+        let text = rest.get(..len).unwrap_or("");
+        c.set_pos(ustart + len);
         if !c.eat(b'>') {
             return Err(syn(c, "'>' closing the URI"));
         }

@@ -137,15 +137,22 @@ impl<'a> Cursor<'a> {
     /// `SWS b SWS`: consumes the separator with surrounding whitespace, or
     /// leaves the cursor untouched.
     pub(crate) fn eat_sep(&mut self, b: u8) -> bool {
-        let save = self.pos;
-        self.skip_ws();
-        if self.eat(b) {
-            self.skip_ws();
-            true
-        } else {
-            self.pos = save;
-            false
+        let bytes = self.s.as_bytes();
+        let mut i = self.pos;
+        // Separators are usually not surrounded by whitespace: test the
+        // byte itself before any whitespace loop.
+        while bytes.get(i).copied().is_some_and(is_ws) {
+            i += 1;
         }
+        if bytes.get(i) != Some(&b) {
+            return false;
+        }
+        i += 1;
+        while bytes.get(i).copied().is_some_and(is_ws) {
+            i += 1;
+        }
+        self.pos = i;
+        true
     }
 
     pub(crate) fn expect_sep(&mut self, b: u8, what: &'static str) -> ScanResult<()> {

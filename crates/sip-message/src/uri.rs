@@ -512,6 +512,14 @@ impl UriRef<'_> {
 
 /// Validates a complete URI without allocating.
 pub(crate) fn scan_uri(s: &str) -> Result<UriRef<'_>, UriError> {
+    // The usual schemes without the generic scheme scan.
+    let b = s.as_bytes();
+    if b.len() > 4 && b[..4].eq_ignore_ascii_case(b"sip:") {
+        return scan_sip(&s[4..], false, 4).map(UriRef::Sip);
+    }
+    if b.len() > 5 && b[..5].eq_ignore_ascii_case(b"sips:") {
+        return scan_sip(&s[5..], true, 5).map(UriRef::Sip);
+    }
     let colon = find_byte(s, b':').ok_or(UriError::Scheme)?;
     let scheme = &s[..colon];
     let rest = &s[colon + 1..];
@@ -596,6 +604,63 @@ impl FromStr for Uri {
 impl From<SipUri> for Uri {
     fn from(u: SipUri) -> Self {
         Uri::Sip(u)
+    }
+}
+
+impl Uri {
+    /// Appends the same text as `Display`, without the formatting
+    /// machinery for the common SIP URI parts (serialization hot path).
+    pub(crate) fn write_bytes(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let Uri::Sip(u) = self else {
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, "{self}");
+            return;
+        };
+        out.extend_from_slice(if u.secure { b"sips:" } else { b"sip:" });
+        if let Some(user) = &u.user {
+            out.extend_from_slice(user.as_bytes());
+            if let Some(p) = &u.password {
+                out.push(b':');
+                out.extend_from_slice(p.as_bytes());
+            }
+            out.push(b'@');
+        }
+        match &u.host {
+            Host::Domain(d) => out.extend_from_slice(d.as_bytes()),
+            other => {
+                let _ = write!(out, "{other}");
+            }
+        }
+        if let Some(p) = u.port {
+            out.push(b':');
+            let mut digits = [0u8; 5];
+            let mut n = p;
+            let mut i = digits.len();
+            loop {
+                i -= 1;
+                digits[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            out.extend_from_slice(digits.get(i..).unwrap_or(&[]));
+        }
+        for p in &u.params.0 {
+            out.push(b';');
+            out.extend_from_slice(p.name.as_bytes());
+            if let Some(v) = &p.value {
+                out.push(b'=');
+                out.extend_from_slice(v.as_bytes());
+            }
+        }
+        for (i, (n, v)) in u.headers.iter().enumerate() {
+            out.push(if i == 0 { b'?' } else { b'&' });
+            out.extend_from_slice(n.as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(v.as_bytes());
+        }
     }
 }
 
@@ -754,6 +819,68 @@ impl fmt::Display for SipUri {
 }
 
 fn scan_sip(s: &str, secure: bool, base: usize) -> Result<SipUriRef<'_>, UriError> {
+    match scan_sip_fast(s, secure) {
+        Some(u) => Ok(u),
+        // Escapes, passwords, `?headers` and anything invalid take the
+        // reference path, which also names what is wrong.
+        None => scan_sip_ref(s, secure, base),
+    }
+}
+
+/// One pass over `[user "@"] hostport *(";" pname ["=" pvalue])` with no
+/// escapes, password or headers: for such URIs it accepts exactly what
+/// [`scan_sip_ref`] accepts and returns the same parts; `None` otherwise.
+fn scan_sip_fast(s: &str, secure: bool) -> Option<SipUriRef<'_>> {
+    let b = s.as_bytes();
+    // '@' is no user character, so the run stops at the first one.
+    let run = b.iter().position(|&c| !is_user_char(c)).unwrap_or(b.len());
+    let (user, hp_start) = match b.get(run) {
+        None => (None, 0),
+        Some(b'@') if run > 0 => (Some(s.get(..run)?), run + 1),
+        // `host:port` without any '@': no userinfo.
+        Some(b':') if memchr::memchr(b'@', b.get(run..)?).is_none() => (None, 0),
+        Some(_) => return None,
+    };
+    let after = s.get(hp_start..)?;
+    let (host, port, hp_end) = fast_hostport(after, false)?;
+    let ab = after.as_bytes();
+    let mut i = hp_end;
+    let param_run = |from: usize| {
+        ab.get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .position(|&c| !is_param_char(c))
+            .map_or(ab.len(), |n| from + n)
+    };
+    while ab.get(i) == Some(&b';') {
+        let name_end = param_run(i + 1);
+        if name_end == i + 1 {
+            return None;
+        }
+        i = name_end;
+        if ab.get(i) == Some(&b'=') {
+            let value_end = param_run(i + 1);
+            if value_end == i + 1 {
+                return None;
+            }
+            i = value_end;
+        }
+    }
+    if i != ab.len() {
+        return None;
+    }
+    Some(SipUriRef {
+        secure,
+        user,
+        password: None,
+        host,
+        port,
+        params: after.get(hp_end..)?,
+        headers: None,
+    })
+}
+
+fn scan_sip_ref(s: &str, secure: bool, base: usize) -> Result<SipUriRef<'_>, UriError> {
     // Neither hostport nor parameters may contain '@', so the first one
     // ends the userinfo (which itself may contain ';', '?' and ':').
     let (userinfo, hp_start) = match find_byte(s, b'@') {
@@ -1061,6 +1188,59 @@ mod tests {
         assert!(Uri::parse("isbn:2983792873").is_ok());
         assert!(Uri::parse("http:").is_err());
         assert!(Uri::parse("x:a b").is_err());
+    }
+
+    #[test]
+    fn fast_sip_scan_matches_reference() {
+        let cases = [
+            "alice@atlanta.example.com",
+            "alice@client.atlanta.example.com:5060;transport=tcp",
+            "ss1.atlanta.example.com;lr",
+            "192.0.2.201:5060;transport=udp",
+            "bob@192.0.2.201:5060;transport=udp;ob",
+            "a@b;x=",
+            "a@b;;x",
+            "a@b;x=1=2",
+            "a@b?h=v",
+            "a:pw@b",
+            "%61@b",
+            "@b",
+            "a@b:99999",
+            "a@[2001:db8::1]:5060",
+            "user;par=x@host",
+            "host:5060@x",
+            "a@b;p=%41",
+            "",
+        ];
+        for c in cases {
+            let reference = scan_sip_ref(c, false, 4).map(|u| UriRef::Sip(u).to_owned());
+            if let Some(fast) = scan_sip_fast(c, false) {
+                assert_eq!(Ok(UriRef::Sip(fast).to_owned()), reference, "{c}");
+            }
+            assert_eq!(
+                scan_sip(c, false, 4).map(|u| UriRef::Sip(u).to_owned()),
+                reference,
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn write_bytes_matches_display() {
+        for u in [
+            "sip:alice@atlanta.example.com",
+            "sips:a:pw@[2001:db8::1]:5061;transport=tls;lr?h=1&x=2",
+            "sip:192.0.2.1:5060;maddr=x",
+            "sip:h:0",
+            "sip:h:65535",
+            "tel:+1-201-555-0123;ext=1",
+            "urn:uuid:x",
+        ] {
+            let uri = Uri::parse(u).unwrap();
+            let mut out = Vec::new();
+            uri.write_bytes(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), uri.to_string());
+        }
     }
 
     #[test]

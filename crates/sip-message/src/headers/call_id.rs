@@ -35,6 +35,28 @@ impl TypedHeader for CallId {
 
 /// Checks `word [@ word]` and returns the trimmed identifier.
 fn check(value: &str) -> Result<&str, HeaderError> {
+    // One pass for the usual untrimmed `word@word`; anything else (and
+    // every error) goes through the reference check below.
+    let b = value.as_bytes();
+    let word_run = |from: usize| {
+        b.get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .position(|&c| !is_word(c))
+            .map_or(b.len(), |n| from + n)
+    };
+    let first = word_run(0);
+    if first > 0
+        && (first == b.len()
+            || (b[first] == b'@' && first + 1 < b.len() && word_run(first + 1) == b.len()))
+    {
+        return Ok(value);
+    }
+    check_ref(value)
+}
+
+/// The reference `word [@ word]` check, with error offsets.
+fn check_ref(value: &str) -> Result<&str, HeaderError> {
     let v = value.trim_matches(|c: char| c.is_ascii_whitespace());
     let lead = value.len()
         - value
