@@ -530,10 +530,16 @@ impl Subscription {
         if self.in_flight.take().is_none() {
             return;
         }
-        if self.state == State::Unsubscribing {
-            self.end();
-        } else {
-            self.fail(now, reason, None);
+        match self.state {
+            State::Unsubscribing => self.end(),
+            // §4.1.2.4: a NOTIFY already created the subscription, so the
+            // lost 2xx changes nothing; refresh as if it had come.
+            State::Subscribing if self.dialog.is_some() => {
+                tracing::debug!("SUBSCRIBE unanswered but NOTIFY came: {reason}");
+                self.state = State::Subscribed;
+                self.timer = Some(now + refresh_in(self.expires));
+            }
+            _ => self.fail(now, reason, None),
         }
     }
 
@@ -611,9 +617,6 @@ impl Subscription {
         });
         if state == NotifyState::Terminated {
             self.on_terminated(now, &sub_state, creds);
-        } else if self.state == State::Subscribing && self.in_flight.is_none() {
-            // NOTIFY came though the 2xx never will (lost, or failed over).
-            self.state = State::Subscribed;
         } else if let (State::Subscribed, Some(e)) = (self.state, sub_state.expires()) {
             // §4.1.3: the notifier may shorten the subscription.
             let due = now + refresh_in(e);
@@ -937,6 +940,19 @@ pub(crate) mod tests {
             s.poll_event(),
             Some(SubscriptionEvent::Accepted { expires: 600 })
         );
+        // A lost 2xx after a NOTIFY leaves the subscription in place.
+        let mut lost = Subscription::new(config(), 9).unwrap();
+        lost.start(t0, CREDS);
+        let l1 = lost.poll_request().unwrap();
+        lost.handle_request(t0, &notify(&l1, "q", 1, "active", None), CREDS);
+        lost.handle_failure(t0, "no response".into());
+        assert!(lost.is_active());
+        assert!(matches!(
+            lost.poll_event(),
+            Some(SubscriptionEvent::Notify { .. })
+        ));
+        assert_eq!(lost.poll_event(), None, "no failure reported");
+        assert_eq!(lost.poll_timeout(), Some(t0 + Duration::from_secs(510)));
         // A second fork's NOTIFY and an unknown Call-ID get 481.
         let other = notify(&r1, "fork2", 1, "active", None);
         assert_eq!(s.handle_request(t0, &other, CREDS).status.as_u16(), 481);
