@@ -69,6 +69,9 @@
 //! * [`framer`]: cuts TCP/TLS streams into messages and RFC 5626 keep-alives.
 //! * [`sdp`]: RFC 8866 session descriptions.
 //! * [`body`]: multipart/mixed and message/sipfrag bodies.
+//! * [`pidf`], [`dialog_info`], [`message_summary`], [`is_composing`]:
+//!   presence, dialog-state, message-waiting and typing-indication bodies
+//!   (hostile XML refused: size, depth, DOCTYPE and entity limits).
 //! * [`digest`]: RFC 7616 / RFC 2617 digest authentication.
 //!
 //! No input makes any parser panic or do unbounded work: sizes are capped

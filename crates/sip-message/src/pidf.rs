@@ -548,6 +548,27 @@ mod tests {
     }
 
     #[test]
+    fn every_truncation_and_byte_flip_is_answered_without_panic() {
+        let doc = Presence::build("sip:a@b", "t", Availability::Busy, Some("n & <m>"));
+        let bytes = doc.as_bytes();
+        let mut refused = 0;
+        for cut in 0..bytes.len() {
+            if Presence::parse(&bytes[..cut]).is_err() {
+                refused += 1;
+            }
+        }
+        assert!(refused > bytes.len() / 2, "most truncations are malformed");
+        for i in 0..bytes.len() {
+            for flip in [b'<', b'&', b'>', 0xff, b'"'] {
+                let mut m = bytes.to_vec();
+                m[i] = flip;
+                // Either outcome is fine; reaching here means no panic.
+                let _ = Presence::parse(&m);
+            }
+        }
+    }
+
+    #[test]
     fn hostile_documents_are_refused() {
         let laughs = br#"<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>
