@@ -79,6 +79,11 @@ struct RealmState {
     proxy: bool,
     nc: u32,
     stale_retried: bool,
+    /// The last credentials for this realm were sent pre-emptively
+    /// (remembered nonce), not in answer to a challenge: a new challenge
+    /// then means the server forgot that nonce (e.g. it restarted), not
+    /// that the password is wrong, so it is answered once.
+    preemptive: bool,
 }
 
 /// Never prints the password, so a `{:?}` in a log line cannot leak it.
@@ -228,11 +233,13 @@ impl Authenticator {
             if let Some((_, prev)) = previous.iter().find(|(r, _)| *r == realm) {
                 // We already answered this realm on this request.
                 let same_nonce = prev.nonce().as_deref() == Some(nonce.as_str());
-                let already = self.realms.get(&realm).is_some_and(|s| s.stale_retried);
-                if !challenge.stale() || same_nonce || already {
+                let state = self.realms.get(&realm);
+                let already = state.is_some_and(|s| s.stale_retried);
+                let forgotten = state.is_some_and(|s| s.preemptive);
+                if same_nonce || already || !(challenge.stale() || forgotten) {
                     return Err(AuthError::Rejected { realm });
                 }
-                stale_retried = true;
+                stale_retried = challenge.stale();
             }
             let cred = pick(credentials, &realm).ok_or_else(|| AuthError::NoCredentials {
                 realm: realm.clone(),
@@ -245,6 +252,7 @@ impl Authenticator {
                 proxy,
                 nc: 0,
                 stale_retried,
+                preemptive: false,
             };
             self.realms.insert(realm.clone(), state);
             if let Some(state) = self.realms.get_mut(&realm) {
@@ -299,6 +307,7 @@ impl Authenticator {
                 continue;
             }
             let c = answer(&mut self.rng, state, cred, request)?;
+            state.preemptive = true;
             request.headers.push(name, &c.to_string())?;
             added += 1;
         }
@@ -473,6 +482,43 @@ mod tests {
                 realm: "example.com".into()
             })
         );
+    }
+
+    #[test]
+    fn a_forgotten_cached_nonce_is_answered_once_then_rejected() {
+        let req = register();
+        let mut a = Authenticator::new(9);
+        a.authorize(
+            &req,
+            &challenge(&req, 401, &[r#"Digest realm="example.com", nonce="n1""#]),
+            &[ALICE],
+        )
+        .unwrap();
+        // A later request carries the remembered nonce pre-emptively...
+        let mut refresh = register();
+        assert_eq!(a.apply_cached(&mut refresh, &[ALICE]).unwrap(), 1);
+        // ...and a restarted registrar, which never issued n1, challenges
+        // without stale=true: answered (the server forgot, not a bad password).
+        let fresh = challenge(
+            &refresh,
+            401,
+            &[r#"Digest realm="example.com", nonce="n9""#],
+        );
+        let answered = a.authorize(&refresh, &fresh, &[ALICE]).unwrap();
+        assert_eq!(
+            creds_of(&answered, "Authorization")[0].nonce().as_deref(),
+            Some("n9")
+        );
+        // A further challenge to that answer is a real rejection.
+        let again = challenge(
+            &answered,
+            401,
+            &[r#"Digest realm="example.com", nonce="n10""#],
+        );
+        assert!(matches!(
+            a.authorize(&answered, &again, &[ALICE]),
+            Err(AuthError::Rejected { .. })
+        ));
     }
 
     #[test]

@@ -32,7 +32,8 @@ use tracing::{debug, warn};
 
 use crate::dns::Target;
 use crate::transport::{
-    Proto, TransportConfig, TransportError, TransportEvent, Transports, UDP_SWITCH_THRESHOLD,
+    ConnId, Proto, TransportConfig, TransportError, TransportEvent, Transports,
+    UDP_SWITCH_THRESHOLD,
 };
 
 /// Commands waiting for the driver; bounded so callers feel backpressure.
@@ -188,6 +189,13 @@ impl Endpoint {
         self.transports.set_tls_domain(dest, domain);
     }
 
+    /// An RFC 5626 keep-alive to `target`: on streams a ping that must be
+    /// answered by a pong (an error means the flow is dead and has been
+    /// closed); on UDP a CRLFCRLF datagram that keeps NAT bindings open.
+    pub async fn keep_alive(&self, target: &Target) -> Result<(), EndpointError> {
+        Ok(self.transports.ping(target.addr, target.proto).await?)
+    }
+
     /// Our address as the last responding peer saw it over `proto`
     /// (RFC 3581), if a response has told us.
     pub fn public_addr(&self, proto: Proto) -> Option<SocketAddr> {
@@ -281,6 +289,8 @@ struct Pending {
     provisional: Option<mpsc::Sender<Response>>,
     reply: Option<oneshot::Sender<Result<Response, EndpointError>>>,
     last_error: Option<String>,
+    /// The stream connection the current attempt went out on.
+    conn: Option<ConnId>,
 }
 
 struct Driver {
@@ -316,7 +326,7 @@ impl Driver {
                                     let waiting: Vec<TransactionId> = self
                                         .pending
                                         .iter()
-                                        .filter(|(_, p)| p.target.addr == peer && p.target.proto != Proto::Udp && !p.answered)
+                                        .filter(|(_, p)| p.conn == Some(conn) && !p.answered)
                                         .map(|(id, _)| *id)
                                         .collect();
                                     for id in waiting {
@@ -362,6 +372,7 @@ impl Driver {
                     provisional,
                     reply: Some(reply),
                     last_error: None,
+                    conn: None,
                 };
                 self.start(p);
             }
@@ -424,6 +435,7 @@ impl Driver {
                 Ok(id) => {
                     self.branches.insert(branch, id);
                     p.target = target;
+                    p.conn = None;
                     self.pending.insert(id, p);
                     return;
                 }
@@ -464,22 +476,32 @@ impl Driver {
     fn transmit(&mut self, t: Transmit) {
         let proto = Proto::from_via(&t.transport);
         let bytes = t.message.to_bytes();
-        if let Err(e) = self.transports.enqueue(t.dest, proto, None, bytes) {
-            debug!(dest = %t.dest, ?proto, "send failed: {e}");
-            let branch = match &t.message {
-                Message::Request(r) => r
-                    .headers
-                    .top_via()
-                    .ok()
-                    .flatten()
-                    .and_then(|v| v.branch().map(str::to_owned)),
-                Message::Response(_) => None,
-            };
-            if let Some(id) = branch.and_then(|b| self.branches.get(&b).copied()) {
-                if let Some(p) = self.pending.get_mut(&id) {
-                    p.last_error = Some(e.to_string());
+        let branch = match &t.message {
+            Message::Request(r) => r
+                .headers
+                .top_via()
+                .ok()
+                .flatten()
+                .and_then(|v| v.branch().map(str::to_owned)),
+            Message::Response(_) => None,
+        };
+        let id = branch.and_then(|b| self.branches.get(&b).copied());
+        match self.transports.enqueue(t.dest, proto, None, bytes) {
+            // Remember the connection, so its closing fails exactly the
+            // requests that were waiting on it.
+            Ok(conn) => {
+                if let Some(p) = id.and_then(|id| self.pending.get_mut(&id)) {
+                    p.conn = conn;
                 }
-                self.layer.transport_error(Instant::now(), id);
+            }
+            Err(e) => {
+                debug!(dest = %t.dest, ?proto, "send failed: {e}");
+                if let Some(id) = id {
+                    if let Some(p) = self.pending.get_mut(&id) {
+                        p.last_error = Some(e.to_string());
+                    }
+                    self.layer.transport_error(Instant::now(), id);
+                }
             }
         }
     }

@@ -70,6 +70,9 @@ pub struct SipOptions {
     pub dns_server: Option<SocketAddr>,
     /// CA certificates (PEM files) to trust for TLS besides the system's.
     pub extra_roots: Vec<PathBuf>,
+    /// Fixed RFC 5626 keep-alive interval for registered flows; `None`
+    /// uses the RFC's (Flow-Timer, else 95-120 s; 20-25 s on UDP).
+    pub keep_alive: Option<std::time::Duration>,
 }
 
 impl Default for SipOptions {
@@ -79,6 +82,7 @@ impl Default for SipOptions {
             port: 0,
             dns_server: None,
             extra_roots: Vec::new(),
+            keep_alive: None,
         }
     }
 }
@@ -358,6 +362,7 @@ impl Task {
             password,
             self.events.clone(),
             self.states.clone(),
+            self.options.sip.keep_alive,
         )?;
         self.registrations.insert(name.to_owned(), handle);
         Ok(())

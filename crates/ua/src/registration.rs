@@ -95,6 +95,7 @@ pub(crate) fn spawn(
     password: String,
     events: broadcast::Sender<Event>,
     states: States,
+    keep_alive: Option<Duration>,
 ) -> Result<RegistrationHandle, RegisterError> {
     let bad = |what, value: &str| RegisterError::BadUri {
         account: account.name.clone(),
@@ -211,6 +212,7 @@ pub(crate) fn spawn(
             &user_for_run,
             stop_rx,
             &publish,
+            keep_alive,
         )
         .await;
         info!("registration task ended");
@@ -224,6 +226,8 @@ async fn wait_stop(mut stop: mpsc::Receiver<oneshot::Sender<()>>) {
     }
 }
 
+// The task's whole context, passed once; a struct would only rename it.
+#[allow(clippy::too_many_arguments)]
 async fn run(
     endpoint: &Endpoint,
     reg: &mut Registration,
@@ -232,9 +236,17 @@ async fn run(
     user: &str,
     mut stop: mpsc::Receiver<oneshot::Sender<()>>,
     publish: &impl Fn(RegistrationState),
+    keep_alive: Option<Duration>,
 ) {
     reg.start(Instant::now(), creds);
     let mut stopping: Option<oneshot::Sender<()>> = None;
+    // RFC 5626 §4.4: keep the flow to the registrar alive (and find out
+    // when it dies) while registered.
+    let mut next_ping: Option<Instant> = None;
+    let mut flow_timer: Option<u32> = None;
+    let mut jitter = crate::util::os_seed();
+    // While the registrar is unreachable: when to check for its return.
+    let mut next_probe: Option<Instant> = None;
     loop {
         'send: while let Some(req) = reg.poll_request() {
             let request = endpoint.request(req, targets.to_vec());
@@ -251,7 +263,14 @@ async fn run(
             };
             match result {
                 Ok(resp) => {
+                    next_probe = None;
                     reg.handle_response(Instant::now(), &resp, creds);
+                    if resp.status.is_success() {
+                        flow_timer = resp
+                            .headers
+                            .get("Flow-Timer")
+                            .and_then(|v| v.trim().parse().ok());
+                    }
                     // RFC 3581: behind NAT the registrar sees another
                     // address than our socket's; register that one so
                     // requests can reach us. Only after a success, so a
@@ -271,7 +290,13 @@ async fn run(
                         }
                     }
                 }
-                Err(e) => reg.handle_failure(Instant::now(), e.to_string()),
+                Err(e) => {
+                    reg.handle_failure(Instant::now(), e.to_string());
+                    // The registrar is unreachable (not refusing us):
+                    // watch for its return instead of waiting out the
+                    // back-off, so we are back within seconds of it.
+                    next_probe = Some(Instant::now() + PROBE_EVERY);
+                }
             }
         }
         while let Some(ev) = reg.poll_event() {
@@ -294,6 +319,17 @@ async fn run(
                 }
             }
         }
+        let target = &targets[0];
+        if !reg.is_registered() || stopping.is_some() {
+            next_ping = None;
+        } else if next_ping.is_none() {
+            jitter = jitter
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let every =
+                keep_alive.unwrap_or_else(|| keep_alive_interval(target.proto, flow_timer, jitter));
+            next_ping = Some(Instant::now() + every);
+        }
         let wake = reg.poll_timeout();
         tokio::select! {
             cmd = stop.recv(), if stopping.is_none() => {
@@ -301,8 +337,76 @@ async fn run(
                 reg.stop(Instant::now(), creds);
             }
             () = crate::util::sleep_until(wake) => reg.handle_timeout(Instant::now(), creds),
+            () = crate::util::sleep_until(next_probe), if next_probe.is_some() && stopping.is_none() => {
+                next_probe = None;
+                let probe = probe(endpoint, reg.options_probe(), target);
+                tokio::pin!(probe);
+                tokio::select! {
+                    back = &mut probe => if back {
+                        info!("registrar reachable again; registering");
+                        reg.start(Instant::now(), creds);
+                    } else {
+                        next_probe = Some(Instant::now() + PROBE_EVERY);
+                    },
+                    cmd = stop.recv() => {
+                        stopping = Some(cmd.unwrap_or_else(|| oneshot::channel().0));
+                        reg.stop(Instant::now(), creds);
+                    }
+                }
+            }
+            () = crate::util::sleep_until(next_ping), if next_ping.is_some() => {
+                next_ping = None;
+                let ping = endpoint.keep_alive(target);
+                tokio::pin!(ping);
+                tokio::select! {
+                    result = &mut ping => if let Err(e) = result {
+                        if target.proto.is_reliable() {
+                            // §4.4.1: no pong, the flow is gone (the
+                            // registrar restarted, NAT forgot us): register
+                            // again over a new flow.
+                            info!("flow to the registrar failed; registering again");
+                            debug!("keep-alive: {e}");
+                            reg.start(Instant::now(), creds);
+                        }
+                    },
+                    cmd = stop.recv() => {
+                        stopping = Some(cmd.unwrap_or_else(|| oneshot::channel().0));
+                        reg.stop(Instant::now(), creds);
+                    }
+                }
+            }
         }
     }
+}
+
+/// How often an unreachable registrar is checked for its return.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Whether the registrar answers again: on streams a new flow that
+/// answers a keep-alive ping; on UDP an OPTIONS that gets any response
+/// (its retransmissions reach a registrar that comes back meanwhile).
+async fn probe(
+    endpoint: &Endpoint,
+    options: sip_message::Request,
+    target: &crate::dns::Target,
+) -> bool {
+    if target.proto.is_reliable() {
+        return endpoint.keep_alive(target).await.is_ok();
+    }
+    endpoint.request(options, vec![*target]).await.is_ok()
+}
+
+/// When to send the next keep-alive (RFC 5626 §4.4.1): on streams at a
+/// random 80-100% of the registrar's Flow-Timer, else of 120 s (the
+/// RFC's 95-120 s); on UDP every 20-25 s, within common NAT timeouts.
+fn keep_alive_interval(proto: Proto, flow_timer: Option<u32>, random: u64) -> Duration {
+    let base = match (proto.is_reliable(), flow_timer) {
+        (true, Some(secs)) => Duration::from_secs(u64::from(secs.clamp(10, 3600))),
+        (true, None) => Duration::from_secs(120),
+        (false, _) => Duration::from_secs(25),
+    };
+    let fraction = 0.8 + 0.2 * ((random >> 11) as f64 / (1u64 << 53) as f64);
+    base.mul_f64(fraction)
 }
 
 /// Our Contact URI at `host` (an IPv6 address in brackets) and `port`.
@@ -311,4 +415,21 @@ fn contact_uri(user: &str, host: &str, port: u16, proto: Proto) -> String {
         "sip:{user}@{host}:{port};transport={}",
         proto.via_token().to_lowercase()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_alive_intervals_follow_rfc_5626() {
+        for r in [0u64, u64::MAX / 3, u64::MAX] {
+            let stream = keep_alive_interval(Proto::Tcp, None, r);
+            assert!((Duration::from_secs(95)..=Duration::from_secs(120)).contains(&stream));
+            let flow = keep_alive_interval(Proto::Tls, Some(30), r);
+            assert!((Duration::from_secs(24)..=Duration::from_secs(30)).contains(&flow));
+            let udp = keep_alive_interval(Proto::Udp, Some(30), r);
+            assert!((Duration::from_secs(20)..=Duration::from_secs(25)).contains(&udp));
+        }
+    }
 }

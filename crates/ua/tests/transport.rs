@@ -364,3 +364,146 @@ async fn tls_checks_the_sip_domain_set_for_a_destination() {
         "tls-domain@test"
     );
 }
+
+#[tokio::test]
+async fn concurrent_sends_to_one_peer_share_one_connection() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dest = listener.local_addr().unwrap();
+    let (a, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
+        .await
+        .unwrap();
+    let from = a.local_addr(Proto::Udp).unwrap();
+    // Queue twenty messages before the connection is even accepted.
+    for i in 0..20 {
+        a.enqueue(dest, Proto::Tcp, None, options(&format!("c{i}"), from, 0))
+            .unwrap();
+    }
+    assert_eq!(
+        a.open_connections(),
+        1,
+        "one connection, registered while connecting"
+    );
+    let (mut s, _) = listener.accept().await.unwrap();
+    let want = options("c0", from, 0).len() * 10 + options("c10", from, 0).len() * 10;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < want {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(got).unwrap();
+    // In order, each whole.
+    let order: Vec<usize> = (0..20)
+        .map(|i| text.find(&format!("Call-ID: c{i}@test\r\n")).unwrap())
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "written in queue order"
+    );
+    // No second connection was attempted.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), listener.accept())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_background_connect_is_reported_as_closed() {
+    let (a, mut rx) = Transports::bind(TransportConfig::new(LOCALHOST))
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dest = SocketAddr::new(LOCALHOST, port);
+    a.enqueue(dest, Proto::Tcp, None, b"x".to_vec()).unwrap();
+    match next(&mut rx).await {
+        TransportEvent::Closed { peer, reason, .. } => {
+            assert_eq!(peer, dest);
+            assert!(reason.to_lowercase().contains("refused"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a.open_connections(), 0);
+}
+
+#[tokio::test]
+async fn one_source_cannot_take_every_inbound_connection() {
+    let (b, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
+        .await
+        .unwrap();
+    let addr = b.local_addr(Proto::Tcp).unwrap();
+    let mut held = Vec::new();
+    for _ in 0..40 {
+        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.open_connections(), 32, "capped per source");
+    // The refused ones were closed by us: reading gives EOF or reset.
+    let mut closed = 0;
+    for s in &mut held {
+        let mut byte = [0u8; 1];
+        if let Ok(r) = tokio::time::timeout(Duration::from_millis(50), s.read(&mut byte)).await {
+            if matches!(r, Ok(0) | Err(_)) {
+                closed += 1;
+            }
+        }
+    }
+    assert_eq!(closed, 8);
+    // Our own outbound connections are counted apart and still work.
+    let (c, mut crx) = Transports::bind(TransportConfig::new(LOCALHOST))
+        .await
+        .unwrap();
+    let from = b.local_addr(Proto::Udp).unwrap();
+    b.send(
+        c.local_addr(Proto::Tcp).unwrap(),
+        Proto::Tcp,
+        None,
+        &options("out", from, 0),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next_message(&mut crx).await.proto, Proto::Tcp);
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_closes_sockets_and_connections() {
+    let (a, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
+        .await
+        .unwrap();
+    let udp = a.local_addr(Proto::Udp).unwrap();
+    let tcp = a.local_addr(Proto::Tcp).unwrap();
+    let mut inbound = tokio::net::TcpStream::connect(tcp).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(a.open_connections(), 1);
+    let clone = a.clone();
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        tokio::net::TcpStream::connect(tcp).await.is_ok(),
+        "a clone keeps everything running"
+    );
+    drop(clone);
+    // The connection ends (EOF), the listener and the UDP port are freed.
+    let mut byte = [0u8; 1];
+    let r = tokio::time::timeout(Duration::from_secs(2), inbound.read(&mut byte))
+        .await
+        .expect("closed in time");
+    assert!(matches!(r, Ok(0) | Err(_)));
+    let mut rebound = false;
+    for _ in 0..20 {
+        if std::net::UdpSocket::bind(udp).is_ok() && std::net::TcpListener::bind(tcp).is_ok() {
+            rebound = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(rebound, "ports released");
+}

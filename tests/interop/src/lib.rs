@@ -194,7 +194,8 @@ pub struct KamailioOptions {
 /// A running Kamailio: registrar + proxy + presence server, users
 /// alice/bob/carol (see [`USERS`]), domain `127.0.0.1`.
 pub struct Kamailio {
-    proc: Proc,
+    proc: Option<Proc>,
+    opts: KamailioOptions,
     /// UDP and TCP port.
     pub port: u16,
     /// TLS port, when started with TLS.
@@ -214,12 +215,45 @@ impl Kamailio {
             .map_err(io("tempdir"))?;
         let d = dir.path();
         let port = free_port(2);
-        let tls_port = port + 1;
         init_db(d)?;
         if opts.tls {
             gen_cert(d)?;
         }
-        let log = d.join("kamailio.log");
+        let proc = Self::spawn(d, port, &opts)?;
+        Ok(Self {
+            proc: Some(proc),
+            port,
+            tls_port: opts.tls.then_some(port + 1),
+            opts,
+            dir,
+        })
+    }
+
+    /// Kills Kamailio (SIGKILL: no goodbyes, its in-memory registrations
+    /// are lost, as in a crash).
+    pub fn kill(&mut self) {
+        if let Some(p) = self.proc.take() {
+            p.signal_group("-KILL");
+            drop(p);
+        }
+    }
+
+    /// Starts Kamailio again on the same ports and directory.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.proc = Some(Self::spawn(self.dir.path(), self.port, &self.opts)?);
+        Ok(())
+    }
+
+    fn spawn(d: &Path, port: u16, opts: &KamailioOptions) -> Result<Proc> {
+        let tls_port = port + 1;
+        // Keep earlier runs' logs (a restart appends a new file).
+        let mut log = d.join("kamailio.log");
+        let mut n = 1;
+        while log.exists() {
+            n += 1;
+            log = d.join(format!("kamailio.{n}.log"));
+        }
         let cfg = harness_dir().join("kamailio/kamailio.cfg");
         let mut cmd = Command::new("kamailio");
         cmd.arg("-f").arg(&cfg).arg("-Y").arg(d).arg("-w").arg(d);
@@ -282,12 +316,7 @@ impl Kamailio {
             );
             return Err(e);
         }
-        Ok(Self {
-            proc,
-            port,
-            tls_port: opts.tls.then_some(tls_port),
-            dir,
-        })
+        Ok(proc)
     }
 
     /// `127.0.0.1:port`.
@@ -321,7 +350,7 @@ impl Kamailio {
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        self.proc.exited().is_none()
+        self.proc.as_mut().is_some_and(|p| p.exited().is_none())
     }
 }
 

@@ -344,6 +344,29 @@ impl Registration {
         }
     }
 
+    /// An OPTIONS to the registrar (§11), to learn whether it answers at
+    /// all, e.g. while it is unreachable; a fresh Call-ID each time.
+    pub fn options_probe(&self) -> Request {
+        let mut r = Request::new(Method::Options, self.registrar.clone());
+        let n = self.cseq;
+        for (name, value) in [
+            ("Max-Forwards", "70".to_owned()),
+            (
+                "From",
+                format!("<{}>;tag={}", self.config.aor, self.from_tag),
+            ),
+            ("To", format!("<{}>", self.registrar)),
+            ("Call-ID", format!("probe{n}-{}", self.call_id)),
+            ("CSeq", "1 OPTIONS".to_owned()),
+            ("Accept", "application/sdp".to_owned()),
+            ("User-Agent", self.config.user_agent.clone()),
+            ("Content-Length", "0".to_owned()),
+        ] {
+            let _ = r.headers.push(name, &value);
+        }
+        r
+    }
+
     /// The next REGISTER to send.
     pub fn poll_request(&mut self) -> Option<Request> {
         self.out.pop_front()

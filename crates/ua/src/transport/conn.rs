@@ -69,6 +69,8 @@ pub(crate) struct ConnHandle {
     /// Set once the connection is up (streams are usable), for `send`
     /// callers that want connect errors rather than a queued message.
     ready: watch::Receiver<Readiness>,
+    /// Closes the connection from outside (a flow found dead).
+    kill: Arc<tokio::sync::Notify>,
 }
 
 /// Where a connection is in its life.
@@ -104,6 +106,12 @@ impl ConnHandle {
             };
             error(&FailKind::Send, self.proto, self.peer, reason)
         })
+    }
+
+    /// Closes the connection (e.g. its keep-alive went unanswered); the
+    /// usual `Closed` event follows.
+    pub(crate) fn close(&self) {
+        self.kill.notify_one();
     }
 
     /// Waits until the connection is open (or has failed).
@@ -269,6 +277,7 @@ fn new_handle(peer: SocketAddr, proto: Proto, ready: Readiness) -> (ConnHandle, 
         proto,
         queue,
         ready: ready_rx,
+        kill: Arc::new(tokio::sync::Notify::new()),
     };
     (
         handle,
@@ -405,8 +414,15 @@ async fn run(inner: Arc<Inner>, stream: Box<dyn Stream>, handle: ConnHandle, ch:
         r = read_frames(&inner, read, &handle) => r,
         r = &mut writer => r,
         _ = shutdown.changed() => "shutting down".to_owned(),
+        () = handle.kill.notified() => "closed: keep-alive unanswered".to_owned(),
     };
     inner.conns.remove(handle.id);
+    // Pingers on this connection see their oneshot dropped: a dead flow.
+    inner
+        .pongs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&handle.id);
     let _ = ready.send(Readiness::Failed(FailKind::Send, reason.clone()));
     debug!(peer = %handle.peer, ?handle.proto, %reason, "connection closed");
     inner.closed(handle.id, handle.peer, reason).await;
@@ -494,6 +510,7 @@ async fn read_frames(
                     }
                 }
                 Ok(Some(Frame::Pong)) => {
+                    inner.pong(handle.id);
                     let _ = inner
                         .events
                         .try_send(TransportEvent::Pong { conn: handle.id });

@@ -245,7 +245,15 @@ struct Inner {
     tls_domains: Mutex<HashMap<SocketAddr, String>>,
     /// Changes (closes) when the last [`Transports`] is dropped.
     shutdown: watch::Receiver<()>,
+    /// Who waits for an RFC 5626 pong, per connection (bounded: one
+    /// keep-alive per flow is outstanding at a time).
+    pongs: Mutex<HashMap<ConnId, Vec<oneshot::Sender<()>>>>,
 }
+
+/// RFC 5626 §4.4.1: a pong must come within 10 seconds of the ping.
+pub const PONG_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections with a keep-alive waiting for its pong, at most.
+const MAX_PONG_WAITERS: usize = 1024;
 
 /// TLS destinations whose domain we remember at once.
 const MAX_TLS_DOMAINS: usize = 256;
@@ -316,6 +324,7 @@ impl Transports {
             tls,
             tls_domains: Mutex::new(HashMap::new()),
             shutdown,
+            pongs: Mutex::new(HashMap::new()),
         });
         tokio::spawn(udp_reader(inner.clone()));
         if let Some(l) = tcp {
@@ -430,6 +439,57 @@ impl Transports {
         self.send(dest, proto, None, b"\r\n\r\n").await.map(|_| ())
     }
 
+    /// RFC 5626 §4.4.1 keep-alive on a stream flow: sends a double-CRLF
+    /// ping and waits (up to [`PONG_TIMEOUT`]) for the CRLF pong. An error
+    /// means the flow is dead and the registration over it must be
+    /// refreshed over a new one. On UDP this is [`Self::keep_alive`]:
+    /// STUN-less, nothing comes back.
+    pub async fn ping(&self, dest: SocketAddr, proto: Proto) -> Result<(), TransportError> {
+        if proto == Proto::Udp {
+            return self.keep_alive(dest, proto).await;
+        }
+        let handle = self.connection(dest, proto, None)?;
+        handle.wait_ready().await?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pongs = self
+                .inner
+                .pongs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if pongs.len() >= MAX_PONG_WAITERS && !pongs.contains_key(&handle.id) {
+                return Err(conn::error(
+                    &FailKind::Send,
+                    proto,
+                    dest,
+                    "too many keep-alives",
+                ));
+            }
+            pongs.entry(handle.id).or_default().push(tx);
+        }
+        handle.enqueue(b"\r\n\r\n".to_vec(), None)?;
+        let result = tokio::time::timeout(PONG_TIMEOUT, rx).await;
+        match result {
+            Ok(Ok(())) => Ok(()),
+            _ => {
+                self.inner
+                    .pongs
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&handle.id);
+                // The flow is dead: close it, so the next request opens
+                // a new one instead of queueing on a black hole.
+                handle.close();
+                Err(conn::error(
+                    &FailKind::Send,
+                    proto,
+                    dest,
+                    "no pong to keep-alive",
+                ))
+            }
+        }
+    }
+
     /// Records that TLS connections to `dest` are for SIP domain `domain`:
     /// the certificate must match that name (RFC 5922 §7), which is what
     /// a provider's certificate carries, not its IP address.
@@ -492,6 +552,18 @@ fn check_datagram(bytes: &[u8]) -> Result<(), TransportError> {
 }
 
 impl Inner {
+    /// A pong came on `conn`: wake whoever pinged.
+    fn pong(&self, conn: ConnId) {
+        let waiters = self
+            .pongs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&conn);
+        for w in waiters.into_iter().flatten() {
+            let _ = w.send(());
+        }
+    }
+
     /// Tells the driver a connection is gone (waits for room: this is
     /// rare and must not be lost, or requests would wait for Timer B/F).
     async fn closed(&self, conn: ConnId, peer: SocketAddr, reason: String) {
