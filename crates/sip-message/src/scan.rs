@@ -46,6 +46,9 @@ pub(crate) const fn unreserved_c(b: u8) -> bool {
 }
 
 static TOKEN: [bool; 256] = byte_table!(|b| token_c(b));
+/// Unquoted generic-param value characters: token, or host (with IPv6
+/// brackets and colons).
+static PARAM_VALUE: [bool; 256] = byte_table!(|b| token_c(b) || matches!(b, b':' | b'[' | b']'));
 static WORD: [bool; 256] = byte_table!(|b| token_c(b)
     || matches!(
         b,
@@ -229,7 +232,7 @@ impl<'a> Cursor<'a> {
         if self.peek() == Some(b'"') {
             self.quoted_raw()
         } else {
-            let v = self.take_while(|b| is_token(b) || matches!(b, b':' | b'[' | b']'));
+            let v = self.take_while(|b| PARAM_VALUE[usize::from(b)]);
             if v.is_empty() {
                 self.err("parameter value")
             } else {
