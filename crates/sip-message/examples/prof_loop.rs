@@ -1,6 +1,6 @@
 //! Fixed parse+serialize loop over the bench corpus, for instruction-count
-//! profiling (`valgrind --tool=callgrind`). `lazy` as first argument profiles
-//! `parse_lazy`, `rsip` is not available here to keep the loop minimal.
+//! profiling: `valgrind --tool=callgrind prof_loop [strict|lazy] [ROUNDS]`.
+//! `lazy` profiles `parse_lazy` instead of `parse`.
 
 use std::hint::black_box;
 
