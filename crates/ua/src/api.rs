@@ -114,8 +114,116 @@ pub struct EngineStatus {
     pub accounts: Vec<AccountInfo>,
 }
 
-/// Everything the engine reports, in order.
+/// Which way a call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum CallDirection {
+    /// We called.
+    Outgoing,
+    /// We were called.
+    Incoming,
+}
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum CallState {
+    /// INVITE sent, nothing back yet (or only 100 Trying).
+    Dialing,
+    /// The peer's phone rings (180).
+    Ringing,
+    /// The peer sends audio before answering (183 with SDP).
+    EarlyMedia,
+    /// An incoming call rings here.
+    Incoming,
+    /// Answered; audio flows.
+    Connected,
+    /// Answered, and on hold (by us, the peer or both).
+    OnHold,
+    /// Being transferred.
+    Transferring,
+    /// Over (see [`Event::CallEnded`]).
+    Ended,
+}
+
+/// A call as the UI and the CLI see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CallInfo {
+    /// Engine-wide id of the call.
+    pub id: u32,
+    /// The account it belongs to.
+    pub account: String,
+    /// Which way.
+    pub direction: CallDirection,
+    /// The peer's address (`sip:bob@host`).
+    pub peer_uri: String,
+    /// The peer's display name, when it sent one.
+    pub peer_name: Option<String>,
+    /// Where the call stands.
+    pub state: CallState,
+    /// We put the call on hold.
+    pub held_by_us: bool,
+    /// The peer put the call on hold.
+    pub held_by_peer: bool,
+    /// Our microphone is muted.
+    pub muted: bool,
+    /// The negotiated codec, once known (`opus/48000`).
+    pub codec: Option<String>,
+    /// Unix ms when the call started (INVITE sent or received).
+    pub started_ms: i64,
+    /// Unix ms when it was answered.
+    pub answered_ms: Option<i64>,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[ts(export)]
+pub enum CallEnd {
+    /// Answered, then hung up.
+    HungUp {
+        /// We hung up (not the peer).
+        by_us: bool,
+    },
+    /// We gave up before an answer (CANCEL), or the caller did.
+    Cancelled,
+    /// Not answered in time, or the caller gave up on an incoming call.
+    Missed,
+    /// The callee refused (486, 603, ...), or we did.
+    Rejected {
+        /// The SIP status.
+        status: u16,
+        /// What the user sees.
+        reason: String,
+    },
+    /// Signalling or network failure.
+    Failed {
+        /// The SIP status, when a response said so.
+        status: Option<u16>,
+        /// What the user sees.
+        reason: String,
+    },
+}
+
+/// Call quality, reported every few seconds while connected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CallQuality {
+    /// Packets lost, in percent, as we received them.
+    pub loss_pct: f32,
+    /// Interarrival jitter in ms.
+    pub jitter_ms: f32,
+    /// Round-trip time in ms, once RTCP measured it.
+    pub rtt_ms: Option<f32>,
+    /// Estimated MOS (1-4.5).
+    pub mos: f32,
+}
+
+/// Everything the engine reports, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[ts(export)]
 pub enum Event {
@@ -130,5 +238,36 @@ pub enum Event {
         account: String,
         /// New state.
         state: RegistrationState,
+    },
+    /// A call rings here: answer, reject or let it ring.
+    IncomingCall {
+        /// The call.
+        call: CallInfo,
+    },
+    /// A call changed (state, hold, mute, codec).
+    CallState {
+        /// The call.
+        call: CallInfo,
+    },
+    /// A call is over; it is in the history.
+    CallEnded {
+        /// The call as it last stood.
+        call: CallInfo,
+        /// How it ended.
+        end: CallEnd,
+    },
+    /// Live quality of a connected call.
+    CallQuality {
+        /// The call id.
+        id: u32,
+        /// The numbers.
+        quality: CallQuality,
+    },
+    /// The peer sent a DTMF digit (RFC 4733 or SIP INFO).
+    Dtmf {
+        /// The call id.
+        id: u32,
+        /// `0-9`, `*`, `#`, `A-D`.
+        digit: String,
     },
 }

@@ -119,6 +119,11 @@ enum Command {
         targets: Vec<Target>,
         provisional: Option<mpsc::Sender<Response>>,
         reply: oneshot::Sender<Result<Response, EndpointError>>,
+        /// Lets the caller CANCEL it later ([`ClientInvite::cancel`]).
+        token: Option<u64>,
+    },
+    Cancel {
+        token: u64,
     },
     Respond {
         id: TransactionId,
@@ -237,10 +242,42 @@ impl Endpoint {
                 targets,
                 provisional,
                 reply,
+                token: None,
             })
             .await
             .map_err(|_| EndpointError::Stopped)?;
         rx.await.map_err(|_| EndpointError::Stopped)?
+    }
+
+    /// Sends an INVITE and returns at once: provisional responses and the
+    /// final one arrive on the handle, which can also CANCEL it (§9.1).
+    /// Further 2xx (retransmissions, other forks) arrive as
+    /// [`EndpointEvent::StrayResponse`], so the dialog can ACK each.
+    pub async fn invite(
+        &self,
+        request: Request,
+        targets: Vec<Target>,
+    ) -> Result<ClientInvite, EndpointError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let token = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (reply, fin) = oneshot::channel();
+        let (ptx, provisional) = mpsc::channel(16);
+        self.commands
+            .send(Command::Request {
+                request,
+                targets,
+                provisional: Some(ptx),
+                reply,
+                token: Some(token),
+            })
+            .await
+            .map_err(|_| EndpointError::Stopped)?;
+        Ok(ClientInvite {
+            provisional,
+            fin,
+            token,
+            commands: self.commands.clone(),
+        })
     }
 
     /// Answers server transaction `id`.
@@ -280,6 +317,27 @@ impl Endpoint {
     }
 }
 
+/// An INVITE in flight (see [`Endpoint::invite`]).
+pub struct ClientInvite {
+    /// 1xx responses (bounded; a flood of them is dropped, not queued).
+    pub provisional: mpsc::Receiver<Response>,
+    /// The first final response, or why there is none.
+    pub fin: oneshot::Receiver<Result<Response, EndpointError>>,
+    token: u64,
+    commands: mpsc::Sender<Command>,
+}
+
+impl ClientInvite {
+    /// Sends a CANCEL for the INVITE (only once a provisional response
+    /// came, §9.1; the INVITE then ends with 487).
+    pub async fn cancel(&self) -> Result<(), EndpointError> {
+        self.commands
+            .send(Command::Cancel { token: self.token })
+            .await
+            .map_err(|_| EndpointError::Stopped)
+    }
+}
+
 /// A client request in flight, with the targets not yet tried.
 struct Pending {
     request: Request,
@@ -291,6 +349,10 @@ struct Pending {
     last_error: Option<String>,
     /// The stream connection the current attempt went out on.
     conn: Option<ConnId>,
+    /// The caller's handle for CANCEL.
+    token: Option<u64>,
+    /// The request is an INVITE (its extra 2xx go to the dialog).
+    invite: bool,
 }
 
 struct Driver {
@@ -353,17 +415,31 @@ impl Driver {
 
     fn command(&mut self, cmd: Command) {
         match cmd {
+            Command::Cancel { token } => {
+                let id = self
+                    .pending
+                    .iter()
+                    .find(|(_, p)| p.token == Some(token))
+                    .map(|(id, _)| *id);
+                if let Some(id) = id {
+                    if let Err(e) = self.layer.cancel(Instant::now(), id) {
+                        debug!("cannot cancel: {e}");
+                    }
+                }
+            }
             Command::Request {
                 request,
                 targets,
                 provisional,
                 reply,
+                token,
             } => {
                 let mut remaining: VecDeque<Target> = targets.into();
                 let Some(target) = remaining.pop_front() else {
                     let _ = reply.send(Err(EndpointError::NoTargets));
                     return;
                 };
+                let invite = request.method == sip_message::Method::Invite;
                 let p = Pending {
                     request,
                     target,
@@ -373,6 +449,8 @@ impl Driver {
                     reply: Some(reply),
                     last_error: None,
                     conn: None,
+                    token,
+                    invite,
                 };
                 self.start(p);
             }
@@ -550,8 +628,17 @@ impl Driver {
                 }
                 p.answered = true;
                 if response.status.is_final() {
-                    if let Some(reply) = p.reply.take() {
-                        let _ = reply.send(Ok(response));
+                    match p.reply.take() {
+                        Some(reply) => {
+                            let _ = reply.send(Ok(response));
+                        }
+                        // RFC 6026: later 2xx (retransmissions, forks) still
+                        // need an ACK from the dialog.
+                        None if p.invite && response.status.is_success() => {
+                            let source = p.target.addr;
+                            self.emit(EndpointEvent::StrayResponse { response, source });
+                        }
+                        None => {}
                     }
                 } else if let Some(tx) = &p.provisional {
                     let _ = tx.try_send(response);

@@ -6,6 +6,7 @@
 //! lives in `sip-core` and is driven from one task (see `engine`).
 
 pub mod api;
+pub mod call;
 pub mod dns;
 pub mod endpoint;
 mod engine;

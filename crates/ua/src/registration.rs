@@ -58,7 +58,7 @@ impl RegistrationHandle {
     }
 }
 
-fn destination(uri: &Uri, transport: store::Transport) -> Option<Destination> {
+pub(crate) fn destination(uri: &Uri, transport: store::Transport) -> Option<Destination> {
     let Uri::Sip(s) = uri else { return None };
     let host = match &s.host {
         sip_message::Host::Ipv6(ip) => ip.to_string(),

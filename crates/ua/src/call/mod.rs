@@ -1,0 +1,291 @@
+//! Calls: one task per call drives its INVITE dialog (RFC 3261 §13-15)
+//! through the [`Endpoint`] and its media through [`rtp`]; the engine
+//! routes commands and in-dialog requests to it by call id and Call-ID.
+//!
+//! ```text
+//!  outgoing:  Dialing ──180──> Ringing ──183+SDP──> EarlyMedia ──2xx──> Connected
+//!               │  (401/407: answer once; 3xx: follow Contact)      ACK │   ^  hold/resume
+//!               └──── 4xx-6xx / CANCEL / timeout ───> Ended            v   │  (re-INVITE,
+//!  incoming:  Incoming ──answer: 200+SDP──> (ACK) ──────────────> Connected   §14)
+//!               └── reject 486/603 / caller CANCEL (487) ──> Ended      │
+//!  Connected ── BYE sent or received ──> Ended (history records every call)
+//! ```
+//!
+//! Ghost calls (an INVITE sent straight to our port, bypassing the
+//! registrar) are refused before anything rings: the Request-URI must
+//! name one of our contacts, and an account with a proxy only takes
+//! calls from that proxy.
+
+mod rtp;
+mod session;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use sip_core::TransactionId;
+use sip_message::{Request, Response, Uri};
+use tokio::sync::{broadcast, mpsc};
+use tracing::debug;
+
+use crate::api::{CallEnd, CallInfo, Event};
+use crate::dns::{SipResolver, Target};
+use crate::endpoint::Endpoint;
+use crate::transport::Proto;
+
+pub use rtp::RtpError;
+pub(crate) use session::{CallCommand, CallInput};
+
+/// Calls ringing or connected at once, at most (call waiting included).
+pub const MAX_CALLS: usize = 8;
+
+/// Errors of call commands.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No call with that id (it ended, or never was).
+    #[error("no call {0}")]
+    NoSuchCall(u32),
+    /// The address to call does not parse as a SIP URI.
+    #[error("not a SIP address: {0:?}")]
+    BadUri(String),
+    /// Too many calls at once.
+    #[error("too many calls at once (limit {MAX_CALLS})")]
+    TooManyCalls,
+    /// The command does not fit the call's state (e.g. answer an outgoing call).
+    #[error("call {id}: cannot {what} now")]
+    WrongState {
+        /// The call.
+        id: u32,
+        /// What was asked.
+        what: &'static str,
+    },
+    /// A WAV file to play or record could not be opened.
+    #[error(transparent)]
+    Audio(#[from] media::devices::DeviceError),
+}
+
+/// Where a call's audio comes from and goes to.
+#[derive(Debug, Clone, Default)]
+pub enum AudioChoice {
+    /// Silence out, nothing kept (tests, servers without sound).
+    #[default]
+    Null,
+    /// Play a WAV file as the microphone; record what we hear to a WAV file.
+    Files {
+        /// Played to the peer (silence after its end).
+        play: Option<PathBuf>,
+        /// What the peer sends, as a 48 kHz mono WAV.
+        record: Option<PathBuf>,
+    },
+}
+
+/// An account as a call needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountCtx {
+    pub(crate) name: String,
+    /// Address of record (From of our calls).
+    pub(crate) aor: Uri,
+    pub(crate) display_name: Option<String>,
+    pub(crate) auth_user: String,
+    pub(crate) realm: Option<String>,
+    /// Only for answering challenges; never logged or sent.
+    pub(crate) password: Option<String>,
+    /// Outbound proxy (first hop of every request, `;lr` Route).
+    pub(crate) proxy: Option<Uri>,
+    pub(crate) transport: store::Transport,
+    /// The built-in local account (direct calls, no registrar).
+    pub(crate) local: bool,
+}
+
+/// What every call task shares.
+#[derive(Clone)]
+pub(crate) struct CallEnv {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) resolver: SipResolver,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) media: media::sdp::MediaConfig,
+    /// Calls report their end here (engine removes them, writes history).
+    pub(crate) ended: mpsc::Sender<(CallInfo, CallEnd)>,
+}
+
+/// The engine's table of calls.
+#[derive(Default)]
+pub(crate) struct Calls {
+    next_id: u32,
+    calls: HashMap<u32, CallSlot>,
+}
+
+struct CallSlot {
+    call_id: String,
+    /// The INVITE server transaction of an incoming call, for CANCEL.
+    invite_tx: Option<TransactionId>,
+    input: mpsc::Sender<CallInput>,
+}
+
+impl Calls {
+    fn new_id(&mut self) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.next_id
+    }
+
+    /// Number of live calls.
+    pub(crate) fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Starts an outgoing call.
+    pub(crate) fn dial(
+        &mut self,
+        env: &CallEnv,
+        account: AccountCtx,
+        target: &str,
+        audio: AudioChoice,
+    ) -> Result<u32, CallError> {
+        if self.calls.len() >= MAX_CALLS {
+            return Err(CallError::TooManyCalls);
+        }
+        let uri = parse_target(target, &account)?;
+        let id = self.new_id();
+        let (input, rx) = mpsc::channel(64);
+        let call_id = session::spawn_outgoing(env.clone(), id, account, uri, audio, rx)?;
+        self.calls.insert(
+            id,
+            CallSlot {
+                call_id,
+                invite_tx: None,
+                input,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Passes a user command to call `id`.
+    pub(crate) fn command(&self, id: u32, cmd: CallCommand) -> Result<(), CallError> {
+        let slot = self.calls.get(&id).ok_or(CallError::NoSuchCall(id))?;
+        slot.input
+            .try_send(CallInput::Command(cmd))
+            .map_err(|_| CallError::NoSuchCall(id))
+    }
+
+    /// A call ended: forget it.
+    pub(crate) fn remove(&mut self, id: u32) {
+        self.calls.remove(&id);
+    }
+
+    /// Ids of live calls.
+    pub(crate) fn ids(&self) -> Vec<u32> {
+        self.calls.keys().copied().collect()
+    }
+
+    /// A request for an existing call (by Call-ID); returns it back when
+    /// no call has that Call-ID.
+    pub(crate) fn route(&self, call_id: &str, input: CallInput) -> Option<CallInput> {
+        match self.calls.values().find(|s| s.call_id == call_id) {
+            Some(slot) => {
+                if slot.input.try_send(input).is_err() {
+                    debug!("call task busy; dropping an input (the peer retransmits)");
+                }
+                None
+            }
+            None => Some(input),
+        }
+    }
+
+    /// The caller CANCELled an incoming INVITE.
+    pub(crate) fn cancelled(&self, tx: TransactionId) {
+        if let Some(slot) = self.calls.values().find(|s| s.invite_tx == Some(tx)) {
+            let _ = slot.input.try_send(CallInput::Cancelled);
+        }
+    }
+
+    /// A new INVITE for `account`: rings (or is refused, by the caller of
+    /// this, before). Returns the call id.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn incoming(
+        &mut self,
+        env: &CallEnv,
+        account: AccountCtx,
+        tx: TransactionId,
+        request: Request,
+        source: SocketAddr,
+        proto: Proto,
+        auto_answer: bool,
+        audio: AudioChoice,
+    ) -> Option<u32> {
+        let call_id = request.headers.get("Call-ID")?.trim().to_owned();
+        let id = self.new_id();
+        let (input, rx) = mpsc::channel(64);
+        session::spawn_incoming(
+            env.clone(),
+            id,
+            account,
+            tx,
+            request,
+            Target {
+                addr: source,
+                proto,
+            },
+            auto_answer,
+            audio,
+            rx,
+        );
+        self.calls.insert(
+            id,
+            CallSlot {
+                call_id,
+                invite_tx: Some(tx),
+                input,
+            },
+        );
+        Some(id)
+    }
+}
+
+/// Turns what the user typed into the Request-URI: a full SIP URI, or a
+/// user/number at the account's domain (`bob`, `+15551234`).
+fn parse_target(target: &str, account: &AccountCtx) -> Result<Uri, CallError> {
+    let t = target.trim();
+    if t.is_empty() || t.len() > 512 {
+        return Err(CallError::BadUri(t.to_owned()));
+    }
+    let text = if t.starts_with("sip:") || t.starts_with("sips:") || t.starts_with("tel:") {
+        t.to_owned()
+    } else {
+        let host = match &account.aor {
+            Uri::Sip(s) => s.host.to_string(),
+            _ => return Err(CallError::BadUri(t.to_owned())),
+        };
+        let user: String = t.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+        format!("sip:{user}@{host}")
+    };
+    match text.parse::<Uri>() {
+        Ok(u @ Uri::Sip(_)) => Ok(u),
+        _ => Err(CallError::BadUri(t.to_owned())),
+    }
+}
+
+/// Whether an INVITE's Request-URI names `contact_user` (our Contact's
+/// user part): RFC 3261 §8.2.2.1 lets a UAS refuse what is not for it,
+/// and a call that skipped the registrar names someone else.
+pub(crate) fn addressed_to(request: &Request, user: &str) -> bool {
+    match &request.uri {
+        Uri::Sip(s) => s.user.as_deref() == Some(user),
+        _ => false,
+    }
+}
+
+/// The peer's address in `ip` literal form for SDP and Contact hosts.
+pub(crate) fn host_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+/// A response to `request` with `code`.
+pub(crate) fn response(request: &Request, code: u16) -> Response {
+    let status = sip_message::StatusCode::new(code)
+        .or_else(|| sip_message::StatusCode::new(500))
+        .expect("500 is valid");
+    Response::for_request(request, status)
+}

@@ -1,0 +1,1240 @@
+//! One call's task: the INVITE exchange in either role (RFC 3261 §13),
+//! the confirmed dialog (re-INVITE hold/resume §14 with 491 glare back-off,
+//! UPDATE RFC 3311, INFO DTMF, BYE §15), SDP offer/answer (RFC 3264 via
+//! `media::sdp`) and the media task. See the state diagram in the module
+//! above.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use media::sdp::{self as msdp, Negotiated};
+use sip_core::{AckWait, AckWaitAction, Authenticator, Credential, Dialog, TimerConfig, TransactionId};
+use sip_message::headers::{Contact, ContentType, MediaType};
+use sip_message::sdp::{Direction, Sdp};
+use sip_message::{Message, Method, Request, Response, Uri};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::rtp::{AudioIo, MediaCommand, MediaHandle, MediaReport, RtpSocket};
+use super::{response, AccountCtx, AudioChoice, CallEnv, CallError};
+use crate::api::{CallDirection, CallEnd, CallInfo, CallQuality, CallState, Event};
+use crate::dns::Target;
+use crate::endpoint::{ClientInvite, EndpointError};
+use crate::transport::Proto;
+
+/// How long an incoming call rings before it counts as missed.
+const RING_TIMEOUT: Duration = Duration::from_secs(120);
+/// Redirects (3xx) followed for one call, at most.
+const MAX_REDIRECTS: usize = 3;
+/// What we can do inside a call, for Allow (§20.5).
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, NOTIFY";
+
+/// What the user asks of a call.
+#[derive(Debug, Clone)]
+pub(crate) enum CallCommand {
+    /// Answer an incoming call.
+    Answer,
+    /// Refuse an incoming call: 486 Busy Here, or 603 Decline.
+    Reject {
+        /// Busy rather than decline.
+        busy: bool,
+    },
+    /// Hang up (CANCEL while ringing out, BYE when connected).
+    Hangup,
+    /// Hold (true) or resume (false).
+    Hold(bool),
+    /// Mute our microphone.
+    Mute(bool),
+    /// Send DTMF digits.
+    Dtmf(String),
+}
+
+/// Everything a call task reacts to.
+#[derive(Debug)]
+pub(crate) enum CallInput {
+    /// From the user.
+    Command(CallCommand),
+    /// An in-dialog request from the peer.
+    Request {
+        /// Its server transaction.
+        id: TransactionId,
+        /// The request.
+        request: Request,
+    },
+    /// The ACK for our 2xx.
+    Ack(Request),
+    /// A 2xx that no transaction took (our ACK was lost).
+    Stray(Response),
+    /// The caller CANCELled our ringing.
+    Cancelled,
+}
+
+/// Outcome of the setup phase.
+enum Setup {
+    Connected,
+    Ended(CallEnd),
+}
+
+struct Call {
+    env: CallEnv,
+    account: AccountCtx,
+    info: CallInfo,
+    input: mpsc::Receiver<CallInput>,
+    auth: Authenticator,
+    dialog: Option<Dialog>,
+    /// Where in-dialog requests go (resolved first hop).
+    hop: Vec<Target>,
+    /// Our Contact URI for this call.
+    contact: String,
+    sdp_session: u64,
+    sdp_version: u64,
+    rtp: Option<RtpSocket>,
+    rtp_local: SocketAddr,
+    /// Until media starts; behind a mutex only so `Call` is `Sync`
+    /// (device handles are `Send` but not `Sync`).
+    audio: std::sync::Mutex<Option<AudioIo>>,
+    media: Option<MediaHandle>,
+    reports_tx: mpsc::Sender<MediaReport>,
+    reports: mpsc::Receiver<MediaReport>,
+    negotiated: Option<Negotiated>,
+    /// Our last ACK for a 2xx to our INVITE, re-sent on a stray 2xx.
+    last_ack: Option<(u32, Request)>,
+    /// A 2xx we sent that waits for its ACK: (transaction, retransmitter).
+    ack_wait: Option<(TransactionId, AckWait)>,
+    /// We generated the Call-ID (RFC 3261 §14.1 glare timing).
+    call_id_owner: bool,
+    rng: u64,
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn token(rng: &mut u64) -> String {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    format!("{:016x}", *rng)
+}
+
+fn sdp_type() -> ContentType {
+    ContentType(MediaType::new("application", "sdp"))
+}
+
+fn sdp_of(msg_headers: &sip_message::Headers, body: &[u8]) -> Option<Sdp> {
+    if body.is_empty() {
+        return None;
+    }
+    let ct = msg_headers.get("Content-Type").unwrap_or("");
+    if !ct.trim().to_ascii_lowercase().starts_with("application/sdp") {
+        return None;
+    }
+    Sdp::parse(body).ok()
+}
+
+fn peer_name(h: &sip_message::Headers, remote_is_to: bool) -> (String, Option<String>) {
+    let na = if remote_is_to {
+        h.to().ok().flatten().map(|t| t.addr)
+    } else {
+        h.from().ok().flatten().map(|f| f.addr)
+    };
+    match na {
+        Some(na) => (na.uri.to_string(), na.display_name),
+        None => (String::new(), None),
+    }
+}
+
+/// Starts an outgoing call; returns its Call-ID.
+pub(crate) fn spawn_outgoing(
+    env: CallEnv,
+    id: u32,
+    account: AccountCtx,
+    uri: Uri,
+    audio: AudioChoice,
+    input: mpsc::Receiver<CallInput>,
+) -> Result<String, CallError> {
+    let io = open_audio(&audio)?;
+    let mut rng = crate::util::os_seed() | 1;
+    let call_id = format!("{}@parley", token(&mut rng));
+    let info = CallInfo {
+        id,
+        account: account.name.clone(),
+        direction: CallDirection::Outgoing,
+        peer_uri: uri.to_string(),
+        peer_name: None,
+        state: CallState::Dialing,
+        held_by_us: false,
+        held_by_peer: false,
+        muted: false,
+        codec: None,
+        started_ms: unix_ms(),
+        answered_ms: None,
+    };
+    let cid = call_id.clone();
+    tokio::spawn(async move {
+        let mut call = Call::new(env, account, info, input, io, rng, true);
+        call.publish_state();
+        let end = match call.dial(uri, &cid).await {
+            Setup::Connected => call.connected().await,
+            Setup::Ended(end) => end,
+        };
+        call.finish(end).await;
+    });
+    Ok(call_id)
+}
+
+/// Starts an incoming call: rings (180) and waits for the user.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn spawn_incoming(
+    env: CallEnv,
+    id: u32,
+    account: AccountCtx,
+    tx: TransactionId,
+    invite: Request,
+    source: Target,
+    auto_answer: bool,
+    audio: AudioChoice,
+    input: mpsc::Receiver<CallInput>,
+) {
+    let (peer_uri, peer_name) = peer_name(&invite.headers, false);
+    let info = CallInfo {
+        id,
+        account: account.name.clone(),
+        direction: CallDirection::Incoming,
+        peer_uri,
+        peer_name,
+        state: CallState::Incoming,
+        held_by_us: false,
+        held_by_peer: false,
+        muted: false,
+        codec: None,
+        started_ms: unix_ms(),
+        answered_ms: None,
+    };
+    tokio::spawn(async move {
+        let io = match open_audio(&audio) {
+            Ok(io) => io,
+            Err(e) => {
+                warn!("call audio: {e}");
+                let _ = env.endpoint.respond(tx, response(&invite, 500)).await;
+                return;
+            }
+        };
+        let rng = crate::util::os_seed() | 1;
+        let mut call = Call::new(env, account, info.clone(), input, io, rng, false);
+        let end = match call.ring(tx, invite, source, auto_answer).await {
+            Setup::Connected => call.connected().await,
+            Setup::Ended(end) => end,
+        };
+        call.finish(end).await;
+    });
+}
+
+fn open_audio(choice: &AudioChoice) -> Result<AudioIo, CallError> {
+    use media::devices::{NullSink, NullSource, WavSink, WavSource};
+    let rate = media::session::SESSION_RATE;
+    Ok(match choice {
+        AudioChoice::Null => AudioIo {
+            source: Box::new(NullSource::new(rate)),
+            sink: Box::new(NullSink::new(rate)),
+        },
+        AudioChoice::Files { play, record } => AudioIo {
+            source: match play {
+                Some(p) => Box::new(WavSource::open(p)?),
+                None => Box::new(NullSource::new(rate)),
+            },
+            sink: match record {
+                Some(p) => Box::new(WavSink::create(p, rate)?),
+                None => Box::new(NullSink::new(rate)),
+            },
+        },
+    })
+}
+
+impl Call {
+    fn new(
+        env: CallEnv,
+        account: AccountCtx,
+        info: CallInfo,
+        input: mpsc::Receiver<CallInput>,
+        io: AudioIo,
+        rng: u64,
+        call_id_owner: bool,
+    ) -> Self {
+        let (reports_tx, reports) = mpsc::channel(64);
+        let mut seed = rng;
+        let sdp_session = u64::from(u32::MAX) & {
+            let _ = token(&mut seed);
+            seed
+        };
+        Self {
+            env,
+            account,
+            info,
+            input,
+            auth: Authenticator::new(seed),
+            dialog: None,
+            hop: Vec::new(),
+            contact: String::new(),
+            sdp_session,
+            sdp_version: 1,
+            rtp: None,
+            rtp_local: SocketAddr::from(([127, 0, 0, 1], 0)),
+            audio: std::sync::Mutex::new(Some(io)),
+            media: None,
+            reports_tx,
+            reports,
+            negotiated: None,
+            last_ack: None,
+            ack_wait: None,
+            call_id_owner,
+            rng: seed,
+        }
+    }
+
+    /// Answers a 401/407 with the account's credentials (§22.2).
+    fn authorize(&mut self, req: &Request, resp: &Response) -> Result<Request, sip_core::AuthError> {
+        let creds: Vec<Credential<'_>> = match &self.account.password {
+            Some(p) => vec![Credential {
+                realm: self.account.realm.as_deref(),
+                username: &self.account.auth_user,
+                password: p,
+            }],
+            None => Vec::new(),
+        };
+        self.auth.authorize(req, resp, &creds)
+    }
+
+    fn publish_state(&self) {
+        let _ = self.env.events.send(Event::CallState {
+            call: self.info.clone(),
+        });
+    }
+
+    fn set_state(&mut self, state: CallState) {
+        if self.info.state != state {
+            self.info.state = state;
+            self.publish_state();
+        }
+    }
+
+    /// Our user part for Contact: the AOR's.
+    fn user(&self) -> String {
+        match &self.account.aor {
+            Uri::Sip(s) => s.user.clone().unwrap_or_else(|| "parley".into()),
+            _ => "parley".into(),
+        }
+    }
+
+    /// Sets our Contact and the RTP address from the address we use
+    /// towards `target`.
+    async fn bind_local(&mut self, target: &Target) -> Result<(), CallError> {
+        let via = self.env.endpoint.via_for(target);
+        let host = via.host.to_string();
+        let port = via.port.unwrap_or(5060);
+        self.contact = format!(
+            "sip:{}@{host}:{port};transport={}",
+            self.user(),
+            target.proto.via_token().to_lowercase()
+        );
+        if self.rtp.is_none() {
+            let ip = match via.host {
+                sip_message::Host::Ipv4(v4) => std::net::IpAddr::V4(v4),
+                sip_message::Host::Ipv6(v6) => std::net::IpAddr::V6(v6),
+                sip_message::Host::Domain(_) => std::net::IpAddr::from([0, 0, 0, 0]),
+            };
+            let sock = RtpSocket::bind(ip).await.map_err(|e| {
+                warn!("rtp: {e}");
+                CallError::WrongState {
+                    id: self.info.id,
+                    what: "open an RTP port",
+                }
+            })?;
+            self.rtp_local = sock.local;
+            self.rtp = Some(sock);
+        }
+        Ok(())
+    }
+
+    /// Where a request to `uri` (or via the account's proxy) goes first.
+    async fn resolve(&self, uri: &Uri) -> Vec<Target> {
+        let Some(dest) = crate::registration::destination(uri, self.account.transport) else {
+            return Vec::new();
+        };
+        match self.env.resolver.resolve(&dest).await {
+            Ok(t) => t,
+            Err(e) => {
+                debug!("resolve: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The next hop of an in-dialog request: its first Route, else its
+    /// Request-URI (§12.2.1.1, §16.12 loose routing).
+    async fn resolve_hop(&self, req: &Request) -> Vec<Target> {
+        let first_route = req
+            .headers
+            .route()
+            .ok()
+            .and_then(|r| r.into_iter().next())
+            .map(|r| r.addr.uri);
+        let uri = first_route.unwrap_or_else(|| req.uri.clone());
+        self.resolve(&uri).await
+    }
+
+    fn offer(&mut self, direction: Direction) -> Sdp {
+        self.sdp_version += 1;
+        msdp::create_offer(
+            &self.env.media,
+            self.rtp_local,
+            self.sdp_session,
+            self.sdp_version,
+            direction,
+            None,
+        )
+    }
+
+    fn start_or_update_media(&mut self, neg: Negotiated) {
+        self.info.codec = Some(format!(
+            "{}/{}",
+            neg.codec.kind.encoding_name().to_ascii_lowercase(),
+            neg.codec.kind.rtp_clock_rate()
+        ));
+        match &self.media {
+            Some(m) => m.send(MediaCommand::Update(Box::new(neg.clone()))),
+            None => {
+                let io = self
+                    .audio
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                if let (Some(sock), Some(io)) = (self.rtp.take(), io) {
+                    match MediaHandle::start(sock, &neg, io, self.reports_tx.clone()) {
+                        Ok(h) => self.media = Some(h),
+                        Err(e) => warn!("media: {e}"),
+                    }
+                }
+            }
+        }
+        self.negotiated = Some(neg);
+    }
+
+    fn fresh_via(&mut self) -> sip_message::headers::Via {
+        let target = self.hop.first().copied().unwrap_or(Target {
+            addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            proto: Proto::Udp,
+        });
+        let mut via = self.env.endpoint.via_for(&target);
+        let branch = format!("z9hG4bK{}", token(&mut self.rng));
+        via.params.set("branch", Some(&branch));
+        via
+    }
+
+    // ---------------------------------------------------------------
+    // Outgoing (UAC, §13.2)
+    // ---------------------------------------------------------------
+
+    async fn dial(&mut self, mut uri: Uri, call_id: &str) -> Setup {
+        let from_tag = token(&mut self.rng);
+        let mut seq: u32 = 1;
+        let mut redirects = 0;
+        'attempt: loop {
+            let first_hop_uri = self.account.proxy.clone().unwrap_or_else(|| uri.clone());
+            let targets = self.resolve(&first_hop_uri).await;
+            let Some(first) = targets.first().copied() else {
+                return Setup::Ended(CallEnd::Failed {
+                    status: None,
+                    reason: format!("cannot resolve {first_hop_uri}"),
+                });
+            };
+            self.hop = targets.clone();
+            if let Err(e) = self.bind_local(&first).await {
+                return Setup::Ended(CallEnd::Failed {
+                    status: None,
+                    reason: e.to_string(),
+                });
+            }
+            let offer = self.offer(Direction::SendRecv);
+            let mut invite = self.build_invite(&uri, call_id, &from_tag, seq, &offer);
+            let mut challenges = 0;
+            loop {
+                let sent = invite.clone();
+                let outcome = self.invite_exchange(sent.clone(), targets.clone(), &offer).await;
+                match outcome {
+                    Exchange::Answered(resp) => {
+                        return self.confirm_outgoing(&sent, &resp, &offer).await;
+                    }
+                    Exchange::Ended(end) => return Setup::Ended(end),
+                    Exchange::Final(resp) => {
+                        let code = resp.status.as_u16();
+                        if matches!(code, 401 | 407) && challenges < 2 {
+                            challenges += 1;
+                            match self.authorize(&sent, &resp) {
+                                Ok(again) => {
+                                    seq = again.headers.cseq().ok().flatten().map_or(seq + 1, |c| c.seq);
+                                    invite = again;
+                                    continue;
+                                }
+                                Err(e) => {
+                                    return Setup::Ended(CallEnd::Failed {
+                                        status: Some(code),
+                                        reason: format!("{code} {}: {e}", resp.reason),
+                                    })
+                                }
+                            }
+                        }
+                        if (300..400).contains(&code) && redirects < MAX_REDIRECTS {
+                            let next = resp
+                                .headers
+                                .contact()
+                                .ok()
+                                .and_then(|c| c.into_iter().find_map(|c| c.addr.map(|a| a.uri)));
+                            if let Some(next) = next {
+                                info!("call redirected ({code})");
+                                redirects += 1;
+                                uri = next;
+                                self.info.peer_uri = uri.to_string();
+                                seq += 1;
+                                continue 'attempt;
+                            }
+                        }
+                        return Setup::Ended(end_for_status(&resp));
+                    }
+                }
+            }
+        }
+    }
+
+    fn build_invite(&self, uri: &Uri, call_id: &str, from_tag: &str, seq: u32, offer: &Sdp) -> Request {
+        let mut r = Request::new(Method::Invite, uri.clone());
+        let from = match &self.account.display_name {
+            Some(d) => format!("\"{}\" <{}>;tag={from_tag}", d.replace(['"', '\\'], ""), self.account.aor),
+            None => format!("<{}>;tag={from_tag}", self.account.aor),
+        };
+        let mut headers = vec![
+            ("Max-Forwards", "70".to_owned()),
+            ("From", from),
+            ("To", format!("<{uri}>")),
+            ("Call-ID", call_id.to_owned()),
+            ("CSeq", format!("{seq} INVITE")),
+            ("Contact", format!("<{}>", self.contact)),
+        ];
+        if let Some(proxy) = &self.account.proxy {
+            let route = match proxy {
+                Uri::Sip(s) if !s.lr() => format!("<{proxy};lr>"),
+                _ => format!("<{proxy}>"),
+            };
+            headers.push(("Route", route));
+        }
+        headers.push(("Allow", ALLOW.to_owned()));
+        headers.push(("Supported", "replaces".to_owned()));
+        headers.push(("User-Agent", format!("Parley/{}", env!("CARGO_PKG_VERSION"))));
+        for (n, v) in headers {
+            let _ = r.headers.push(n, &v);
+        }
+        r.set_body(offer.to_bytes(), Some(sdp_type()));
+        r
+    }
+
+    /// Runs one INVITE transaction to its end, handling 1xx, early media
+    /// and the user's hang-up (CANCEL) meanwhile.
+    async fn invite_exchange(&mut self, invite: Request, targets: Vec<Target>, offer: &Sdp) -> Exchange {
+        let mut inv: ClientInvite = match self.env.endpoint.invite(invite.clone(), targets).await {
+            Ok(i) => i,
+            Err(e) => return Exchange::Ended(failed(&e)),
+        };
+        let mut provisional_seen = false;
+        let mut cancel_wanted = false;
+        let mut cancelled = false;
+        loop {
+            tokio::select! {
+                p = inv.provisional.recv() => {
+                    let Some(p) = p else { continue };
+                    provisional_seen = true;
+                    if cancel_wanted && !cancelled {
+                        cancelled = true;
+                        let _ = inv.cancel().await;
+                    }
+                    self.on_provisional(&invite, &p, offer);
+                }
+                fin = &mut inv.fin => {
+                    return match fin {
+                        Ok(Ok(resp)) if resp.status.is_success() => {
+                            if cancel_wanted {
+                                // The answer crossed our CANCEL: take the call
+                                // down properly (ACK, then BYE).
+                                let _ = self.confirm_outgoing(&invite, &resp, offer).await;
+                                self.bye().await;
+                                return Exchange::Ended(CallEnd::Cancelled);
+                            }
+                            Exchange::Answered(resp)
+                        }
+                        Ok(Ok(resp)) if cancel_wanted && resp.status.as_u16() == 487 => {
+                            Exchange::Ended(CallEnd::Cancelled)
+                        }
+                        Ok(Ok(resp)) => Exchange::Final(resp),
+                        Ok(Err(e)) if cancel_wanted => {
+                            debug!("after cancel: {e}");
+                            Exchange::Ended(CallEnd::Cancelled)
+                        }
+                        Ok(Err(e)) => Exchange::Ended(failed(&e)),
+                        Err(_) => Exchange::Ended(CallEnd::Failed { status: None, reason: "SIP endpoint stopped".into() }),
+                    };
+                }
+                input = self.input.recv() => match input {
+                    None | Some(CallInput::Command(CallCommand::Hangup)) => {
+                        cancel_wanted = true;
+                        // §9.1: no CANCEL before a provisional response.
+                        if provisional_seen && !cancelled {
+                            cancelled = true;
+                            let _ = inv.cancel().await;
+                        }
+                    }
+                    Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
+                    Some(CallInput::Request { id, request }) => self.early_request(id, request).await,
+                    Some(other) => debug!(?other, "ignored while dialing"),
+                },
+                Some(r) = self.reports.recv() => self.on_media_report(r),
+            }
+        }
+    }
+
+    fn on_provisional(&mut self, invite: &Request, p: &Response, offer: &Sdp) {
+        let code = p.status.as_u16();
+        if code == 100 {
+            return;
+        }
+        if let Ok(d) = Dialog::from_uac_response(invite, p) {
+            if self.dialog.as_ref().map(|x| x.id()) != Some(d.id()) {
+                self.dialog = Some(d);
+            }
+        }
+        if self.info.peer_name.is_none() {
+            self.info.peer_name = peer_name(&p.headers, true).1;
+        }
+        match sdp_of(&p.headers, &p.body) {
+            Some(answer) if self.negotiated.is_none() => match msdp::accept_answer(offer, &answer) {
+                Ok(neg) => {
+                    self.start_or_update_media(neg);
+                    self.set_state(CallState::EarlyMedia);
+                }
+                Err(e) => debug!("early answer unusable: {e}"),
+            },
+            _ => {
+                if self.info.state == CallState::Dialing {
+                    self.set_state(CallState::Ringing);
+                }
+            }
+        }
+    }
+
+    /// The 2xx to our INVITE: dialog, answer, ACK (§13.2.2.4).
+    async fn confirm_outgoing(&mut self, invite: &Request, resp: &Response, offer: &Sdp) -> Setup {
+        let dialog = match Dialog::from_uac_response(invite, resp) {
+            Ok(d) => d,
+            Err(e) => {
+                return Setup::Ended(CallEnd::Failed {
+                    status: Some(resp.status.as_u16()),
+                    reason: format!("bad 2xx: {e}"),
+                })
+            }
+        };
+        self.dialog = Some(dialog);
+        let seq = invite.headers.cseq().ok().flatten().map_or(1, |c| c.seq);
+        self.send_ack(seq).await;
+        match sdp_of(&resp.headers, &resp.body) {
+            Some(answer) => match msdp::accept_answer(offer, &answer) {
+                Ok(neg) => self.start_or_update_media(neg),
+                Err(e) => {
+                    warn!("the answer is unusable: {e}");
+                    self.bye().await;
+                    return Setup::Ended(CallEnd::Failed {
+                        status: Some(488),
+                        reason: format!("media not acceptable: {e}"),
+                    });
+                }
+            },
+            None if self.negotiated.is_some() => {}
+            None => {
+                self.bye().await;
+                return Setup::Ended(CallEnd::Failed {
+                    status: None,
+                    reason: "the answer had no SDP".into(),
+                });
+            }
+        }
+        self.info.peer_name = self.info.peer_name.take().or(peer_name(&resp.headers, true).1);
+        Setup::Connected
+    }
+
+    async fn send_ack(&mut self, seq: u32) {
+        let Some(dialog) = &self.dialog else { return };
+        let probe = dialog.create_ack(seq, self.env.endpoint.via_for(&Target {
+            addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            proto: Proto::Udp,
+        }));
+        self.hop = self.resolve_hop(&probe).await;
+        let via = self.fresh_via();
+        let Some(dialog) = &self.dialog else { return };
+        let ack = dialog.create_ack(seq, via);
+        if let Some(t) = self.hop.first().copied() {
+            if let Err(e) = self.env.endpoint.send_stateless(Message::Request(ack.clone()), t).await {
+                debug!("ack: {e}");
+            }
+        }
+        self.last_ack = Some((seq, ack));
+    }
+
+    /// A request inside the early dialog while we dial (e.g. an UPDATE
+    /// or INFO before the answer): answered as in a call.
+    async fn early_request(&mut self, id: TransactionId, request: Request) {
+        let _ = self.in_dialog_request(id, request).await;
+    }
+
+    // ---------------------------------------------------------------
+    // Incoming (UAS, §13.3)
+    // ---------------------------------------------------------------
+
+    async fn ring(&mut self, tx: TransactionId, invite: Request, source: Target, auto_answer: bool) -> Setup {
+        let local_tag = token(&mut self.rng);
+        if let Err(e) = self.bind_local(&source).await {
+            let _ = self.env.endpoint.respond(tx, response(&invite, 500)).await;
+            return Setup::Ended(CallEnd::Failed { status: Some(500), reason: e.to_string() });
+        }
+        let contact: Option<Contact> =
+            <Contact as sip_message::headers::TypedHeader>::parse(&format!("<{}>", self.contact)).ok();
+        let dialog = match Dialog::from_uas_request(&invite, &local_tag, contact, true) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = self.env.endpoint.respond(tx, response(&invite, 400)).await;
+                return Setup::Ended(CallEnd::Failed { status: Some(400), reason: e.to_string() });
+            }
+        };
+        self.dialog = Some(dialog);
+        let probe_hop = {
+            let Some(d) = self.dialog.as_mut() else { return Setup::Ended(CallEnd::Missed) };
+            let mut d2 = d.clone();
+            d2.create_request(Method::Options, self.env.endpoint.via_for(&source)).ok()
+        };
+        if let Some(probe) = probe_hop {
+            self.hop = self.resolve_hop(&probe).await;
+        }
+        if self.hop.is_empty() {
+            self.hop = vec![source];
+        }
+        let ringing = self.tagged(&invite, 180, &local_tag);
+        let _ = self.env.endpoint.respond(tx, ringing).await;
+        let _ = self.env.events.send(Event::IncomingCall { call: self.info.clone() });
+        let offer = sdp_of(&invite.headers, &invite.body);
+        if auto_answer {
+            return self.answer(tx, &invite, &local_tag, offer.as_ref()).await;
+        }
+        let deadline = tokio::time::sleep(RING_TIMEOUT);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => {
+                    let _ = self.env.endpoint.respond(tx, self.tagged(&invite, 480, &local_tag)).await;
+                    return Setup::Ended(CallEnd::Missed);
+                }
+                input = self.input.recv() => match input {
+                    Some(CallInput::Command(CallCommand::Answer)) => {
+                        return self.answer(tx, &invite, &local_tag, offer.as_ref()).await;
+                    }
+                    Some(CallInput::Command(CallCommand::Reject { busy })) => {
+                        return self.reject(tx, &invite, &local_tag, busy).await;
+                    }
+                    Some(CallInput::Command(CallCommand::Hangup)) => {
+                        return self.reject(tx, &invite, &local_tag, false).await;
+                    }
+                    Some(CallInput::Cancelled) => {
+                        let _ = self.env.endpoint.respond(tx, self.tagged(&invite, 487, &local_tag)).await;
+                        return Setup::Ended(CallEnd::Missed);
+                    }
+                    Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
+                    Some(CallInput::Request { id, request }) => {
+                        let _ = self.in_dialog_request(id, request).await;
+                    }
+                    None => {
+                        let _ = self.env.endpoint.respond(tx, self.tagged(&invite, 480, &local_tag)).await;
+                        return Setup::Ended(CallEnd::Missed);
+                    }
+                    Some(other) => debug!(?other, "ignored while ringing"),
+                },
+            }
+        }
+    }
+
+    async fn reject(&mut self, tx: TransactionId, invite: &Request, tag: &str, busy: bool) -> Setup {
+        let code = if busy { 486 } else { 603 };
+        let _ = self.env.endpoint.respond(tx, self.tagged(invite, code, tag)).await;
+        let reason = if busy { "Busy Here" } else { "Decline" };
+        Setup::Ended(CallEnd::Rejected {
+            status: code,
+            reason: reason.into(),
+        })
+    }
+
+    fn tagged(&self, req: &Request, code: u16, tag: &str) -> Response {
+        let mut r = response(req, code);
+        if let Ok(Some(mut to)) = r.headers.to() {
+            to.set_tag(tag);
+            r.headers.set_typed(&to);
+        }
+        if (101..300).contains(&code) {
+            let _ = r.headers.push("Contact", &format!("<{}>", self.contact));
+            let _ = r.headers.push("Allow", ALLOW);
+            let _ = r.headers.push("Supported", "replaces");
+        }
+        r
+    }
+
+    async fn answer(&mut self, tx: TransactionId, invite: &Request, tag: &str, offer: Option<&Sdp>) -> Setup {
+        let mut ok = self.tagged(invite, 200, tag);
+        let body = match offer {
+            Some(offer) => {
+                self.sdp_version += 1;
+                match msdp::create_answer(&self.env.media, offer, self.rtp_local, self.sdp_session, self.sdp_version, false, None) {
+                    Ok((sdp, neg)) => {
+                        self.start_or_update_media(neg);
+                        sdp
+                    }
+                    Err(e) => {
+                        let mut r = self.tagged(invite, 488, tag);
+                        let _ = r.headers.push("Warning", "304 parley \"Media type not available\"");
+                        let _ = self.env.endpoint.respond(tx, r).await;
+                        return Setup::Ended(CallEnd::Failed { status: Some(488), reason: format!("no common codec: {e}") });
+                    }
+                }
+            }
+            // Offer-less INVITE: we offer in the 200, the answer comes in the ACK.
+            None => self.offer(Direction::SendRecv),
+        };
+        ok.set_body(body.to_bytes(), Some(sdp_type()));
+        if self.env.endpoint.respond(tx, ok.clone()).await.is_err() {
+            return Setup::Ended(CallEnd::Failed { status: None, reason: "could not answer".into() });
+        }
+        if let Some(d) = self.dialog.as_mut() {
+            d.confirm();
+        }
+        let reliable = self.hop.first().is_some_and(|t| t.proto.is_reliable());
+        self.ack_wait = Some((tx, AckWait::new(Instant::now(), ok, TimerConfig::default(), reliable)));
+        if offer.is_none() {
+            // The answer is in the ACK; wait for it here.
+            let deadline = tokio::time::sleep(Duration::from_secs(32));
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    () = &mut deadline => return Setup::Ended(CallEnd::Failed { status: None, reason: "no ACK".into() }),
+                    () = crate::util::sleep_until(self.ack_wait.as_ref().and_then(|(_, w)| w.poll_timeout())) => self.ack_timer().await,
+                    input = self.input.recv() => match input {
+                        Some(CallInput::Ack(ack)) => {
+                            self.ack_wait = None;
+                            if let (Some(answer), Some(our)) = (sdp_of(&ack.headers, &ack.body), Sdp::parse(&body.to_bytes()).ok()) {
+                                match msdp::accept_answer(&our, &answer) {
+                                    Ok(neg) => self.start_or_update_media(neg),
+                                    Err(e) => {
+                                        warn!("answer in ACK unusable: {e}");
+                                        self.bye().await;
+                                        return Setup::Ended(CallEnd::Failed { status: None, reason: format!("media not acceptable: {e}") });
+                                    }
+                                }
+                            }
+                            break;
+                        }
+                        None => return Setup::Ended(CallEnd::HungUp { by_us: true }),
+                        Some(other) => debug!(?other, "waiting for ACK"),
+                    },
+                }
+            }
+        }
+        Setup::Connected
+    }
+
+    async fn ack_timer(&mut self) {
+        let Some((tx, w)) = self.ack_wait.as_mut() else { return };
+        let tx = *tx;
+        match w.handle_timeout(Instant::now()) {
+            Some(AckWaitAction::Retransmit(r)) => {
+                let _ = self.env.endpoint.respond(tx, r).await;
+            }
+            Some(AckWaitAction::GiveUp) => {
+                warn!("no ACK for our 2xx; ending the call");
+                self.ack_wait = None;
+                self.bye().await;
+                self.info.state = CallState::Ended;
+            }
+            None => {}
+        }
+    }
+
+    // ---------------------------------------------------------------
+    // Connected (§14, §15, RFC 3311, INFO)
+    // ---------------------------------------------------------------
+
+    async fn connected(&mut self) -> CallEnd {
+        self.info.answered_ms = Some(unix_ms());
+        self.set_state(CallState::Connected);
+        loop {
+            if self.info.state == CallState::Ended {
+                return CallEnd::Failed { status: None, reason: "the peer never confirmed the answer (no ACK)".into() };
+            }
+            let ack_due = self.ack_wait.as_ref().and_then(|(_, w)| w.poll_timeout());
+            tokio::select! {
+                () = crate::util::sleep_until(ack_due) => self.ack_timer().await,
+                Some(r) = self.reports.recv() => self.on_media_report(r),
+                input = self.input.recv() => match input {
+                    None | Some(CallInput::Command(CallCommand::Hangup)) => {
+                        self.bye().await;
+                        return CallEnd::HungUp { by_us: true };
+                    }
+                    Some(CallInput::Command(CallCommand::Hold(on))) => self.hold(on).await,
+                    Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
+                    Some(CallInput::Command(CallCommand::Dtmf(digits))) => self.dtmf(&digits).await,
+                    Some(CallInput::Command(other)) => debug!(?other, "not while connected"),
+                    Some(CallInput::Request { id, request }) => {
+                        if let Some(end) = self.in_dialog_request(id, request).await {
+                            return end;
+                        }
+                    }
+                    Some(CallInput::Ack(ack)) => {
+                        if let Some((_, w)) = self.ack_wait.as_mut() {
+                            if w.on_ack(&ack) {
+                                self.ack_wait = None;
+                            }
+                        }
+                    }
+                    Some(CallInput::Stray(resp)) => {
+                        // Our ACK was lost: the 2xx comes again (§13.2.2.4).
+                        let seq = resp.headers.cseq().ok().flatten().map(|c| c.seq);
+                        if let Some((s, ack)) = &self.last_ack {
+                            if Some(*s) == seq {
+                                if let Some(t) = self.hop.first().copied() {
+                                    let _ = self.env.endpoint.send_stateless(Message::Request(ack.clone()), t).await;
+                                }
+                            }
+                        }
+                    }
+                    Some(CallInput::Cancelled) => {}
+                },
+            }
+        }
+    }
+
+    fn mute(&mut self, m: bool) {
+        self.info.muted = m;
+        if let Some(media) = &self.media {
+            media.send(MediaCommand::Mute(m));
+        }
+        self.publish_state();
+    }
+
+    async fn dtmf(&mut self, digits: &str) {
+        let rfc4733 = self.negotiated.as_ref().is_some_and(|n| n.telephone_event_pt.is_some());
+        for d in digits.chars().filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) {
+            if rfc4733 {
+                if let Some(m) = &self.media {
+                    m.send(MediaCommand::Dtmf(d));
+                }
+                // Events must not overlap: one per 200 ms or so.
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            } else {
+                // SIP INFO application/dtmf-relay, the de-facto format.
+                let body = format!("Signal={d}\r\nDuration=160\r\n");
+                let _ = self
+                    .request_in_dialog(Method::Info, Some((body.into_bytes(), ContentType(MediaType::new("application", "dtmf-relay")))))
+                    .await;
+            }
+        }
+    }
+
+    /// Hold or resume with a re-INVITE (§14), retrying after 491 with the
+    /// §14.1 back-off.
+    async fn hold(&mut self, on: bool) {
+        if self.info.held_by_us == on {
+            return;
+        }
+        for _attempt in 0..3 {
+            let offer = self.offer(if on { Direction::SendOnly } else { Direction::SendRecv });
+            let Some(dialog) = self.dialog.as_mut() else { return };
+            let via = self.env.endpoint.via_for(&self.hop.first().copied().unwrap_or(Target {
+                addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+                proto: Proto::Udp,
+            }));
+            let Ok(mut req) = dialog.create_request(Method::Invite, via) else { return };
+            req.set_body(offer.to_bytes(), Some(sdp_type()));
+            let creds_owned = self.account.password.clone();
+            let result = match self.env.endpoint.invite(req.clone(), self.hop.clone()).await {
+                Ok(inv) => inv.fin.await.unwrap_or(Err(EndpointError::Stopped)),
+                Err(e) => Err(e),
+            };
+            let result = match result {
+                Ok(resp) if matches!(resp.status.as_u16(), 401 | 407) && creds_owned.is_some() => {
+                    match self.authorize(&req, &resp) {
+                        Ok(again) => {
+                            if let (Some(d), Ok(Some(c))) = (self.dialog.as_mut(), again.headers.cseq()) {
+                                d.set_local_seq(c.seq);
+                            }
+                            req = again;
+                            match self.env.endpoint.invite(req.clone(), self.hop.clone()).await {
+                                Ok(inv) => inv.fin.await.unwrap_or(Err(EndpointError::Stopped)),
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Err(_) => Ok(resp),
+                    }
+                }
+                other => other,
+            };
+            match result {
+                Ok(resp) if resp.status.is_success() => {
+                    let seq = req.headers.cseq().ok().flatten().map_or(1, |c| c.seq);
+                    if let Some(d) = self.dialog.as_mut() {
+                        let _ = d.on_response(&Method::Invite, &resp);
+                    }
+                    self.send_ack(seq).await;
+                    if let Some(answer) = sdp_of(&resp.headers, &resp.body) {
+                        match msdp::accept_answer(&offer, &answer) {
+                            Ok(neg) => self.start_or_update_media(neg),
+                            Err(e) => warn!("hold answer unusable: {e}"),
+                        }
+                    }
+                    self.info.held_by_us = on;
+                    self.update_hold_state();
+                    return;
+                }
+                Ok(resp) if resp.status.as_u16() == 491 => {
+                    // §14.1: the Call-ID owner waits 2.1-4 s, the other 0-2 s.
+                    let r = (self.rng >> 11) % 1000;
+                    let wait = if self.call_id_owner { 2100 + r * 19 / 10 } else { r * 2 };
+                    debug!(wait_ms = wait, "re-INVITE glare (491); retrying");
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    let _ = token(&mut self.rng);
+                }
+                Ok(resp) => {
+                    warn!(status = resp.status.as_u16(), "re-INVITE refused");
+                    return;
+                }
+                Err(e) => {
+                    warn!("re-INVITE failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn update_hold_state(&mut self) {
+        let held = self.info.held_by_us || self.info.held_by_peer;
+        if held {
+            self.set_state(CallState::OnHold);
+        } else {
+            self.set_state(CallState::Connected);
+        }
+        self.publish_state();
+    }
+
+    /// Sends a non-INVITE request in the dialog and waits for its answer.
+    async fn request_in_dialog(&mut self, method: Method, body: Option<(Vec<u8>, ContentType)>) -> Option<Response> {
+        let target = self.hop.first().copied()?;
+        let via = self.env.endpoint.via_for(&target);
+        let dialog = self.dialog.as_mut()?;
+        let mut req = dialog.create_request(method.clone(), via).ok()?;
+        if let Some((b, ct)) = body {
+            req.set_body(b, Some(ct));
+        }
+        let fut = self.env.endpoint.request(req.clone(), self.hop.clone());
+        let resp = tokio::time::timeout(Duration::from_secs(40), fut).await.ok()?.ok()?;
+        if matches!(resp.status.as_u16(), 401 | 407) {
+            let again = self.authorize(&req, &resp).ok()?;
+            if let (Some(d), Ok(Some(c))) = (self.dialog.as_mut(), again.headers.cseq()) {
+                d.set_local_seq(c.seq);
+            }
+            let fut = self.env.endpoint.request(again, self.hop.clone());
+            return tokio::time::timeout(Duration::from_secs(40), fut).await.ok()?.ok();
+        }
+        if let Some(d) = self.dialog.as_mut() {
+            let _ = d.on_response(&method, &resp);
+        }
+        Some(resp)
+    }
+
+    async fn bye(&mut self) {
+        if self.dialog.is_none() {
+            return;
+        }
+        let _ = self.request_in_dialog(Method::Bye, None).await;
+        if let Some(d) = self.dialog.as_mut() {
+            d.terminate();
+        }
+    }
+
+    /// A request from the peer inside the dialog. Returns how the call
+    /// ends when it ends it (BYE).
+    async fn in_dialog_request(&mut self, id: TransactionId, request: Request) -> Option<CallEnd> {
+        let ep = self.env.endpoint.clone();
+        if let Some(d) = self.dialog.as_mut() {
+            if let Err(e) = d.on_request(&request) {
+                let code = if matches!(e, sip_core::DialogError::CSeqOutOfOrder { .. }) { 500 } else { 481 };
+                let _ = ep.respond(id, response(&request, code)).await;
+                return None;
+            }
+        }
+        match request.method {
+            Method::Bye => {
+                let _ = ep.respond(id, response(&request, 200)).await;
+                Some(CallEnd::HungUp { by_us: false })
+            }
+            Method::Invite | Method::Update => {
+                if request.method == Method::Invite && self.ack_wait.is_some() {
+                    // §14.2: an offer while ours is pending (glare).
+                    let mut r = response(&request, 491);
+                    let _ = r.headers.push("Retry-After", "1");
+                    let _ = ep.respond(id, r).await;
+                    return None;
+                }
+                let mut ok = response(&request, 200);
+                let _ = ok.headers.push("Contact", &format!("<{}>", self.contact));
+                let _ = ok.headers.push("Allow", ALLOW);
+                match sdp_of(&request.headers, &request.body) {
+                    Some(offer) => {
+                        self.sdp_version += 1;
+                        match msdp::create_answer(&self.env.media, &offer, self.rtp_local, self.sdp_session, self.sdp_version, self.info.held_by_us, None) {
+                            Ok((answer, neg)) => {
+                                let remote_dir = offer
+                                    .media
+                                    .iter()
+                                    .find(|m| m.media.eq_ignore_ascii_case("audio"))
+                                    .map(|m| m.direction(&offer));
+                                let zero_ip = neg.remote_rtp.ip().is_unspecified();
+                                self.info.held_by_peer = zero_ip || matches!(remote_dir, Some(Direction::SendOnly | Direction::Inactive));
+                                self.start_or_update_media(neg);
+                                ok.set_body(answer.to_bytes(), Some(sdp_type()));
+                            }
+                            Err(e) => {
+                                debug!("re-offer refused: {e}");
+                                let _ = ep.respond(id, response(&request, 488)).await;
+                                return None;
+                            }
+                        }
+                    }
+                    None if request.method == Method::Invite => {
+                        // Offer-less re-INVITE: offer our current state.
+                        let dir = if self.info.held_by_us { Direction::SendOnly } else { Direction::SendRecv };
+                        let offer = self.offer(dir);
+                        ok.set_body(offer.to_bytes(), Some(sdp_type()));
+                    }
+                    None => {}
+                }
+                let _ = ep.respond(id, ok.clone()).await;
+                if request.method == Method::Invite {
+                    let reliable = self.hop.first().is_some_and(|t| t.proto.is_reliable());
+                    self.ack_wait = Some((id, AckWait::new(Instant::now(), ok, TimerConfig::default(), reliable)));
+                }
+                self.update_hold_state();
+                None
+            }
+            Method::Info => {
+                let ct = request.headers.get("Content-Type").unwrap_or("").trim().to_ascii_lowercase();
+                if ct.starts_with("application/dtmf-relay") || ct.starts_with("application/dtmf") {
+                    let text = String::from_utf8_lossy(&request.body);
+                    let digit = if ct.starts_with("application/dtmf-relay") {
+                        text.lines()
+                            .find_map(|l| l.trim().strip_prefix("Signal=").or_else(|| l.trim().strip_prefix("Signal =")))
+                            .and_then(|s| s.trim().chars().next())
+                    } else {
+                        text.trim().chars().next()
+                    };
+                    match digit.filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D' | 'a'..='d')) {
+                        Some(d) => {
+                            let _ = ep.respond(id, response(&request, 200)).await;
+                            let _ = self.env.events.send(Event::Dtmf { id: self.info.id, digit: d.to_ascii_uppercase().to_string() });
+                        }
+                        None => {
+                            let _ = ep.respond(id, response(&request, 400)).await;
+                        }
+                    }
+                } else if request.body.is_empty() {
+                    // An INFO without body is a keep-alive some PBXes send.
+                    let _ = ep.respond(id, response(&request, 200)).await;
+                } else {
+                    // RFC 6086 §4.2.2: a body we do not understand.
+                    let mut r = response(&request, 415);
+                    let _ = r.headers.push("Accept", "application/dtmf-relay, application/dtmf");
+                    let _ = ep.respond(id, r).await;
+                }
+                None
+            }
+            Method::Options => {
+                let mut r = response(&request, 200);
+                let _ = r.headers.push("Allow", ALLOW);
+                let _ = r.headers.push("Accept", "application/sdp");
+                let _ = ep.respond(id, r).await;
+                None
+            }
+            _ => {
+                let mut r = response(&request, 405);
+                let _ = r.headers.push("Allow", ALLOW);
+                let _ = ep.respond(id, r).await;
+                None
+            }
+        }
+    }
+
+    fn on_media_report(&mut self, r: MediaReport) {
+        match r {
+            MediaReport::Dtmf(d) => {
+                let _ = self.env.events.send(Event::Dtmf { id: self.info.id, digit: d.to_string() });
+            }
+            MediaReport::Stats(s) => {
+                let _ = self.env.events.send(Event::CallQuality {
+                    id: self.info.id,
+                    quality: CallQuality {
+                        loss_pct: s.loss_percent as f32,
+                        jitter_ms: s.jitter_ms as f32,
+                        rtt_ms: s.rtt_ms.map(|v| v as f32),
+                        mos: s.mos as f32,
+                    },
+                });
+            }
+            MediaReport::SourceEnded => debug!("audio source ended"),
+        }
+    }
+
+    async fn finish(mut self, end: CallEnd) {
+        if let Some(m) = self.media.take() {
+            // Dropping the returned sink finalises a WAV recording.
+            drop(m.stop().await);
+        }
+        self.info.state = CallState::Ended;
+        info!(id = self.info.id, ?end, "call ended");
+        let _ = self.env.events.send(Event::CallEnded { call: self.info.clone(), end: end.clone() });
+        let _ = self.env.ended.send((self.info.clone(), end)).await;
+    }
+}
+
+enum Exchange {
+    /// A 2xx.
+    Answered(Response),
+    /// A non-2xx final response.
+    Final(Response),
+    /// Over without a usable response (cancelled, failed).
+    Ended(CallEnd),
+}
+
+fn failed(e: &EndpointError) -> CallEnd {
+    CallEnd::Failed { status: None, reason: e.to_string() }
+}
+
+/// How a non-2xx final response ends an outgoing call.
+fn end_for_status(resp: &Response) -> CallEnd {
+    let code = resp.status.as_u16();
+    let reason = resp.reason.clone();
+    match code {
+        486 | 600 | 603 => CallEnd::Rejected { status: code, reason },
+        487 => CallEnd::Cancelled,
+        _ => CallEnd::Failed { status: Some(code), reason: format!("{code} {reason}") },
+    }
+}
