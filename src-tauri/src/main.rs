@@ -63,6 +63,8 @@ fn start_engine(app: &tauri::App) -> Result<Engine, StartError> {
             secrets: Arc::new(store::OsKeyring),
             sip: ua::SipOptions::default(),
             auto_register: true,
+            auto_answer: false,
+            call_audio: ua::call::AudioChoice::Null,
         })
     })?;
     let mut events = engine.subscribe();

@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use ua::{AccountInfo, AccountInput, Engine, EngineError, EngineOptions, TransportKind};
 
+mod calls;
+
 /// Longest password accepted on stdin; anything longer is a mistake
 /// (a file piped in by accident) rather than a password.
 const MAX_PASSWORD: usize = 1024;
@@ -52,6 +54,48 @@ enum Command {
         /// Seconds to wait for the registrar.
         #[arg(long, default_value_t = 40)]
         timeout: u64,
+    },
+    /// Call a SIP address; exit 0 when the call was answered and ended
+    /// normally.
+    Call {
+        /// Whom to call: a SIP URI, or a user/number at the account's domain.
+        uri: String,
+        /// The account to call from (`Local` for direct calls).
+        #[arg(long, default_value = "Local")]
+        account: String,
+        /// Seconds to stay connected before hanging up.
+        #[arg(long, default_value_t = 5)]
+        duration: u64,
+        /// WAV file (mono, 16-bit) to send as our voice.
+        #[arg(long, value_name = "WAV")]
+        play: Option<PathBuf>,
+        /// Record what the peer sends to this WAV file (48 kHz mono).
+        #[arg(long, value_name = "WAV")]
+        record: Option<PathBuf>,
+        /// DTMF digits to send once connected.
+        #[arg(long)]
+        dtmf: Option<String>,
+    },
+    /// Stay registered (or listening, for the local account) and serve:
+    /// print every event, read commands from stdin (`call URI`, `answer`,
+    /// `reject`, `busy`, `hangup`, `hold`, `resume`, `mute`, `unmute`,
+    /// `dtmf D`, `quit`).
+    Run {
+        /// The account to serve (`Local` for direct calls).
+        #[arg(long, default_value = "Local")]
+        account: String,
+        /// Answer incoming calls at once.
+        #[arg(long)]
+        auto_answer: bool,
+        /// WAV file to send as our voice in every call.
+        #[arg(long, value_name = "WAV")]
+        play: Option<PathBuf>,
+        /// Directory to record each call to (`call-<id>.wav`).
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
+        /// SIP port to listen on (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
     },
 }
 
@@ -130,6 +174,12 @@ enum CliError {
     RegistrationFailed { account: String, reason: String },
     #[error("no answer about {0:?} from the registrar in time")]
     RegistrationTimeout(String),
+    #[error("call {0}")]
+    CallFailed(String),
+    #[error("no call to act on")]
+    NoCall,
+    #[error("unknown command {0:?}")]
+    UnknownCommand(String),
 }
 
 fn main() -> ExitCode {
@@ -148,7 +198,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // Two workers: signalling and each call's 20 ms media clock side by side.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
@@ -160,11 +212,39 @@ fn run(cli: Cli) -> Result<(), CliError> {
             return Ok(());
         }
         let paths = store::Paths::resolve(cli.config_dir.as_deref(), cli.data_dir.as_deref())?;
+        let (auto_answer, call_audio, port) = match &cli.command {
+            Command::Run {
+                auto_answer,
+                play,
+                record,
+                port,
+                ..
+            } => (
+                *auto_answer,
+                ua::call::AudioChoice::Files {
+                    play: play.clone(),
+                    record: record.clone(),
+                },
+                *port,
+            ),
+            _ => (false, ua::call::AudioChoice::Null, 0),
+        };
+        if let Command::Run {
+            record: Some(dir), ..
+        } = &cli.command
+        {
+            std::fs::create_dir_all(dir).map_err(CliError::Stdin)?;
+        }
         let engine = Engine::start(EngineOptions {
             paths,
             secrets: Arc::new(store::OsKeyring),
-            sip: ua::SipOptions::default(),
+            sip: ua::SipOptions {
+                port,
+                ..ua::SipOptions::default()
+            },
             auto_register: false,
+            auto_answer,
+            call_audio,
         })?;
         let result = dispatch(&engine, cli.command, &out).await;
         engine.shutdown().await?;
@@ -220,6 +300,15 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
             out.done("account_removed", &name);
         }
         Command::Register { name, timeout } => register(engine, &name, timeout, out).await?,
+        Command::Call {
+            uri,
+            account,
+            duration,
+            play,
+            record,
+            dtmf,
+        } => calls::call(engine, &account, &uri, duration, play, record, dtmf, out).await?,
+        Command::Run { account, .. } => calls::run(engine, &account, out).await?,
         Command::Devices => unreachable!("handled before the engine starts"),
     }
     Ok(())
@@ -361,6 +450,36 @@ impl Output {
                 details.join(" ")
             );
             println!("{}", line.trim_end());
+        }
+    }
+
+    /// An engine event: its JSON form (with `event`), or a readable line.
+    fn engine_event(&self, ev: &ua::Event) {
+        if self.json {
+            self.line(ev);
+            return;
+        }
+        match ev {
+            ua::Event::IncomingCall { call } => println!(
+                "incoming call {}: {}{}",
+                call.id,
+                call.peer_name
+                    .as_deref()
+                    .map(|n| format!("{n} "))
+                    .unwrap_or_default(),
+                call.peer_uri
+            ),
+            ua::Event::CallState { call } => {
+                println!("call {} {:?}: {}", call.id, call.state, call.peer_uri)
+            }
+            ua::Event::CallEnded { call, end } => println!("call {} ended: {end:?}", call.id),
+            ua::Event::CallQuality { id, quality } => println!(
+                "call {id} quality: loss {:.1}% jitter {:.1} ms mos {:.2}",
+                quality.loss_pct, quality.jitter_ms, quality.mos
+            ),
+            ua::Event::Dtmf { id, digit } => println!("call {id} dtmf {digit}"),
+            ua::Event::Registration { account, state } => println!("{account}: {state:?}"),
+            ua::Event::AccountsChanged { .. } => {}
         }
     }
 

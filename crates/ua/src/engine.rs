@@ -17,7 +17,8 @@ use store::{AccountConfig, Config, ConfigError, Paths, SecretError, SecretStore}
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info};
 
-use crate::api::{AccountInfo, AccountInput, EngineStatus, Event, RegistrationState};
+use crate::api::{AccountInfo, AccountInput, CallInfo, EngineStatus, Event, RegistrationState};
+use crate::call::{AudioChoice, CallError};
 use crate::dns::{DnsError, SipResolver};
 use crate::endpoint::{Endpoint, EndpointConfig, EndpointError};
 use crate::registration::{self, RegisterError, RegistrationHandle, States};
@@ -57,6 +58,12 @@ pub enum EngineError {
     /// DNS is not usable.
     #[error(transparent)]
     Dns(#[from] DnsError),
+    /// A call command failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// No account by that name.
+    #[error("no account {0:?}")]
+    NoSuchAccount(String),
 }
 
 /// Network settings of the SIP engine.
@@ -98,6 +105,11 @@ pub struct EngineOptions {
     /// Register every enabled account on start and when it is added (the
     /// app); off for one-shot CLI commands, which register on request.
     pub auto_register: bool,
+    /// Answer incoming calls at once (`parley-cli run --auto-answer`).
+    pub auto_answer: bool,
+    /// Where calls get their audio (sound devices in the app; files or
+    /// silence for the CLI and tests).
+    pub call_audio: AudioChoice,
 }
 
 enum Command {
@@ -115,6 +127,18 @@ enum Command {
     ),
     Unregister(String, oneshot::Sender<Result<(), EngineError>>),
     Shutdown(oneshot::Sender<()>),
+    Dial {
+        account: String,
+        target: String,
+        audio: Option<AudioChoice>,
+        reply: oneshot::Sender<Result<u32, EngineError>>,
+    },
+    ToCall(
+        u32,
+        crate::call::CallCommand,
+        oneshot::Sender<Result<(), EngineError>>,
+    ),
+    Listen(oneshot::Sender<Result<std::net::SocketAddr, EngineError>>),
 }
 
 /// Handle to a running engine. Cheap to clone; every clone drives the same
@@ -140,6 +164,12 @@ impl Engine {
             endpoint: None,
             registrations: HashMap::new(),
             states: States::default(),
+            net: None,
+            calls: crate::call::Calls::default(),
+            call_env: None,
+            ended: mpsc::channel(64),
+            passwords: HashMap::new(),
+            live_calls: HashMap::new(),
         };
         tokio::spawn(task.run(rx));
         Ok(Self { commands, events })
@@ -206,6 +236,79 @@ impl Engine {
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         self.ask(Command::Shutdown).await
     }
+
+    /// Opens the SIP sockets now (they open on first use otherwise), so
+    /// the local account can take calls; returns the UDP address.
+    pub async fn listen(&self) -> Result<std::net::SocketAddr, EngineError> {
+        self.ask(Command::Listen).await?
+    }
+
+    /// Calls `target` (a SIP URI, or a user/number at the account's
+    /// domain) from `account`; progress arrives as [`Event::CallState`].
+    pub async fn call(&self, account: &str, target: &str) -> Result<u32, EngineError> {
+        self.call_with_audio(account, target, None).await
+    }
+
+    /// As [`Engine::call`], with this call's own audio (e.g. WAV files).
+    pub async fn call_with_audio(
+        &self,
+        account: &str,
+        target: &str,
+        audio: Option<AudioChoice>,
+    ) -> Result<u32, EngineError> {
+        self.ask(|reply| Command::Dial {
+            account: account.to_owned(),
+            target: target.to_owned(),
+            audio,
+            reply,
+        })
+        .await?
+    }
+
+    async fn call_command(
+        &self,
+        id: u32,
+        cmd: crate::call::CallCommand,
+    ) -> Result<(), EngineError> {
+        self.ask(|tx| Command::ToCall(id, cmd, tx)).await?
+    }
+
+    /// Answers incoming call `id`.
+    pub async fn answer(&self, id: u32) -> Result<(), EngineError> {
+        self.call_command(id, crate::call::CallCommand::Answer)
+            .await
+    }
+
+    /// Refuses incoming call `id`: 486 Busy Here when `busy`, else 603 Decline.
+    pub async fn reject(&self, id: u32, busy: bool) -> Result<(), EngineError> {
+        self.call_command(id, crate::call::CallCommand::Reject { busy })
+            .await
+    }
+
+    /// Hangs up call `id` (cancels it while it rings out).
+    pub async fn hangup(&self, id: u32) -> Result<(), EngineError> {
+        self.call_command(id, crate::call::CallCommand::Hangup)
+            .await
+    }
+
+    /// Puts call `id` on hold, or resumes it.
+    pub async fn hold(&self, id: u32, on: bool) -> Result<(), EngineError> {
+        self.call_command(id, crate::call::CallCommand::Hold(on))
+            .await
+    }
+
+    /// Mutes or unmutes our microphone in call `id`.
+    pub async fn mute(&self, id: u32, on: bool) -> Result<(), EngineError> {
+        self.call_command(id, crate::call::CallCommand::Mute(on))
+            .await
+    }
+
+    /// Sends DTMF digits in call `id` (RFC 4733, or SIP INFO when the peer
+    /// has no telephone-event).
+    pub async fn dtmf(&self, id: u32, digits: &str) -> Result<(), EngineError> {
+        self.call_command(id, crate::call::CallCommand::Dtmf(digits.to_owned()))
+            .await
+    }
 }
 
 struct Task {
@@ -215,7 +318,23 @@ struct Task {
     endpoint: Option<Endpoint>,
     registrations: HashMap<String, RegistrationHandle>,
     states: States,
+    /// Requests from the network (once the endpoint runs).
+    net: Option<mpsc::Receiver<crate::endpoint::EndpointEvent>>,
+    calls: crate::call::Calls,
+    call_env: Option<crate::call::CallEnv>,
+    /// Calls report their end here.
+    ended: (mpsc::Sender<Ended>, mpsc::Receiver<Ended>),
+    /// Passwords of accounts in use this session (from the keyring or
+    /// PARLEY_PASSWORD), to answer call challenges; memory only.
+    passwords: HashMap<String, String>,
+    /// The latest state of each live call, for `status`.
+    live_calls: HashMap<u32, CallInfo>,
 }
+
+mod calls;
+
+/// A call's last state and how it ended.
+type Ended = (CallInfo, crate::api::CallEnd);
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -230,9 +349,45 @@ impl Task {
             for name in names {
                 self.auto_register(&name).await;
             }
+            // The app takes direct calls on the local account from the start.
+            if let Err(e) = self.endpoint().await {
+                tracing::warn!("cannot open the SIP sockets: {e}");
+            }
         }
-        while let Some(cmd) = rx.recv().await {
+        loop {
+            let cmd = tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(c) => c,
+                    None => break,
+                },
+                Some(ev) = next_net(&mut self.net) => {
+                    self.incoming(ev).await;
+                    continue;
+                }
+                Some((info, end)) = self.ended.1.recv() => {
+                    self.call_ended(info, end);
+                    continue;
+                }
+            };
             match cmd {
+                Command::Dial {
+                    account,
+                    target,
+                    audio,
+                    reply,
+                } => {
+                    let _ = reply.send(self.dial(&account, &target, audio).await);
+                }
+                Command::ToCall(id, cmd, reply) => {
+                    let _ = reply.send(self.calls.command(id, cmd).map_err(Into::into));
+                }
+                Command::Listen(reply) => {
+                    let r = self
+                        .endpoint()
+                        .await
+                        .and_then(|ep| ep.local_addr(Proto::Udp).ok_or(EngineError::Stopped));
+                    let _ = reply.send(r);
+                }
                 Command::Status(reply) => {
                     let _ = reply.send(self.status());
                 }
@@ -277,6 +432,7 @@ impl Task {
                 },
                 Command::Shutdown(reply) => {
                     info!("engine stopping");
+                    self.hangup_all().await;
                     // Unregister on quit, but never hang the exit on a
                     // registrar that does not answer.
                     let handles: Vec<RegistrationHandle> =
@@ -300,7 +456,19 @@ impl Task {
         }
         debug!("every engine handle dropped; engine stopping");
     }
+}
 
+/// The next network event, or never when the endpoint is not running.
+async fn next_net(
+    net: &mut Option<mpsc::Receiver<crate::endpoint::EndpointEvent>>,
+) -> Option<crate::endpoint::EndpointEvent> {
+    match net {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Task {
     /// Registers an account that should be, reporting a failure to start
     /// (no password, bad URI, no sockets) as its registration state.
     async fn auto_register(&mut self, name: &str) {
@@ -349,6 +517,7 @@ impl Task {
                     })?
             }
         };
+        self.passwords.insert(name.to_owned(), password.clone());
         let endpoint = self.endpoint().await?;
         let supported = vec![Proto::Udp, Proto::Tcp, Proto::Tls];
         let resolver = match self.options.sip.dns_server {
@@ -386,28 +555,8 @@ impl Task {
             },
             timers: sip_core::TimerConfig::default(),
         };
-        let (ep, mut events) = Endpoint::start(config).await?;
-        // Requests to us get real answers with the calls and presence
-        // work; until then OPTIONS is answered and the rest refused (501),
-        // never left unanswered.
-        let responder = ep.clone();
-        tokio::spawn(async move {
-            while let Some(ev) = events.recv().await {
-                if let crate::endpoint::EndpointEvent::Request { id, request, .. } = ev {
-                    let code = if request.method == sip_message::Method::Options {
-                        200
-                    } else {
-                        501
-                    };
-                    let Some(status) = sip_message::StatusCode::new(code) else {
-                        continue;
-                    };
-                    let mut resp = sip_message::Response::for_request(&request, status);
-                    let _ = resp.headers.push("Allow", "OPTIONS, REGISTER");
-                    let _ = responder.respond(id, resp).await;
-                }
-            }
-        });
+        let (ep, events) = Endpoint::start(config).await?;
+        self.net = Some(events);
         self.endpoint = Some(ep.clone());
         Ok(ep)
     }
@@ -559,6 +708,8 @@ mod tests {
             secrets,
             sip: SipOptions::default(),
             auto_register: false,
+            auto_answer: false,
+            call_audio: AudioChoice::Null,
         })
         .unwrap()
     }

@@ -45,6 +45,8 @@ async fn registered_again_within_5s_of_the_registrar_coming_back() {
             ..SipOptions::default()
         },
         auto_register: true,
+        auto_answer: false,
+        call_audio: ua::call::AudioChoice::Null,
     })
     .unwrap();
     let mut events = engine.subscribe();

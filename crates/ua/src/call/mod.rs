@@ -74,7 +74,8 @@ pub enum AudioChoice {
     Files {
         /// Played to the peer (silence after its end).
         play: Option<PathBuf>,
-        /// What the peer sends, as a 48 kHz mono WAV.
+        /// What the peer sends, as a 48 kHz mono WAV (a directory gets
+        /// `call-<id>.wav` per call).
         record: Option<PathBuf>,
     },
 }
@@ -93,8 +94,6 @@ pub(crate) struct AccountCtx {
     /// Outbound proxy (first hop of every request, `;lr` Route).
     pub(crate) proxy: Option<Uri>,
     pub(crate) transport: store::Transport,
-    /// The built-in local account (direct calls, no registrar).
-    pub(crate) local: bool,
 }
 
 /// What every call task shares.
@@ -255,7 +254,10 @@ fn parse_target(target: &str, account: &AccountCtx) -> Result<Uri, CallError> {
             Uri::Sip(s) => s.host.to_string(),
             _ => return Err(CallError::BadUri(t.to_owned())),
         };
-        let user: String = t.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+        let user: String = t
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
         format!("sip:{user}@{host}")
     };
     match text.parse::<Uri>() {

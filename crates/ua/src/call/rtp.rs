@@ -262,7 +262,9 @@ mod tests {
     #[test]
     fn resampling_keeps_a_tone_and_copies_equal_rates() {
         let input: Vec<i16> = (0..160)
-            .map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * 400.0 / 8000.0).sin() * 8000.0) as i16)
+            .map(|i| {
+                ((i as f64 * 2.0 * std::f64::consts::PI * 400.0 / 8000.0).sin() * 8000.0) as i16
+            })
             .collect();
         let mut out = vec![0i16; 960];
         resample_linear(&input, &mut out);

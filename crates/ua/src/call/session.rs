@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use media::sdp::{self as msdp, Negotiated};
-use sip_core::{AckWait, AckWaitAction, Authenticator, Credential, Dialog, TimerConfig, TransactionId};
+use sip_core::{
+    AckWait, AckWaitAction, Authenticator, Credential, Dialog, TimerConfig, TransactionId,
+};
 use sip_message::headers::{Contact, ContentType, MediaType};
 use sip_message::sdp::{Direction, Sdp};
 use sip_message::{Message, Method, Request, Response, Uri};
@@ -128,7 +130,11 @@ fn sdp_of(msg_headers: &sip_message::Headers, body: &[u8]) -> Option<Sdp> {
         return None;
     }
     let ct = msg_headers.get("Content-Type").unwrap_or("");
-    if !ct.trim().to_ascii_lowercase().starts_with("application/sdp") {
+    if !ct
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("application/sdp")
+    {
         return None;
     }
     Sdp::parse(body).ok()
@@ -155,7 +161,7 @@ pub(crate) fn spawn_outgoing(
     audio: AudioChoice,
     input: mpsc::Receiver<CallInput>,
 ) -> Result<String, CallError> {
-    let io = open_audio(&audio)?;
+    let io = open_audio(&audio, id)?;
     let mut rng = crate::util::os_seed() | 1;
     let call_id = format!("{}@parley", token(&mut rng));
     let info = CallInfo {
@@ -214,7 +220,7 @@ pub(crate) fn spawn_incoming(
         answered_ms: None,
     };
     tokio::spawn(async move {
-        let io = match open_audio(&audio) {
+        let io = match open_audio(&audio, id) {
             Ok(io) => io,
             Err(e) => {
                 warn!("call audio: {e}");
@@ -232,7 +238,7 @@ pub(crate) fn spawn_incoming(
     });
 }
 
-fn open_audio(choice: &AudioChoice) -> Result<AudioIo, CallError> {
+fn open_audio(choice: &AudioChoice, id: u32) -> Result<AudioIo, CallError> {
     use media::devices::{NullSink, NullSource, WavSink, WavSource};
     let rate = media::session::SESSION_RATE;
     Ok(match choice {
@@ -246,6 +252,10 @@ fn open_audio(choice: &AudioChoice) -> Result<AudioIo, CallError> {
                 None => Box::new(NullSource::new(rate)),
             },
             sink: match record {
+                // A directory gets one file per call.
+                Some(p) if p.is_dir() => {
+                    Box::new(WavSink::create(&p.join(format!("call-{id}.wav")), rate)?)
+                }
                 Some(p) => Box::new(WavSink::create(p, rate)?),
                 None => Box::new(NullSink::new(rate)),
             },
@@ -295,7 +305,11 @@ impl Call {
     }
 
     /// Answers a 401/407 with the account's credentials (§22.2).
-    fn authorize(&mut self, req: &Request, resp: &Response) -> Result<Request, sip_core::AuthError> {
+    fn authorize(
+        &mut self,
+        req: &Request,
+        resp: &Response,
+    ) -> Result<Request, sip_core::AuthError> {
         let creds: Vec<Credential<'_>> = match &self.account.password {
             Some(p) => vec![Credential {
                 realm: self.account.realm.as_deref(),
@@ -462,7 +476,9 @@ impl Call {
             let mut challenges = 0;
             loop {
                 let sent = invite.clone();
-                let outcome = self.invite_exchange(sent.clone(), targets.clone(), &offer).await;
+                let outcome = self
+                    .invite_exchange(sent.clone(), targets.clone(), &offer)
+                    .await;
                 match outcome {
                     Exchange::Answered(resp) => {
                         return self.confirm_outgoing(&sent, &resp, &offer).await;
@@ -474,7 +490,12 @@ impl Call {
                             challenges += 1;
                             match self.authorize(&sent, &resp) {
                                 Ok(again) => {
-                                    seq = again.headers.cseq().ok().flatten().map_or(seq + 1, |c| c.seq);
+                                    seq = again
+                                        .headers
+                                        .cseq()
+                                        .ok()
+                                        .flatten()
+                                        .map_or(seq + 1, |c| c.seq);
                                     invite = again;
                                     continue;
                                 }
@@ -487,11 +508,10 @@ impl Call {
                             }
                         }
                         if (300..400).contains(&code) && redirects < MAX_REDIRECTS {
-                            let next = resp
-                                .headers
-                                .contact()
-                                .ok()
-                                .and_then(|c| c.into_iter().find_map(|c| c.addr.map(|a| a.uri)));
+                            let next =
+                                resp.headers.contact().ok().and_then(|c| {
+                                    c.into_iter().find_map(|c| c.addr.map(|a| a.uri))
+                                });
                             if let Some(next) = next {
                                 info!("call redirected ({code})");
                                 redirects += 1;
@@ -508,10 +528,21 @@ impl Call {
         }
     }
 
-    fn build_invite(&self, uri: &Uri, call_id: &str, from_tag: &str, seq: u32, offer: &Sdp) -> Request {
+    fn build_invite(
+        &self,
+        uri: &Uri,
+        call_id: &str,
+        from_tag: &str,
+        seq: u32,
+        offer: &Sdp,
+    ) -> Request {
         let mut r = Request::new(Method::Invite, uri.clone());
         let from = match &self.account.display_name {
-            Some(d) => format!("\"{}\" <{}>;tag={from_tag}", d.replace(['"', '\\'], ""), self.account.aor),
+            Some(d) => format!(
+                "\"{}\" <{}>;tag={from_tag}",
+                d.replace(['"', '\\'], ""),
+                self.account.aor
+            ),
             None => format!("<{}>;tag={from_tag}", self.account.aor),
         };
         let mut headers = vec![
@@ -531,7 +562,10 @@ impl Call {
         }
         headers.push(("Allow", ALLOW.to_owned()));
         headers.push(("Supported", "replaces".to_owned()));
-        headers.push(("User-Agent", format!("Parley/{}", env!("CARGO_PKG_VERSION"))));
+        headers.push((
+            "User-Agent",
+            format!("Parley/{}", env!("CARGO_PKG_VERSION")),
+        ));
         for (n, v) in headers {
             let _ = r.headers.push(n, &v);
         }
@@ -541,7 +575,12 @@ impl Call {
 
     /// Runs one INVITE transaction to its end, handling 1xx, early media
     /// and the user's hang-up (CANCEL) meanwhile.
-    async fn invite_exchange(&mut self, invite: Request, targets: Vec<Target>, offer: &Sdp) -> Exchange {
+    async fn invite_exchange(
+        &mut self,
+        invite: Request,
+        targets: Vec<Target>,
+        offer: &Sdp,
+    ) -> Exchange {
         let mut inv: ClientInvite = match self.env.endpoint.invite(invite.clone(), targets).await {
             Ok(i) => i,
             Err(e) => return Exchange::Ended(failed(&e)),
@@ -616,13 +655,15 @@ impl Call {
             self.info.peer_name = peer_name(&p.headers, true).1;
         }
         match sdp_of(&p.headers, &p.body) {
-            Some(answer) if self.negotiated.is_none() => match msdp::accept_answer(offer, &answer) {
-                Ok(neg) => {
-                    self.start_or_update_media(neg);
-                    self.set_state(CallState::EarlyMedia);
+            Some(answer) if self.negotiated.is_none() => {
+                match msdp::accept_answer(offer, &answer) {
+                    Ok(neg) => {
+                        self.start_or_update_media(neg);
+                        self.set_state(CallState::EarlyMedia);
+                    }
+                    Err(e) => debug!("early answer unusable: {e}"),
                 }
-                Err(e) => debug!("early answer unusable: {e}"),
-            },
+            }
             _ => {
                 if self.info.state == CallState::Dialing {
                     self.set_state(CallState::Ringing);
@@ -666,22 +707,34 @@ impl Call {
                 });
             }
         }
-        self.info.peer_name = self.info.peer_name.take().or(peer_name(&resp.headers, true).1);
+        self.info.peer_name = self
+            .info
+            .peer_name
+            .take()
+            .or(peer_name(&resp.headers, true).1);
         Setup::Connected
     }
 
     async fn send_ack(&mut self, seq: u32) {
         let Some(dialog) = &self.dialog else { return };
-        let probe = dialog.create_ack(seq, self.env.endpoint.via_for(&Target {
-            addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
-            proto: Proto::Udp,
-        }));
+        let probe = dialog.create_ack(
+            seq,
+            self.env.endpoint.via_for(&Target {
+                addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+                proto: Proto::Udp,
+            }),
+        );
         self.hop = self.resolve_hop(&probe).await;
         let via = self.fresh_via();
         let Some(dialog) = &self.dialog else { return };
         let ack = dialog.create_ack(seq, via);
         if let Some(t) = self.hop.first().copied() {
-            if let Err(e) = self.env.endpoint.send_stateless(Message::Request(ack.clone()), t).await {
+            if let Err(e) = self
+                .env
+                .endpoint
+                .send_stateless(Message::Request(ack.clone()), t)
+                .await
+            {
                 debug!("ack: {e}");
             }
         }
@@ -698,26 +751,42 @@ impl Call {
     // Incoming (UAS, §13.3)
     // ---------------------------------------------------------------
 
-    async fn ring(&mut self, tx: TransactionId, invite: Request, source: Target, auto_answer: bool) -> Setup {
+    async fn ring(
+        &mut self,
+        tx: TransactionId,
+        invite: Request,
+        source: Target,
+        auto_answer: bool,
+    ) -> Setup {
         let local_tag = token(&mut self.rng);
         if let Err(e) = self.bind_local(&source).await {
             let _ = self.env.endpoint.respond(tx, response(&invite, 500)).await;
-            return Setup::Ended(CallEnd::Failed { status: Some(500), reason: e.to_string() });
+            return Setup::Ended(CallEnd::Failed {
+                status: Some(500),
+                reason: e.to_string(),
+            });
         }
         let contact: Option<Contact> =
-            <Contact as sip_message::headers::TypedHeader>::parse(&format!("<{}>", self.contact)).ok();
+            <Contact as sip_message::headers::TypedHeader>::parse(&format!("<{}>", self.contact))
+                .ok();
         let dialog = match Dialog::from_uas_request(&invite, &local_tag, contact, true) {
             Ok(d) => d,
             Err(e) => {
                 let _ = self.env.endpoint.respond(tx, response(&invite, 400)).await;
-                return Setup::Ended(CallEnd::Failed { status: Some(400), reason: e.to_string() });
+                return Setup::Ended(CallEnd::Failed {
+                    status: Some(400),
+                    reason: e.to_string(),
+                });
             }
         };
         self.dialog = Some(dialog);
         let probe_hop = {
-            let Some(d) = self.dialog.as_mut() else { return Setup::Ended(CallEnd::Missed) };
+            let Some(d) = self.dialog.as_mut() else {
+                return Setup::Ended(CallEnd::Missed);
+            };
             let mut d2 = d.clone();
-            d2.create_request(Method::Options, self.env.endpoint.via_for(&source)).ok()
+            d2.create_request(Method::Options, self.env.endpoint.via_for(&source))
+                .ok()
         };
         if let Some(probe) = probe_hop {
             self.hop = self.resolve_hop(&probe).await;
@@ -727,7 +796,9 @@ impl Call {
         }
         let ringing = self.tagged(&invite, 180, &local_tag);
         let _ = self.env.endpoint.respond(tx, ringing).await;
-        let _ = self.env.events.send(Event::IncomingCall { call: self.info.clone() });
+        let _ = self.env.events.send(Event::IncomingCall {
+            call: self.info.clone(),
+        });
         let offer = sdp_of(&invite.headers, &invite.body);
         if auto_answer {
             return self.answer(tx, &invite, &local_tag, offer.as_ref()).await;
@@ -768,9 +839,19 @@ impl Call {
         }
     }
 
-    async fn reject(&mut self, tx: TransactionId, invite: &Request, tag: &str, busy: bool) -> Setup {
+    async fn reject(
+        &mut self,
+        tx: TransactionId,
+        invite: &Request,
+        tag: &str,
+        busy: bool,
+    ) -> Setup {
         let code = if busy { 486 } else { 603 };
-        let _ = self.env.endpoint.respond(tx, self.tagged(invite, code, tag)).await;
+        let _ = self
+            .env
+            .endpoint
+            .respond(tx, self.tagged(invite, code, tag))
+            .await;
         let reason = if busy { "Busy Here" } else { "Decline" };
         Setup::Ended(CallEnd::Rejected {
             status: code,
@@ -792,21 +873,40 @@ impl Call {
         r
     }
 
-    async fn answer(&mut self, tx: TransactionId, invite: &Request, tag: &str, offer: Option<&Sdp>) -> Setup {
+    async fn answer(
+        &mut self,
+        tx: TransactionId,
+        invite: &Request,
+        tag: &str,
+        offer: Option<&Sdp>,
+    ) -> Setup {
         let mut ok = self.tagged(invite, 200, tag);
         let body = match offer {
             Some(offer) => {
                 self.sdp_version += 1;
-                match msdp::create_answer(&self.env.media, offer, self.rtp_local, self.sdp_session, self.sdp_version, false, None) {
+                match msdp::create_answer(
+                    &self.env.media,
+                    offer,
+                    self.rtp_local,
+                    self.sdp_session,
+                    self.sdp_version,
+                    false,
+                    None,
+                ) {
                     Ok((sdp, neg)) => {
                         self.start_or_update_media(neg);
                         sdp
                     }
                     Err(e) => {
                         let mut r = self.tagged(invite, 488, tag);
-                        let _ = r.headers.push("Warning", "304 parley \"Media type not available\"");
+                        let _ = r
+                            .headers
+                            .push("Warning", "304 parley \"Media type not available\"");
                         let _ = self.env.endpoint.respond(tx, r).await;
-                        return Setup::Ended(CallEnd::Failed { status: Some(488), reason: format!("no common codec: {e}") });
+                        return Setup::Ended(CallEnd::Failed {
+                            status: Some(488),
+                            reason: format!("no common codec: {e}"),
+                        });
                     }
                 }
             }
@@ -815,13 +915,19 @@ impl Call {
         };
         ok.set_body(body.to_bytes(), Some(sdp_type()));
         if self.env.endpoint.respond(tx, ok.clone()).await.is_err() {
-            return Setup::Ended(CallEnd::Failed { status: None, reason: "could not answer".into() });
+            return Setup::Ended(CallEnd::Failed {
+                status: None,
+                reason: "could not answer".into(),
+            });
         }
         if let Some(d) = self.dialog.as_mut() {
             d.confirm();
         }
         let reliable = self.hop.first().is_some_and(|t| t.proto.is_reliable());
-        self.ack_wait = Some((tx, AckWait::new(Instant::now(), ok, TimerConfig::default(), reliable)));
+        self.ack_wait = Some((
+            tx,
+            AckWait::new(Instant::now(), ok, TimerConfig::default(), reliable),
+        ));
         if offer.is_none() {
             // The answer is in the ACK; wait for it here.
             let deadline = tokio::time::sleep(Duration::from_secs(32));
@@ -855,7 +961,9 @@ impl Call {
     }
 
     async fn ack_timer(&mut self) {
-        let Some((tx, w)) = self.ack_wait.as_mut() else { return };
+        let Some((tx, w)) = self.ack_wait.as_mut() else {
+            return;
+        };
         let tx = *tx;
         match w.handle_timeout(Instant::now()) {
             Some(AckWaitAction::Retransmit(r)) => {
@@ -880,7 +988,10 @@ impl Call {
         self.set_state(CallState::Connected);
         loop {
             if self.info.state == CallState::Ended {
-                return CallEnd::Failed { status: None, reason: "the peer never confirmed the answer (no ACK)".into() };
+                return CallEnd::Failed {
+                    status: None,
+                    reason: "the peer never confirmed the answer (no ACK)".into(),
+                };
             }
             let ack_due = self.ack_wait.as_ref().and_then(|(_, w)| w.poll_timeout());
             tokio::select! {
@@ -933,8 +1044,14 @@ impl Call {
     }
 
     async fn dtmf(&mut self, digits: &str) {
-        let rfc4733 = self.negotiated.as_ref().is_some_and(|n| n.telephone_event_pt.is_some());
-        for d in digits.chars().filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) {
+        let rfc4733 = self
+            .negotiated
+            .as_ref()
+            .is_some_and(|n| n.telephone_event_pt.is_some());
+        for d in digits
+            .chars()
+            .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'))
+        {
             if rfc4733 {
                 if let Some(m) = &self.media {
                     m.send(MediaCommand::Dtmf(d));
@@ -945,7 +1062,13 @@ impl Call {
                 // SIP INFO application/dtmf-relay, the de-facto format.
                 let body = format!("Signal={d}\r\nDuration=160\r\n");
                 let _ = self
-                    .request_in_dialog(Method::Info, Some((body.into_bytes(), ContentType(MediaType::new("application", "dtmf-relay")))))
+                    .request_in_dialog(
+                        Method::Info,
+                        Some((
+                            body.into_bytes(),
+                            ContentType(MediaType::new("application", "dtmf-relay")),
+                        )),
+                    )
                     .await;
             }
         }
@@ -958,16 +1081,32 @@ impl Call {
             return;
         }
         for _attempt in 0..3 {
-            let offer = self.offer(if on { Direction::SendOnly } else { Direction::SendRecv });
-            let Some(dialog) = self.dialog.as_mut() else { return };
-            let via = self.env.endpoint.via_for(&self.hop.first().copied().unwrap_or(Target {
-                addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
-                proto: Proto::Udp,
-            }));
-            let Ok(mut req) = dialog.create_request(Method::Invite, via) else { return };
+            let offer = self.offer(if on {
+                Direction::SendOnly
+            } else {
+                Direction::SendRecv
+            });
+            let Some(dialog) = self.dialog.as_mut() else {
+                return;
+            };
+            let via = self
+                .env
+                .endpoint
+                .via_for(&self.hop.first().copied().unwrap_or(Target {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+                    proto: Proto::Udp,
+                }));
+            let Ok(mut req) = dialog.create_request(Method::Invite, via) else {
+                return;
+            };
             req.set_body(offer.to_bytes(), Some(sdp_type()));
             let creds_owned = self.account.password.clone();
-            let result = match self.env.endpoint.invite(req.clone(), self.hop.clone()).await {
+            let result = match self
+                .env
+                .endpoint
+                .invite(req.clone(), self.hop.clone())
+                .await
+            {
                 Ok(inv) => inv.fin.await.unwrap_or(Err(EndpointError::Stopped)),
                 Err(e) => Err(e),
             };
@@ -975,11 +1114,18 @@ impl Call {
                 Ok(resp) if matches!(resp.status.as_u16(), 401 | 407) && creds_owned.is_some() => {
                     match self.authorize(&req, &resp) {
                         Ok(again) => {
-                            if let (Some(d), Ok(Some(c))) = (self.dialog.as_mut(), again.headers.cseq()) {
+                            if let (Some(d), Ok(Some(c))) =
+                                (self.dialog.as_mut(), again.headers.cseq())
+                            {
                                 d.set_local_seq(c.seq);
                             }
                             req = again;
-                            match self.env.endpoint.invite(req.clone(), self.hop.clone()).await {
+                            match self
+                                .env
+                                .endpoint
+                                .invite(req.clone(), self.hop.clone())
+                                .await
+                            {
                                 Ok(inv) => inv.fin.await.unwrap_or(Err(EndpointError::Stopped)),
                                 Err(e) => Err(e),
                             }
@@ -1009,7 +1155,11 @@ impl Call {
                 Ok(resp) if resp.status.as_u16() == 491 => {
                     // §14.1: the Call-ID owner waits 2.1-4 s, the other 0-2 s.
                     let r = (self.rng >> 11) % 1000;
-                    let wait = if self.call_id_owner { 2100 + r * 19 / 10 } else { r * 2 };
+                    let wait = if self.call_id_owner {
+                        2100 + r * 19 / 10
+                    } else {
+                        r * 2
+                    };
                     debug!(wait_ms = wait, "re-INVITE glare (491); retrying");
                     tokio::time::sleep(Duration::from_millis(wait)).await;
                     let _ = token(&mut self.rng);
@@ -1037,7 +1187,11 @@ impl Call {
     }
 
     /// Sends a non-INVITE request in the dialog and waits for its answer.
-    async fn request_in_dialog(&mut self, method: Method, body: Option<(Vec<u8>, ContentType)>) -> Option<Response> {
+    async fn request_in_dialog(
+        &mut self,
+        method: Method,
+        body: Option<(Vec<u8>, ContentType)>,
+    ) -> Option<Response> {
         let target = self.hop.first().copied()?;
         let via = self.env.endpoint.via_for(&target);
         let dialog = self.dialog.as_mut()?;
@@ -1046,14 +1200,20 @@ impl Call {
             req.set_body(b, Some(ct));
         }
         let fut = self.env.endpoint.request(req.clone(), self.hop.clone());
-        let resp = tokio::time::timeout(Duration::from_secs(40), fut).await.ok()?.ok()?;
+        let resp = tokio::time::timeout(Duration::from_secs(40), fut)
+            .await
+            .ok()?
+            .ok()?;
         if matches!(resp.status.as_u16(), 401 | 407) {
             let again = self.authorize(&req, &resp).ok()?;
             if let (Some(d), Ok(Some(c))) = (self.dialog.as_mut(), again.headers.cseq()) {
                 d.set_local_seq(c.seq);
             }
             let fut = self.env.endpoint.request(again, self.hop.clone());
-            return tokio::time::timeout(Duration::from_secs(40), fut).await.ok()?.ok();
+            return tokio::time::timeout(Duration::from_secs(40), fut)
+                .await
+                .ok()?
+                .ok();
         }
         if let Some(d) = self.dialog.as_mut() {
             let _ = d.on_response(&method, &resp);
@@ -1077,7 +1237,11 @@ impl Call {
         let ep = self.env.endpoint.clone();
         if let Some(d) = self.dialog.as_mut() {
             if let Err(e) = d.on_request(&request) {
-                let code = if matches!(e, sip_core::DialogError::CSeqOutOfOrder { .. }) { 500 } else { 481 };
+                let code = if matches!(e, sip_core::DialogError::CSeqOutOfOrder { .. }) {
+                    500
+                } else {
+                    481
+                };
                 let _ = ep.respond(id, response(&request, code)).await;
                 return None;
             }
@@ -1101,7 +1265,15 @@ impl Call {
                 match sdp_of(&request.headers, &request.body) {
                     Some(offer) => {
                         self.sdp_version += 1;
-                        match msdp::create_answer(&self.env.media, &offer, self.rtp_local, self.sdp_session, self.sdp_version, self.info.held_by_us, None) {
+                        match msdp::create_answer(
+                            &self.env.media,
+                            &offer,
+                            self.rtp_local,
+                            self.sdp_session,
+                            self.sdp_version,
+                            self.info.held_by_us,
+                            None,
+                        ) {
                             Ok((answer, neg)) => {
                                 let remote_dir = offer
                                     .media
@@ -1109,7 +1281,11 @@ impl Call {
                                     .find(|m| m.media.eq_ignore_ascii_case("audio"))
                                     .map(|m| m.direction(&offer));
                                 let zero_ip = neg.remote_rtp.ip().is_unspecified();
-                                self.info.held_by_peer = zero_ip || matches!(remote_dir, Some(Direction::SendOnly | Direction::Inactive));
+                                self.info.held_by_peer = zero_ip
+                                    || matches!(
+                                        remote_dir,
+                                        Some(Direction::SendOnly | Direction::Inactive)
+                                    );
                                 self.start_or_update_media(neg);
                                 ok.set_body(answer.to_bytes(), Some(sdp_type()));
                             }
@@ -1122,7 +1298,11 @@ impl Call {
                     }
                     None if request.method == Method::Invite => {
                         // Offer-less re-INVITE: offer our current state.
-                        let dir = if self.info.held_by_us { Direction::SendOnly } else { Direction::SendRecv };
+                        let dir = if self.info.held_by_us {
+                            Direction::SendOnly
+                        } else {
+                            Direction::SendRecv
+                        };
                         let offer = self.offer(dir);
                         ok.set_body(offer.to_bytes(), Some(sdp_type()));
                     }
@@ -1131,26 +1311,43 @@ impl Call {
                 let _ = ep.respond(id, ok.clone()).await;
                 if request.method == Method::Invite {
                     let reliable = self.hop.first().is_some_and(|t| t.proto.is_reliable());
-                    self.ack_wait = Some((id, AckWait::new(Instant::now(), ok, TimerConfig::default(), reliable)));
+                    self.ack_wait = Some((
+                        id,
+                        AckWait::new(Instant::now(), ok, TimerConfig::default(), reliable),
+                    ));
                 }
                 self.update_hold_state();
                 None
             }
             Method::Info => {
-                let ct = request.headers.get("Content-Type").unwrap_or("").trim().to_ascii_lowercase();
+                let ct = request
+                    .headers
+                    .get("Content-Type")
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 if ct.starts_with("application/dtmf-relay") || ct.starts_with("application/dtmf") {
                     let text = String::from_utf8_lossy(&request.body);
                     let digit = if ct.starts_with("application/dtmf-relay") {
                         text.lines()
-                            .find_map(|l| l.trim().strip_prefix("Signal=").or_else(|| l.trim().strip_prefix("Signal =")))
+                            .find_map(|l| {
+                                l.trim()
+                                    .strip_prefix("Signal=")
+                                    .or_else(|| l.trim().strip_prefix("Signal ="))
+                            })
                             .and_then(|s| s.trim().chars().next())
                     } else {
                         text.trim().chars().next()
                     };
-                    match digit.filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D' | 'a'..='d')) {
+                    match digit.filter(|c| {
+                        c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D' | 'a'..='d')
+                    }) {
                         Some(d) => {
                             let _ = ep.respond(id, response(&request, 200)).await;
-                            let _ = self.env.events.send(Event::Dtmf { id: self.info.id, digit: d.to_ascii_uppercase().to_string() });
+                            let _ = self.env.events.send(Event::Dtmf {
+                                id: self.info.id,
+                                digit: d.to_ascii_uppercase().to_string(),
+                            });
                         }
                         None => {
                             let _ = ep.respond(id, response(&request, 400)).await;
@@ -1162,7 +1359,9 @@ impl Call {
                 } else {
                     // RFC 6086 §4.2.2: a body we do not understand.
                     let mut r = response(&request, 415);
-                    let _ = r.headers.push("Accept", "application/dtmf-relay, application/dtmf");
+                    let _ = r
+                        .headers
+                        .push("Accept", "application/dtmf-relay, application/dtmf");
                     let _ = ep.respond(id, r).await;
                 }
                 None
@@ -1186,7 +1385,10 @@ impl Call {
     fn on_media_report(&mut self, r: MediaReport) {
         match r {
             MediaReport::Dtmf(d) => {
-                let _ = self.env.events.send(Event::Dtmf { id: self.info.id, digit: d.to_string() });
+                let _ = self.env.events.send(Event::Dtmf {
+                    id: self.info.id,
+                    digit: d.to_string(),
+                });
             }
             MediaReport::Stats(s) => {
                 let _ = self.env.events.send(Event::CallQuality {
@@ -1210,7 +1412,10 @@ impl Call {
         }
         self.info.state = CallState::Ended;
         info!(id = self.info.id, ?end, "call ended");
-        let _ = self.env.events.send(Event::CallEnded { call: self.info.clone(), end: end.clone() });
+        let _ = self.env.events.send(Event::CallEnded {
+            call: self.info.clone(),
+            end: end.clone(),
+        });
         let _ = self.env.ended.send((self.info.clone(), end)).await;
     }
 }
@@ -1225,7 +1430,10 @@ enum Exchange {
 }
 
 fn failed(e: &EndpointError) -> CallEnd {
-    CallEnd::Failed { status: None, reason: e.to_string() }
+    CallEnd::Failed {
+        status: None,
+        reason: e.to_string(),
+    }
 }
 
 /// How a non-2xx final response ends an outgoing call.
@@ -1233,8 +1441,14 @@ fn end_for_status(resp: &Response) -> CallEnd {
     let code = resp.status.as_u16();
     let reason = resp.reason.clone();
     match code {
-        486 | 600 | 603 => CallEnd::Rejected { status: code, reason },
+        486 | 600 | 603 => CallEnd::Rejected {
+            status: code,
+            reason,
+        },
         487 => CallEnd::Cancelled,
-        _ => CallEnd::Failed { status: Some(code), reason: format!("{code} {reason}") },
+        _ => CallEnd::Failed {
+            status: Some(code),
+            reason: format!("{code} {reason}"),
+        },
     }
 }

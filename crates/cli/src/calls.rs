@@ -1,0 +1,258 @@
+//! `parley-cli call` and `parley-cli run`: calls from the command line,
+//! on the same engine API as the app.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::broadcast::error::RecvError;
+use ua::api::{CallEnd, CallState, Event};
+use ua::call::AudioChoice;
+use ua::{Engine, LOCAL_ACCOUNT};
+
+use crate::{CliError, Output};
+
+/// Registers `account` when it is a registering account (and remembers
+/// its password for call challenges); the local account only listens.
+async fn prepare(engine: &Engine, account: &str, out: &Output) -> Result<(), CliError> {
+    let status = engine.status().await?;
+    let info = status
+        .accounts
+        .iter()
+        .find(|a| a.name == account)
+        .ok_or_else(|| CliError::Engine(ua::EngineError::NoSuchAccount(account.to_owned())))?;
+    if info.local || account == LOCAL_ACCOUNT {
+        let addr = engine.listen().await?;
+        out.event(
+            "listening",
+            account,
+            serde_json::json!({ "uri": format!("sip:parley@{addr}") }),
+        );
+        return Ok(());
+    }
+    let password = std::env::var("PARLEY_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let wants_registration = !matches!(info.registration, ua::RegistrationState::NotRegistering);
+    let mut events = engine.subscribe();
+    engine.register(account, password).await?;
+    if !wants_registration {
+        return Ok(());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => return Err(CliError::RegistrationTimeout(account.to_owned())),
+            Ok(Err(RecvError::Lagged(_))) => {}
+            Ok(Err(_)) => return Err(CliError::Engine(ua::EngineError::Stopped)),
+            Ok(Ok(Event::Registration { account: a, state })) if a == account => match state {
+                ua::RegistrationState::Registered { expires_in_s } => {
+                    out.event(
+                        "registered",
+                        account,
+                        serde_json::json!({ "expires": expires_in_s }),
+                    );
+                    return Ok(());
+                }
+                ua::RegistrationState::Failed { reason } => {
+                    out.event(
+                        "registration_failed",
+                        account,
+                        serde_json::json!({ "reason": reason }),
+                    );
+                    return Err(CliError::RegistrationFailed {
+                        account: account.to_owned(),
+                        reason,
+                    });
+                }
+                _ => {}
+            },
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// `call URI`: exit 0 when the call was answered and ended normally.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn call(
+    engine: &Engine,
+    account: &str,
+    uri: &str,
+    duration: u64,
+    play: Option<PathBuf>,
+    record: Option<PathBuf>,
+    dtmf: Option<String>,
+    out: &Output,
+) -> Result<(), CliError> {
+    prepare(engine, account, out).await?;
+    let mut events = engine.subscribe();
+    let audio = AudioChoice::Files { play, record };
+    let id = engine.call_with_audio(account, uri, Some(audio)).await?;
+    let mut hangup_at: Option<tokio::time::Instant> = None;
+    let mut dtmf = dtmf;
+    loop {
+        let ev = tokio::select! {
+            ev = events.recv() => ev,
+            () = sleep_opt(hangup_at) => {
+                hangup_at = None;
+                engine.hangup(id).await?;
+                continue;
+            }
+        };
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(_) => return Err(CliError::Engine(ua::EngineError::Stopped)),
+        };
+        match &ev {
+            Event::CallState { call } if call.id == id => {
+                out.engine_event(&ev);
+                if call.state == CallState::Connected && hangup_at.is_none() {
+                    hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs(duration));
+                    if let Some(d) = dtmf.take() {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        engine.dtmf(id, &d).await?;
+                    }
+                }
+            }
+            Event::CallEnded { call, end } if call.id == id => {
+                out.engine_event(&ev);
+                return match end {
+                    CallEnd::HungUp { .. } if call.answered_ms.is_some() => Ok(()),
+                    other => Err(CliError::CallFailed(describe(other))),
+                };
+            }
+            Event::CallQuality { id: q, .. } | Event::Dtmf { id: q, .. } if *q == id => {
+                out.engine_event(&ev)
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn sleep_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn describe(end: &CallEnd) -> String {
+    match end {
+        CallEnd::HungUp { by_us } => {
+            if *by_us {
+                "hung up before an answer".into()
+            } else {
+                "the peer hung up".into()
+            }
+        }
+        CallEnd::Cancelled => "cancelled".into(),
+        CallEnd::Missed => "missed".into(),
+        CallEnd::Rejected { status, reason } => format!("rejected: {status} {reason}"),
+        CallEnd::Failed {
+            status: Some(s),
+            reason,
+        } => format!("failed ({s}): {reason}"),
+        CallEnd::Failed {
+            status: None,
+            reason,
+        } => format!("failed: {reason}"),
+    }
+}
+
+/// `run`: stay registered and serve, printing every event; commands on
+/// stdin (`call URI`, `answer`, `hangup`, `hold`, `resume`, `mute`,
+/// `unmute`, `dtmf D`, `quit`).
+pub(crate) async fn run(engine: &Engine, account: &str, out: &Output) -> Result<(), CliError> {
+    let mut events = engine.subscribe();
+    prepare(engine, account, out).await?;
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let mut lines = stdin.lines();
+    let mut current: Option<u32> = None;
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) => {
+                    match &ev {
+                        Event::IncomingCall { call } => current = Some(call.id),
+                        Event::CallState { call } if call.state != CallState::Ended => current = Some(call.id),
+                        Event::CallEnded { call, .. } if current == Some(call.id) => current = None,
+                        _ => {}
+                    }
+                    out.engine_event(&ev);
+                }
+                Err(RecvError::Lagged(n)) => tracing::warn!("{n} events dropped"),
+                Err(_) => return Ok(()),
+            },
+            line = lines.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => {
+                    if !command(engine, account, line.trim(), &mut current, out).await? {
+                        return Ok(());
+                    }
+                }
+                // stdin closed: keep serving until killed.
+                _ => stdin_open = false,
+            },
+        }
+    }
+}
+
+/// One stdin command; false on `quit`.
+async fn command(
+    engine: &Engine,
+    account: &str,
+    line: &str,
+    current: &mut Option<u32>,
+    out: &Output,
+) -> Result<bool, CliError> {
+    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let rest = rest.trim();
+    let id = || current.ok_or(CliError::NoCall);
+    let result = match verb {
+        "" => Ok(()),
+        "quit" | "exit" => return Ok(false),
+        "call" => match engine.call(account, rest).await {
+            Ok(new) => {
+                *current = Some(new);
+                Ok(())
+            }
+            Err(e) => Err(CliError::Engine(e)),
+        },
+        "answer" => match id() {
+            Ok(i) => engine.answer(i).await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        "reject" | "busy" => match id() {
+            Ok(i) => engine.reject(i, verb == "busy").await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        "hangup" => match id() {
+            Ok(i) => engine.hangup(i).await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        "hold" | "resume" => match id() {
+            Ok(i) => engine.hold(i, verb == "hold").await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        "mute" | "unmute" => match id() {
+            Ok(i) => engine.mute(i, verb == "mute").await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        "dtmf" => match id() {
+            Ok(i) => engine.dtmf(i, rest).await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        other => Err(CliError::UnknownCommand(other.to_owned())),
+    };
+    if let Err(e) = result {
+        // A bad command is reported and the session goes on.
+        out.event(
+            "error",
+            account,
+            serde_json::json!({ "reason": e.to_string() }),
+        );
+        eprintln!("parley-cli: {e}");
+    }
+    Ok(true)
+}

@@ -1,0 +1,323 @@
+//! The engine's side of calls: starting them, routing what the network
+//! sends to the right call task, refusing ghost calls, keeping history.
+
+use std::net::SocketAddr;
+
+use sip_message::{Method, Request, Uri};
+use tracing::{debug, info};
+
+use super::{EngineError, Task, LOCAL_ACCOUNT};
+use crate::api::{CallEnd, CallInfo, Event};
+use crate::call::{response, AccountCtx, AudioChoice, CallEnv, CallInput, MAX_CALLS};
+use crate::dns::SipResolver;
+use crate::endpoint::EndpointEvent;
+use crate::transport::Proto;
+
+/// The user part of the built-in local account's address.
+pub(crate) const LOCAL_USER: &str = "parley";
+
+/// Methods we take out of dialog, for Allow in OPTIONS answers (§11.2).
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, NOTIFY";
+
+impl Task {
+    /// What call tasks share, made once the endpoint runs.
+    async fn call_env(&mut self) -> Result<CallEnv, EngineError> {
+        if let Some(env) = &self.call_env {
+            return Ok(env.clone());
+        }
+        let endpoint = self.endpoint().await?;
+        let supported = vec![Proto::Udp, Proto::Tcp, Proto::Tls];
+        let resolver = match self.options.sip.dns_server {
+            Some(server) => SipResolver::with_name_server(server, supported)?,
+            None => SipResolver::system(supported)?,
+        };
+        let env = CallEnv {
+            endpoint,
+            resolver,
+            events: self.events.clone(),
+            media: media::sdp::MediaConfig::default(),
+            ended: self.ended.0.clone(),
+        };
+        self.call_env = Some(env.clone());
+        Ok(env)
+    }
+
+    /// The account `name` as calls need it, with its password when known
+    /// (from this session's registration, else the keyring).
+    async fn account_ctx(&mut self, name: &str) -> Result<AccountCtx, EngineError> {
+        if self.config.accounts.is_empty() && name == LOCAL_ACCOUNT {
+            let ep = self.endpoint().await?;
+            let addr = ep.local_addr(Proto::Udp).ok_or(EngineError::Stopped)?;
+            let ip = if addr.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                addr.ip()
+            };
+            let aor: Uri = format!(
+                "sip:{LOCAL_USER}@{}:{}",
+                crate::call::host_text(ip),
+                addr.port()
+            )
+            .parse()
+            .map_err(|_| EngineError::NoSuchAccount(name.to_owned()))?;
+            return Ok(AccountCtx {
+                name: LOCAL_ACCOUNT.to_owned(),
+                aor,
+                display_name: None,
+                auth_user: LOCAL_USER.to_owned(),
+                realm: None,
+                password: None,
+                proxy: None,
+                transport: store::Transport::Udp,
+            });
+        }
+        let a = self
+            .config
+            .account(name)
+            .cloned()
+            .ok_or_else(|| EngineError::NoSuchAccount(name.to_owned()))?;
+        let aor: Uri = a
+            .uri
+            .parse()
+            .map_err(|_| EngineError::NoSuchAccount(name.to_owned()))?;
+        let user = match &aor {
+            Uri::Sip(s) => s.user.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let proxy = match a.proxy.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => Some(
+                p.parse::<Uri>()
+                    .map_err(|_| EngineError::NoSuchAccount(name.to_owned()))?,
+            ),
+            None => None,
+        };
+        let password = match self.passwords.get(name) {
+            Some(p) => Some(p.clone()),
+            None => {
+                let key = name.to_owned();
+                self.keyring(move |k| k.get(&key)).await.ok()
+            }
+        };
+        Ok(AccountCtx {
+            name: a.name.clone(),
+            aor,
+            display_name: a.display_name.clone(),
+            auth_user: a.auth_user.clone().unwrap_or(user),
+            realm: a.realm.clone(),
+            password,
+            proxy,
+            transport: a.transport,
+        })
+    }
+
+    pub(super) async fn dial(
+        &mut self,
+        account: &str,
+        target: &str,
+        audio: Option<AudioChoice>,
+    ) -> Result<u32, EngineError> {
+        let env = self.call_env().await?;
+        let ctx = self.account_ctx(account).await?;
+        let audio = audio.unwrap_or_else(|| self.options.call_audio.clone());
+        let id = self.calls.dial(&env, ctx, target, audio)?;
+        info!(id, "calling");
+        Ok(id)
+    }
+
+    pub(super) fn call_ended(&mut self, info: CallInfo, end: CallEnd) {
+        self.calls.remove(info.id);
+        self.live_calls.remove(&info.id);
+        debug!(id = info.id, ?end, "call over");
+    }
+
+    /// Hangs up every call (on quit), waiting briefly for the BYEs.
+    pub(super) async fn hangup_all(&mut self) {
+        for id in self.calls.ids() {
+            let _ = self.calls.command(id, crate::call::CallCommand::Hangup);
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        while self.calls.len() > 0 {
+            match tokio::time::timeout_at(deadline, self.ended.1.recv()).await {
+                Ok(Some((info, _))) => {
+                    self.calls.remove(info.id);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Something arrived from the network.
+    pub(super) async fn incoming(&mut self, ev: EndpointEvent) {
+        match ev {
+            EndpointEvent::Request {
+                id,
+                request,
+                source,
+                proto,
+            } => self.request(id, request, source, proto).await,
+            EndpointEvent::Cancelled { id } => self.calls.cancelled(id),
+            EndpointEvent::Ack { request, .. } => {
+                if let Some(cid) = call_id(&request) {
+                    let _ = self.calls.route(&cid, CallInput::Ack(request));
+                }
+            }
+            EndpointEvent::StrayResponse { response, .. } => {
+                let cid = response.headers.get("Call-ID").map(|c| c.trim().to_owned());
+                if let Some(cid) = cid {
+                    let _ = self.calls.route(&cid, CallInput::Stray(response));
+                }
+            }
+        }
+    }
+
+    async fn request(
+        &mut self,
+        id: sip_core::TransactionId,
+        request: Request,
+        source: SocketAddr,
+        proto: Proto,
+    ) {
+        let Some(env) = self.call_env.clone().or(None) else {
+            // The endpoint runs, so the env can be made.
+            match self.call_env().await {
+                Ok(_) => return Box::pin(self.request(id, request, source, proto)).await,
+                Err(_) => return,
+            }
+        };
+        let ep = env.endpoint.clone();
+        let to_tag = request
+            .headers
+            .to()
+            .ok()
+            .flatten()
+            .and_then(|t| t.tag().map(str::to_owned));
+        // In a dialog: to its call (or 481, §12.2.2).
+        if to_tag.is_some() {
+            let Some(cid) = call_id(&request) else {
+                let _ = ep.respond(id, response(&request, 400)).await;
+                return;
+            };
+            if let Some(CallInput::Request { request, .. }) =
+                self.calls.route(&cid, CallInput::Request { id, request })
+            {
+                let _ = ep
+                    .respond(id, sip_core::dialog::unknown_dialog_response(&request))
+                    .await;
+            }
+            return;
+        }
+        match request.method {
+            Method::Invite => self.new_call(&env, id, request, source, proto).await,
+            Method::Options => {
+                // §11.2: what we can do.
+                let mut r = response(&request, 200);
+                for (n, v) in [
+                    ("Allow", ALLOW),
+                    ("Accept", "application/sdp, text/plain"),
+                    ("Supported", "replaces, outbound, path"),
+                    ("Allow-Events", "presence, dialog, message-summary"),
+                ] {
+                    let _ = r.headers.push(n, v);
+                }
+                let _ = ep.respond(id, r).await;
+            }
+            // A BYE/INFO/... without a To tag belongs to no dialog.
+            Method::Bye | Method::Info | Method::Update | Method::Prack => {
+                let _ = ep
+                    .respond(id, sip_core::dialog::unknown_dialog_response(&request))
+                    .await;
+            }
+            _ => {
+                let mut r = response(&request, 501);
+                let _ = r.headers.push("Allow", ALLOW);
+                let _ = ep.respond(id, r).await;
+            }
+        }
+    }
+
+    /// A new INVITE: which account it is for, whether it is a ghost, and
+    /// whether we can take another call.
+    async fn new_call(
+        &mut self,
+        env: &CallEnv,
+        id: sip_core::TransactionId,
+        request: Request,
+        source: SocketAddr,
+        proto: Proto,
+    ) {
+        let ep = env.endpoint.clone();
+        let Some(account) = self.account_for(&request, source).await else {
+            // Ghost call: not addressed to any contact of ours, or not from
+            // the account's proxy. Refused without ringing.
+            info!("refused an INVITE not addressed to us (ghost call)");
+            let _ = ep.respond(id, response(&request, 404)).await;
+            return;
+        };
+        if self.calls.len() >= MAX_CALLS {
+            let _ = ep.respond(id, response(&request, 486)).await;
+            return;
+        }
+        let audio = self.options.call_audio.clone();
+        let auto = self.options.auto_answer;
+        if let Some(call) = self
+            .calls
+            .incoming(env, account, id, request, source, proto, auto, audio)
+        {
+            info!(id = call, "incoming call");
+        }
+    }
+
+    /// The account an INVITE is for: its Request-URI names the account's
+    /// contact user (RFC 3261 §8.2.2.1), and an account with an outbound
+    /// proxy takes calls only from that proxy's addresses.
+    async fn account_for(&mut self, request: &Request, source: SocketAddr) -> Option<AccountCtx> {
+        if self.config.accounts.is_empty() {
+            if crate::call::addressed_to(request, LOCAL_USER) {
+                return self.account_ctx(LOCAL_ACCOUNT).await.ok();
+            }
+            return None;
+        }
+        let names: Vec<String> = self
+            .config
+            .accounts
+            .iter()
+            .filter(|a| a.enabled)
+            .map(|a| a.name.clone())
+            .collect();
+        for name in names {
+            let Ok(ctx) = self.account_ctx(&name).await else {
+                continue;
+            };
+            let user = match &ctx.aor {
+                Uri::Sip(s) => s.user.clone().unwrap_or_default(),
+                _ => continue,
+            };
+            if !crate::call::addressed_to(request, &user) {
+                continue;
+            }
+            if let Some(proxy) = &ctx.proxy {
+                let env = self.call_env.clone()?;
+                let dest = crate::registration::destination(proxy, ctx.transport)?;
+                let targets = env.resolver.resolve(&dest).await.ok()?;
+                if !targets.iter().any(|t| t.addr.ip() == source.ip()) {
+                    debug!("INVITE for an account with a proxy, not from the proxy");
+                    continue;
+                }
+            }
+            return Some(ctx);
+        }
+        None
+    }
+
+    /// A call's latest state (for status snapshots).
+    #[allow(dead_code)]
+    pub(super) fn track(&mut self, ev: &Event) {
+        if let Event::CallState { call } | Event::IncomingCall { call } = ev {
+            self.live_calls.insert(call.id, call.clone());
+        }
+    }
+}
+
+fn call_id(request: &Request) -> Option<String> {
+    request.headers.get("Call-ID").map(|c| c.trim().to_owned())
+}
