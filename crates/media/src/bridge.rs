@@ -19,9 +19,22 @@ pub struct BridgeCounters {
     pub playout_underruns: AtomicU64,
 }
 
-/// The device callback's end.
+/// The device callback's end: both directions, for a duplex callback.
+/// [`CallbackEnd::split`] gives one half to each of separate input and
+/// output callbacks (cpal runs them on different threads).
 pub struct CallbackEnd {
+    input: InputEnd,
+    output: OutputEnd,
+}
+
+/// The input (microphone) callback's half.
+pub struct InputEnd {
     capture: Producer<i16>,
+    counters: Arc<BridgeCounters>,
+}
+
+/// The output (speaker) callback's half.
+pub struct OutputEnd {
     playout: Consumer<i16>,
     counters: Arc<BridgeCounters>,
 }
@@ -41,9 +54,14 @@ pub fn bridge(capacity: usize) -> (CallbackEnd, EngineEnd) {
     let counters = Arc::new(BridgeCounters::default());
     (
         CallbackEnd {
-            capture: cp,
-            playout: pc,
-            counters: counters.clone(),
+            input: InputEnd {
+                capture: cp,
+                counters: counters.clone(),
+            },
+            output: OutputEnd {
+                playout: pc,
+                counters: counters.clone(),
+            },
         },
         EngineEnd {
             capture: cc,
@@ -54,35 +72,66 @@ pub fn bridge(capacity: usize) -> (CallbackEnd, EngineEnd) {
 }
 
 impl CallbackEnd {
+    /// Separate halves for separate input and output callbacks.
+    pub fn split(self) -> (InputEnd, OutputEnd) {
+        (self.input, self.output)
+    }
+
     /// Called from the input callback with microphone samples.
     pub fn on_input(&mut self, samples: &[i16]) {
-        let n = samples.len().min(self.capture.slots());
-        if let Ok(mut chunk) = self.capture.write_chunk(n) {
-            let (a, b) = chunk.as_mut_slices();
-            let split = a.len();
-            a.copy_from_slice(&samples[..split]);
-            b.copy_from_slice(&samples[split..n]);
-            chunk.commit_all();
+        self.input.on_input(samples);
+    }
+
+    /// Called from the output callback; fills `out` completely.
+    pub fn on_output(&mut self, out: &mut [i16]) {
+        self.output.on_output(out);
+    }
+}
+
+impl InputEnd {
+    /// Called from the input callback with microphone samples.
+    pub fn on_input(&mut self, samples: &[i16]) {
+        self.push_with(samples.len(), |i| samples[i]);
+    }
+
+    /// Queues `n` samples made by `sample(index)`, so a callback converts
+    /// its device format (channels, sample type) straight into the ring
+    /// without a scratch buffer.
+    pub fn push_with(&mut self, n: usize, mut sample: impl FnMut(usize) -> i16) {
+        let fit = n.min(self.capture.slots());
+        if let Ok(chunk) = self.capture.write_chunk_uninit(fit) {
+            chunk.fill_from_iter((0..fit).map(&mut sample));
         }
-        let dropped = (samples.len() - n) as u64;
+        let dropped = (n - fit) as u64;
         if dropped > 0 {
             self.counters
                 .capture_overruns
                 .fetch_add(dropped, Ordering::Relaxed);
         }
     }
+}
 
+impl OutputEnd {
     /// Called from the output callback; fills `out` completely.
     pub fn on_output(&mut self, out: &mut [i16]) {
-        let n = out.len().min(self.playout.slots());
-        if let Ok(chunk) = self.playout.read_chunk(n) {
+        self.pop_with(out.len(), |i, s| out[i] = s);
+    }
+
+    /// Hands `n` samples to `put(index, sample)`, silence where the media
+    /// thread has not provided any (counted as underrun).
+    pub fn pop_with(&mut self, n: usize, mut put: impl FnMut(usize, i16)) {
+        let have = n.min(self.playout.slots());
+        if let Ok(chunk) = self.playout.read_chunk(have) {
             let (a, b) = chunk.as_slices();
-            out[..a.len()].copy_from_slice(a);
-            out[a.len()..n].copy_from_slice(b);
+            for (i, &s) in a.iter().chain(b).enumerate() {
+                put(i, s);
+            }
             chunk.commit_all();
         }
-        out[n..].fill(0);
-        let missing = (out.len() - n) as u64;
+        for i in have..n {
+            put(i, 0);
+        }
+        let missing = (n - have) as u64;
         if missing > 0 {
             self.counters
                 .playout_underruns
@@ -106,6 +155,11 @@ impl EngineEnd {
     /// Room for playout samples right now.
     pub fn playout_space(&self) -> usize {
         self.playout.slots()
+    }
+
+    /// Playout samples queued and not yet taken by the device.
+    pub fn playout_queued(&self) -> usize {
+        self.playout.buffer().capacity() - self.playout.slots()
     }
 
     /// Queues playout samples; returns how many fitted.

@@ -3,6 +3,7 @@
 
 pub mod bridge;
 pub mod codec;
+pub mod device;
 pub mod devices;
 pub mod g711;
 mod jitter;
