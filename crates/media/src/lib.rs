@@ -7,6 +7,8 @@ pub mod device;
 pub mod devices;
 pub mod g711;
 mod jitter;
+pub mod level;
 mod resample;
 pub mod sdp;
 pub mod session;
+pub mod tones;
