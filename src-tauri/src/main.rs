@@ -42,6 +42,47 @@ async fn remove_account(engine: State<'_, Engine>, name: String) -> CmdResult<()
         .map_err(|e| e.to_string())
 }
 
+/// Starts a call from `account` to `target`; progress arrives as
+/// `call_state` events, the end as `call_ended`.
+#[tauri::command]
+async fn call_dial(engine: State<'_, Engine>, account: String, target: String) -> CmdResult<u32> {
+    engine
+        .call(&account, &target)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+async fn call_answer(engine: State<'_, Engine>, id: u32) -> CmdResult<()> {
+    engine.answer(id).await.map_err(|e| e.to_string())
+}
+
+/// 486 Busy Here when `busy`, else 603 Decline.
+#[tauri::command]
+async fn call_reject(engine: State<'_, Engine>, id: u32, busy: bool) -> CmdResult<()> {
+    engine.reject(id, busy).await.map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+async fn call_hangup(engine: State<'_, Engine>, id: u32) -> CmdResult<()> {
+    engine.hangup(id).await.map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+async fn call_hold(engine: State<'_, Engine>, id: u32, on: bool) -> CmdResult<()> {
+    engine.hold(id, on).await.map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+async fn call_mute(engine: State<'_, Engine>, id: u32, on: bool) -> CmdResult<()> {
+    engine.mute(id, on).await.map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+async fn call_dtmf(engine: State<'_, Engine>, id: u32, digits: String) -> CmdResult<()> {
+    engine.dtmf(id, &digits).await.map_err(|e| e.to_string())
+}
+
 /// Errors that stop the app before its window opens.
 #[derive(Debug, thiserror::Error)]
 enum StartError {
@@ -100,7 +141,14 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             engine_status,
             add_account,
-            remove_account
+            remove_account,
+            call_dial,
+            call_answer,
+            call_reject,
+            call_hangup,
+            call_hold,
+            call_mute,
+            call_dtmf
         ])
         .build(tauri::generate_context!());
     let app = match result {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dialTarget, isDialpadKey } from "../src/lib/dial";
+import { cleanPaste, dialTarget, isDialpadKey, lastDialled, rememberDialled } from "../src/lib/dial";
 
 const me = "sip:alice@pbx.example.com";
 
@@ -27,5 +27,29 @@ describe("dial target", () => {
     expect([..."0123456789*#+"].every(isDialpadKey)).toBe(true);
     expect(isDialpadKey("a")).toBe(false);
     expect(isDialpadKey("12")).toBe(false);
+  });
+});
+
+describe("redial and paste", () => {
+  it("remembers the last target", () => {
+    const m = new Map<string, string>();
+    const storage = { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v) };
+    expect(lastDialled(storage)).toBeNull();
+    rememberDialled("sip:bob@127.0.0.1", storage);
+    expect(lastDialled(storage)).toBe("sip:bob@127.0.0.1");
+  });
+
+  it("survives storage that throws", () => {
+    const broken = { getItem: () => { throw new Error("denied"); }, setItem: () => { throw new Error("denied"); } };
+    expect(lastDialled(broken)).toBeNull();
+    expect(() => rememberDialled("1", broken)).not.toThrow();
+  });
+
+  it("cleans pasted text", () => {
+    expect(cleanPaste("  +49 171 234-56 \n")).toBe("+49 171 234-56");
+    expect(cleanPaste("\n\nsip:bob@example.org\nsecond line")).toBe("sip:bob@example.org");
+    expect(cleanPaste("callto://bob@example.org")).toBe("bob@example.org");
+    expect(cleanPaste("callto:+123")).toBe("+123");
+    expect(cleanPaste("")).toBe("");
   });
 });

@@ -33,6 +33,8 @@ export function applyEvent(accounts: AccountInfo[], e: Event): AccountInfo[] {
       return e.accounts;
     case "registration":
       return accounts.map((a) => (a.name === e.account ? { ...a, registration: e.state } : a));
+    default:
+      return accounts;
   }
 }
 

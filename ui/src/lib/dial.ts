@@ -25,3 +25,28 @@ export function dialTarget(input: string, accountUri: string): string | null {
   if (!domain) return null;
   return `sip:${text}@${domain}`;
 }
+
+const LAST_DIALLED = "parley.lastDialled";
+
+/** The last target the user called from the dialpad, for redial. */
+export function lastDialled(storage: Pick<Storage, "getItem"> = localStorage): string | null {
+  try {
+    return storage.getItem(LAST_DIALLED);
+  } catch {
+    return null;
+  }
+}
+
+export function rememberDialled(target: string, storage: Pick<Storage, "setItem"> = localStorage): void {
+  try {
+    storage.setItem(LAST_DIALLED, target);
+  } catch {
+    // Storage may be unavailable (private mode); redial simply has nothing.
+  }
+}
+
+/** Text pasted into the dialpad: its first non-empty line, trimmed, without a `callto:` prefix. */
+export function cleanPaste(text: string): string {
+  const line = text.split(/\r?\n/).find((l) => l.trim()) ?? "";
+  return line.trim().replace(/^callto:(\/\/)?/i, "");
+}

@@ -28,6 +28,22 @@ export const addAccount = (input: AccountInput, password: string | null): Promis
 
 export const removeAccount = (name: string): Promise<void> => call("remove_account", { name });
 
+/** Starts a call from `account` to `target` (a SIP URI); resolves to the call id. */
+export const dial = (account: string, target: string): Promise<number> => call("call_dial", { account, target });
+
+export const answerCall = (id: number): Promise<void> => call("call_answer", { id });
+
+/** Refuses an incoming call: 486 Busy Here when `busy`, else 603 Decline. */
+export const rejectCall = (id: number, busy: boolean): Promise<void> => call("call_reject", { id, busy });
+
+export const hangupCall = (id: number): Promise<void> => call("call_hangup", { id });
+
+export const holdCall = (id: number, on: boolean): Promise<void> => call("call_hold", { id, on });
+
+export const muteCall = (id: number, on: boolean): Promise<void> => call("call_mute", { id, on });
+
+export const sendDtmf = (id: number, digits: string): Promise<void> => call("call_dtmf", { id, digits });
+
 export function onEngineEvent(handler: (e: Event) => void): Promise<UnlistenFn> {
   return listen<Event>(ENGINE_EVENT, (msg) => handler(msg.payload));
 }

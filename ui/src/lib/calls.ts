@@ -1,0 +1,152 @@
+// Pure logic over the engine's call types: how the event stream builds the
+// list of calls the UI shows, how states, ends and quality read, and which
+// call is in front.
+import type { CallEnd } from "./bindings/CallEnd";
+import type { CallInfo } from "./bindings/CallInfo";
+import type { CallQuality } from "./bindings/CallQuality";
+import type { Event } from "./bindings/Event";
+import type { Tone } from "./accounts";
+
+/** A call as the UI holds it: the engine's view plus what arrived beside it. */
+export interface CallView {
+  info: CallInfo;
+  quality: CallQuality | null;
+  /** Digits the peer sent, in order. */
+  dtmfIn: string;
+  /** Set once the call is over; the panel shows why, then drops it. */
+  end: CallEnd | null;
+}
+
+/** How long an ended call stays on screen with its reason. */
+export const ENDED_LINGER_MS = 6000;
+
+/** Applies one engine event to the call list (other events leave it as is). */
+export function applyCallEvent(calls: CallView[], e: Event): CallView[] {
+  switch (e.event) {
+    case "incoming_call":
+    case "call_state": {
+      const i = calls.findIndex((c) => c.info.id === e.call.id);
+      if (i < 0) return [...calls, { info: e.call, quality: null, dtmfIn: "", end: null }];
+      // A late state after the end must not bring a call back to life.
+      if (calls[i].end) return calls;
+      return calls.map((c, j) => (j === i ? { ...c, info: e.call } : c));
+    }
+    case "call_ended": {
+      const i = calls.findIndex((c) => c.info.id === e.call.id);
+      const ended: CallView = { info: e.call, quality: i >= 0 ? calls[i].quality : null, dtmfIn: i >= 0 ? calls[i].dtmfIn : "", end: e.end };
+      return i < 0 ? [...calls, ended] : calls.map((c, j) => (j === i ? ended : c));
+    }
+    case "call_quality":
+      return calls.map((c) => (c.info.id === e.id && !c.end ? { ...c, quality: e.quality } : c));
+    case "dtmf":
+      return calls.map((c) => (c.info.id === e.id ? { ...c, dtmfIn: (c.dtmfIn + e.digit).slice(-32) } : c));
+    default:
+      return calls;
+  }
+}
+
+/** Calls that are not over. */
+export const liveCalls = (calls: CallView[]): CallView[] => calls.filter((c) => !c.end);
+
+/** Incoming calls still ringing here, oldest first. */
+export const ringingIn = (calls: CallView[]): CallView[] =>
+  calls.filter((c) => !c.end && c.info.state === "incoming");
+
+/**
+ * The call the in-call panel shows: the one the user picked while it
+ * lives, else a live call that is not ringing here (connected before held),
+ * else the most recent ended one so its reason stays readable.
+ */
+export function frontCall(calls: CallView[], picked: number | null): CallView | undefined {
+  const live = calls.filter((c) => !c.end && c.info.state !== "incoming");
+  const p = live.find((c) => c.info.id === picked);
+  if (p) return p;
+  const rank = (c: CallView) => (c.info.state === "connected" ? 0 : c.info.state === "on_hold" ? 2 : 1);
+  const best = [...live].sort((a, b) => rank(a) - rank(b) || b.info.id - a.info.id)[0];
+  if (best) return best;
+  const ended = calls.filter((c) => c.end);
+  return ended[ended.length - 1];
+}
+
+export function callStateLabel(c: CallInfo): { text: string; tone: Tone } {
+  switch (c.state) {
+    case "dialing":
+      return { text: "Calling…", tone: "busy" };
+    case "ringing":
+      return { text: "Ringing…", tone: "busy" };
+    case "early_media":
+      return { text: "Early media", tone: "busy" };
+    case "incoming":
+      return { text: "Incoming call", tone: "busy" };
+    case "connected":
+      return { text: "Connected", tone: "ok" };
+    case "on_hold":
+      if (c.held_by_us && c.held_by_peer) return { text: "On hold (both sides)", tone: "warn" };
+      return { text: c.held_by_peer ? "Held by the other side" : "On hold", tone: "warn" };
+    case "transferring":
+      return { text: "Transferring…", tone: "busy" };
+    case "ended":
+      return { text: "Ended", tone: "off" };
+  }
+}
+
+/** What the user reads when a call is over. */
+export function endReason(end: CallEnd, direction: CallInfo["direction"]): string {
+  switch (end.outcome) {
+    case "hung_up":
+      return end.by_us ? "You hung up" : "The other side hung up";
+    case "cancelled":
+      return direction === "outgoing" ? "Cancelled" : "The caller gave up";
+    case "missed":
+      return direction === "outgoing" ? "No answer" : "Missed call";
+    case "rejected":
+      return `${end.reason} (${end.status})`;
+    case "failed":
+      return end.status ? `${end.reason} (${end.status})` : end.reason;
+  }
+}
+
+/** `m:ss`, or `h:mm:ss` from an hour on. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const ss = String(s).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** Time on the call's timer at `now`: talk time once answered, else time since it started. */
+export function callElapsed(c: CallInfo, now: number): number {
+  // ts-rs types i64 as bigint; over JSON it arrives as a number.
+  return now - Number(c.answered_ms ?? c.started_ms);
+}
+
+/** MOS bands as users read them (ITU-T G.107 user satisfaction). */
+export function qualityLevel(q: CallQuality): { text: string; tone: Tone; bars: number } {
+  if (q.mos >= 4.0) return { text: "Good", tone: "ok", bars: 4 };
+  if (q.mos >= 3.6) return { text: "Fair", tone: "ok", bars: 3 };
+  if (q.mos >= 3.1) return { text: "Poor", tone: "warn", bars: 2 };
+  return { text: "Bad", tone: "error", bars: 1 };
+}
+
+export function qualityDetail(q: CallQuality, codec: string | null): string {
+  const parts = [`MOS ${q.mos.toFixed(1)}`, `loss ${q.loss_pct.toFixed(1)}%`, `jitter ${Math.round(q.jitter_ms)} ms`];
+  if (q.rtt_ms !== null) parts.push(`RTT ${Math.round(q.rtt_ms)} ms`);
+  if (codec) parts.push(codec);
+  return parts.join(", ");
+}
+
+/** The name to show for the peer: its display name, else the user part of its URI. */
+export function peerLabel(c: CallInfo): string {
+  if (c.peer_name?.trim()) return c.peer_name.trim();
+  const m = c.peer_uri.match(/^(?:sips?|tel):([^@;>]+)/i);
+  return m ? m[1] : c.peer_uri;
+}
+
+/** The live call that should be held when `id` comes to the front (call waiting, switching). */
+export function toHoldFor(calls: CallView[], id: number): CallView[] {
+  return calls.filter(
+    (c) => !c.end && c.info.id !== id && (c.info.state === "connected" || c.info.state === "on_hold") && !c.info.held_by_us,
+  );
+}

@@ -1,0 +1,24 @@
+// Builders for engine types shared by the tests.
+import type { CallInfo } from "../src/lib/bindings/CallInfo";
+
+// ts-rs types the i64 times as bigint; over JSON they are numbers.
+export const ms = (n: number) => n as unknown as bigint;
+
+export function info(over: Partial<CallInfo> = {}): CallInfo {
+  return {
+    id: 1,
+    account: "Work",
+    direction: "outgoing",
+    peer_uri: "sip:bob@127.0.0.1",
+    peer_name: null,
+    state: "dialing",
+    held_by_us: false,
+    held_by_peer: false,
+    muted: false,
+    codec: null,
+    started_ms: ms(1_000_000),
+    answered_ms: null,
+    ...over,
+  };
+}
+
