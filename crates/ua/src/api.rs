@@ -270,4 +270,76 @@ pub enum Event {
         /// `0-9`, `*`, `#`, `A-D`.
         digit: String,
     },
+    /// A chat message arrived; it is already stored.
+    MessageReceived {
+        /// The message.
+        message: crate::chat::ChatMessage,
+    },
+    /// One of our messages changed state (sending, sent, failed).
+    MessageStatus {
+        /// The message as stored now.
+        message: crate::chat::ChatMessage,
+    },
+    /// The peer started or stopped typing (RFC 3994).
+    Composing {
+        /// Account name.
+        account: String,
+        /// The peer's URI.
+        peer: String,
+        /// Typing now.
+        active: bool,
+    },
+    /// A watched contact's presence.
+    Presence {
+        /// Account name.
+        account: String,
+        /// The watched URI.
+        uri: String,
+        /// How to show it.
+        availability: crate::presence::Availability,
+        /// Its note, if any.
+        note: Option<String>,
+    },
+    /// Our presence was published (or the attempt failed).
+    PresencePublished {
+        /// Account name.
+        account: String,
+        /// The server holds our state.
+        ok: bool,
+        /// Why not, when it failed.
+        reason: Option<String>,
+    },
+    /// A subscription (presence, dialog, message-summary) changed.
+    WatchStatus {
+        /// Account name.
+        account: String,
+        /// The watched URI.
+        uri: String,
+        /// Event package.
+        package: String,
+        /// Accepted by the notifier.
+        active: bool,
+        /// Why not, when it failed or ended.
+        reason: Option<String>,
+    },
+    /// Voicemail waiting indication (RFC 3842).
+    Mwi {
+        /// Account name.
+        account: String,
+        /// Messages are waiting.
+        waiting: bool,
+        /// New voice messages.
+        new: u32,
+        /// Old voice messages.
+        old: u32,
+    },
+    /// A busy lamp (dialog event package) changed.
+    Blf {
+        /// Account name.
+        account: String,
+        /// The watched URI.
+        uri: String,
+        /// Its line.
+        state: crate::presence::LineState,
+    },
 }

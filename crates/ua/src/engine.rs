@@ -64,6 +64,12 @@ pub enum EngineError {
     /// No account by that name.
     #[error("no account {0:?}")]
     NoSuchAccount(String),
+    /// A chat command failed.
+    #[error(transparent)]
+    Chat(#[from] crate::chat::ChatError),
+    /// A presence or contacts command failed.
+    #[error(transparent)]
+    Presence(#[from] crate::presence::PresenceError),
 }
 
 /// Network settings of the SIP engine.
@@ -139,6 +145,8 @@ enum Command {
         oneshot::Sender<Result<(), EngineError>>,
     ),
     Listen(oneshot::Sender<Result<std::net::SocketAddr, EngineError>>),
+    Chat(chat::ChatCommand),
+    Presence(presence::PresenceCommand),
 }
 
 /// Handle to a running engine. Cheap to clone; every clone drives the same
@@ -147,6 +155,8 @@ enum Command {
 pub struct Engine {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
+    /// History and contacts, read without a round trip to the task.
+    store: crate::chat::Store,
 }
 
 impl Engine {
@@ -157,7 +167,11 @@ impl Engine {
         info!(accounts = config.accounts.len(), "engine starting");
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let store = chat::store_for(&options.paths);
         let task = Task {
+            chat: chat::ChatSide::new(crate::chat::Outbox::new(store.clone(), events.clone())),
+            presence: presence::PresenceSide::default(),
+            own_events: events.subscribe(),
             config,
             options,
             events: events.clone(),
@@ -172,7 +186,11 @@ impl Engine {
             live_calls: HashMap::new(),
         };
         tokio::spawn(task.run(rx));
-        Ok(Self { commands, events })
+        Ok(Self {
+            commands,
+            events,
+            store,
+        })
     }
 
     /// Subscribes to the event stream from now on.
@@ -329,9 +347,16 @@ struct Task {
     passwords: HashMap<String, String>,
     /// The latest state of each live call, for `status`.
     live_calls: HashMap<u32, CallInfo>,
+    chat: chat::ChatSide,
+    presence: presence::PresenceSide,
+    /// Our own events, for registrations (retry, auto-watch).
+    own_events: broadcast::Receiver<Event>,
 }
 
 mod calls;
+mod chat;
+mod history;
+mod presence;
 
 /// A call's last state and how it ended.
 type Ended = (CallInfo, crate::api::CallEnd);
@@ -368,6 +393,10 @@ impl Task {
                     self.call_ended(info, end);
                     continue;
                 }
+                Ok(ev) = self.own_events.recv() => {
+                    self.own_event(ev).await;
+                    continue;
+                }
             };
             match cmd {
                 Command::Dial {
@@ -391,6 +420,8 @@ impl Task {
                 Command::Status(reply) => {
                     let _ = reply.send(self.status());
                 }
+                Command::Chat(cmd) => self.chat_command(cmd).await,
+                Command::Presence(cmd) => self.presence_command(cmd).await,
                 Command::AddAccount(input, password, reply) => {
                     let name = input.name.trim().to_owned();
                     let result = self.add_account(input, password).await;
@@ -433,6 +464,7 @@ impl Task {
                 Command::Shutdown(reply) => {
                     info!("engine stopping");
                     self.hangup_all().await;
+                    self.presence_shutdown().await;
                     // Unregister on quit, but never hang the exit on a
                     // registrar that does not answer.
                     let handles: Vec<RegistrationHandle> =

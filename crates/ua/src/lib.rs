@@ -7,9 +7,11 @@
 
 pub mod api;
 pub mod call;
+pub mod chat;
 pub mod dns;
 pub mod endpoint;
 mod engine;
+pub mod presence;
 pub mod registration;
 pub mod transport;
 mod util;

@@ -21,7 +21,7 @@ const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, N
 
 impl Task {
     /// What call tasks share, made once the endpoint runs.
-    async fn call_env(&mut self) -> Result<CallEnv, EngineError> {
+    pub(super) async fn call_env(&mut self) -> Result<CallEnv, EngineError> {
         if let Some(env) = &self.call_env {
             return Ok(env.clone());
         }
@@ -44,7 +44,7 @@ impl Task {
 
     /// The account `name` as calls need it, with its password when known
     /// (from this session's registration, else the keyring).
-    async fn account_ctx(&mut self, name: &str) -> Result<AccountCtx, EngineError> {
+    pub(super) async fn account_ctx(&mut self, name: &str) -> Result<AccountCtx, EngineError> {
         if self.config.accounts.is_empty() && name == LOCAL_ACCOUNT {
             let ep = self.endpoint().await?;
             let addr = ep.local_addr(Proto::Udp).ok_or(EngineError::Stopped)?;
@@ -125,6 +125,7 @@ impl Task {
     }
 
     pub(super) fn call_ended(&mut self, info: CallInfo, end: CallEnd) {
+        self.record_call(&info, &end);
         self.calls.remove(info.id);
         self.live_calls.remove(&info.id);
         debug!(id = info.id, ?end, "call over");
@@ -191,6 +192,13 @@ impl Task {
             .ok()
             .flatten()
             .and_then(|t| t.tag().map(str::to_owned));
+        // NOTIFYs of our subscriptions (presence, BLF, MWI) first.
+        let Some(request) = self
+            .route_notify(id, request, source, to_tag.is_some())
+            .await
+        else {
+            return;
+        };
         // In a dialog: to its call (or 481, §12.2.2).
         if to_tag.is_some() {
             let Some(cid) = call_id(&request) else {
@@ -221,6 +229,7 @@ impl Task {
                 }
                 let _ = ep.respond(id, r).await;
             }
+            Method::Message => self.incoming_message(id, request, source).await,
             // A BYE/INFO/... without a To tag belongs to no dialog.
             Method::Bye | Method::Info | Method::Update | Method::Prack => {
                 let _ = ep
@@ -270,7 +279,11 @@ impl Task {
     /// The account an INVITE is for: its Request-URI names the account's
     /// contact user (RFC 3261 §8.2.2.1), and an account with an outbound
     /// proxy takes calls only from that proxy's addresses.
-    async fn account_for(&mut self, request: &Request, source: SocketAddr) -> Option<AccountCtx> {
+    pub(super) async fn account_for(
+        &mut self,
+        request: &Request,
+        source: SocketAddr,
+    ) -> Option<AccountCtx> {
         if self.config.accounts.is_empty() {
             if crate::call::addressed_to(request, LOCAL_USER) {
                 return self.account_ctx(LOCAL_ACCOUNT).await.ok();

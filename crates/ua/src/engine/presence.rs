@@ -1,0 +1,385 @@
+//! The engine's side of presence, BLF and MWI: the `Engine` methods,
+//! the subscription and publication tasks per account, routing NOTIFYs to
+//! them, contacts over the store, and removing our state on quit.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use sip_message::{Method, Request};
+use store::db::ContactId;
+use tokio::sync::oneshot;
+use tracing::{debug, info};
+
+use super::{Command, Engine, EngineError, Task};
+use crate::call::response;
+use crate::chat::peer_key;
+use crate::presence::{
+    document, mwi, publisher, watch, Availability, ContactEntry, ContactInput, Package,
+    PresenceError, PublishHandle, Routes, UsageEnv, VcardReport, WatchHandle, MAX_WATCHES,
+};
+
+/// How long quitting waits for un-PUBLISH and un-SUBSCRIBE answers.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Presence commands for the engine task.
+pub(super) enum PresenceCommand {
+    Publish {
+        account: String,
+        availability: Availability,
+        note: Option<String>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    Watch {
+        account: String,
+        uri: String,
+        package: Package,
+        on: bool,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+}
+
+/// The engine task's presence state.
+#[derive(Default)]
+pub(super) struct PresenceSide {
+    pub(super) routes: Routes,
+    watches: HashMap<(String, Package, String), WatchHandle>,
+    publishers: HashMap<String, PublishHandle>,
+}
+
+impl Engine {
+    /// Publishes our presence for `account` (kept fresh until quit, when
+    /// it is removed); the outcome arrives as [`crate::Event::PresencePublished`].
+    pub async fn publish_presence(
+        &self,
+        account: &str,
+        availability: Availability,
+        note: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.ask(|reply| {
+            Command::Presence(PresenceCommand::Publish {
+                account: account.to_owned(),
+                availability,
+                note,
+                reply,
+            })
+        })
+        .await?
+    }
+
+    async fn watch_command(
+        &self,
+        account: &str,
+        uri: &str,
+        package: Package,
+        on: bool,
+    ) -> Result<(), EngineError> {
+        self.ask(|reply| {
+            Command::Presence(PresenceCommand::Watch {
+                account: account.to_owned(),
+                uri: uri.to_owned(),
+                package,
+                on,
+                reply,
+            })
+        })
+        .await?
+    }
+
+    /// Subscribes to `uri`'s presence; states arrive as [`crate::Event::Presence`].
+    pub async fn watch(&self, account: &str, uri: &str) -> Result<(), EngineError> {
+        self.watch_command(account, uri, Package::Presence, true)
+            .await
+    }
+
+    /// Ends the presence subscription to `uri`.
+    pub async fn unwatch(&self, account: &str, uri: &str) -> Result<(), EngineError> {
+        self.watch_command(account, uri, Package::Presence, false)
+            .await
+    }
+
+    /// Watches `uri`'s line (BLF, dialog event package); states arrive as
+    /// [`crate::Event::Blf`]. `on: false` stops.
+    pub async fn watch_line(&self, account: &str, uri: &str, on: bool) -> Result<(), EngineError> {
+        self.watch_command(account, uri, Package::Dialog, on).await
+    }
+
+    /// Subscribes to `account`'s voicemail summary (MWI); counts arrive as
+    /// [`crate::Event::Mwi`]. `on: false` stops.
+    pub async fn watch_voicemail(&self, account: &str, on: bool) -> Result<(), EngineError> {
+        // The resource is our own address of record (RFC 3842 §3).
+        self.watch_command(account, "", Package::MessageSummary, on)
+            .await
+    }
+
+    /// Every contact, favourites first, then by name.
+    pub async fn contacts(&self) -> Result<Vec<ContactEntry>, EngineError> {
+        let c = self.store.with(|db| db.contacts()).await;
+        Ok(c.map_err(PresenceError::from)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Adds a contact; returns its id.
+    pub async fn add_contact(&self, contact: ContactInput) -> Result<i64, EngineError> {
+        let info = contact.into();
+        let id = self.store.with(move |db| db.add_contact(&info)).await;
+        Ok(id.map_err(PresenceError::from)?.0)
+    }
+
+    /// Replaces contact `id`'s fields.
+    pub async fn update_contact(&self, id: i64, contact: ContactInput) -> Result<(), EngineError> {
+        let info = contact.into();
+        let r = self
+            .store
+            .with(move |db| db.update_contact(ContactId(id), &info))
+            .await;
+        Ok(r.map_err(PresenceError::from)?)
+    }
+
+    /// Deletes contact `id`.
+    pub async fn delete_contact(&self, id: i64) -> Result<(), EngineError> {
+        let r = self
+            .store
+            .with(move |db| db.delete_contact(ContactId(id)))
+            .await;
+        Ok(r.map_err(PresenceError::from)?)
+    }
+
+    /// Imports contacts from vCard 3.0/4.0 text (bad cards are skipped and
+    /// listed).
+    pub async fn import_vcards(&self, text: &str) -> Result<VcardReport, EngineError> {
+        let text = text.to_owned();
+        let r = self
+            .store
+            .with(move |db| db.import_vcards(&text))
+            .await
+            .map_err(PresenceError::from)?;
+        let mut errors: Vec<String> = r.errors.iter().map(ToString::to_string).collect();
+        if r.more_errors > 0 {
+            errors.push(format!("... and {} more", r.more_errors));
+        }
+        Ok(VcardReport {
+            added: u32::try_from(r.added.len()).unwrap_or(u32::MAX),
+            errors,
+        })
+    }
+
+    /// Every contact as vCard 4.0 text.
+    pub async fn export_vcards(&self) -> Result<String, EngineError> {
+        let r = self.store.with(|db| db.export_vcards()).await;
+        Ok(r.map_err(PresenceError::from)?)
+    }
+}
+
+impl Task {
+    async fn usage_env(&mut self) -> Result<UsageEnv, EngineError> {
+        let env = self.call_env().await?;
+        Ok(UsageEnv {
+            endpoint: env.endpoint,
+            resolver: env.resolver,
+            events: self.events.clone(),
+        })
+    }
+
+    pub(super) async fn presence_command(&mut self, cmd: PresenceCommand) {
+        match cmd {
+            PresenceCommand::Publish {
+                account,
+                availability,
+                note,
+                reply,
+            } => {
+                let r = self.publish_state(&account, availability, note).await;
+                let _ = reply.send(r);
+            }
+            PresenceCommand::Watch {
+                account,
+                uri,
+                package,
+                on,
+                reply,
+            } => {
+                let r = if on {
+                    self.start_watch(&account, &uri, package).await
+                } else {
+                    self.stop_watch(&account, &uri, package).await
+                };
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    async fn publish_state(
+        &mut self,
+        account: &str,
+        availability: Availability,
+        note: Option<String>,
+    ) -> Result<(), EngineError> {
+        let ctx = self.account_ctx(account).await?;
+        let body = document(&ctx, availability, note.as_deref());
+        if let Some(p) = self.presence.publishers.get(&ctx.name) {
+            if p.publish(body.clone()).await {
+                return Ok(());
+            }
+        }
+        let env = self.usage_env().await?;
+        let name = ctx.name.clone();
+        let p = publisher(env, ctx)?;
+        p.publish(body).await;
+        self.presence.publishers.insert(name, p);
+        info!(?availability, "publishing presence");
+        Ok(())
+    }
+
+    async fn start_watch(
+        &mut self,
+        account: &str,
+        uri: &str,
+        package: Package,
+    ) -> Result<(), EngineError> {
+        let ctx = self.account_ctx(account).await?;
+        let target = if package == Package::MessageSummary {
+            peer_key(&ctx.aor.to_string())
+        } else {
+            match uri.trim().parse::<sip_message::Uri>() {
+                Ok(sip_message::Uri::Sip(_)) => peer_key(uri),
+                _ => return Err(PresenceError::BadUri(uri.to_owned()).into()),
+            }
+        };
+        let key = (ctx.name.clone(), package, target.clone());
+        if self.presence.watches.contains_key(&key) {
+            return Ok(());
+        }
+        if self.presence.watches.len() >= MAX_WATCHES {
+            return Err(PresenceError::TooMany.into());
+        }
+        let env = self.usage_env().await?;
+        let routes = self.presence.routes.clone();
+        let handle = watch(env, ctx, target, package, routes).await?;
+        self.presence.watches.insert(key, handle);
+        Ok(())
+    }
+
+    async fn stop_watch(
+        &mut self,
+        account: &str,
+        uri: &str,
+        package: Package,
+    ) -> Result<(), EngineError> {
+        let ctx = self.account_ctx(account).await?;
+        let target = if package == Package::MessageSummary {
+            peer_key(&ctx.aor.to_string())
+        } else {
+            peer_key(uri)
+        };
+        if let Some(h) = self.presence.watches.remove(&(ctx.name, package, target)) {
+            // The un-SUBSCRIBE runs on its own; the engine does not wait.
+            tokio::spawn(h.stop());
+        }
+        Ok(())
+    }
+
+    /// Subscribes to the presence and lines of contacts that want it.
+    pub(super) async fn watch_contacts(&mut self, account: &str) {
+        let contacts = match self.chat.outbox.store.with(|db| db.contacts()).await {
+            Ok(c) => c,
+            Err(e) => {
+                debug!("cannot read contacts: {e}");
+                return;
+            }
+        };
+        for c in contacts {
+            let Some(uri) = c.info.sip_uri.clone() else {
+                continue;
+            };
+            for (on, package) in [
+                (c.info.presence, Package::Presence),
+                (c.info.blf, Package::Dialog),
+            ] {
+                if on {
+                    if let Err(e) = self.start_watch(account, &uri, package).await {
+                        debug!("cannot watch a contact: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A NOTIFY: to its subscription by Call-ID, or (out of dialog) an
+    /// unsolicited voicemail summary. Returns the request when it is not ours.
+    pub(super) async fn route_notify(
+        &mut self,
+        id: sip_core::TransactionId,
+        request: Request,
+        source: SocketAddr,
+        in_dialog: bool,
+    ) -> Option<Request> {
+        if request.method != Method::Notify {
+            return Some(request);
+        }
+        let cid = request.headers.get("Call-ID").map(|c| c.trim().to_owned());
+        let route = cid.and_then(|c| {
+            self.presence
+                .routes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&c)
+                .cloned()
+        });
+        let env = self.usage_env().await.ok()?;
+        if let Some(tx) = route {
+            if let Err(e) = tx.try_send((id, request)) {
+                // A subscription flooded with NOTIFYs: ask to retry later.
+                let req = match e {
+                    tokio::sync::mpsc::error::TrySendError::Full((_, r))
+                    | tokio::sync::mpsc::error::TrySendError::Closed((_, r)) => r,
+                };
+                let mut r = response(&req, 503);
+                let _ = r.headers.push("Retry-After", "1");
+                let _ = env.endpoint.respond(id, r).await;
+            }
+            return None;
+        }
+        if in_dialog {
+            return Some(request);
+        }
+        let event = request.headers.get("Event").map(|e| {
+            e.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        if event.as_deref() != Some("message-summary") {
+            let _ = env.endpoint.respond(id, response(&request, 489)).await;
+            return None;
+        }
+        // Unsolicited MWI (RFC 3842 §3: some servers send it without a
+        // subscription): for one of our accounts only.
+        let Some(ctx) = self.account_for(&request, source).await else {
+            let _ = env.endpoint.respond(id, response(&request, 404)).await;
+            return None;
+        };
+        mwi(&env, &ctx.name, &request.body);
+        let _ = env.endpoint.respond(id, response(&request, 200)).await;
+        None
+    }
+
+    /// On quit: remove our published state and end the subscriptions.
+    pub(super) async fn presence_shutdown(&mut self) {
+        let mut tasks = Vec::new();
+        for (_, p) in self.presence.publishers.drain() {
+            tasks.push(tokio::spawn(p.stop()));
+        }
+        for (_, w) in self.presence.watches.drain() {
+            tasks.push(tokio::spawn(w.stop()));
+        }
+        let all = async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        };
+        let _ = tokio::time::timeout(STOP_WAIT, all).await;
+    }
+}

@@ -1,0 +1,690 @@
+//! Presence, busy lamps and voicemail over SIP events: the API types, and
+//! one task per subscription (RFC 6665 SUBSCRIBE/NOTIFY for presence,
+//! dialog and message-summary) and per published state (RFC 3903 PUBLISH),
+//! each driving its sans-IO usage from `sip_core::usage`.
+//!
+//! ```text
+//!  engine ──NOTIFY by Call-ID (Routes)──> watch task ──Subscription──> endpoint
+//!                                              └── presence / blf / mwi events
+//!  engine ──Publish(body) / Stop──> publish task ──Publication──> endpoint
+//! ```
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sip_core::usage::publication::{Publication, PublicationConfig, PublicationEvent};
+use sip_core::usage::subscription::{
+    NotifyState, Subscription, SubscriptionConfig, SubscriptionEvent,
+};
+use sip_core::{Credential, TransactionId};
+use sip_message::dialog_info::DialogInfo;
+use sip_message::message_summary::MessageSummary;
+use sip_message::{pidf, Request, Response, Uri};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::debug;
+use ts_rs::TS;
+
+use crate::api::Event;
+use crate::call::AccountCtx;
+use crate::chat::{targets, user_agent};
+use crate::dns::SipResolver;
+use crate::endpoint::{Endpoint, EndpointError};
+use crate::transport::Proto;
+
+/// Subscription and publication lifetime we ask for (seconds).
+const EXPIRES: u32 = 600;
+/// NOTIFYs waiting for one subscription task.
+const NOTIFY_QUEUE: usize = 16;
+/// Most subscriptions at once (contacts with presence or BLF, and MWI).
+pub(crate) const MAX_WATCHES: usize = 500;
+
+/// Errors of the presence and contact commands.
+#[derive(Debug, thiserror::Error)]
+pub enum PresenceError {
+    /// The address is not a SIP URI.
+    #[error("not a SIP address: {0:?}")]
+    BadUri(String),
+    /// Too many subscriptions.
+    #[error("too many subscriptions (limit {MAX_WATCHES})")]
+    TooMany,
+    /// The usage refused its settings.
+    #[error("cannot subscribe: {0}")]
+    Subscription(#[from] sip_core::usage::subscription::SubscriptionError),
+    /// The usage refused its settings.
+    #[error("cannot publish: {0}")]
+    Publication(#[from] sip_core::usage::publication::PublicationError),
+    /// The contact store failed.
+    #[error(transparent)]
+    Store(#[from] store::DbError),
+}
+
+/// How a contact (or we) are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Availability {
+    /// Online and free.
+    Available,
+    /// Away.
+    Away,
+    /// Busy.
+    Busy,
+    /// In a call.
+    OnThePhone,
+    /// Offline.
+    Offline,
+    /// Not known (no document, pending or ended subscription).
+    Unknown,
+}
+
+impl From<pidf::Availability> for Availability {
+    fn from(a: pidf::Availability) -> Self {
+        match a {
+            pidf::Availability::Available => Self::Available,
+            pidf::Availability::Away => Self::Away,
+            pidf::Availability::Busy => Self::Busy,
+            pidf::Availability::OnThePhone => Self::OnThePhone,
+            pidf::Availability::Offline => Self::Offline,
+            pidf::Availability::Unknown => Self::Unknown,
+        }
+    }
+}
+
+impl From<Availability> for pidf::Availability {
+    fn from(a: Availability) -> Self {
+        match a {
+            Availability::Available => Self::Available,
+            Availability::Away => Self::Away,
+            Availability::Busy => Self::Busy,
+            Availability::OnThePhone => Self::OnThePhone,
+            Availability::Offline => Self::Offline,
+            Availability::Unknown => Self::Unknown,
+        }
+    }
+}
+
+/// What a busy lamp shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum LineState {
+    /// No call.
+    Idle,
+    /// Ringing: can be picked up.
+    Ringing,
+    /// In a call.
+    InCall,
+}
+
+/// A phone number of a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PhoneEntry {
+    /// The number as entered.
+    pub number: String,
+    /// `work`, `cell`, ... when known.
+    pub kind: Option<String>,
+}
+
+/// A contact as the user enters it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ContactInput {
+    /// Name shown.
+    pub name: String,
+    /// SIP address.
+    pub sip_uri: Option<String>,
+    /// Phone numbers.
+    pub phones: Vec<PhoneEntry>,
+    /// Shown first.
+    pub favourite: bool,
+    /// Watch this contact's presence.
+    pub presence: bool,
+    /// Watch this contact's line (BLF).
+    pub blf: bool,
+}
+
+/// A stored contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ContactEntry {
+    /// Its id.
+    pub id: i64,
+    /// Its fields.
+    pub contact: ContactInput,
+}
+
+/// What a vCard import did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct VcardReport {
+    /// How many contacts were added.
+    pub added: u32,
+    /// Cards skipped, and why.
+    pub errors: Vec<String>,
+}
+
+impl From<ContactInput> for store::db::ContactInfo {
+    fn from(c: ContactInput) -> Self {
+        Self {
+            name: c.name,
+            sip_uri: c.sip_uri,
+            phones: c
+                .phones
+                .into_iter()
+                .map(|p| store::db::Phone {
+                    number: p.number,
+                    kind: p.kind,
+                })
+                .collect(),
+            favourite: c.favourite,
+            presence: c.presence,
+            blf: c.blf,
+        }
+    }
+}
+
+impl From<store::db::Contact> for ContactEntry {
+    fn from(c: store::db::Contact) -> Self {
+        let i = c.info;
+        Self {
+            id: c.id.0,
+            contact: ContactInput {
+                name: i.name,
+                sip_uri: i.sip_uri,
+                phones: i
+                    .phones
+                    .into_iter()
+                    .map(|p| PhoneEntry {
+                        number: p.number,
+                        kind: p.kind,
+                    })
+                    .collect(),
+                favourite: i.favourite,
+                presence: i.presence,
+                blf: i.blf,
+            },
+        }
+    }
+}
+
+/// An event package we subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Package {
+    /// RFC 3856 presence (PIDF).
+    Presence,
+    /// RFC 4235 dialog state (BLF).
+    Dialog,
+    /// RFC 3842 voicemail summary.
+    MessageSummary,
+}
+
+impl Package {
+    fn event(self) -> &'static str {
+        match self {
+            Self::Presence => "presence",
+            Self::Dialog => "dialog",
+            Self::MessageSummary => "message-summary",
+        }
+    }
+
+    fn accept(self) -> &'static str {
+        match self {
+            Self::Presence => "application/pidf+xml",
+            Self::Dialog => "application/dialog-info+xml",
+            Self::MessageSummary => "application/simple-message-summary",
+        }
+    }
+}
+
+/// NOTIFYs in flight to subscription tasks, by the Call-ID of their dialog.
+pub(crate) type Routes = Arc<Mutex<HashMap<String, mpsc::Sender<(TransactionId, Request)>>>>;
+
+/// What the tasks share.
+#[derive(Clone)]
+pub(crate) struct UsageEnv {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) resolver: SipResolver,
+    pub(crate) events: broadcast::Sender<Event>,
+}
+
+/// Stops a subscription (un-subscribing first); dropping it does too.
+pub(crate) struct WatchHandle {
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl WatchHandle {
+    /// Un-subscribes and waits (bounded by the usage's own 32 s).
+    pub(crate) async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(d) = self.done.take() {
+            let _ = d.await;
+        }
+    }
+}
+
+type Pending = Pin<Box<dyn Future<Output = Result<Response, EndpointError>> + Send>>;
+
+/// Sends `req` to the account's next hop and waits for the final response.
+fn send(env: &UsageEnv, ctx: &Arc<AccountCtx>, req: Request) -> Pending {
+    let endpoint = env.endpoint.clone();
+    let resolver = env.resolver.clone();
+    let ctx = ctx.clone();
+    Box::pin(async move {
+        let t = targets(&resolver, &ctx, &req)
+            .await
+            .map_err(|_| EndpointError::Stopped)?;
+        endpoint.request(req, t).await
+    })
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait(p: &mut Option<Pending>) -> Result<Response, EndpointError> {
+    match p {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Our Contact for requests towards the account's next hop.
+async fn contact(env: &UsageEnv, ctx: &AccountCtx, target: &Uri) -> Option<String> {
+    let probe = Request::new(sip_message::Method::Subscribe, target.clone());
+    let t = targets(&env.resolver, ctx, &probe).await.ok()?;
+    let first = t.first()?;
+    let via = env.endpoint.via_for(first);
+    let user = match &ctx.aor {
+        Uri::Sip(s) => s.user.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let transport = match first.proto {
+        Proto::Udp => "udp",
+        Proto::Tcp => "tcp",
+        Proto::Tls => "tls",
+    };
+    Some(format!(
+        "sip:{user}@{}:{};transport={transport}",
+        via.host,
+        via.port.unwrap_or(5060)
+    ))
+}
+
+fn credentials(ctx: &AccountCtx) -> Option<(Option<String>, String, String)> {
+    ctx.password
+        .clone()
+        .map(|p| (ctx.realm.clone(), ctx.auth_user.clone(), p))
+}
+
+/// Starts subscribing to `package` at `target` for `ctx`'s account.
+pub(crate) async fn watch(
+    env: UsageEnv,
+    ctx: AccountCtx,
+    target: String,
+    package: Package,
+    routes: Routes,
+) -> Result<WatchHandle, PresenceError> {
+    let uri: Uri = target
+        .parse()
+        .map_err(|_| PresenceError::BadUri(target.clone()))?;
+    let contact = contact(&env, &ctx, &uri)
+        .await
+        .ok_or_else(|| PresenceError::BadUri(target.clone()))?;
+    let config = SubscriptionConfig {
+        aor: ctx.aor.to_string(),
+        target: target.clone(),
+        contact,
+        event: package.event().to_owned(),
+        accept: vec![package.accept().to_owned()],
+        expires: EXPIRES,
+        user_agent: user_agent(),
+        retry_base: Duration::from_secs(5),
+    };
+    let sub = Subscription::new(config, crate::util::os_seed())?;
+    let (stop, stop_rx) = oneshot::channel();
+    let done = tokio::spawn(run_watch(env, ctx, target, package, routes, sub, stop_rx));
+    Ok(WatchHandle {
+        stop: Some(stop),
+        done: Some(done),
+    })
+}
+
+async fn run_watch(
+    env: UsageEnv,
+    ctx: AccountCtx,
+    target: String,
+    package: Package,
+    routes: Routes,
+    mut sub: Subscription,
+    mut stop_rx: oneshot::Receiver<()>,
+) {
+    let secret = credentials(&ctx);
+    let creds_buf;
+    let creds: &[Credential<'_>] = match &secret {
+        Some((realm, user, pw)) => {
+            creds_buf = [Credential {
+                realm: realm.as_deref(),
+                username: user,
+                password: pw,
+            }];
+            &creds_buf
+        }
+        None => &[],
+    };
+    let account = ctx.name.clone();
+    let ctx = Arc::new(ctx);
+    let (ntx, mut nrx) = mpsc::channel(NOTIFY_QUEUE);
+    let mut call_ids: Vec<String> = Vec::new();
+    let mut pending: Option<Pending> = None;
+    let mut stopping = false;
+    sub.start(Instant::now(), creds);
+    'run: loop {
+        while let Some(ev) = sub.poll_event() {
+            if report(&env, &account, &target, package, ev) {
+                break 'run;
+            }
+        }
+        if pending.is_none() {
+            if let Some(req) = sub.poll_request() {
+                if let Some(cid) = req.headers.get("Call-ID").map(|c| c.trim().to_owned()) {
+                    if !call_ids.contains(&cid) {
+                        let mut r = routes.lock().unwrap_or_else(PoisonError::into_inner);
+                        // A new dialog replaces the old one (§4.1.3).
+                        for old in call_ids.drain(..) {
+                            r.remove(&old);
+                        }
+                        r.insert(cid.clone(), ntx.clone());
+                        call_ids.push(cid);
+                    }
+                }
+                pending = Some(send(&env, &ctx, req));
+                continue;
+            }
+        }
+        let deadline = sub.poll_timeout();
+        tokio::select! {
+            r = wait(&mut pending) => {
+                pending = None;
+                match r {
+                    Ok(resp) => sub.handle_response(Instant::now(), &resp, creds),
+                    Err(e) => sub.handle_failure(Instant::now(), e.to_string()),
+                }
+            }
+            () = sleep_until(deadline) => sub.handle_timeout(Instant::now(), creds),
+            Some((tx, req)) = nrx.recv() => {
+                let resp = sub.handle_request(Instant::now(), &req, creds);
+                let _ = env.endpoint.respond(tx, resp).await;
+            }
+            _ = &mut stop_rx, if !stopping => {
+                stopping = true;
+                sub.stop(Instant::now(), creds);
+            }
+        }
+    }
+    let mut r = routes.lock().unwrap_or_else(PoisonError::into_inner);
+    for cid in call_ids {
+        r.remove(&cid);
+    }
+    debug!(package = package.event(), "subscription over");
+}
+
+/// Turns a usage event into engine events; true when the subscription is gone.
+fn report(
+    env: &UsageEnv,
+    account: &str,
+    target: &str,
+    package: Package,
+    ev: SubscriptionEvent,
+) -> bool {
+    let send = |e: Event| {
+        let _ = env.events.send(e);
+    };
+    let status = |active: bool, reason: Option<String>| Event::WatchStatus {
+        account: account.to_owned(),
+        uri: target.to_owned(),
+        package: package.event().to_owned(),
+        active,
+        reason,
+    };
+    match ev {
+        SubscriptionEvent::Accepted { .. } => send(status(true, None)),
+        SubscriptionEvent::Notify { state, body, .. } => {
+            if state == NotifyState::Pending || body.is_empty() {
+                return false;
+            }
+            match package {
+                Package::Presence => match pidf::Presence::parse(&body) {
+                    Ok(p) => send(Event::Presence {
+                        account: account.to_owned(),
+                        uri: target.to_owned(),
+                        availability: p.availability.into(),
+                        note: p.note,
+                    }),
+                    Err(e) => debug!("unusable presence document: {e}"),
+                },
+                Package::Dialog => match DialogInfo::parse(&body) {
+                    Ok(d) => send(Event::Blf {
+                        account: account.to_owned(),
+                        uri: target.to_owned(),
+                        state: match d.line_state() {
+                            sip_message::dialog_info::LineState::Idle => LineState::Idle,
+                            sip_message::dialog_info::LineState::Ringing => LineState::Ringing,
+                            sip_message::dialog_info::LineState::InCall => LineState::InCall,
+                        },
+                    }),
+                    Err(e) => debug!("unusable dialog-info document: {e}"),
+                },
+                Package::MessageSummary => mwi(env, account, &body),
+            }
+        }
+        SubscriptionEvent::Terminated { reason, retry_in } => {
+            send(status(false, Some(format!("terminated: {reason:?}"))));
+            if retry_in.is_none() && package == Package::Presence {
+                send(Event::Presence {
+                    account: account.to_owned(),
+                    uri: target.to_owned(),
+                    availability: Availability::Unknown,
+                    note: None,
+                });
+            }
+        }
+        SubscriptionEvent::Failed { reason, .. } => send(status(false, Some(reason))),
+        SubscriptionEvent::Ended => return true,
+    }
+    false
+}
+
+/// A message-summary body: the voicemail counts for the UI.
+pub(crate) fn mwi(env: &UsageEnv, account: &str, body: &[u8]) {
+    match MessageSummary::parse(body) {
+        Ok(s) => {
+            let (new, old) = s.voice.map_or((0, 0), |c| (c.new, c.old));
+            let _ = env.events.send(Event::Mwi {
+                account: account.to_owned(),
+                waiting: s.waiting,
+                new,
+                old,
+            });
+        }
+        Err(e) => debug!("unusable message-summary: {e}"),
+    }
+}
+
+/// Commands of a publish task.
+enum PublishCommand {
+    Body(Vec<u8>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// Keeps one account's presence document published.
+pub(crate) struct PublishHandle {
+    tx: mpsc::Sender<PublishCommand>,
+}
+
+impl PublishHandle {
+    /// Publishes a new document (modifying the current one).
+    pub(crate) async fn publish(&self, body: Vec<u8>) -> bool {
+        self.tx.send(PublishCommand::Body(body)).await.is_ok()
+    }
+
+    /// Removes the state from the server and waits for the answer.
+    pub(crate) async fn stop(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(PublishCommand::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// The PIDF document for our state.
+pub(crate) fn document(
+    ctx: &AccountCtx,
+    availability: Availability,
+    note: Option<&str>,
+) -> Vec<u8> {
+    let entity = crate::chat::peer_key(&ctx.aor.to_string());
+    pidf::Presence::build(&entity, "parley", availability.into(), note).into_bytes()
+}
+
+/// Starts the publish task of `ctx`'s account.
+pub(crate) fn publisher(env: UsageEnv, ctx: AccountCtx) -> Result<PublishHandle, PresenceError> {
+    let config = PublicationConfig {
+        aor: crate::chat::peer_key(&ctx.aor.to_string()),
+        event: "presence".to_owned(),
+        content_type: "application/pidf+xml".to_owned(),
+        expires: EXPIRES,
+        user_agent: user_agent(),
+        retry_base: Duration::from_secs(5),
+    };
+    let publication = Publication::new(config, crate::util::os_seed())?;
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(run_publish(env, ctx, publication, rx));
+    Ok(PublishHandle { tx })
+}
+
+async fn run_publish(
+    env: UsageEnv,
+    ctx: AccountCtx,
+    mut p: Publication,
+    mut rx: mpsc::Receiver<PublishCommand>,
+) {
+    let secret = credentials(&ctx);
+    let creds_buf;
+    let creds: &[Credential<'_>] = match &secret {
+        Some((realm, user, pw)) => {
+            creds_buf = [Credential {
+                realm: realm.as_deref(),
+                username: user,
+                password: pw,
+            }];
+            &creds_buf
+        }
+        None => &[],
+    };
+    let account = ctx.name.clone();
+    let ctx = Arc::new(ctx);
+    let mut pending: Option<Pending> = None;
+    let mut done: Option<oneshot::Sender<()>> = None;
+    let mut closed = false;
+    loop {
+        while let Some(ev) = p.poll_event() {
+            let (ok, reason) = match ev {
+                PublicationEvent::Published { .. } => (true, None),
+                PublicationEvent::Failed { reason, .. } => (false, Some(reason)),
+                PublicationEvent::Removed => {
+                    if let Some(d) = done.take() {
+                        let _ = d.send(());
+                    }
+                    return;
+                }
+            };
+            let _ = env.events.send(Event::PresencePublished {
+                account: account.clone(),
+                ok,
+                reason,
+            });
+        }
+        if pending.is_none() {
+            if let Some(req) = p.poll_request() {
+                pending = Some(send(&env, &ctx, req));
+                continue;
+            }
+        }
+        let deadline = p.poll_timeout();
+        tokio::select! {
+            r = wait(&mut pending) => {
+                pending = None;
+                match r {
+                    Ok(resp) => p.handle_response(Instant::now(), &resp, creds),
+                    Err(e) => p.handle_failure(Instant::now(), e.to_string()),
+                }
+            }
+            () = sleep_until(deadline) => p.handle_timeout(Instant::now(), creds),
+            cmd = rx.recv(), if !closed => match cmd {
+                Some(PublishCommand::Body(b)) => p.publish(Instant::now(), b, creds),
+                Some(PublishCommand::Stop(d)) => {
+                    done = Some(d);
+                    p.stop(Instant::now(), creds);
+                }
+                None => {
+                    closed = true;
+                    p.stop(Instant::now(), creds);
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn availability_round_trips_through_pidf() {
+        for a in [
+            Availability::Available,
+            Availability::Away,
+            Availability::Busy,
+            Availability::OnThePhone,
+            Availability::Offline,
+        ] {
+            let doc = pidf::Presence::build("sip:a@127.0.0.1", "t", a.into(), Some("back at 3"));
+            let p = pidf::Presence::parse(doc.as_bytes()).unwrap();
+            assert_eq!(Availability::from(p.availability), a);
+            assert_eq!(p.note.as_deref(), Some("back at 3"));
+        }
+    }
+
+    #[test]
+    fn contacts_convert_both_ways() {
+        let input = ContactInput {
+            name: "Bob".into(),
+            sip_uri: Some("sip:bob@127.0.0.1".into()),
+            phones: vec![PhoneEntry {
+                number: "+1 555".into(),
+                kind: Some("work".into()),
+            }],
+            favourite: true,
+            presence: true,
+            blf: false,
+        };
+        let info: store::db::ContactInfo = input.clone().into();
+        let back = ContactEntry::from(store::db::Contact {
+            id: store::db::ContactId(7),
+            info,
+        });
+        assert_eq!(back.id, 7);
+        assert_eq!(back.contact, input);
+    }
+}
