@@ -8,6 +8,7 @@ pub mod devices;
 pub mod g711;
 mod jitter;
 pub mod level;
+pub mod processing;
 mod resample;
 pub mod sdp;
 pub mod session;
