@@ -2,6 +2,7 @@
 //! samples and packets out, time as an argument); devices sit at the edge.
 
 pub mod bridge;
+pub mod call_audio;
 pub mod codec;
 pub mod device;
 pub mod devices;

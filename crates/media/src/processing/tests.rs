@@ -138,10 +138,10 @@ fn near_end_speech_survives_double_talk() {
     // must remain.
     let from = out.len() / 2;
     let mask = |i: usize| i >= from && i >= shift && talking[i - shift];
-    let kept = energy(&out, &mask);
+    let kept = energy(&out, mask);
     let sent = energy(
         &[vec![0i16; shift], clean[..clean.len() - shift].to_vec()].concat(),
-        &mask,
+        mask,
     );
     let loss = db(sent / kept);
     eprintln!("near-end loss during talk {loss:.1} dB");
