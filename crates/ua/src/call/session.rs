@@ -28,8 +28,14 @@ use crate::transport::Proto;
 const RING_TIMEOUT: Duration = Duration::from_secs(120);
 /// Redirects (3xx) followed for one call, at most.
 const MAX_REDIRECTS: usize = 3;
+/// Extensions we support (RFC 3891 Replaces, RFC 3262 100rel, RFC 4028
+/// session timers).
+const SUPPORTED: &str = "replaces, 100rel, timer";
+/// RFC 4028: the session interval we ask for and the floor we accept.
+const SESSION_EXPIRES: u32 = 1800;
+const MIN_SE: u32 = 90;
 /// What we can do inside a call, for Allow (§20.5).
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, NOTIFY";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, NOTIFY";
 
 /// What the user asks of a call.
 #[derive(Debug, Clone)]
@@ -105,6 +111,14 @@ struct Call {
     ack_wait: Option<(TransactionId, AckWait)>,
     /// We generated the Call-ID (RFC 3261 §14.1 glare timing).
     call_id_owner: bool,
+    /// The last RSeq we PRACKed (RFC 3262).
+    last_rseq: Option<u32>,
+    /// Our reliable provisional waiting for its PRACK (RFC 3262 §3).
+    prack_wait: Option<PrackWait>,
+    /// RFC 4028 session timer, once negotiated.
+    session_timer: Option<SessionTimer>,
+    /// The interval we ask for (raised by a 422's Min-SE).
+    session_expires: u32,
     rng: u64,
 }
 
@@ -300,6 +314,10 @@ impl Call {
             last_ack: None,
             ack_wait: None,
             call_id_owner,
+            last_rseq: None,
+            prack_wait: None,
+            session_timer: None,
+            session_expires: SESSION_EXPIRES,
             rng: seed,
         }
     }
@@ -486,6 +504,23 @@ impl Call {
                     Exchange::Ended(end) => return Setup::Ended(end),
                     Exchange::Final(resp) => {
                         let code = resp.status.as_u16();
+                        // RFC 4028 §6: our interval is too small; ask again
+                        // with the peer's Min-SE.
+                        if code == 422 && challenges < 3 {
+                            let min = resp
+                                .headers
+                                .get("Min-SE")
+                                .and_then(|v| v.split(';').next()?.trim().parse::<u32>().ok());
+                            if let Some(min) =
+                                min.filter(|m| *m > self.session_expires && *m <= 86_400)
+                            {
+                                challenges += 1;
+                                self.session_expires = min;
+                                seq += 1;
+                                invite = self.build_invite(&uri, call_id, &from_tag, seq, &offer);
+                                continue;
+                            }
+                        }
                         if matches!(code, 401 | 407) && challenges < 2 {
                             challenges += 1;
                             match self.authorize(&sent, &resp) {
@@ -561,7 +596,9 @@ impl Call {
             headers.push(("Route", route));
         }
         headers.push(("Allow", ALLOW.to_owned()));
-        headers.push(("Supported", "replaces".to_owned()));
+        headers.push(("Supported", SUPPORTED.to_owned()));
+        headers.push(("Session-Expires", self.session_expires.to_string()));
+        headers.push(("Min-SE", MIN_SE.to_string()));
         headers.push((
             "User-Agent",
             format!("Parley/{}", env!("CARGO_PKG_VERSION")),
@@ -598,6 +635,7 @@ impl Call {
                         let _ = inv.cancel().await;
                     }
                     self.on_provisional(&invite, &p, offer);
+                    self.prack(&invite, &p).await;
                 }
                 fin = &mut inv.fin => {
                     return match fin {
@@ -638,6 +676,76 @@ impl Call {
                 },
                 Some(r) = self.reports.recv() => self.on_media_report(r),
             }
+        }
+    }
+
+    /// RFC 3262 §7.2: a reliable provisional response (Require: 100rel,
+    /// RSeq) is acknowledged with PRACK, once per RSeq, in its early dialog.
+    async fn prack(&mut self, invite: &Request, p: &Response) {
+        let reliable = p.headers.get_all("Require").any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("100rel"))
+        });
+        let rseq = p
+            .headers
+            .get("RSeq")
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        let (true, Some(rseq)) = (reliable, rseq) else {
+            return;
+        };
+        if self.last_rseq.is_some_and(|last| rseq <= last) {
+            return; // a retransmission: already PRACKed
+        }
+        self.last_rseq = Some(rseq);
+        let cseq = invite.headers.cseq().ok().flatten().map_or(1, |c| c.seq);
+        if let Ok(d) = Dialog::from_uac_response(invite, p) {
+            let same = self.dialog.as_ref().map(|x| x.id()) == Some(d.id());
+            if !same {
+                self.dialog = Some(d);
+            }
+        }
+        let rack = format!("{rseq} {cseq} INVITE");
+        let hop = self.resolve_hop_for_dialog().await;
+        if !hop.is_empty() {
+            self.hop = hop;
+        }
+        let Some(target) = self.hop.first().copied() else {
+            return;
+        };
+        let via = self.env.endpoint.via_for(&target);
+        let Some(dialog) = self.dialog.as_mut() else {
+            return;
+        };
+        let Ok(mut req) = dialog.create_request(Method::Prack, via) else {
+            return;
+        };
+        let _ = req.headers.push("RAck", &rack);
+        // Not awaited: the PRACK's 200 must not hold up the INVITE's answer.
+        let ep = self.env.endpoint.clone();
+        let hop = self.hop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = ep.request(req, hop).await {
+                debug!("PRACK: {e}");
+            }
+        });
+    }
+
+    /// Where requests in the current dialog go.
+    async fn resolve_hop_for_dialog(&mut self) -> Vec<Target> {
+        let probe = {
+            let Some(d) = self.dialog.as_ref() else {
+                return Vec::new();
+            };
+            let mut d2 = d.clone();
+            let via = self.env.endpoint.via_for(&Target {
+                addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+                proto: Proto::Udp,
+            });
+            d2.create_request(Method::Options, via).ok()
+        };
+        match probe {
+            Some(p) => self.resolve_hop(&p).await,
+            None => Vec::new(),
         }
     }
 
@@ -686,6 +794,10 @@ impl Call {
         self.dialog = Some(dialog);
         let seq = invite.headers.cseq().ok().flatten().map_or(1, |c| c.seq);
         self.send_ack(seq).await;
+        self.session_timer = resp
+            .headers
+            .get("Session-Expires")
+            .and_then(|v| SessionTimer::from_header(v, "uac"));
         match sdp_of(&resp.headers, &resp.body) {
             Some(answer) => match msdp::accept_answer(offer, &answer) {
                 Ok(neg) => self.start_or_update_media(neg),
@@ -759,6 +871,46 @@ impl Call {
         auto_answer: bool,
     ) -> Setup {
         let local_tag = token(&mut self.rng);
+        // §8.2.2.3: extensions the caller requires and we lack.
+        let required: Vec<String> = invite
+            .headers
+            .get_all("Require")
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let unsupported: Vec<&String> = required
+            .iter()
+            .filter(|t| !SUPPORTED.split(", ").any(|s| s == t.as_str()))
+            .collect();
+        if !unsupported.is_empty() {
+            let list = unsupported
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut r = response(&invite, 420);
+            let _ = r.headers.push("Unsupported", &list);
+            let _ = self.env.endpoint.respond(tx, r).await;
+            return Setup::Ended(CallEnd::Failed {
+                status: Some(420),
+                reason: format!("the caller requires {list}"),
+            });
+        }
+        // RFC 4028 §8.1: an interval under our minimum is refused with 422.
+        let asked_se = invite
+            .headers
+            .get("Session-Expires")
+            .and_then(|v| v.split(';').next()?.trim().parse::<u32>().ok());
+        if asked_se.is_some_and(|se| se < MIN_SE) {
+            let mut r = response(&invite, 422);
+            let _ = r.headers.push("Min-SE", &MIN_SE.to_string());
+            let _ = self.env.endpoint.respond(tx, r).await;
+            return Setup::Ended(CallEnd::Failed {
+                status: Some(422),
+                reason: "session interval too small".into(),
+            });
+        }
         if let Err(e) = self.bind_local(&source).await {
             let _ = self.env.endpoint.respond(tx, response(&invite, 500)).await;
             return Setup::Ended(CallEnd::Failed {
@@ -794,19 +946,44 @@ impl Call {
         if self.hop.is_empty() {
             self.hop = vec![source];
         }
-        let ringing = self.tagged(&invite, 180, &local_tag);
+        let mut ringing = self.tagged(&invite, 180, &local_tag);
+        // RFC 3262: the caller requires reliable provisionals; send the
+        // 180 with RSeq and retransmit it until its PRACK.
+        if required.iter().any(|t| t == "100rel") {
+            let _ = ringing.headers.push("Require", "100rel");
+            let _ = ringing.headers.push("RSeq", "1");
+            self.prack_wait = Some(PrackWait::new(ringing.clone(), 1, &invite));
+        }
         let _ = self.env.endpoint.respond(tx, ringing).await;
         let _ = self.env.events.send(Event::IncomingCall {
             call: self.info.clone(),
         });
         let offer = sdp_of(&invite.headers, &invite.body);
-        if auto_answer {
+        // With a reliable 180 out, auto-answer waits for its PRACK.
+        if auto_answer && self.prack_wait.is_none() {
             return self.answer(tx, &invite, &local_tag, offer.as_ref()).await;
         }
         let deadline = tokio::time::sleep(RING_TIMEOUT);
         tokio::pin!(deadline);
         loop {
+            let prack_due = self.prack_wait.as_ref().map(|w| w.next);
             tokio::select! {
+                () = crate::util::sleep_until(prack_due) => {
+                    let Some(w) = self.prack_wait.as_mut() else { continue };
+                    if Instant::now() >= w.give_up {
+                        // §3: no PRACK in 64*T1: the caller cannot take
+                        // reliable responses after all; refuse the call.
+                        self.prack_wait = None;
+                        let mut r = self.tagged(&invite, 504, &local_tag);
+                        let _ = r.headers.push("Reason", "SIP;cause=504;text=\"no PRACK\"");
+                        let _ = self.env.endpoint.respond(tx, r).await;
+                        return Setup::Ended(CallEnd::Failed { status: Some(504), reason: "no PRACK for our 180".into() });
+                    }
+                    let r = w.response.clone();
+                    w.interval = (w.interval * 2).min(Duration::from_secs(4));
+                    w.next = Instant::now() + w.interval;
+                    let _ = self.env.endpoint.respond(tx, r).await;
+                }
                 () = &mut deadline => {
                     let _ = self.env.endpoint.respond(tx, self.tagged(&invite, 480, &local_tag)).await;
                     return Setup::Ended(CallEnd::Missed);
@@ -828,6 +1005,9 @@ impl Call {
                     Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
                     Some(CallInput::Request { id, request }) => {
                         let _ = self.in_dialog_request(id, request).await;
+                        if auto_answer && self.prack_wait.is_none() {
+                            return self.answer(tx, &invite, &local_tag, offer.as_ref()).await;
+                        }
                     }
                     None => {
                         let _ = self.env.endpoint.respond(tx, self.tagged(&invite, 480, &local_tag)).await;
@@ -846,6 +1026,9 @@ impl Call {
         tag: &str,
         busy: bool,
     ) -> Setup {
+        if let Some(w) = self.prack_wait.as_mut() {
+            w.stop();
+        }
         let code = if busy { 486 } else { 603 };
         let _ = self
             .env
@@ -868,7 +1051,7 @@ impl Call {
         if (101..300).contains(&code) {
             let _ = r.headers.push("Contact", &format!("<{}>", self.contact));
             let _ = r.headers.push("Allow", ALLOW);
-            let _ = r.headers.push("Supported", "replaces");
+            let _ = r.headers.push("Supported", SUPPORTED);
         }
         r
     }
@@ -880,7 +1063,12 @@ impl Call {
         tag: &str,
         offer: Option<&Sdp>,
     ) -> Setup {
+        // A PRACK may still come for our 180: answer it, but stop resending.
+        if let Some(w) = self.prack_wait.as_mut() {
+            w.stop();
+        }
         let mut ok = self.tagged(invite, 200, tag);
+        self.negotiate_session_timer(invite, &mut ok);
         let body = match offer {
             Some(offer) => {
                 self.sdp_version += 1;
@@ -960,6 +1148,93 @@ impl Call {
         Setup::Connected
     }
 
+    /// RFC 4028 §9 as UAS: echo the caller's Session-Expires with a
+    /// refresher (the caller when it supports timers, else us).
+    fn negotiate_session_timer(&mut self, req: &Request, ok: &mut Response) {
+        let Some(se) = req.headers.get("Session-Expires") else {
+            return;
+        };
+        let mut parts = se.split(';');
+        let Some(secs) = parts.next().and_then(|v| v.trim().parse::<u32>().ok()) else {
+            return;
+        };
+        let asked = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("refresher"))
+            .map(|(_, v)| v.trim().to_ascii_lowercase());
+        let supports = req
+            .headers
+            .get_all("Supported")
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("timer")));
+        let refresher = match asked.as_deref() {
+            Some("uas") => "uas",
+            _ if supports => "uac",
+            _ => "uas",
+        };
+        let secs = secs.max(MIN_SE);
+        let _ = ok
+            .headers
+            .push("Session-Expires", &format!("{secs};refresher={refresher}"));
+        if supports {
+            let _ = ok.headers.push("Require", "timer");
+        }
+        self.session_timer = Some(SessionTimer::new(secs, refresher == "uas"));
+    }
+
+    /// The session timer fired: refresh (UPDATE when the peer allows it,
+    /// else re-INVITE), or end a session the peer stopped refreshing.
+    async fn session_timer_due(&mut self) -> Option<CallEnd> {
+        let timer = self.session_timer?;
+        if !timer.we_refresh {
+            warn!("the peer stopped refreshing the session; ending the call");
+            self.bye().await;
+            return Some(CallEnd::Failed {
+                status: None,
+                reason: "session expired (no refresh from the peer, RFC 4028)".into(),
+            });
+        }
+        let se = format!("{};refresher=uac", timer.interval.as_secs());
+        let resp = self
+            .request_in_dialog_with(
+                Method::Update,
+                None,
+                &[("Session-Expires", &se), ("Supported", "timer")],
+            )
+            .await;
+        match resp.map(|r| r.status.as_u16()) {
+            Some(200..=299) => {
+                if let Some(t) = self.session_timer.as_mut() {
+                    t.reset();
+                }
+                None
+            }
+            Some(405 | 501) => {
+                // No UPDATE there: refresh with a re-INVITE of our state.
+                let on = self.info.held_by_us;
+                self.info.held_by_us = !on;
+                self.hold(on).await;
+                if let Some(t) = self.session_timer.as_mut() {
+                    t.reset();
+                }
+                None
+            }
+            Some(481 | 408) | None => {
+                self.bye().await;
+                Some(CallEnd::Failed {
+                    status: None,
+                    reason: "the session refresh failed".into(),
+                })
+            }
+            Some(_) => {
+                // Try again later rather than drop a working call.
+                if let Some(t) = self.session_timer.as_mut() {
+                    t.reset();
+                }
+                None
+            }
+        }
+    }
+
     async fn ack_timer(&mut self) {
         let Some((tx, w)) = self.ack_wait.as_mut() else {
             return;
@@ -996,6 +1271,11 @@ impl Call {
             let ack_due = self.ack_wait.as_ref().and_then(|(_, w)| w.poll_timeout());
             tokio::select! {
                 () = crate::util::sleep_until(ack_due) => self.ack_timer().await,
+                () = crate::util::sleep_until(self.session_timer.map(|t| t.due)) => {
+                    if let Some(end) = self.session_timer_due().await {
+                        return end;
+                    }
+                }
                 Some(r) = self.reports.recv() => self.on_media_report(r),
                 input = self.input.recv() => match input {
                     None | Some(CallInput::Command(CallCommand::Hangup)) => {
@@ -1192,10 +1472,23 @@ impl Call {
         method: Method,
         body: Option<(Vec<u8>, ContentType)>,
     ) -> Option<Response> {
+        self.request_in_dialog_with(method, body, &[]).await
+    }
+
+    /// As [`Self::request_in_dialog`], with extra headers.
+    async fn request_in_dialog_with(
+        &mut self,
+        method: Method,
+        body: Option<(Vec<u8>, ContentType)>,
+        extra: &[(&str, &str)],
+    ) -> Option<Response> {
         let target = self.hop.first().copied()?;
         let via = self.env.endpoint.via_for(&target);
         let dialog = self.dialog.as_mut()?;
         let mut req = dialog.create_request(method.clone(), via).ok()?;
+        for (n, v) in extra {
+            let _ = req.headers.push(n, v);
+        }
         if let Some((b, ct)) = body {
             req.set_body(b, Some(ct));
         }
@@ -1262,6 +1555,12 @@ impl Call {
                 let mut ok = response(&request, 200);
                 let _ = ok.headers.push("Contact", &format!("<{}>", self.contact));
                 let _ = ok.headers.push("Allow", ALLOW);
+                // A refresh (RFC 4028 §10): answer it and restart the timer.
+                if request.headers.get("Session-Expires").is_some() {
+                    self.negotiate_session_timer(&request, &mut ok);
+                } else if let Some(t) = self.session_timer.as_mut() {
+                    t.reset();
+                }
                 match sdp_of(&request.headers, &request.body) {
                     Some(offer) => {
                         self.sdp_version += 1;
@@ -1366,6 +1665,18 @@ impl Call {
                 }
                 None
             }
+            Method::Prack => {
+                let rack = request.headers.get("RAck").unwrap_or("");
+                let matched = self.prack_wait.as_ref().is_some_and(|w| w.matches(rack));
+                if matched {
+                    self.prack_wait = None;
+                    let _ = ep.respond(id, response(&request, 200)).await;
+                } else {
+                    // §3: a PRACK for nothing we sent reliably.
+                    let _ = ep.respond(id, response(&request, 481)).await;
+                }
+                None
+            }
             Method::Options => {
                 let mut r = response(&request, 200);
                 let _ = r.headers.push("Allow", ALLOW);
@@ -1417,6 +1728,95 @@ impl Call {
             end: end.clone(),
         });
         let _ = self.env.ended.send((self.info.clone(), end)).await;
+    }
+}
+
+/// A reliable provisional response retransmitted until PRACKed
+/// (RFC 3262 §3: T1, doubling up to T2; give up after 64*T1).
+struct PrackWait {
+    response: Response,
+    /// The RAck that acknowledges it: RSeq, CSeq number.
+    rack: (u32, u32),
+    next: Instant,
+    interval: Duration,
+    give_up: Instant,
+}
+
+impl PrackWait {
+    fn new(response: Response, rseq: u32, invite: &Request) -> Self {
+        let cseq = invite.headers.cseq().ok().flatten().map_or(0, |c| c.seq);
+        let t1 = Duration::from_millis(500);
+        Self {
+            response,
+            rack: (rseq, cseq),
+            next: Instant::now() + t1,
+            interval: t1,
+            give_up: Instant::now() + t1 * 64,
+        }
+    }
+
+    /// No more retransmissions (a final response went out).
+    fn stop(&mut self) {
+        let far = Instant::now() + Duration::from_secs(3600);
+        self.next = far;
+        self.give_up = far;
+    }
+
+    /// Whether `rack` (`1 314 INVITE`) acknowledges this response.
+    fn matches(&self, rack: &str) -> bool {
+        let mut it = rack.split_whitespace();
+        let rseq = it.next().and_then(|v| v.parse::<u32>().ok());
+        let cseq = it.next().and_then(|v| v.parse::<u32>().ok());
+        let method = it.next();
+        rseq == Some(self.rack.0)
+            && cseq == Some(self.rack.1)
+            && method.is_some_and(|m| m.eq_ignore_ascii_case("INVITE"))
+    }
+}
+
+/// An RFC 4028 session timer.
+#[derive(Debug, Clone, Copy)]
+struct SessionTimer {
+    interval: Duration,
+    /// We send the refreshes (else we expect them).
+    we_refresh: bool,
+    /// Next refresh to send, or the deadline for the peer's.
+    due: Instant,
+}
+
+impl SessionTimer {
+    fn new(interval_s: u32, we_refresh: bool) -> Self {
+        let interval = Duration::from_secs(u64::from(interval_s.max(MIN_SE)));
+        let mut t = Self {
+            interval,
+            we_refresh,
+            due: Instant::now(),
+        };
+        t.reset();
+        t
+    }
+
+    /// §10: the refresher refreshes at half the interval; the other side
+    /// gives up at the interval minus min(32 s, a third of it).
+    fn reset(&mut self) {
+        let wait = if self.we_refresh {
+            self.interval / 2
+        } else {
+            self.interval - (self.interval / 3).min(Duration::from_secs(32))
+        };
+        self.due = Instant::now() + wait;
+    }
+
+    /// From a Session-Expires header (`1800;refresher=uac`), seen by `us`
+    /// (`uac` or `uas` in this transaction).
+    fn from_header(value: &str, us: &str) -> Option<Self> {
+        let mut parts = value.split(';');
+        let secs: u32 = parts.next()?.trim().parse().ok()?;
+        let refresher = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("refresher"))
+            .map(|(_, v)| v.trim().to_ascii_lowercase());
+        Some(Self::new(secs, refresher.as_deref() == Some(us)))
     }
 }
 

@@ -1,0 +1,272 @@
+//! Call features of `parley-cli` against SIPp scenarios, directly on
+//! loopback (local account): 100rel/PRACK in both roles, hold by
+//! re-INVITE and resume by UPDATE, INFO DTMF, 491 glare, 3xx redirect,
+//! RFC 4028 session-timer refresh.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use parley_interop::{free_port, Sipp};
+use serde_json::Value;
+
+fn cli_cmd(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_parley-cli"));
+    c.arg("--config-dir")
+        .arg(dir.join("config"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--json")
+        .env("PARLEY_LOG", "ua=debug");
+    c
+}
+
+fn cli(dir: &Path, args: &[&str], password: Option<&str>) -> Output {
+    let mut c = cli_cmd(dir);
+    c.args(args);
+    if let Some(p) = password {
+        c.env("PARLEY_PASSWORD", p);
+    }
+    c.output().expect("run parley-cli")
+}
+
+/// A `parley-cli run` in the background: events as JSON values, commands
+/// on its stdin; killed on drop.
+struct Running {
+    child: Child,
+    stdin: ChildStdin,
+    events: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Running {
+    fn start(dir: &Path, args: &[&str], password: Option<&str>) -> Self {
+        let mut c = cli_cmd(dir);
+        c.arg("run").args(args);
+        if let Some(p) = password {
+            c.env("PARLEY_PASSWORD", p);
+        }
+        let log = std::fs::File::create(dir.join("run.err")).unwrap();
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn parley-cli run");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Waits for an event matching `pred`; panics with what was seen.
+    fn wait(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!("no {what} within {within:?}; saw: {:#?}", self.seen),
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn event(v: &Value) -> &str {
+    v["event"].as_str().unwrap_or("")
+}
+
+fn call_state(v: &Value, state: &str) -> bool {
+    event(v) == "call_state" && v["call"]["state"] == state
+}
+
+fn callee(dir: &Path, port: u16) -> Running {
+    let mut r = Running::start(dir, &["--auto-answer", "--port", &port.to_string()], None);
+    r.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    r
+}
+
+fn scenario(name: &str, port: u16) -> Sipp {
+    Sipp::scenario(name)
+        .remote(format!("127.0.0.1:{port}").parse().unwrap())
+        .args(["-s", "parley", "-mp", &free_port(4).to_string()])
+}
+
+#[test]
+fn parley_answers_with_reliable_180_then_takes_hold_update_resume_and_info_dtmf() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let out: PathBuf = dir.path().join("sipp");
+    let run = scenario("parley_uas_features", port)
+        .run(&out)
+        .expect("sipp");
+    assert!(run.passed(), "SIPp: {}", run.trace("msg"));
+    parley.wait("held by the peer", Duration::from_secs(5), |v| {
+        call_state(v, "on_hold") && v["call"]["held_by_peer"] == true
+    });
+    parley.wait("resumed", Duration::from_secs(5), |v| {
+        call_state(v, "connected") && v["call"]["held_by_peer"] == false
+    });
+    let d = parley.wait("dtmf", Duration::from_secs(5), |v| event(v) == "dtmf");
+    assert_eq!(d["digit"], "5");
+    let ended = parley.wait("ended", Duration::from_secs(5), |v| {
+        event(v) == "call_ended"
+    });
+    assert_eq!(ended["end"]["by_us"], false);
+}
+
+#[test]
+fn parley_pracks_a_reliable_183_with_sdp() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let out: PathBuf = dir.path().join("sipp");
+    let uas = Sipp::scenario("uas_100rel")
+        .port(sipp_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&out)
+        .expect("sipp");
+    let call = cli(
+        dir.path(),
+        &[
+            "call",
+            &format!("sip:test@127.0.0.1:{sipp_port}"),
+            "--duration",
+            "1",
+        ],
+        None,
+    );
+    let run = uas.wait().expect("sipp ends");
+    assert!(
+        call.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&call.stdout),
+        String::from_utf8_lossy(&call.stderr)
+    );
+    assert!(run.passed(), "SIPp wanted a PRACK: {}", run.trace("msg"));
+    assert!(String::from_utf8_lossy(&call.stdout).contains("\"early_media\""));
+}
+
+#[test]
+fn re_invite_glare_491_is_retried_after_the_back_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let out: PathBuf = dir.path().join("sipp");
+    let sipp = scenario("glare_491", port).start(&out).expect("sipp");
+    parley.wait("connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected")
+    });
+    parley.send("hold");
+    let held = parley.wait("held", Duration::from_secs(10), |v| {
+        call_state(v, "on_hold") && v["call"]["held_by_us"] == true
+    });
+    assert_eq!(held["call"]["held_by_peer"], false);
+    let run = sipp.wait().expect("sipp ends");
+    assert!(run.passed(), "SIPp: {}", run.trace("msg"));
+    // Exactly two re-INVITEs reached SIPp: the refused one and the retry.
+    let msgs = run.trace("msg");
+    let reinvites = msgs.matches("CSeq: 2 INVITE").count() + msgs.matches("CSeq: 3 INVITE").count();
+    assert!(reinvites >= 2, "{msgs}");
+    parley.wait("ended", Duration::from_secs(5), |v| {
+        event(v) == "call_ended"
+    });
+}
+
+#[test]
+fn a_302_redirect_is_followed_to_the_new_contact() {
+    let target_dir = tempfile::tempdir().unwrap();
+    let target_port = free_port(1);
+    let mut target = callee(target_dir.path(), target_port);
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let out: PathBuf = dir.path().join("sipp");
+    let redirector = Sipp::scenario("redirect")
+        .port(sipp_port)
+        .args(["-key", "target_port", &target_port.to_string()])
+        .start(&out)
+        .expect("sipp");
+    let call = cli(
+        dir.path(),
+        &[
+            "call",
+            &format!("sip:someone@127.0.0.1:{sipp_port}"),
+            "--duration",
+            "1",
+        ],
+        None,
+    );
+    assert!(
+        call.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&call.stdout),
+        String::from_utf8_lossy(&call.stderr)
+    );
+    assert!(redirector.wait().expect("sipp").passed());
+    target.wait("the redirected call", Duration::from_secs(5), |v| {
+        event(v) == "incoming_call"
+    });
+}
+
+#[test]
+fn the_uas_refreshes_a_session_timer_it_was_asked_to_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let out: PathBuf = dir.path().join("sipp");
+    let run = scenario("session_timer", port)
+        .timeout(Duration::from_secs(90))
+        .run(&out)
+        .expect("sipp");
+    assert!(
+        run.passed(),
+        "no refresh within the interval: {}",
+        run.trace("msg")
+    );
+    parley.wait("ended", Duration::from_secs(5), |v| {
+        event(v) == "call_ended"
+    });
+}
