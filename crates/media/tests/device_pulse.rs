@@ -10,6 +10,9 @@ use media::device::{
     list_devices, AudioPort, DeviceAudio, DeviceSelection, DeviceStatus, FrameClock, FRAME,
 };
 
+/// Both tests listen on the one default monitor: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn enabled() -> bool {
     if std::env::var_os("PARLEY_TEST_AUDIO").is_none() {
         eprintln!("PARLEY_TEST_AUDIO unset: the sound-server test runs under scripts/test.sh");
@@ -53,6 +56,7 @@ fn default_devices_loop_through_the_null_sink() {
     if !enabled() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let list = list_devices().expect("list");
     assert!(list.outputs.iter().any(|d| d.is_default), "{list:?}");
     let mut audio = DeviceAudio::open(&DeviceSelection::default()).expect("open defaults");
@@ -73,6 +77,20 @@ fn a_vanishing_sink_falls_back_without_ending_the_call() {
     if !enabled() {
         return;
     }
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // A sink left by an earlier, failed run would be found instead.
+    if let Ok(list) = Command::new("pactl")
+        .args(["list", "short", "modules"])
+        .output()
+    {
+        for line in String::from_utf8_lossy(&list.stdout).lines() {
+            if line.contains("sink_name=parley_hotplug") {
+                if let Some(id) = line.split_whitespace().next() {
+                    let _ = Command::new("pactl").args(["unload-module", id]).status();
+                }
+            }
+        }
+    }
     let out = Command::new("pactl")
         .args([
             "load-module",
@@ -87,7 +105,7 @@ fn a_vanishing_sink_falls_back_without_ending_the_call() {
     let sink = list
         .outputs
         .iter()
-        .find(|d| d.id.contains("parley_hotplug"))
+        .find(|d| d.id.ends_with(":parley_hotplug"))
         .unwrap_or_else(|| panic!("new sink not listed: {list:?}"))
         .id
         .clone();
