@@ -2,7 +2,18 @@
 
 /// The app's IPC commands; each gets an `allow-*` permission that
 /// `capabilities/default.json` grants to the main window only.
-const COMMANDS: &[&str] = &["engine_status", "add_account", "remove_account"];
+const COMMANDS: &[&str] = &[
+    "engine_status",
+    "add_account",
+    "remove_account",
+    "call_dial",
+    "call_answer",
+    "call_reject",
+    "call_hangup",
+    "call_hold",
+    "call_mute",
+    "call_dtmf",
+];
 
 fn main() {
     let attributes = tauri_build::Attributes::new()

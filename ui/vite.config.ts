@@ -7,7 +7,13 @@ import { svelte } from "@sveltejs/vite-plugin-svelte";
 export default defineConfig({
   plugins: [svelte()],
   clearScreen: false,
-  server: { port: 1420, strictPort: true, host: "127.0.0.1" },
+  server: {
+    port: 1420,
+    strictPort: true,
+    host: "127.0.0.1",
+    // Only the tests read outside ui/: src-tauri's command list (tests/permissions.test.ts).
+    fs: process.env.VITEST ? { allow: [".."] } : undefined,
+  },
   build: { target: "safari15", outDir: "dist", emptyOutDir: true },
   test: {
     environment: "jsdom",

@@ -1,7 +1,7 @@
 // End-to-end tests in the real Parley window: tauri-driver + WebKitWebDriver
 // drive the built app (scripts/e2e.sh runs this under Xvfb, inside
 // dbus-run-session with an unlocked gnome-keyring).
-import { test, before, after } from "node:test";
+import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -12,7 +12,9 @@ import { Session, startDriver } from "./webdriver.mjs";
 const root = path.resolve(import.meta.dirname, "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, "target");
 const app = process.env.PARLEY_APP ?? path.join(targetDir, "debug/parley");
-const shots = process.env.PARLEY_SCREENSHOT_DIR;
+// Screenshots of the main screens, light and dark, land in docs/screenshots
+// (PARLEY_SCREENSHOT_DIR elsewhere, or "" for none).
+const shots = process.env.PARLEY_SCREENSHOT_DIR ?? path.join(root, "docs/screenshots");
 const workspaceVersion = fs.readFileSync(path.join(root, "Cargo.toml"), "utf8").match(/^version = "(.+)"/m)[1];
 
 let driver;
@@ -38,12 +40,17 @@ after(async () => {
 async function shot(name) {
   if (!shots) return;
   fs.mkdirSync(shots, { recursive: true });
-  // Let WebKit paint the last DOM change before capturing.
-  await s.cmd("POST", "/execute/async", {
-    script: "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
-    args: [],
-  });
-  fs.writeFileSync(path.join(shots, `${name}.png`), await s.screenshot());
+  for (const theme of ["light", "dark"]) {
+    // data-theme is what the theme setting sets; the OS default is light here.
+    await s.execute("document.documentElement.dataset.theme = arguments[0];", [theme]);
+    // Let WebKit paint the last DOM change before capturing.
+    await s.cmd("POST", "/execute/async", {
+      script: "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+      args: [],
+    });
+    fs.writeFileSync(path.join(shots, `${name}-${theme}.png`), await s.screenshot());
+  }
+  await s.execute("delete document.documentElement.dataset.theme;");
 }
 
 const heading = async () => (await s.find("main h1")).text();
@@ -109,24 +116,83 @@ test("an account added in the window lands in the config and its password in the
   assert.throws(() => execFileSync("secret-tool", ["lookup", "service", "org.parley.Parley", "username", "Work"], { stdio: "pipe" }));
 });
 
-test("an account added in the window registers with a real Kamailio", async () => {
-  const peers = spawn(path.join(targetDir, "debug/parley-peers"), ["kamailio"], { stdio: ["pipe", "pipe", "inherit"] });
-  try {
-    const port = await new Promise((resolve, reject) => {
-      let out = "";
-      peers.stdout.on("data", (d) => {
-        out += d;
-        const m = out.match(/kamailio (\d+)/);
-        if (m) resolve(Number(m[1]));
-      });
-      peers.on("exit", (code) => reject(new Error(`parley-peers exited (${code})`)));
+/**
+ * parley-peers: Kamailio plus baresip users, and a line protocol to drive
+ * them (`bob dial sip:...` -> `reply bob {...}`).
+ */
+async function startPeers(...users) {
+  const proc = spawn(path.join(targetDir, "debug/parley-peers"), ["kamailio", ...users.flatMap((u) => ["--baresip", u])], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines = [];
+  const waiters = [];
+  let buf = "";
+  proc.stdout.on("data", (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      for (const w of [...waiters]) w();
+    }
+  });
+  const exited = new Promise((resolve) => proc.on("exit", resolve));
+  /** The next line (from `from` on) matching `re`. */
+  const line = (re, from = 0, timeout = 30_000) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const hit = lines.slice(from).find((l) => re.test(l));
+        if (hit) {
+          waiters.splice(waiters.indexOf(check), 1);
+          clearTimeout(timer);
+          resolve(hit);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(check), 1);
+        reject(new Error(`parley-peers: no line matching ${re} (got: ${lines.join(" | ")})`));
+      }, timeout);
+      waiters.push(check);
+      exited.then((code) => reject(new Error(`parley-peers exited (${code})`)));
+      check();
     });
+  await line(/^ready$/, 0, 60_000);
+  const port = Number((await line(/^kamailio \d+$/)).split(" ")[1]);
+  return {
+    port,
+    /** Sends a ctrl_tcp command to `user`'s baresip and returns its reply line. */
+    async send(user, command) {
+      const from = lines.length;
+      proc.stdin.write(`${user} ${command}\n`);
+      const reply = await line(new RegExp(`^(reply|error) ${user} `), from);
+      assert.match(reply, /^reply .*"ok":true/, `baresip ${user} ${command}`);
+      return reply;
+    },
+    async stop() {
+      proc.stdin.end(); // parley-peers stops its peers when its stdin closes
+      await exited;
+    },
+  };
+}
+
+const callState = async () => (await s.find('[data-testid="call-state"]')).text();
+
+describe("with Kamailio and baresip (bob, auto-answer)", () => {
+  let peers;
+  before(async () => {
+    peers = await startPeers("bob");
+  });
+  after(async () => {
+    await peers?.stop();
+  });
+
+  test("an account added in the window registers with a real Kamailio", async () => {
     await (await s.find("#nav-settings")).click();
     await (await s.find("button.primary")).click(); // Add account
     await (await s.find('input[name="name"]')).type("Office");
     await (await s.find('input[name="uri"]')).type("sip:alice@127.0.0.1");
     await (await s.find('input[name="password"]')).type("alice123");
-    await (await s.find('input[name="proxy"]')).type(`sip:127.0.0.1:${port}`);
+    await (await s.find('input[name="proxy"]')).type(`sip:127.0.0.1:${peers.port}`);
     await (await s.find('button[type="submit"]')).click();
 
     const account = await s.find('[data-testid="status-account"]');
@@ -134,11 +200,66 @@ test("an account added in the window registers with a real Kamailio", async () =
     const state = await s.find('[data-testid="status-state"]');
     await s.waitFor("registered", async () => (await state.text()) === "Registered", 15_000);
     await shot("registered");
+  });
 
+  test("a call to baresip from the dialpad connects, holds, resumes and hangs up", async () => {
+    await (await s.find("#nav-dialpad")).click();
+    const input = await s.find(".dial-input");
+    await input.clear();
+    await input.type("bob");
+    const target = await s.find('[data-testid="dial-target"]');
+    await s.waitFor("dial target", async () => (await target.text()) === "sip:bob@127.0.0.1");
+    await (await s.find('[data-testid="call-button"]')).click();
+
+    await s.waitFor("connected", async () => (await callState()) === "Connected", 20_000);
+    assert.equal(await (await s.find('[data-testid="call-peer"]')).text(), "bob");
+    const timer = await s.find('[data-testid="call-timer"]');
+    await s.waitFor("timer runs", async () => (await timer.text()) !== "0:00", 5_000);
+    await shot("call-connected");
+
+    await (await s.find('[data-testid="call-hold"]')).click();
+    await s.waitFor("on hold", async () => (await callState()) === "On hold", 10_000);
+    const hold = await s.find('[data-testid="call-hold"]');
+    assert.equal(await hold.text(), "Resume");
+    assert.equal(await hold.attribute("aria-pressed"), "true");
+    await shot("call-on-hold");
+    await hold.click(); // Resume
+    await s.waitFor("resumed", async () => (await callState()) === "Connected", 10_000);
+
+    await (await s.find('[data-testid="call-hangup"]')).click();
+    const end = await s.find('[data-testid="call-end"]');
+    await s.waitFor("ended by us", async () => (await end.text()) === "You hung up", 10_000);
+    await shot("call-ended");
+    await (await s.find(".call-panel button.secondary")).click(); // Close
+    await s.waitFor("call pane gone", async () => (await s.findAll('[data-testid="calls"]')).length === 0);
+    // The dialpad now offers to call bob again.
+    assert.equal(await (await s.find('[data-testid="redial"]')).text(), "Redial bob");
+  });
+
+  test("a call from baresip rings in a focused panel and is answered", async () => {
+    await peers.send("bob", "dial sip:alice@127.0.0.1");
+    const panel = await s.find('[data-testid="incoming-call"]', { timeout: 15_000 });
+    assert.equal(await (await s.find('[data-testid="incoming-peer"]')).text(), "bob");
+    await s.waitFor("Answer has focus", async () => (await s.execute("return document.activeElement.textContent.trim();")) === "Answer");
+    assert.equal(await panel.attribute("role"), "alertdialog");
+    await shot("incoming-call");
+
+    // Enter on the focused Answer button answers.
+    await s.cmd("POST", "/actions", {
+      actions: [{ type: "key", id: "kb", actions: [{ type: "keyDown", value: "\uE007" }, { type: "keyUp", value: "\uE007" }] }],
+    });
+    await s.waitFor("connected", async () => (await callState()) === "Connected", 15_000);
+    await s.waitFor("incoming panel gone", async () => (await s.findAll('[data-testid="incoming-call"]')).length === 0);
+
+    await peers.send("bob", "hangup");
+    const end = await s.find('[data-testid="call-end"]');
+    await s.waitFor("ended by bob", async () => (await end.text()) === "The other side hung up", 10_000);
+  });
+
+  test("removing the account brings the local account back", async () => {
+    await (await s.find("#nav-settings")).click();
     await (await s.find('button[aria-label="Remove account Office"]')).click();
+    const account = await s.find('[data-testid="status-account"]');
     await s.waitFor("local account back", async () => (await account.text()) === "Local");
-  } finally {
-    peers.stdin.end(); // parley-peers stops Kamailio when its stdin closes
-    await new Promise((resolve) => (peers.exitCode !== null ? resolve() : peers.on("exit", resolve)));
-  }
+  });
 });
