@@ -14,7 +14,7 @@ use crate::{CliError, Output};
 
 /// Registers `account` when it is a registering account (and remembers
 /// its password for call challenges); the local account only listens.
-async fn prepare(engine: &Engine, account: &str, out: &Output) -> Result<(), CliError> {
+pub(crate) async fn prepare(engine: &Engine, account: &str, out: &Output) -> Result<(), CliError> {
     let status = engine.status().await?;
     let info = status
         .accounts
@@ -243,7 +243,7 @@ async fn command(
             Ok(i) => engine.dtmf(i, rest).await.map_err(Into::into),
             Err(e) => Err(e),
         },
-        other => Err(CliError::UnknownCommand(other.to_owned())),
+        other => crate::chat::stdin_command(engine, account, other, rest).await,
     };
     if let Err(e) = result {
         // A bad command is reported and the session goes on.

@@ -11,6 +11,7 @@ use serde::Serialize;
 use ua::{AccountInfo, AccountInput, Engine, EngineError, EngineOptions, TransportKind};
 
 mod calls;
+mod chat;
 
 /// Longest password accepted on stdin; anything longer is a mistake
 /// (a file piped in by accident) rather than a password.
@@ -97,6 +98,22 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// Send a chat message; exit 0 when it was accepted (2xx).
+    Message {
+        /// Recipient SIP URI.
+        uri: String,
+        /// The text.
+        text: String,
+        /// The account to send from.
+        #[arg(long, default_value = "Local")]
+        account: String,
+        /// Seconds to wait for the outcome.
+        #[arg(long, default_value_t = 40)]
+        timeout: u64,
+    },
+    /// Publish our presence, or watch a contact's.
+    #[command(subcommand)]
+    Presence(chat::PresenceCommand),
 }
 
 #[derive(Subcommand)]
@@ -180,6 +197,10 @@ enum CliError {
     NoCall,
     #[error("unknown command {0:?}")]
     UnknownCommand(String),
+    #[error("message {0}")]
+    MessageFailed(String),
+    #[error("presence: {0}")]
+    PresenceFailed(String),
 }
 
 fn main() -> ExitCode {
@@ -309,6 +330,13 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
             dtmf,
         } => calls::call(engine, &account, &uri, duration, play, record, dtmf, out).await?,
         Command::Run { account, .. } => calls::run(engine, &account, out).await?,
+        Command::Message {
+            uri,
+            text,
+            account,
+            timeout,
+        } => chat::message(engine, &account, &uri, &text, timeout, out).await?,
+        Command::Presence(cmd) => chat::presence(engine, cmd, out).await?,
         Command::Devices => unreachable!("handled before the engine starts"),
     }
     Ok(())
@@ -459,6 +487,10 @@ impl Output {
             self.line(ev);
             return;
         }
+        if let Some(line) = chat::describe(ev) {
+            println!("{line}");
+            return;
+        }
         match ev {
             ua::Event::IncomingCall { call } => println!(
                 "incoming call {}: {}{}",
@@ -480,6 +512,8 @@ impl Output {
             ua::Event::Dtmf { id, digit } => println!("call {id} dtmf {digit}"),
             ua::Event::Registration { account, state } => println!("{account}: {state:?}"),
             ua::Event::AccountsChanged { .. } => {}
+            // Described by chat::describe above.
+            _ => {}
         }
     }
 

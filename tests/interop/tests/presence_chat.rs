@@ -1,0 +1,339 @@
+//! Presence and chat of the engine against the harness's real peers on
+//! loopback: Kamailio (registrar, proxy and presence server), baresip and
+//! SIPp (issue 7's "done when").
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parley_interop::{Baresip, BaresipOptions, Kamailio, KamailioOptions, Sipp};
+use store::{MemorySecrets, Paths};
+use tokio::sync::broadcast::Receiver;
+use ua::api::{AccountInput, Event, RegistrationState, TransportKind};
+use ua::chat::ChatState;
+use ua::presence::Availability;
+use ua::{Engine, EngineOptions, SipOptions};
+
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PARLEY_LOG"))
+        .with_test_writer()
+        .try_init();
+}
+
+/// The first event that `pick` maps to a value, within `within`.
+async fn next<T>(
+    events: &mut Receiver<Event>,
+    within: Duration,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => return None,
+            Ok(Ok(ev)) => {
+                if let Some(v) = pick(&ev) {
+                    return Some(v);
+                }
+            }
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(_)) => return None,
+        }
+    }
+}
+
+/// An engine with account "work" = `user` through `kam`, registered.
+async fn engine(
+    dir: &std::path::Path,
+    kam: &Kamailio,
+    user: &str,
+    password: &str,
+) -> (Engine, Receiver<Event>) {
+    let engine = Engine::start(EngineOptions {
+        paths: Paths {
+            config_dir: dir.join("config"),
+            data_dir: dir.join("data"),
+        },
+        secrets: Arc::new(MemorySecrets::default()),
+        sip: SipOptions {
+            bind_ip: "127.0.0.1".parse().unwrap(),
+            ..SipOptions::default()
+        },
+        auto_register: false,
+        auto_answer: false,
+        call_audio: ua::call::AudioChoice::Null,
+    })
+    .unwrap();
+    let mut events = engine.subscribe();
+    engine
+        .add_account(
+            AccountInput {
+                name: "work".into(),
+                uri: format!("sip:{user}@127.0.0.1"),
+                display_name: None,
+                auth_user: None,
+                proxy: Some(format!("sip:127.0.0.1:{}", kam.port)),
+                transport: TransportKind::Udp,
+                register: true,
+            },
+            Some(password.into()),
+        )
+        .await
+        .unwrap();
+    engine.register("work", None).await.unwrap();
+    next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::Registration {
+            state: RegistrationState::Registered { .. },
+            ..
+        } => Some(()),
+        _ => None,
+    })
+    .await
+    .expect("registered");
+    (engine, events)
+}
+
+/// The final state of message `id`.
+async fn outcome(events: &mut Receiver<Event>, id: i64) -> Option<ChatState> {
+    next(events, Duration::from_secs(15), |e| match e {
+        Event::MessageStatus { message }
+            if message.id == id && message.state != ChatState::Sending =>
+        {
+            Some(message.state.clone())
+        }
+        _ => None,
+    })
+    .await
+}
+
+async fn wait_log(b: &Baresip, needle: &str, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if b.log().contains(needle) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_away_reaches_a_sipp_watcher_and_baresip_changes_reach_us() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = engine(dir.path(), &kam, "alice", "alice123").await;
+
+    alice
+        .publish_presence("work", Availability::Away, Some("in a meeting".into()))
+        .await
+        .unwrap();
+    let published = next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::PresencePublished { ok, reason, .. } => Some((*ok, reason.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(published, Some((true, None)));
+
+    // A SIPp watcher (carol) subscribes to alice at the presence server.
+    let out = tempfile::tempdir().unwrap();
+    let run = Sipp::scenario("subscribe")
+        .remote(kam.addr())
+        .user("carol")
+        .args(["-s", "alice", "-d", "200"])
+        .args([
+            "-key",
+            "event",
+            "presence",
+            "-key",
+            "accept",
+            "application/pidf+xml",
+        ])
+        .timeout(Duration::from_secs(20))
+        .run(out.path())
+        .expect("sipp");
+    let msgs = run.trace("msg");
+    assert!(run.passed(), "sipp failed: {}\n{msgs}", run.trace("err"));
+    let notify = msgs
+        .split("NOTIFY sip:")
+        .nth(1)
+        .expect("a NOTIFY reached the watcher");
+    assert!(notify.contains("application/pidf+xml"), "{notify}");
+    assert!(notify.contains("away"), "no away activity: {notify}");
+    assert!(notify.contains("in a meeting"), "no note: {notify}");
+
+    // Parley watches baresip (bob), which publishes its own state.
+    let bob = Baresip::start(&kam, BaresipOptions::new("bob")).expect("baresip");
+    bob.wait_registered(Duration::from_secs(10)).unwrap();
+    alice.watch("work", "sip:bob@127.0.0.1").await.unwrap();
+    let state = |want: Availability| {
+        move |e: &Event| match e {
+            Event::Presence {
+                uri, availability, ..
+            } if uri == "sip:bob@127.0.0.1" && *availability == want => Some(()),
+            _ => None,
+        }
+    };
+    // baresip publishes "online" when it registers.
+    next(
+        &mut events,
+        Duration::from_secs(10),
+        state(Availability::Available),
+    )
+    .await
+    .expect("bob shown available");
+    // baresip sends one PUBLISH at a time: let its first one finish.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let t = std::time::Instant::now();
+    bob.command("presence_offline", "").unwrap();
+    next(
+        &mut events,
+        Duration::from_secs(2),
+        state(Availability::Offline),
+    )
+    .await
+    .expect("bob's change seen within 2 s");
+    eprintln!("offline seen after {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    bob.command("presence_online", "").unwrap();
+    next(
+        &mut events,
+        Duration::from_secs(2),
+        state(Availability::Available),
+    )
+    .await
+    .expect("bob back within 2 s");
+    eprintln!("online seen after {:?}", t.elapsed());
+    alice.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_both_ways_with_baresip() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = engine(dir.path(), &kam, "alice", "alice123").await;
+    let bob = Baresip::start(&kam, BaresipOptions::new("bob")).expect("baresip");
+    bob.wait_registered(Duration::from_secs(10)).unwrap();
+
+    let id = alice
+        .send_message("work", "sip:bob@127.0.0.1", "hello bob from parley")
+        .await
+        .unwrap();
+    assert_eq!(outcome(&mut events, id).await, Some(ChatState::Sent));
+    assert!(
+        wait_log(&bob, "hello bob from parley", Duration::from_secs(5)).await,
+        "baresip did not show it: {}",
+        bob.log()
+    );
+
+    // baresip's current contact is alice (the first of its list).
+    bob.command("message", "hi alice from baresip").unwrap();
+    let got = next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::MessageReceived { message } => Some(message.clone()),
+        _ => None,
+    })
+    .await
+    .expect("baresip's message arrived");
+    assert_eq!(got.text, "hi alice from baresip");
+    assert_eq!(got.peer, "sip:bob@127.0.0.1");
+    assert!(!got.outgoing && got.unread);
+
+    // Both are in one conversation, on disk.
+    let convs = alice.conversations().await.unwrap();
+    assert_eq!(convs.len(), 1);
+    assert_eq!(convs[0].unread, 1);
+    let page = alice.messages(convs[0].id, None, 50).await.unwrap();
+    let texts: Vec<&str> = page.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["hello bob from parley", "hi alice from baresip"]);
+    let hits = alice.search_messages("from").await.unwrap();
+    assert_eq!(hits.len(), 2);
+    alice.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_to_an_unregistered_user_fails_then_is_delivered_by_retry() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = engine(dir.path(), &kam, "alice", "alice123").await;
+
+    let first = alice
+        .send_message("work", "sip:carol@127.0.0.1", "first, retried by hand")
+        .await
+        .unwrap();
+    let failed = outcome(&mut events, first).await;
+    match &failed {
+        Some(ChatState::Failed {
+            status: Some(404),
+            reason,
+        }) => assert!(reason.contains("404"), "{reason}"),
+        other => panic!("expected failed with 404: {other:?}"),
+    }
+    let second = alice
+        .send_message(
+            "work",
+            "sip:carol@127.0.0.1",
+            "second, retried on registration",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome(&mut events, second).await,
+        Some(ChatState::Failed { .. })
+    ));
+
+    let carol = Baresip::start(&kam, BaresipOptions::new("carol")).expect("baresip");
+    carol.wait_registered(Duration::from_secs(10)).unwrap();
+
+    // By hand: only the first.
+    alice.retry_message(first).await.unwrap();
+    assert_eq!(outcome(&mut events, first).await, Some(ChatState::Sent));
+    assert!(wait_log(&carol, "first, retried by hand", Duration::from_secs(5)).await);
+
+    // Automatically: registering the account again re-sends the rest.
+    alice.unregister("work").await.unwrap();
+    alice.register("work", None).await.unwrap();
+    assert_eq!(outcome(&mut events, second).await, Some(ChatState::Sent));
+    assert!(
+        wait_log(
+            &carol,
+            "second, retried on registration",
+            Duration::from_secs(5)
+        )
+        .await,
+        "{}",
+        carol.log()
+    );
+    alice.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mwi_from_the_presence_server_reaches_the_api() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = engine(dir.path(), &kam, "alice", "alice123").await;
+
+    // A voicemail server (SIPp) publishes alice's mailbox: 2 new, 8 old.
+    let out = tempfile::tempdir().unwrap();
+    let run = Sipp::scenario("publish_mwi")
+        .remote(kam.addr())
+        .user("alice")
+        .args([
+            "-key", "new", "2", "-key", "old", "8", "-key", "expires", "120",
+        ])
+        .run(out.path())
+        .expect("sipp");
+    assert!(run.passed(), "sipp failed: {}", run.trace("err"));
+
+    alice.watch_voicemail("work", true).await.unwrap();
+    let mwi = next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::Mwi {
+            waiting, new, old, ..
+        } => Some((*waiting, *new, *old)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(mwi, Some((true, 2, 8)));
+    alice.shutdown().await.unwrap();
+}
