@@ -118,7 +118,9 @@ pub(crate) async fn call(
             Event::CallEnded { call, end } if call.id == id => {
                 out.engine_event(&ev);
                 return match end {
-                    CallEnd::HungUp { .. } if call.answered_ms.is_some() => Ok(()),
+                    CallEnd::HungUp { .. } | CallEnd::Transferred if call.answered_ms.is_some() => {
+                        Ok(())
+                    }
                     other => Err(CliError::CallFailed(describe(other))),
                 };
             }
@@ -146,6 +148,7 @@ fn describe(end: &CallEnd) -> String {
                 "the peer hung up".into()
             }
         }
+        CallEnd::Transferred => "transferred".into(),
         CallEnd::Cancelled => "cancelled".into(),
         CallEnd::Missed => "missed".into(),
         CallEnd::Rejected { status, reason } => format!("rejected: {status} {reason}"),
@@ -162,7 +165,9 @@ fn describe(end: &CallEnd) -> String {
 
 /// `run`: stay registered and serve, printing every event; commands on
 /// stdin (`call URI`, `answer`, `hangup`, `hold`, `resume`, `mute`,
-/// `unmute`, `dtmf D`, `quit`).
+/// `unmute`, `dtmf D`, `transfer URI`, `transfer-to ID`, `switch ID`,
+/// `quit`). Commands act on the current call: the last one that rang,
+/// was dialled or switched to.
 pub(crate) async fn run(engine: &Engine, account: &str, out: &Output) -> Result<(), CliError> {
     let mut events = engine.subscribe();
     prepare(engine, account, out).await?;
@@ -238,6 +243,23 @@ async fn command(
         "mute" | "unmute" => match id() {
             Ok(i) => engine.mute(i, verb == "mute").await.map_err(Into::into),
             Err(e) => Err(e),
+        },
+        "transfer" => match id() {
+            Ok(i) => engine.transfer(i, rest).await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        // Attended: connect the current call's peer with call <rest>'s.
+        "transfer-to" => match (id(), rest.parse::<u32>()) {
+            (Ok(i), Ok(other)) => engine.transfer_attended(i, other).await.map_err(Into::into),
+            (Err(e), _) => Err(e),
+            (_, Err(_)) => Err(CliError::UnknownCommand(line.to_owned())),
+        },
+        "switch" => match rest.parse::<u32>() {
+            Ok(other) => {
+                *current = Some(other);
+                Ok(())
+            }
+            Err(_) => Err(CliError::UnknownCommand(line.to_owned())),
         },
         "dtmf" => match id() {
             Ok(i) => engine.dtmf(i, rest).await.map_err(Into::into),

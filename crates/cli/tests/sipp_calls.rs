@@ -80,6 +80,19 @@ impl Running {
         self.stdin.flush().unwrap();
     }
 
+    /// An event matching `pred` seen already, or the next one to come.
+    fn seen_or_wait(
+        &mut self,
+        what: &str,
+        within: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        self.wait(what, within, pred)
+    }
+
     /// Waits for an event matching `pred`; panics with what was seen.
     fn wait(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + within;
@@ -268,5 +281,120 @@ fn the_uas_refreshes_a_session_timer_it_was_asked_to_refresh() {
     );
     parley.wait("ended", Duration::from_secs(5), |v| {
         event(v) == "call_ended"
+    });
+}
+
+#[test]
+fn blind_transfer_as_transferee_calls_the_target_and_reports_by_notify() {
+    let target_dir = tempfile::tempdir().unwrap();
+    let target_port = free_port(1);
+    let mut target = callee(target_dir.path(), target_port);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let out: PathBuf = dir.path().join("sipp");
+    let run = scenario("refer_transferor", port)
+        .args(["-key", "target_port", &target_port.to_string()])
+        .run(&out)
+        .expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+    let incoming = target.wait("the transferred call", Duration::from_secs(5), |v| {
+        event(v) == "incoming_call"
+    });
+    assert!(incoming["call"]["peer_uri"]
+        .as_str()
+        .unwrap()
+        .contains("parley"));
+    // The referred call connected, and our call with the transferor ended.
+    parley.wait("new call connected", Duration::from_secs(5), |v| {
+        call_state(v, "connected") && v["call"]["id"] == 2
+    });
+    let ended = parley.wait("first call over", Duration::from_secs(5), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == 1
+    });
+    assert_eq!(ended["end"]["outcome"], "transferred");
+    let msgs = run.trace("msg");
+    assert!(msgs.contains("SIP/2.0 200 OK\r\n") && msgs.contains("message/sipfrag"));
+}
+
+#[test]
+fn blind_transfer_as_transferor_refers_and_hangs_up_on_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let out: PathBuf = dir.path().join("sipp");
+    let transferee = Sipp::scenario("refer_transferee")
+        .port(sipp_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&out)
+        .expect("sipp");
+    let mut parley = Running::start(dir.path(), &[], None);
+    parley.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    parley.send(&format!("call sip:bob@127.0.0.1:{sipp_port}"));
+    parley.wait("connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected")
+    });
+    parley.send("transfer sip:carol@127.0.0.1");
+    parley.wait("transferring", Duration::from_secs(5), |v| {
+        call_state(v, "transferring")
+    });
+    let ended = parley.wait("ended", Duration::from_secs(10), |v| {
+        event(v) == "call_ended"
+    });
+    assert_eq!(ended["end"]["outcome"], "transferred");
+    let run = transferee.wait().expect("sipp");
+    assert!(run.passed(), "SIPp: {}", run.trace("msg"));
+}
+
+#[test]
+fn attended_transfer_between_three_parleys_replaces_the_consultation_call() {
+    let b_dir = tempfile::tempdir().unwrap();
+    let c_dir = tempfile::tempdir().unwrap();
+    let (b_port, c_port) = (free_port(1), free_port(1));
+    let mut b = callee(b_dir.path(), b_port);
+    let mut c = callee(c_dir.path(), c_port);
+    let a_dir = tempfile::tempdir().unwrap();
+    let mut a = Running::start(a_dir.path(), &[], None);
+    a.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    a.send(&format!("call sip:parley@127.0.0.1:{b_port}"));
+    a.wait("A-B connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected") && v["call"]["id"] == 1
+    });
+    a.send("hold");
+    a.wait("A-B held", Duration::from_secs(10), |v| {
+        call_state(v, "on_hold")
+    });
+    a.send(&format!("call sip:parley@127.0.0.1:{c_port}"));
+    a.wait("A-C connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected") && v["call"]["id"] == 2
+    });
+    a.send("switch 1");
+    a.send("transfer-to 2");
+    // B calls C with Replaces; C takes it over without ringing and drops A.
+    let b_new = b.wait("B-C connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected") && v["call"]["id"] == 2
+    });
+    assert!(b_new["call"]["peer_uri"]
+        .as_str()
+        .unwrap()
+        .contains(&c_port.to_string()));
+    let c_old = c.wait("C's call with A replaced", Duration::from_secs(10), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == 1
+    });
+    assert_eq!(c_old["end"]["outcome"], "transferred");
+    let a1 = a.wait("A-B over", Duration::from_secs(10), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == 1
+    });
+    assert_eq!(a1["end"]["outcome"], "transferred");
+    a.seen_or_wait("A-C over", Duration::from_secs(10), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == 2
     });
 }

@@ -188,6 +188,8 @@ pub enum CallEnd {
         /// We hung up (not the peer).
         by_us: bool,
     },
+    /// Answered, then handed to a third party (REFER, RFC 3515).
+    Transferred,
     /// We gave up before an answer (CANCEL), or the caller did.
     Cancelled,
     /// Not answered in time, or the caller gave up on an incoming call.

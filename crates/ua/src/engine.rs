@@ -182,6 +182,7 @@ impl Engine {
             calls: crate::call::Calls::default(),
             call_env: None,
             ended: mpsc::channel(64),
+            transfers: mpsc::channel(8),
             passwords: HashMap::new(),
             live_calls: HashMap::new(),
         };
@@ -321,6 +322,38 @@ impl Engine {
             .await
     }
 
+    /// Transfers call `id`'s peer to `target` (blind transfer, REFER).
+    pub async fn transfer(&self, id: u32, target: &str) -> Result<(), EngineError> {
+        self.call_command(
+            id,
+            crate::call::CallCommand::Transfer {
+                target: target.to_owned(),
+                replaces: None,
+            },
+        )
+        .await
+    }
+
+    /// Attended transfer: connects call `id`'s peer with call `other`'s
+    /// peer (REFER with Replaces, RFC 3891); both our calls then end.
+    pub async fn transfer_attended(&self, id: u32, other: u32) -> Result<(), EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.call_command(other, crate::call::CallCommand::DialogInfo(tx))
+            .await?;
+        let (target, replaces) = rx.await.ok().flatten().ok_or(CallError::WrongState {
+            id: other,
+            what: "be the target of a transfer",
+        })?;
+        self.call_command(
+            id,
+            crate::call::CallCommand::Transfer {
+                target,
+                replaces: Some(replaces),
+            },
+        )
+        .await
+    }
+
     /// Sends DTMF digits in call `id` (RFC 4733, or SIP INFO when the peer
     /// has no telephone-event).
     pub async fn dtmf(&self, id: u32, digits: &str) -> Result<(), EngineError> {
@@ -345,6 +378,11 @@ struct Task {
     /// Passwords of accounts in use this session (from the keyring or
     /// PARLEY_PASSWORD), to answer call challenges; memory only.
     passwords: HashMap<String, String>,
+    /// Calls asked for by REFERs.
+    transfers: (
+        mpsc::Sender<crate::call::TransferDial>,
+        mpsc::Receiver<crate::call::TransferDial>,
+    ),
     /// The latest state of each live call, for `status`.
     live_calls: HashMap<u32, CallInfo>,
     chat: chat::ChatSide,
@@ -391,6 +429,10 @@ impl Task {
                 }
                 Some((info, end)) = self.ended.1.recv() => {
                     self.call_ended(info, end);
+                    continue;
+                }
+                Some(dial) = self.transfers.1.recv() => {
+                    self.transfer_dial(dial).await;
                     continue;
                 }
                 Ok(ev) = self.own_events.recv() => {

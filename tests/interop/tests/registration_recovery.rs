@@ -83,7 +83,10 @@ async fn registered_again_within_5s_of_the_registrar_coming_back() {
 
     kam.restart().expect("kamailio again");
     let back = Instant::now();
-    assert!(!kam.is_registered("alice").unwrap(), "a new Kamailio knows nobody");
+    assert!(
+        !kam.is_registered("alice").unwrap(),
+        "a new Kamailio knows nobody"
+    );
     wait_for(&mut events, Duration::from_secs(5), registered)
         .await
         .expect("registered again within 5 s of the registrar's return");

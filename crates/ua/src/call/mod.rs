@@ -34,7 +34,7 @@ use crate::endpoint::Endpoint;
 use crate::transport::Proto;
 
 pub use rtp::RtpError;
-pub(crate) use session::{CallCommand, CallInput};
+pub(crate) use session::{CallCommand, CallInput, TransferDial};
 
 /// Calls ringing or connected at once, at most (call waiting included).
 pub const MAX_CALLS: usize = 8;
@@ -105,6 +105,8 @@ pub(crate) struct CallEnv {
     pub(crate) media: media::sdp::MediaConfig,
     /// Calls report their end here (engine removes them, writes history).
     pub(crate) ended: mpsc::Sender<(CallInfo, CallEnd)>,
+    /// Calls asked for by a REFER (we are the transferee).
+    pub(crate) transfers: mpsc::Sender<TransferDial>,
 }
 
 /// The engine's table of calls.
@@ -140,13 +142,25 @@ impl Calls {
         target: &str,
         audio: AudioChoice,
     ) -> Result<u32, CallError> {
+        let uri = parse_target(target, &account)?;
+        self.dial_uri(env, account, uri, audio, Vec::new())
+    }
+
+    /// Starts an outgoing call to `uri` with extra INVITE headers.
+    pub(crate) fn dial_uri(
+        &mut self,
+        env: &CallEnv,
+        account: AccountCtx,
+        uri: Uri,
+        audio: AudioChoice,
+        headers: Vec<(String, String)>,
+    ) -> Result<u32, CallError> {
         if self.calls.len() >= MAX_CALLS {
             return Err(CallError::TooManyCalls);
         }
-        let uri = parse_target(target, &account)?;
         let id = self.new_id();
         let (input, rx) = mpsc::channel(64);
-        let call_id = session::spawn_outgoing(env.clone(), id, account, uri, audio, rx)?;
+        let call_id = session::spawn_outgoing(env.clone(), id, account, uri, audio, rx, headers)?;
         self.calls.insert(
             id,
             CallSlot {
@@ -188,6 +202,11 @@ impl Calls {
             }
             None => Some(input),
         }
+    }
+
+    /// Whether a call has this Call-ID (for INVITE with Replaces).
+    pub(crate) fn has_call_id(&self, call_id: &str) -> bool {
+        self.calls.values().any(|s| s.call_id == call_id)
     }
 
     /// The caller CANCELled an incoming INVITE.

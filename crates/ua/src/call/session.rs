@@ -38,8 +38,19 @@ const MIN_SE: u32 = 90;
 const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, NOTIFY";
 
 /// What the user asks of a call.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum CallCommand {
+    /// Transfer the peer to `target` (blind REFER), or, with `replaces`,
+    /// to the party of another of our calls (attended, RFC 3891).
+    Transfer {
+        /// Where the peer should call.
+        target: String,
+        /// `Replaces` value (`call-id;to-tag=..;from-tag=..`) for attended.
+        replaces: Option<String>,
+    },
+    /// Our dialog, for an attended transfer from another call: (the
+    /// peer's URI, Replaces value as the peer will see it).
+    DialogInfo(tokio::sync::oneshot::Sender<Option<(String, String)>>),
     /// Answer an incoming call.
     Answer,
     /// Refuse an incoming call: 486 Busy Here, or 603 Decline.
@@ -75,6 +86,28 @@ pub(crate) enum CallInput {
     Stray(Response),
     /// The caller CANCELled our ringing.
     Cancelled,
+    /// A new INVITE with Replaces (RFC 3891) names this call's dialog by
+    /// (Call-ID, to-tag, from-tag) from the new caller's view; it ends if
+    /// the tags match.
+    Replaced {
+        /// `to-tag`: our local tag.
+        to_tag: String,
+        /// `from-tag`: the peer's tag.
+        from_tag: String,
+    },
+}
+
+/// A call asked to be made on a REFER's behalf, and how it goes.
+#[derive(Debug)]
+pub(crate) struct TransferDial {
+    /// The account of the referred call.
+    pub(crate) account: AccountCtx,
+    /// Request-URI (Refer-To without its headers).
+    pub(crate) target: Uri,
+    /// Headers for the new INVITE (Replaces, Referred-By).
+    pub(crate) headers: Vec<(String, String)>,
+    /// The new call's id, or why there is none.
+    pub(crate) reply: tokio::sync::oneshot::Sender<Result<u32, CallError>>,
 }
 
 /// Outcome of the setup phase.
@@ -119,6 +152,18 @@ struct Call {
     session_timer: Option<SessionTimer>,
     /// The interval we ask for (raised by a 422's Min-SE).
     session_expires: u32,
+    /// Extra headers of our INVITE (Replaces, Referred-By of a transfer).
+    extra_headers: Vec<(String, String)>,
+    /// As transferor: the REFER was accepted; its NOTIFYs tell the outcome.
+    transferring: bool,
+    /// The peer's BYE came while we waited on a request of ours.
+    peer_hung_up: bool,
+    /// Requests that came while we waited, handled next.
+    deferred: std::collections::VecDeque<CallInput>,
+    /// As transferee: the transfer worked; the transferor's BYE ends us.
+    transferred_away: bool,
+    /// As transferee: the call made for the REFER, and its events.
+    referred: Option<(u32, tokio::sync::broadcast::Receiver<Event>)>,
     rng: u64,
 }
 
@@ -174,6 +219,7 @@ pub(crate) fn spawn_outgoing(
     uri: Uri,
     audio: AudioChoice,
     input: mpsc::Receiver<CallInput>,
+    extra_headers: Vec<(String, String)>,
 ) -> Result<String, CallError> {
     let io = open_audio(&audio, id)?;
     let mut rng = crate::util::os_seed() | 1;
@@ -195,6 +241,7 @@ pub(crate) fn spawn_outgoing(
     let cid = call_id.clone();
     tokio::spawn(async move {
         let mut call = Call::new(env, account, info, input, io, rng, true);
+        call.extra_headers = extra_headers;
         call.publish_state();
         let end = match call.dial(uri, &cid).await {
             Setup::Connected => call.connected().await,
@@ -318,6 +365,12 @@ impl Call {
             prack_wait: None,
             session_timer: None,
             session_expires: SESSION_EXPIRES,
+            extra_headers: Vec::new(),
+            transferring: false,
+            referred: None,
+            peer_hung_up: false,
+            deferred: std::collections::VecDeque::new(),
+            transferred_away: false,
             rng: seed,
         }
     }
@@ -596,6 +649,9 @@ impl Call {
             headers.push(("Route", route));
         }
         headers.push(("Allow", ALLOW.to_owned()));
+        for (n, v) in &self.extra_headers {
+            headers.push((n.as_str(), v.clone()));
+        }
         headers.push(("Supported", SUPPORTED.to_owned()));
         headers.push(("Session-Expires", self.session_expires.to_string()));
         headers.push(("Min-SE", MIN_SE.to_string()));
@@ -1262,6 +1318,13 @@ impl Call {
         self.info.answered_ms = Some(unix_ms());
         self.set_state(CallState::Connected);
         loop {
+            if self.peer_hung_up {
+                return if self.transferred_away {
+                    CallEnd::Transferred
+                } else {
+                    CallEnd::HungUp { by_us: false }
+                };
+            }
             if self.info.state == CallState::Ended {
                 return CallEnd::Failed {
                     status: None,
@@ -1271,13 +1334,18 @@ impl Call {
             let ack_due = self.ack_wait.as_ref().and_then(|(_, w)| w.poll_timeout());
             tokio::select! {
                 () = crate::util::sleep_until(ack_due) => self.ack_timer().await,
+                ev = next_referred(&mut self.referred) => {
+                    if let Some(end) = self.referred_progress(ev).await {
+                        return end;
+                    }
+                }
                 () = crate::util::sleep_until(self.session_timer.map(|t| t.due)) => {
                     if let Some(end) = self.session_timer_due().await {
                         return end;
                     }
                 }
                 Some(r) = self.reports.recv() => self.on_media_report(r),
-                input = self.input.recv() => match input {
+                input = next_input(&mut self.deferred, &mut self.input) => match input {
                     None | Some(CallInput::Command(CallCommand::Hangup)) => {
                         self.bye().await;
                         return CallEnd::HungUp { by_us: true };
@@ -1285,6 +1353,22 @@ impl Call {
                     Some(CallInput::Command(CallCommand::Hold(on))) => self.hold(on).await,
                     Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
                     Some(CallInput::Command(CallCommand::Dtmf(digits))) => self.dtmf(&digits).await,
+                    Some(CallInput::Command(CallCommand::Transfer { target, replaces })) => {
+                        self.refer(&target, replaces.as_deref()).await;
+                    }
+                    Some(CallInput::Command(CallCommand::DialogInfo(reply))) => {
+                        let _ = reply.send(self.dialog_info());
+                    }
+                    Some(CallInput::Replaced { to_tag, from_tag }) => {
+                        let ours = self.dialog.as_ref().is_some_and(|d| {
+                            d.id().local_tag == to_tag && d.id().remote_tag == from_tag
+                        });
+                        if ours {
+                            info!("call replaced by a transferred call (RFC 3891)");
+                            self.bye().await;
+                            return CallEnd::Transferred;
+                        }
+                    }
                     Some(CallInput::Command(other)) => debug!(?other, "not while connected"),
                     Some(CallInput::Request { id, request }) => {
                         if let Some(end) = self.in_dialog_request(id, request).await {
@@ -1313,6 +1397,100 @@ impl Call {
                 },
             }
         }
+    }
+
+    /// (peer URI, Replaces value as the peer's new caller must send it):
+    /// RFC 3891 §3, to-tag is the peer's tag, from-tag ours.
+    fn dialog_info(&self) -> Option<(String, String)> {
+        let d = self.dialog.as_ref()?;
+        let id = d.id();
+        Some((
+            d.remote_target().to_string(),
+            format!(
+                "{};to-tag={};from-tag={}",
+                id.call_id, id.remote_tag, id.local_tag
+            ),
+        ))
+    }
+
+    /// As transferor: REFER the peer to `target` (RFC 3515); the outcome
+    /// comes in NOTIFYs (see [`Self::in_dialog_request`]).
+    async fn refer(&mut self, target: &str, replaces: Option<&str>) {
+        let refer_to = match replaces {
+            Some(r) => format!("<{target}?Replaces={}>", escape_header_value(r)),
+            None => format!("<{target}>"),
+        };
+        let referred_by = format!("<{}>", self.account.aor);
+        self.set_state(CallState::Transferring);
+        let resp = self
+            .request_in_dialog_with(
+                Method::Refer,
+                None,
+                &[("Refer-To", &refer_to), ("Referred-By", &referred_by)],
+            )
+            .await;
+        match resp.map(|r| r.status.as_u16()) {
+            Some(200..=299) => self.transferring = true,
+            other => {
+                warn!(status = ?other, "transfer refused");
+                self.update_hold_state();
+            }
+        }
+    }
+
+    /// As transferee: the call we made for a REFER progressed.
+    async fn referred_progress(&mut self, ev: Option<Event>) -> Option<CallEnd> {
+        let Some((new_id, _)) = &self.referred else {
+            return None;
+        };
+        let new_id = *new_id;
+        let (frag, done, success) = match ev {
+            None => ("SIP/2.0 503 Service Unavailable".to_owned(), true, false),
+            Some(Event::CallState { call })
+                if call.id == new_id && call.state == CallState::Connected =>
+            {
+                ("SIP/2.0 200 OK".to_owned(), true, true)
+            }
+            // Only the outcome is reported after the 100 Trying: each
+            // NOTIFY is a transaction the transferor must answer, and
+            // intermediate ones add nothing it acts on.
+            Some(Event::CallEnded { call, end }) if call.id == new_id => {
+                let status = match end {
+                    CallEnd::Rejected { status, .. } => status,
+                    CallEnd::Failed {
+                        status: Some(s), ..
+                    } => s,
+                    CallEnd::Cancelled => 487,
+                    _ => 503,
+                };
+                (format!("SIP/2.0 {status} Failed"), true, false)
+            }
+            _ => return None,
+        };
+        let state = if done {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        };
+        let _ = self
+            .request_in_dialog_with(
+                Method::Notify,
+                Some((
+                    format!("{frag}\r\n").into_bytes(),
+                    ContentType(MediaType::new("message", "sipfrag")),
+                )),
+                &[("Event", "refer"), ("Subscription-State", state)],
+            )
+            .await;
+        if done {
+            self.referred = None;
+        }
+        if success {
+            // The transfer worked; the transferor ends this call with BYE
+            // (RFC 5589 §6.1), which then counts as transferred.
+            self.transferred_away = true;
+        }
+        None
     }
 
     fn mute(&mut self, m: bool) {
@@ -1381,13 +1559,12 @@ impl Call {
             };
             req.set_body(offer.to_bytes(), Some(sdp_type()));
             let creds_owned = self.account.password.clone();
-            let result = match self
-                .env
-                .endpoint
-                .invite(req.clone(), self.hop.clone())
-                .await
-            {
-                Ok(inv) => inv.fin.await.unwrap_or(Err(EndpointError::Stopped)),
+            let ep = self.env.endpoint.clone();
+            let result = match ep.invite(req.clone(), self.hop.clone()).await {
+                Ok(inv) => {
+                    self.awaiting(async { inv.fin.await.unwrap_or(Err(EndpointError::Stopped)) })
+                        .await
+                }
                 Err(e) => Err(e),
             };
             let result = match result {
@@ -1400,13 +1577,13 @@ impl Call {
                                 d.set_local_seq(c.seq);
                             }
                             req = again;
-                            match self
-                                .env
-                                .endpoint
-                                .invite(req.clone(), self.hop.clone())
-                                .await
-                            {
-                                Ok(inv) => inv.fin.await.unwrap_or(Err(EndpointError::Stopped)),
+                            match ep.invite(req.clone(), self.hop.clone()).await {
+                                Ok(inv) => {
+                                    self.awaiting(async {
+                                        inv.fin.await.unwrap_or(Err(EndpointError::Stopped))
+                                    })
+                                    .await
+                                }
                                 Err(e) => Err(e),
                             }
                         }
@@ -1492,21 +1669,16 @@ impl Call {
         if let Some((b, ct)) = body {
             req.set_body(b, Some(ct));
         }
-        let fut = self.env.endpoint.request(req.clone(), self.hop.clone());
-        let resp = tokio::time::timeout(Duration::from_secs(40), fut)
-            .await
-            .ok()?
-            .ok()?;
+        let ep = self.env.endpoint.clone();
+        let fut = ep.request(req.clone(), self.hop.clone());
+        let resp = self.awaiting(fut).await.ok()?;
         if matches!(resp.status.as_u16(), 401 | 407) {
             let again = self.authorize(&req, &resp).ok()?;
             if let (Some(d), Ok(Some(c))) = (self.dialog.as_mut(), again.headers.cseq()) {
                 d.set_local_seq(c.seq);
             }
-            let fut = self.env.endpoint.request(again, self.hop.clone());
-            return tokio::time::timeout(Duration::from_secs(40), fut)
-                .await
-                .ok()?
-                .ok();
+            let fut = ep.request(again, self.hop.clone());
+            return self.awaiting(fut).await.ok();
         }
         if let Some(d) = self.dialog.as_mut() {
             let _ = d.on_response(&method, &resp);
@@ -1514,7 +1686,49 @@ impl Call {
         Some(resp)
     }
 
+    /// Waits for the answer to one of our in-dialog requests while still
+    /// answering the peer: a crossing BYE gets its 200 at once (else both
+    /// sides would wait on each other), a crossing re-INVITE or UPDATE
+    /// gets 491 (§14.2); anything else waits its turn.
+    async fn awaiting<T>(
+        &mut self,
+        fut: impl std::future::Future<Output = Result<T, EndpointError>>,
+    ) -> Result<T, EndpointError> {
+        tokio::pin!(fut);
+        let deadline = tokio::time::sleep(Duration::from_secs(40));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                r = &mut fut => return r,
+                () = &mut deadline => return Err(EndpointError::Timeout("in-dialog request".into())),
+                input = self.input.recv() => match input {
+                    Some(CallInput::Request { id, request }) if request.method == Method::Bye => {
+                        if let Some(d) = self.dialog.as_mut() {
+                            let _ = d.on_request(&request);
+                        }
+                        let _ = self.env.endpoint.respond(id, response(&request, 200)).await;
+                        self.peer_hung_up = true;
+                    }
+                    Some(CallInput::Request { id, request })
+                        if matches!(request.method, Method::Invite | Method::Update) =>
+                    {
+                        let mut r = response(&request, 491);
+                        let _ = r.headers.push("Retry-After", "1");
+                        let _ = self.env.endpoint.respond(id, r).await;
+                    }
+                    // Bounded: a flood from the peer is dropped, not queued.
+                    Some(other) if self.deferred.len() < 64 => self.deferred.push_back(other),
+                    Some(_) => {}
+                    None => {}
+                },
+            }
+        }
+    }
+
     async fn bye(&mut self) {
+        if self.peer_hung_up {
+            return;
+        }
         if self.dialog.is_none() {
             return;
         }
@@ -1542,6 +1756,9 @@ impl Call {
         match request.method {
             Method::Bye => {
                 let _ = ep.respond(id, response(&request, 200)).await;
+                if self.transferred_away {
+                    return Some(CallEnd::Transferred);
+                }
                 Some(CallEnd::HungUp { by_us: false })
             }
             Method::Invite | Method::Update => {
@@ -1665,6 +1882,41 @@ impl Call {
                 }
                 None
             }
+            Method::Notify => {
+                let is_refer = request.headers.get("Event").is_some_and(|e| {
+                    e.split(';')
+                        .next()
+                        .is_some_and(|t| t.trim().eq_ignore_ascii_case("refer"))
+                });
+                if !is_refer || !self.transferring {
+                    let _ = ep.respond(id, response(&request, 481)).await;
+                    return None;
+                }
+                let _ = ep.respond(id, response(&request, 200)).await;
+                // message/sipfrag: "SIP/2.0 200 OK" (RFC 3515 §2.4.5).
+                let text = String::from_utf8_lossy(&request.body);
+                let status = text
+                    .lines()
+                    .next()
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|c| c.parse::<u16>().ok());
+                match status {
+                    Some(200..=299) => {
+                        self.transferring = false;
+                        info!("transfer succeeded");
+                        self.bye().await;
+                        return Some(CallEnd::Transferred);
+                    }
+                    Some(300..=699) => {
+                        self.transferring = false;
+                        warn!(status, "transfer failed");
+                        self.update_hold_state();
+                    }
+                    _ => {}
+                }
+                None
+            }
+            Method::Refer => Some(self.referred_to(id, request).await).flatten(),
             Method::Prack => {
                 let rack = request.headers.get("RAck").unwrap_or("");
                 let matched = self.prack_wait.as_ref().is_some_and(|w| w.matches(rack));
@@ -1688,6 +1940,88 @@ impl Call {
                 let mut r = response(&request, 405);
                 let _ = r.headers.push("Allow", ALLOW);
                 let _ = ep.respond(id, r).await;
+                None
+            }
+        }
+    }
+
+    /// As transferee: a REFER (RFC 3515) asks us to call a third party.
+    async fn referred_to(&mut self, id: TransactionId, request: Request) -> Option<CallEnd> {
+        let ep = self.env.endpoint.clone();
+        let refer_to = request.headers.get("Refer-To").and_then(|v| {
+            <sip_message::headers::ReferTo as sip_message::headers::TypedHeader>::parse(v).ok()
+        });
+        let Some(refer_to) = refer_to else {
+            let _ = ep.respond(id, response(&request, 400)).await;
+            return None;
+        };
+        let Uri::Sip(mut target) = refer_to.addr.uri.clone() else {
+            let _ = ep.respond(id, response(&request, 416)).await;
+            return None;
+        };
+        if self.referred.is_some() {
+            let _ = ep.respond(id, response(&request, 491)).await;
+            return None;
+        }
+        // Headers in the Refer-To URI (Replaces) go into the new INVITE.
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for (name, value) in std::mem::take(&mut target.headers) {
+            if name.eq_ignore_ascii_case("Replaces") {
+                let v = String::from_utf8_lossy(&sip_message::uri::unescape(&value)).into_owned();
+                headers.push(("Replaces".into(), v));
+            }
+        }
+        let by = request
+            .headers
+            .get("Referred-By")
+            .map_or_else(|| format!("<{}>", self.info.peer_uri), str::to_owned);
+        headers.push(("Referred-By".into(), by));
+        let _ = ep.respond(id, response(&request, 202)).await;
+        let _ = self
+            .request_in_dialog_with(
+                Method::Notify,
+                Some((
+                    b"SIP/2.0 100 Trying\r\n".to_vec(),
+                    ContentType(MediaType::new("message", "sipfrag")),
+                )),
+                &[
+                    ("Event", "refer"),
+                    ("Subscription-State", "active;expires=60"),
+                ],
+            )
+            .await;
+        let events = self.env.events.subscribe();
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let dial = TransferDial {
+            account: self.account.clone(),
+            target: Uri::Sip(target),
+            headers,
+            reply,
+        };
+        let new_id = match self.env.transfers.send(dial).await {
+            Ok(()) => rx.await.ok().and_then(Result::ok),
+            Err(_) => None,
+        };
+        match new_id {
+            Some(n) => {
+                info!(id = n, "calling the transfer target");
+                self.referred = Some((n, events));
+                None
+            }
+            None => {
+                let _ = self
+                    .request_in_dialog_with(
+                        Method::Notify,
+                        Some((
+                            b"SIP/2.0 503 Service Unavailable\r\n".to_vec(),
+                            ContentType(MediaType::new("message", "sipfrag")),
+                        )),
+                        &[
+                            ("Event", "refer"),
+                            ("Subscription-State", "terminated;reason=noresource"),
+                        ],
+                    )
+                    .await;
                 None
             }
         }
@@ -1827,6 +2161,47 @@ enum Exchange {
     Final(Response),
     /// Over without a usable response (cancelled, failed).
     Ended(CallEnd),
+}
+
+/// The next input: one deferred while we waited, else from the channel.
+async fn next_input(
+    deferred: &mut std::collections::VecDeque<CallInput>,
+    input: &mut mpsc::Receiver<CallInput>,
+) -> Option<CallInput> {
+    match deferred.pop_front() {
+        Some(i) => Some(i),
+        None => input.recv().await,
+    }
+}
+
+/// The next event about the call made for a REFER, or never.
+async fn next_referred(
+    referred: &mut Option<(u32, tokio::sync::broadcast::Receiver<Event>)>,
+) -> Option<Event> {
+    match referred {
+        Some((_, rx)) => loop {
+            match rx.recv().await {
+                Ok(ev) => return Some(ev),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return None,
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Escapes a header value for a URI's `?name=value` part (RFC 3261
+/// §25.1 `hvalue`): everything but unreserved and a few marks.
+fn escape_header_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() * 2);
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/?:+$".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn failed(e: &EndpointError) -> CallEnd {

@@ -37,6 +37,7 @@ impl Task {
             events: self.events.clone(),
             media: media::sdp::MediaConfig::default(),
             ended: self.ended.0.clone(),
+            transfers: self.transfers.0.clone(),
         };
         self.call_env = Some(env.clone());
         Ok(env)
@@ -122,6 +123,19 @@ impl Task {
         let id = self.calls.dial(&env, ctx, target, audio)?;
         info!(id, "calling");
         Ok(id)
+    }
+
+    /// A REFER asked one of our calls to call a third party.
+    pub(super) async fn transfer_dial(&mut self, d: crate::call::TransferDial) {
+        let result = match self.call_env().await {
+            Ok(env) => {
+                let audio = self.options.call_audio.clone();
+                self.calls
+                    .dial_uri(&env, d.account, d.target, audio, d.headers)
+            }
+            Err(_) => Err(crate::call::CallError::TooManyCalls),
+        };
+        let _ = d.reply.send(result);
     }
 
     pub(super) fn call_ended(&mut self, info: CallInfo, end: CallEnd) {
@@ -267,7 +281,34 @@ impl Task {
             return;
         }
         let audio = self.options.call_audio.clone();
-        let auto = self.options.auto_answer;
+        let mut auto = self.options.auto_answer;
+        // RFC 3891: an INVITE with Replaces takes over one of our calls
+        // (attended transfer, pickup); it is answered without ringing.
+        if let Some(replaces) = request.headers.get("Replaces").map(str::to_owned) {
+            let mut parts = replaces.split(';');
+            let call_id = parts.next().unwrap_or("").trim().to_owned();
+            let mut to_tag = String::new();
+            let mut from_tag = String::new();
+            for p in parts {
+                if let Some((k, v)) = p.split_once('=') {
+                    match k.trim().to_ascii_lowercase().as_str() {
+                        "to-tag" => to_tag = v.trim().to_owned(),
+                        "from-tag" => from_tag = v.trim().to_owned(),
+                        _ => {}
+                    }
+                }
+            }
+            if !self.calls.has_call_id(&call_id) {
+                let _ = ep
+                    .respond(id, sip_core::dialog::unknown_dialog_response(&request))
+                    .await;
+                return;
+            }
+            let _ = self
+                .calls
+                .route(&call_id, CallInput::Replaced { to_tag, from_tag });
+            auto = true;
+        }
         if let Some(call) = self
             .calls
             .incoming(env, account, id, request, source, proto, auto, audio)

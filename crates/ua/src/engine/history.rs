@@ -10,7 +10,7 @@ use crate::api::{CallDirection, CallEnd, CallInfo};
 pub(super) fn record(info: &CallInfo, end: &CallEnd, ended: i64) -> CallRecord {
     let incoming = info.direction == CallDirection::Incoming;
     let outcome = match end {
-        CallEnd::HungUp { .. } => CallOutcome::Answered,
+        CallEnd::HungUp { .. } | CallEnd::Transferred => CallOutcome::Answered,
         CallEnd::Cancelled => CallOutcome::Cancelled,
         CallEnd::Missed if incoming => CallOutcome::Missed,
         CallEnd::Missed => CallOutcome::Failed {

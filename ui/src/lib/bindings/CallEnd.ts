@@ -7,7 +7,7 @@ export type CallEnd = { "outcome": "hung_up",
 /**
  * We hung up (not the peer).
  */
-by_us: boolean, } | { "outcome": "cancelled" } | { "outcome": "missed" } | { "outcome": "rejected", 
+by_us: boolean, } | { "outcome": "transferred" } | { "outcome": "cancelled" } | { "outcome": "missed" } | { "outcome": "rejected", 
 /**
  * The SIP status.
  */
