@@ -103,6 +103,7 @@ describe("how calls read", () => {
   it("explains every end", () => {
     expect(endReason({ outcome: "hung_up", by_us: true }, "outgoing")).toBe("You hung up");
     expect(endReason({ outcome: "hung_up", by_us: false }, "incoming")).toBe("The other side hung up");
+    expect(endReason({ outcome: "transferred" }, "outgoing")).toBe("Transferred");
     expect(endReason({ outcome: "cancelled" }, "incoming")).toBe("The caller gave up");
     expect(endReason({ outcome: "missed" }, "outgoing")).toBe("No answer");
     expect(endReason({ outcome: "missed" }, "incoming")).toBe("Missed call");

@@ -95,6 +95,8 @@ export function endReason(end: CallEnd, direction: CallInfo["direction"]): strin
   switch (end.outcome) {
     case "hung_up":
       return end.by_us ? "You hung up" : "The other side hung up";
+    case "transferred":
+      return "Transferred";
     case "cancelled":
       return direction === "outgoing" ? "Cancelled" : "The caller gave up";
     case "missed":
