@@ -105,7 +105,16 @@ fn start_engine(app: &tauri::App) -> Result<Engine, StartError> {
             sip: ua::SipOptions::default(),
             auto_register: true,
             auto_answer: false,
-            call_audio: ua::call::AudioChoice::Null,
+            // The sound devices, with echo cancellation, noise suppression
+            // and gain; PARLEY_NO_AUDIO=1 (headless tests) uses silence.
+            call_audio: if std::env::var_os("PARLEY_NO_AUDIO").is_some() {
+                ua::call::AudioChoice::Null
+            } else {
+                ua::call::AudioChoice::Device {
+                    selection: ua::call::DeviceSelection::default(),
+                    processing: ua::call::ProcessingConfig::default(),
+                }
+            },
         })
     })?;
     let mut events = engine.subscribe();

@@ -483,6 +483,10 @@ impl Output {
 
     /// An engine event: its JSON form (with `event`), or a readable line.
     fn engine_event(&self, ev: &ua::Event) {
+        // Levels come ten times a second: a meter's business, not a log's.
+        if matches!(ev, ua::Event::AudioLevel { .. }) {
+            return;
+        }
         if self.json {
             self.line(ev);
             return;
@@ -510,6 +514,7 @@ impl Output {
                 quality.loss_pct, quality.jitter_ms, quality.mos
             ),
             ua::Event::Dtmf { id, digit } => println!("call {id} dtmf {digit}"),
+            ua::Event::AudioLevel { .. } => {}
             ua::Event::Registration { account, state } => println!("{account}: {state:?}"),
             ua::Event::AccountsChanged { .. } => {}
             // Described by chat::describe above.

@@ -265,6 +265,15 @@ pub enum Event {
         /// The numbers.
         quality: CallQuality,
     },
+    /// Microphone and speaker levels of a call (about 10 per second).
+    AudioLevel {
+        /// The call id.
+        id: u32,
+        /// Microphone RMS in dBFS (before mute, so the UI can warn).
+        input_db: f32,
+        /// Speaker RMS in dBFS.
+        output_db: f32,
+    },
     /// The peer sent a DTMF digit (RFC 4733 or SIP INFO).
     Dtmf {
         /// The call id.

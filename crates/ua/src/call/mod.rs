@@ -33,6 +33,8 @@ use crate::dns::{SipResolver, Target};
 use crate::endpoint::Endpoint;
 use crate::transport::Proto;
 
+pub use media::device::DeviceSelection;
+pub use media::processing::ProcessingConfig;
 pub use rtp::RtpError;
 pub(crate) use session::{CallCommand, CallInput, TransferDial};
 
@@ -61,7 +63,10 @@ pub enum CallError {
     },
     /// A WAV file to play or record could not be opened.
     #[error(transparent)]
-    Audio(#[from] media::devices::DeviceError),
+    Audio(#[from] media::device::AudioDeviceError),
+    /// The call's audio processing could not start.
+    #[error(transparent)]
+    Processing(#[from] media::call_audio::CallAudioError),
 }
 
 /// Where a call's audio comes from and goes to.
@@ -77,6 +82,14 @@ pub enum AudioChoice {
         /// What the peer sends, as a 48 kHz mono WAV (a directory gets
         /// `call-<id>.wav` per call).
         record: Option<PathBuf>,
+    },
+    /// The sound devices (the app): cpal, with echo cancellation, noise
+    /// suppression and gain as configured.
+    Device {
+        /// Which microphone and speaker (defaults when unset).
+        selection: media::device::DeviceSelection,
+        /// Processing stages.
+        processing: media::processing::ProcessingConfig,
     },
 }
 

@@ -1,10 +1,11 @@
 //! A call's media task: one UDP socket (RTP and RTCP muxed, or RTCP on
-//! port + 1), a [`media::session::AudioSession`], and the call's audio
-//! source and sink paced at 20 ms.
+//! port + 1), a [`media::session::AudioSession`], and the call's local
+//! audio ([`media::call_audio::CallAudio`]: sound devices or files, echo
+//! cancellation, noise suppression, gain, meters) ticked every 20 ms.
 //!
 //! ```text
-//!   source (WAV / silence / device) ─20 ms─> push_capture ─> AudioSession ─poll_transmit─> socket
-//!   socket ─handle_packet─> AudioSession ─pull_playout─20 ms─> sink (WAV / discard / device)
+//!   mic (device / WAV / silence) ─> processing ─20 ms─> AudioSession ─poll_transmit─> socket
+//!   socket ─handle_packet─> AudioSession ─20 ms─> processing reference ─> speaker (device / WAV)
 //!                                       └─poll_event─> DTMF, quality ─> call task
 //! ```
 //! Re-INVITEs update the session in place ([`MediaCommand::Update`]), so
@@ -13,15 +14,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use media::devices::{AudioSink, AudioSource};
+use media::call_audio::CallAudio;
 use media::sdp::Negotiated;
-use media::session::{AudioSession, MediaEvent, SESSION_RATE};
+use media::session::{AudioSession, MediaEvent};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-/// One 20 ms frame at the session rate.
-const FRAME: usize = (SESSION_RATE / 50) as usize;
+use super::{AudioChoice, CallError};
+
 /// Largest RTP/RTCP datagram read.
 const MAX_PACKET: usize = 2048;
 
@@ -61,14 +62,15 @@ pub(crate) enum MediaReport {
     Stats(media::session::CallStats),
     /// The audio source ended (a WAV file played to its end).
     SourceEnded,
-}
-
-/// Where a call's audio comes from and goes to.
-pub(crate) struct AudioIo {
-    /// Microphone.
-    pub(crate) source: Box<dyn AudioSource>,
-    /// Speaker.
-    pub(crate) sink: Box<dyn AudioSink>,
+    /// Microphone and speaker levels (dBFS), about 10 times a second.
+    Levels {
+        /// Microphone RMS.
+        input_db: f32,
+        /// Speaker RMS.
+        output_db: f32,
+    },
+    /// The sound device failed and the call goes on without it.
+    AudioFailed(String),
 }
 
 /// A bound RTP socket, before negotiation.
@@ -101,24 +103,72 @@ impl RtpSocket {
     }
 }
 
-/// A running media task.
+/// A running media thread.
 pub(crate) struct MediaHandle {
     commands: mpsc::Sender<MediaCommand>,
-    task: tokio::task::JoinHandle<Box<dyn AudioSink>>,
+    done: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl MediaHandle {
-    /// Starts media for `neg` on `socket`; reports go to `reports`.
+    /// Starts media for `neg` on `socket` in a thread of its own (the
+    /// audio processing state is not `Send`, and a 20 ms clock should not
+    /// share a worker with signalling); reports go to `reports`.
     pub(crate) fn start(
         socket: RtpSocket,
         neg: &Negotiated,
-        io: AudioIo,
+        audio: AudioChoice,
+        call_id: u32,
         reports: mpsc::Sender<MediaReport>,
     ) -> Result<Self, RtpError> {
         let session = AudioSession::new(neg, Instant::now())?;
         let (commands, rx) = mpsc::channel(32);
-        let task = tokio::spawn(run(socket.socket, session, io, rx, reports));
-        Ok(Self { commands, task })
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let std_socket = socket.socket.into_std().map_err(|source| RtpError::Bind {
+            ip: socket.local.ip(),
+            source,
+        })?;
+        std::thread::Builder::new()
+            .name(format!("parley-media-{call_id}"))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = reports.try_send(MediaReport::AudioFailed(e.to_string()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let socket = match UdpSocket::from_std(std_socket) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = reports.try_send(MediaReport::AudioFailed(e.to_string()));
+                            return;
+                        }
+                    };
+                    let audio = match open_audio(&audio, call_id) {
+                        Ok(a) => a,
+                        Err(e) => {
+                            warn!("call audio: {e}; going on with silence");
+                            let _ = reports.try_send(MediaReport::AudioFailed(e.to_string()));
+                            match open_audio(&AudioChoice::Null, call_id) {
+                                Ok(a) => a,
+                                Err(_) => return,
+                            }
+                        }
+                    };
+                    // Dropping the audio at the end finalises a WAV recording.
+                    drop(run(socket, session, audio, rx, reports).await);
+                });
+                let _ = done_tx.send(());
+            })
+            .map_err(|source| RtpError::Bind {
+                ip: socket.local.ip(),
+                source,
+            })?;
+        Ok(Self { commands, done })
     }
 
     /// Hands the task a command; a full queue drops it (the task is stuck
@@ -129,32 +179,26 @@ impl MediaHandle {
         }
     }
 
-    /// Stops the task and returns the sink, so a WAV recording can be
-    /// finished by its owner.
-    pub(crate) async fn stop(self) -> Option<Box<dyn AudioSink>> {
+    /// Stops the media thread and waits until its audio is closed (a WAV
+    /// recording complete on disk).
+    pub(crate) async fn stop(self) {
         drop(self.commands);
-        self.task.await.ok()
+        let _ = self.done.await;
     }
 }
 
 async fn run(
     socket: UdpSocket,
     mut session: AudioSession,
-    mut io: AudioIo,
+    mut audio: CallAudio,
     mut commands: mpsc::Receiver<MediaCommand>,
     reports: mpsc::Sender<MediaReport>,
-) -> Box<dyn AudioSink> {
+) -> CallAudio {
     let mut buf = vec![0u8; MAX_PACKET];
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let src_rate = io.source.sample_rate();
-    let sink_rate = io.sink.sample_rate();
-    let mut capture = vec![0i16; frame_len(src_rate)];
-    let mut capture48 = vec![0i16; FRAME];
-    let mut playout = vec![0i16; FRAME];
-    let mut playout_dev = vec![0i16; frame_len(sink_rate)];
-    let mut muted = false;
     let mut source_live = true;
+    let mut audio_ok = true;
     loop {
         let wake = session.poll_timeout();
         tokio::select! {
@@ -165,7 +209,7 @@ async fn run(
                         warn!("media update refused: {e}");
                     }
                 }
-                Some(MediaCommand::Mute(m)) => muted = m,
+                Some(MediaCommand::Mute(m)) => audio.set_muted(m),
                 Some(MediaCommand::Dtmf(d)) => {
                     if let Err(e) = session.send_dtmf(d) {
                         debug!("dtmf: {e}");
@@ -178,31 +222,29 @@ async fn run(
                 Err(e) => debug!("rtp recv: {e}"),
             },
             _ = tick.tick() => {
-                if source_live {
-                    match io.source.read(&mut capture) {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            source_live = false;
-                            let _ = reports.try_send(MediaReport::SourceEnded);
-                        }
-                        Err(e) => {
-                            warn!("audio source failed: {e}");
-                            source_live = false;
-                            capture.fill(0);
-                        }
+                if audio_ok {
+                    if let Err(e) = audio.tick(Some(&mut session), Instant::now()) {
+                        // The call goes on (the peer still hears silence
+                        // and RTCP) rather than dropping on a device error.
+                        warn!("call audio failed: {e}");
+                        audio_ok = false;
+                        let _ = reports.try_send(MediaReport::AudioFailed(e.to_string()));
                     }
                 } else {
-                    capture.fill(0);
+                    // Keep the RTP clock running with silence.
+                    session.push_capture(&SILENCE);
+                    let mut sink = [0i16; 960];
+                    session.pull_playout(Instant::now(), &mut sink);
                 }
-                resample_linear(&capture, &mut capture48);
-                if muted {
-                    capture48.fill(0);
+                if source_live && !audio.source_live() {
+                    source_live = false;
+                    let _ = reports.try_send(MediaReport::SourceEnded);
                 }
-                session.push_capture(&capture48);
-                session.pull_playout(Instant::now(), &mut playout);
-                resample_linear(&playout, &mut playout_dev);
-                if let Err(e) = io.sink.write(&playout_dev) {
-                    debug!("audio sink: {e}");
+                if let Some(l) = audio.levels() {
+                    let _ = reports.try_send(MediaReport::Levels {
+                        input_db: l.input.rms_dbfs,
+                        output_db: l.output.rms_dbfs,
+                    });
                 }
             }
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
@@ -224,56 +266,49 @@ async fn run(
             }
         }
     }
-    io.sink
+    audio
 }
 
-fn frame_len(rate: u32) -> usize {
-    (rate / 50).max(1) as usize
-}
-
-/// Linear-interpolation resampling of one frame to another length (the
-/// same 20 ms at another rate); a copy when the rates match. Devices and
-/// files at 8/16/44.1/48 kHz all meet the session's 48 kHz here.
-fn resample_linear(input: &[i16], output: &mut [i16]) {
-    if input.len() == output.len() {
-        output.copy_from_slice(input);
-        return;
-    }
-    if input.is_empty() {
-        output.fill(0);
-        return;
-    }
-    let last = input.len() - 1;
-    let step = input.len() as f64 / output.len() as f64;
-    for (i, o) in output.iter_mut().enumerate() {
-        let pos = i as f64 * step;
-        let k = (pos as usize).min(last);
-        let frac = pos - k as f64;
-        let a = f64::from(input[k]);
-        let b = f64::from(input[(k + 1).min(last)]);
-        *o = (a + (b - a) * frac) as i16;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resampling_keeps_a_tone_and_copies_equal_rates() {
-        let input: Vec<i16> = (0..160)
-            .map(|i| {
-                ((i as f64 * 2.0 * std::f64::consts::PI * 400.0 / 8000.0).sin() * 8000.0) as i16
-            })
-            .collect();
-        let mut out = vec![0i16; 960];
-        resample_linear(&input, &mut out);
-        // Same waveform at 6x the points: sample 6k of the output is sample k.
-        for k in 0..150 {
-            assert!((i32::from(out[6 * k]) - i32::from(input[k])).abs() < 2);
+/// Opens a call's local audio (in the media thread: it is not `Send`).
+pub(crate) fn open_audio(choice: &AudioChoice, id: u32) -> Result<CallAudio, CallError> {
+    use media::device::{DeviceAudio, FilePort};
+    use media::processing::ProcessingConfig;
+    // Files and silence are not acoustic: no echo to cancel, no room noise.
+    let off = ProcessingConfig {
+        echo_cancellation: false,
+        noise_suppression: false,
+        auto_gain: false,
+    };
+    let (port, config): (Box<dyn media::device::AudioPort>, ProcessingConfig) = match choice {
+        AudioChoice::Null => (Box::new(FilePort::null()), off),
+        AudioChoice::Files { play, record } => {
+            let record = record.as_ref().map(|p| {
+                // A directory gets one file per call.
+                if p.is_dir() {
+                    p.join(format!("call-{id}.wav"))
+                } else {
+                    p.clone()
+                }
+            });
+            (
+                Box::new(FilePort::wav(play.as_deref(), record.as_deref())?),
+                off,
+            )
         }
-        let mut same = vec![0i16; 160];
-        resample_linear(&input, &mut same);
-        assert_eq!(same, input);
-    }
+        AudioChoice::Device {
+            selection,
+            processing,
+        } => match DeviceAudio::open(selection) {
+            Ok(d) => (Box::new(d), *processing),
+            Err(e) => {
+                // A call without sound beats no call: say so and go on.
+                warn!("cannot open the sound devices: {e}");
+                (Box::new(FilePort::null()), off)
+            }
+        },
+    };
+    CallAudio::new(port, config).map_err(CallError::from)
 }
+
+/// One 20 ms frame of silence at the session rate.
+static SILENCE: [i16; 960] = [0; 960];

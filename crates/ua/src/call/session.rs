@@ -17,7 +17,7 @@ use sip_message::{Message, Method, Request, Response, Uri};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::rtp::{AudioIo, MediaCommand, MediaHandle, MediaReport, RtpSocket};
+use super::rtp::{MediaCommand, MediaHandle, MediaReport, RtpSocket};
 use super::{response, AccountCtx, AudioChoice, CallEnv, CallError};
 use crate::api::{CallDirection, CallEnd, CallInfo, CallQuality, CallState, Event};
 use crate::dns::Target;
@@ -131,9 +131,8 @@ struct Call {
     sdp_version: u64,
     rtp: Option<RtpSocket>,
     rtp_local: SocketAddr,
-    /// Until media starts; behind a mutex only so `Call` is `Sync`
-    /// (device handles are `Send` but not `Sync`).
-    audio: std::sync::Mutex<Option<AudioIo>>,
+    /// Where this call's audio comes from and goes to.
+    audio: AudioChoice,
     media: Option<MediaHandle>,
     reports_tx: mpsc::Sender<MediaReport>,
     reports: mpsc::Receiver<MediaReport>,
@@ -221,7 +220,8 @@ pub(crate) fn spawn_outgoing(
     input: mpsc::Receiver<CallInput>,
     extra_headers: Vec<(String, String)>,
 ) -> Result<String, CallError> {
-    let io = open_audio(&audio, id)?;
+    check_audio(&audio)?;
+    let io = audio;
     let mut rng = crate::util::os_seed() | 1;
     let call_id = format!("{}@parley", token(&mut rng));
     let info = CallInfo {
@@ -281,14 +281,12 @@ pub(crate) fn spawn_incoming(
         answered_ms: None,
     };
     tokio::spawn(async move {
-        let io = match open_audio(&audio, id) {
-            Ok(io) => io,
-            Err(e) => {
-                warn!("call audio: {e}");
-                let _ = env.endpoint.respond(tx, response(&invite, 500)).await;
-                return;
-            }
-        };
+        if let Err(e) = check_audio(&audio) {
+            warn!("call audio: {e}");
+            let _ = env.endpoint.respond(tx, response(&invite, 500)).await;
+            return;
+        }
+        let io = audio;
         let rng = crate::util::os_seed() | 1;
         let mut call = Call::new(env, account, info.clone(), input, io, rng, false);
         let end = match call.ring(tx, invite, source, auto_answer).await {
@@ -299,29 +297,13 @@ pub(crate) fn spawn_incoming(
     });
 }
 
-fn open_audio(choice: &AudioChoice, id: u32) -> Result<AudioIo, CallError> {
-    use media::devices::{NullSink, NullSource, WavSink, WavSource};
-    let rate = media::session::SESSION_RATE;
-    Ok(match choice {
-        AudioChoice::Null => AudioIo {
-            source: Box::new(NullSource::new(rate)),
-            sink: Box::new(NullSink::new(rate)),
-        },
-        AudioChoice::Files { play, record } => AudioIo {
-            source: match play {
-                Some(p) => Box::new(WavSource::open(p)?),
-                None => Box::new(NullSource::new(rate)),
-            },
-            sink: match record {
-                // A directory gets one file per call.
-                Some(p) if p.is_dir() => {
-                    Box::new(WavSink::create(&p.join(format!("call-{id}.wav")), rate)?)
-                }
-                Some(p) => Box::new(WavSink::create(p, rate)?),
-                None => Box::new(NullSink::new(rate)),
-            },
-        },
-    })
+/// Checks a call's audio choice before the call starts: a WAV to play
+/// must open (a clear error now beats silence later).
+fn check_audio(choice: &AudioChoice) -> Result<(), CallError> {
+    if let AudioChoice::Files { play: Some(p), .. } = choice {
+        media::devices::WavSource::open(p).map_err(|e| CallError::Audio(e.into()))?;
+    }
+    Ok(())
 }
 
 impl Call {
@@ -330,7 +312,7 @@ impl Call {
         account: AccountCtx,
         info: CallInfo,
         input: mpsc::Receiver<CallInput>,
-        io: AudioIo,
+        io: AudioChoice,
         rng: u64,
         call_id_owner: bool,
     ) -> Self {
@@ -353,7 +335,7 @@ impl Call {
             sdp_version: 1,
             rtp: None,
             rtp_local: SocketAddr::from(([127, 0, 0, 1], 0)),
-            audio: std::sync::Mutex::new(Some(io)),
+            audio: io,
             media: None,
             reports_tx,
             reports,
@@ -491,13 +473,14 @@ impl Call {
         match &self.media {
             Some(m) => m.send(MediaCommand::Update(Box::new(neg.clone()))),
             None => {
-                let io = self
-                    .audio
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take();
-                if let (Some(sock), Some(io)) = (self.rtp.take(), io) {
-                    match MediaHandle::start(sock, &neg, io, self.reports_tx.clone()) {
+                if let Some(sock) = self.rtp.take() {
+                    match MediaHandle::start(
+                        sock,
+                        &neg,
+                        self.audio.clone(),
+                        self.info.id,
+                        self.reports_tx.clone(),
+                    ) {
                         Ok(h) => self.media = Some(h),
                         Err(e) => warn!("media: {e}"),
                     }
@@ -2047,13 +2030,27 @@ impl Call {
                 });
             }
             MediaReport::SourceEnded => debug!("audio source ended"),
+            MediaReport::Levels {
+                input_db,
+                output_db,
+            } => {
+                let _ = self.env.events.send(Event::AudioLevel {
+                    id: self.info.id,
+                    input_db,
+                    output_db,
+                });
+            }
+            MediaReport::AudioFailed(reason) => {
+                warn!(id = self.info.id, "call audio stopped: {reason}");
+            }
         }
     }
 
     async fn finish(mut self, end: CallEnd) {
         if let Some(m) = self.media.take() {
-            // Dropping the returned sink finalises a WAV recording.
-            drop(m.stop().await);
+            // Returns once the media thread closed its audio (a WAV
+            // recording is complete before the call is reported over).
+            m.stop().await;
         }
         self.info.state = CallState::Ended;
         info!(id = self.info.id, ?end, "call ended");

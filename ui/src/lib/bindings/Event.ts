@@ -47,7 +47,19 @@ id: number,
 /**
  * The numbers.
  */
-quality: CallQuality, } | { "event": "dtmf", 
+quality: CallQuality, } | { "event": "audio_level", 
+/**
+ * The call id.
+ */
+id: number, 
+/**
+ * Microphone RMS in dBFS (before mute, so the UI can warn).
+ */
+input_db: number, 
+/**
+ * Speaker RMS in dBFS.
+ */
+output_db: number, } | { "event": "dtmf", 
 /**
  * The call id.
  */
