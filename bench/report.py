@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Prints the benchmark table from the run directory of voice_quality.sh.
+
+  report.py OUT CODEC... -- LOSS:JITTER...
+"""
+import json
+import os
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def stack(d):
+    s = [load(os.path.join(d, f"score-{side}.json")) for side in ("caller", "callee")]
+    cpu = load(os.path.join(d, "cpu.json"))
+    per_min = None
+    if cpu.get("seconds") and cpu.get("caller") is not None and cpu.get("callee") is not None:
+        # CPU seconds per call-minute, mean of the two endpoint processes
+        per_min = (cpu["caller"] + cpu["callee"]) / 2 / cpu["seconds"] * 60
+    return {"pesq": mean([x.get("pesq") for x in s]),
+            "pesq_dirs": [x.get("pesq") for x in s],
+            "lag": mean([x.get("lag_ms") for x in s]),
+            "cpu": per_min}
+
+
+def f(x, fmt):
+    return "-" if x is None else format(x, fmt)
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def main():
+    out = sys.argv[1]
+    i = sys.argv.index("--")
+    codecs, conds = sys.argv[2:i], sys.argv[i + 1:]
+    hdr = (f"{'codec':7} {'loss':>4} {'jit':>4} | {'PESQ parley':>11} {'baresip':>7} {'diff':>5} {'ratio':>5} | "
+           f"{'CPU s/min parley':>16} {'baresip':>7} {'ratio':>5} | {'lag ms parley':>13} {'baresip':>7}")
+    print(hdr)
+    print("-" * len(hdr))
+    for c in codecs:
+        mode = "nb" if c in ("pcmu", "pcma") else "wb"
+        for cond in conds:
+            loss, jit = cond.split(":")
+            d = os.path.join(out, f"{c}-loss{loss}-jit{jit}")
+            p, b = stack(os.path.join(d, "parley")), stack(os.path.join(d, "baresip"))
+            diff = None if p["pesq"] is None or b["pesq"] is None else p["pesq"] - b["pesq"]
+            print(f"{c + '/' + mode:7} {loss + '%':>4} {jit:>4} | {f(p['pesq'], '.2f'):>11} {f(b['pesq'], '.2f'):>7} "
+                  f"{f(diff, '+.2f'):>5} {f(ratio(p['pesq'], b['pesq']), '.2f'):>5} | "
+                  f"{f(p['cpu'], '.3f'):>16} {f(b['cpu'], '.3f'):>7} {f(ratio(p['cpu'], b['cpu']), '.2f'):>5} | "
+                  f"{f(p['lag'], '.0f'):>13} {f(b['lag'], '.0f'):>7}")
+    print()
+    print("PESQ: MOS-LQO (P.862; wb = P.862.2 at 16 kHz), mean of both directions; diff = parley - baresip.")
+    print("CPU: seconds of CPU per call-minute per endpoint process (utime+stime, connected -> hang-up);")
+    print("     ratio < 1 means Parley uses less. lag: start of the recording to the start of the speech.")
+    print("jit: each relayed packet held a random 0..jit ms (reordering when > 20 ms).")
+
+
+if __name__ == "__main__":
+    main()
