@@ -112,6 +112,8 @@ pub struct EngineStatus {
     pub version: String,
     /// Accounts in the user's order; the local account when none is set up.
     pub accounts: Vec<AccountInfo>,
+    /// Calls ringing or connected now.
+    pub calls: Vec<CallInfo>,
 }
 
 /// Which way a call goes.
@@ -173,8 +175,10 @@ pub struct CallInfo {
     /// The negotiated codec, once known (`opus/48000`).
     pub codec: Option<String>,
     /// Unix ms when the call started (INVITE sent or received).
+    #[ts(type = "number")]
     pub started_ms: i64,
     /// Unix ms when it was answered.
+    #[ts(type = "number | null")]
     pub answered_ms: Option<i64>,
 }
 

@@ -739,7 +739,7 @@ fn host_of(ip: IpAddr) -> Host {
 }
 
 /// The local address the OS would route to `dest` from (no packet is sent).
-fn route_ip(dest: SocketAddr) -> IpAddr {
+pub(crate) fn route_ip(dest: SocketAddr) -> IpAddr {
     let bind: SocketAddr = if dest.is_ipv4() {
         "0.0.0.0:0".parse()
     } else {

@@ -417,8 +417,29 @@ impl Task {
                 tracing::warn!("cannot open the SIP sockets: {e}");
             }
         }
+        let mut net_tick = tokio::time::interval(crate::netwatch::POLL);
+        net_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut netwatch = crate::netwatch::NetWatch::new(
+            crate::netwatch::Snapshot::take(),
+            std::time::SystemTime::now(),
+            std::time::Instant::now(),
+        );
         loop {
             let cmd = tokio::select! {
+                _ = net_tick.tick() => {
+                    let change = netwatch.check(
+                        crate::netwatch::Snapshot::take(),
+                        std::time::SystemTime::now(),
+                        std::time::Instant::now(),
+                    );
+                    if let Some(change) = change {
+                        info!(?change, "network changed; re-registering");
+                        for handle in self.registrations.values() {
+                            handle.network_changed();
+                        }
+                    }
+                    continue;
+                }
                 cmd = rx.recv() => match cmd {
                     Some(c) => c,
                     None => break,
@@ -436,6 +457,7 @@ impl Task {
                     continue;
                 }
                 Ok(ev) = self.own_events.recv() => {
+                    self.track(&ev);
                     self.own_event(ev).await;
                     continue;
                 }
@@ -532,6 +554,38 @@ impl Task {
     }
 }
 
+/// This install's RFC 5626 `+sip.instance` (`urn:uuid:...`), kept in the
+/// config directory so it survives restarts (the registrar then replaces
+/// our old binding instead of piling up new ones). None if it cannot be
+/// stored: registering without outbound beats failing.
+fn instance_id(paths: &Paths) -> Option<String> {
+    let file = paths.config_dir.join("instance-id");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let t = text.trim();
+        if t.len() == 36 && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return Some(format!("urn:uuid:{t}"));
+        }
+    }
+    let (a, b) = (
+        crate::util::os_seed(),
+        crate::util::os_seed().rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15,
+    );
+    // A version-4, variant-1 UUID from OS-seeded randomness.
+    let hi = (a & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
+    let lo = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    let uuid = format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    );
+    std::fs::create_dir_all(&paths.config_dir).ok()?;
+    std::fs::write(&file, &uuid).ok()?;
+    Some(format!("urn:uuid:{uuid}"))
+}
+
 /// The next network event, or never when the endpoint is not running.
 async fn next_net(
     net: &mut Option<mpsc::Receiver<crate::endpoint::EndpointEvent>>,
@@ -606,6 +660,7 @@ impl Task {
             self.events.clone(),
             self.states.clone(),
             self.options.sip.keep_alive,
+            instance_id(&self.options.paths),
         )?;
         self.registrations.insert(name.to_owned(), handle);
         Ok(())
@@ -636,9 +691,12 @@ impl Task {
     }
 
     fn status(&self) -> EngineStatus {
+        let mut calls: Vec<CallInfo> = self.live_calls.values().cloned().collect();
+        calls.sort_by_key(|c| c.id);
         EngineStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             accounts: self.accounts(),
+            calls,
         }
     }
 

@@ -45,9 +45,16 @@ pub enum RegisterError {
 /// Stops a running registration.
 pub(crate) struct RegistrationHandle {
     stop: mpsc::Sender<oneshot::Sender<()>>,
+    kick: mpsc::Sender<()>,
 }
 
 impl RegistrationHandle {
+    /// The network changed (address, interface, resume from sleep):
+    /// register again now, from our current address.
+    pub(crate) fn network_changed(&self) {
+        let _ = self.kick.try_send(());
+    }
+
     /// Unregisters and waits until the binding is gone (or the attempt to
     /// remove it ended).
     pub(crate) async fn stop(&self) {
@@ -88,6 +95,8 @@ pub(crate) fn destination(uri: &Uri, transport: store::Transport) -> Option<Dest
 }
 
 /// Starts registering `account`; events go to `events`, states to `states`.
+// Each argument is a separate piece of the engine's state; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn(
     endpoint: Endpoint,
     resolver: SipResolver,
@@ -96,6 +105,7 @@ pub(crate) fn spawn(
     events: broadcast::Sender<Event>,
     states: States,
     keep_alive: Option<Duration>,
+    instance: Option<String>,
 ) -> Result<RegistrationHandle, RegisterError> {
     let bad = |what, value: &str| RegisterError::BadUri {
         account: account.name.clone(),
@@ -129,6 +139,7 @@ pub(crate) fn spawn(
     let expires = account.expires;
     let aor_text = account.uri.clone();
     let (stop_tx, stop_rx) = mpsc::channel(1);
+    let (kick_tx, kick_rx) = mpsc::channel(1);
     tokio::spawn(async move {
         let creds = [Credential {
             realm: realm.as_deref(),
@@ -190,7 +201,8 @@ pub(crate) fn spawn(
             registrar,
             contact,
             expires,
-            outbound: None,
+            // RFC 5626: one stable instance per install, one flow (reg-id 1).
+            outbound: instance.map(|i| (i, 1)),
             user_agent: format!("Parley/{}", env!("CARGO_PKG_VERSION")),
             retry_base: Duration::from_secs(30),
         };
@@ -213,11 +225,15 @@ pub(crate) fn spawn(
             stop_rx,
             &publish,
             keep_alive,
+            kick_rx,
         )
         .await;
         info!("registration task ended");
     });
-    Ok(RegistrationHandle { stop: stop_tx })
+    Ok(RegistrationHandle {
+        stop: stop_tx,
+        kick: kick_tx,
+    })
 }
 
 async fn wait_stop(mut stop: mpsc::Receiver<oneshot::Sender<()>>) {
@@ -237,6 +253,7 @@ async fn run(
     mut stop: mpsc::Receiver<oneshot::Sender<()>>,
     publish: &impl Fn(RegistrationState),
     keep_alive: Option<Duration>,
+    mut kick: mpsc::Receiver<()>,
 ) {
     reg.start(Instant::now(), creds);
     let mut stopping: Option<oneshot::Sender<()>> = None;
@@ -337,6 +354,22 @@ async fn run(
                 reg.stop(Instant::now(), creds);
             }
             () = crate::util::sleep_until(wake) => reg.handle_timeout(Instant::now(), creds),
+            Some(()) = kick.recv(), if stopping.is_none() => {
+                // Our address may be new: rebuild the Contact from the
+                // route to the registrar now, and register at once (a
+                // binding to a dead address loses every call).
+                info!("network changed; registering again");
+                let via = endpoint.via_for(target);
+                let contact = contact_uri(
+                    user,
+                    &via.host.to_string(),
+                    via.port.unwrap_or(5060),
+                    target.proto,
+                );
+                next_probe = None;
+                reg.set_contact(Instant::now(), contact, creds);
+                reg.start(Instant::now(), creds);
+            }
             () = crate::util::sleep_until(next_probe), if next_probe.is_some() && stopping.is_none() => {
                 next_probe = None;
                 let probe = probe(endpoint, reg.options_probe(), target);

@@ -363,11 +363,19 @@ impl Task {
         None
     }
 
-    /// A call's latest state (for status snapshots).
-    #[allow(dead_code)]
+    /// A call's latest state (for status snapshots: a UI that reloads
+    /// mid-call finds its calls).
     pub(super) fn track(&mut self, ev: &Event) {
-        if let Event::CallState { call } | Event::IncomingCall { call } = ev {
-            self.live_calls.insert(call.id, call.clone());
+        match ev {
+            Event::CallState { call } | Event::IncomingCall { call }
+                if self.calls.ids().contains(&call.id) =>
+            {
+                self.live_calls.insert(call.id, call.clone());
+            }
+            Event::CallEnded { call, .. } => {
+                self.live_calls.remove(&call.id);
+            }
+            _ => {}
         }
     }
 }

@@ -49,8 +49,8 @@ codec: string | null,
 /**
  * Unix ms when the call started (INVITE sent or received).
  */
-started_ms: bigint, 
+started_ms: number, 
 /**
  * Unix ms when it was answered.
  */
-answered_ms: bigint | null, };
+answered_ms: number | null, };
