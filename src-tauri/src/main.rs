@@ -17,6 +17,14 @@ const ENGINE_EVENT: &str = "engine://event";
 /// (see `store::SecretError`).
 type CmdResult<T> = Result<T, String>;
 
+/// An engine error as the text the UI shows.
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+mod chat;
+mod presence;
+
 #[tauri::command]
 async fn engine_status(engine: State<'_, Engine>) -> CmdResult<EngineStatus> {
     engine.status().await.map_err(|e| e.to_string())
@@ -83,6 +91,21 @@ async fn call_dtmf(engine: State<'_, Engine>, id: u32, digits: String) -> CmdRes
     engine.dtmf(id, &digits).await.map_err(|e| e.to_string())
 }
 
+/// Blind transfer: asks the peer of call `id` to call `target` (REFER);
+/// progress arrives as `call_state` (transferring) and the end as
+/// `call_ended` (transferred).
+#[tauri::command]
+async fn call_transfer(engine: State<'_, Engine>, id: u32, target: String) -> CmdResult<()> {
+    engine.transfer(id, &target).await.map_err(err)
+}
+
+/// Attended transfer: connects the peer of call `id` with the peer of
+/// call `other` (REFER with Replaces).
+#[tauri::command]
+async fn call_transfer_attended(engine: State<'_, Engine>, id: u32, other: u32) -> CmdResult<()> {
+    engine.transfer_attended(id, other).await.map_err(err)
+}
+
 /// Errors that stop the app before its window opens.
 #[derive(Debug, thiserror::Error)]
 enum StartError {
@@ -105,6 +128,7 @@ fn start_engine(app: &tauri::App) -> Result<Engine, StartError> {
             sip: ua::SipOptions::default(),
             auto_register: true,
             auto_answer: false,
+            dnd: false,
             // The sound devices, with echo cancellation, noise suppression
             // and gain; PARLEY_NO_AUDIO=1 (headless tests) uses silence.
             call_audio: if std::env::var_os("PARLEY_NO_AUDIO").is_some() {
@@ -157,7 +181,27 @@ fn main() {
             call_hangup,
             call_hold,
             call_mute,
-            call_dtmf
+            call_dtmf,
+            call_transfer,
+            call_transfer_attended,
+            chat::chat_send,
+            chat::chat_retry,
+            chat::chat_composing,
+            chat::chat_conversations,
+            chat::chat_messages,
+            chat::chat_mark_read,
+            chat::chat_search,
+            chat::chat_delete_conversation,
+            presence::presence_publish,
+            presence::presence_watch,
+            presence::line_watch,
+            presence::voicemail_watch,
+            presence::contacts_list,
+            presence::contact_add,
+            presence::contact_update,
+            presence::contact_delete,
+            presence::contacts_import,
+            presence::contacts_export
         ])
         .build(tauri::generate_context!());
     let app = match result {

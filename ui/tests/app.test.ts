@@ -17,6 +17,8 @@ vi.mock("../src/lib/ipc", () => ({
   }),
   addAccount: vi.fn(async () => {}),
   removeAccount: vi.fn(async () => {}),
+  contacts: vi.fn(async () => []),
+  conversations: vi.fn(async () => []),
 }));
 
 import App from "../src/App.svelte";

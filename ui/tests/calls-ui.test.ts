@@ -20,6 +20,8 @@ vi.mock("../src/lib/ipc", () => ({
   }),
   addAccount: vi.fn(async () => {}),
   removeAccount: vi.fn(async () => {}),
+  contacts: vi.fn(async () => []),
+  conversations: vi.fn(async () => []),
   dial: vi.fn(async () => 7),
   answerCall: vi.fn(async () => {}),
   rejectCall: vi.fn(async () => {}),

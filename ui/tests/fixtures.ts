@@ -1,8 +1,10 @@
 // Builders for engine types shared by the tests.
 import type { CallInfo } from "../src/lib/bindings/CallInfo";
+import type { ChatMessage } from "../src/lib/bindings/ChatMessage";
 
 // ts-rs types the i64 times as bigint; over JSON they are numbers.
-export const ms = (n: number) => n as unknown as bigint;
+// (`as never` fits either while the bindings move from bigint to number.)
+export const ms = (n: number) => n as never;
 
 export function info(over: Partial<CallInfo> = {}): CallInfo {
   return {
@@ -21,4 +23,18 @@ export function info(over: Partial<CallInfo> = {}): CallInfo {
     ...over,
   };
 }
+
+
+export const msg = (over: Partial<ChatMessage> = {}): ChatMessage => ({
+  id: ms(1),
+  conversation: ms(10),
+  account: "Work",
+  peer: "sip:bob@127.0.0.1",
+  outgoing: false,
+  text: "hi",
+  at_ms: ms(1000),
+  state: { state: "received" },
+  unread: true,
+  ...over,
+});
 

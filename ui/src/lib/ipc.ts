@@ -4,7 +4,13 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { AccountInput } from "./bindings/AccountInput";
+import type { Availability } from "./bindings/Availability";
+import type { ChatMessage } from "./bindings/ChatMessage";
+import type { ContactEntry } from "./bindings/ContactEntry";
+import type { ContactInput } from "./bindings/ContactInput";
+import type { ConversationInfo } from "./bindings/ConversationInfo";
 import type { EngineStatus } from "./bindings/EngineStatus";
+import type { VcardReport } from "./bindings/VcardReport";
 import type { Event } from "./bindings/Event";
 
 /** Name of the single ordered event stream the shell emits. */
@@ -43,6 +49,61 @@ export const holdCall = (id: number, on: boolean): Promise<void> => call("call_h
 export const muteCall = (id: number, on: boolean): Promise<void> => call("call_mute", { id, on });
 
 export const sendDtmf = (id: number, digits: string): Promise<void> => call("call_dtmf", { id, digits });
+
+/** Blind transfer: the peer of call `id` is asked to call `target`. */
+export const transferCall = (id: number, target: string): Promise<void> => call("call_transfer", { id, target });
+
+/** Attended transfer: connects the peers of calls `id` and `other`. */
+export const transferAttended = (id: number, other: number): Promise<void> => call("call_transfer_attended", { id, other });
+
+// Chat. Ids are i64 (typed bigint by ts-rs, numbers over JSON).
+type Id = bigint | number;
+
+/** Stores and sends a message; resolves to its id, delivery follows as `message_status`. */
+export const sendMessage = (account: string, uri: string, text: string): Promise<Id> => call("chat_send", { account, uri, text });
+
+export const retryMessage = (id: Id): Promise<void> => call("chat_retry", { id });
+
+export const setComposing = (account: string, uri: string, active: boolean): Promise<void> =>
+  call("chat_composing", { account, uri, active });
+
+export const conversations = (): Promise<ConversationInfo[]> => call("chat_conversations");
+
+/** Up to `limit` messages older than `before` (newest when null), oldest first. */
+export const messages = (conversation: Id, before: Id | null, limit: number): Promise<ChatMessage[]> =>
+  call("chat_messages", { conversation, before, limit });
+
+export const markRead = (conversation: Id): Promise<number> => call("chat_mark_read", { conversation });
+
+export const searchMessages = (query: string): Promise<ChatMessage[]> => call("chat_search", { query });
+
+export const deleteConversation = (conversation: Id): Promise<void> => call("chat_delete_conversation", { conversation });
+
+// Presence and contacts.
+
+/** Publishes our presence for `account`; the outcome arrives as `presence_published`. */
+export const publishPresence = (account: string, availability: Availability, note: string | null): Promise<void> =>
+  call("presence_publish", { account, availability, note });
+
+export const watchPresence = (account: string, uri: string, on: boolean): Promise<void> => call("presence_watch", { account, uri, on });
+
+/** Busy lamp (dialog state) of `uri`. */
+export const watchLine = (account: string, uri: string, on: boolean): Promise<void> => call("line_watch", { account, uri, on });
+
+export const watchVoicemail = (account: string, on: boolean): Promise<void> => call("voicemail_watch", { account, on });
+
+export const contacts = (): Promise<ContactEntry[]> => call("contacts_list");
+
+export const addContact = (contact: ContactInput): Promise<Id> => call("contact_add", { contact });
+
+export const updateContact = (id: Id, contact: ContactInput): Promise<void> => call("contact_update", { id, contact });
+
+export const deleteContact = (id: Id): Promise<void> => call("contact_delete", { id });
+
+/** Adds the contacts of vCard text; reports how many and what was skipped. */
+export const importVcards = (vcards: string): Promise<VcardReport> => call("contacts_import", { vcards });
+
+export const exportVcards = (): Promise<string> => call("contacts_export");
 
 export function onEngineEvent(handler: (e: Event) => void): Promise<UnlistenFn> {
   return listen<Event>(ENGINE_EVENT, (msg) => handler(msg.payload));

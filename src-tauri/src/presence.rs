@@ -1,0 +1,103 @@
+//! Presence and contact commands: forwarded to `ua::Engine`; states
+//! arrive as `presence` / `blf` / `mwi` / `watch_status` /
+//! `presence_published` events.
+
+use tauri::State;
+use ua::presence::{Availability, ContactEntry, ContactInput, VcardReport};
+use ua::Engine;
+
+use crate::{err, CmdResult};
+
+/// Publishes our presence for `account`; the outcome arrives as
+/// `presence_published`.
+#[tauri::command]
+pub(crate) async fn presence_publish(
+    engine: State<'_, Engine>,
+    account: String,
+    availability: Availability,
+    note: Option<String>,
+) -> CmdResult<()> {
+    engine
+        .publish_presence(&account, availability, note)
+        .await
+        .map_err(err)
+}
+
+/// Starts (`on`) or ends watching `uri`'s presence.
+#[tauri::command]
+pub(crate) async fn presence_watch(
+    engine: State<'_, Engine>,
+    account: String,
+    uri: String,
+    on: bool,
+) -> CmdResult<()> {
+    let r = if on {
+        engine.watch(&account, &uri).await
+    } else {
+        engine.unwatch(&account, &uri).await
+    };
+    r.map_err(err)
+}
+
+/// Starts (`on`) or ends watching `uri`'s line (BLF).
+#[tauri::command]
+pub(crate) async fn line_watch(
+    engine: State<'_, Engine>,
+    account: String,
+    uri: String,
+    on: bool,
+) -> CmdResult<()> {
+    engine.watch_line(&account, &uri, on).await.map_err(err)
+}
+
+/// Starts (`on`) or ends watching `account`'s voicemail (MWI).
+#[tauri::command]
+pub(crate) async fn voicemail_watch(
+    engine: State<'_, Engine>,
+    account: String,
+    on: bool,
+) -> CmdResult<()> {
+    engine.watch_voicemail(&account, on).await.map_err(err)
+}
+
+#[tauri::command]
+pub(crate) async fn contacts_list(engine: State<'_, Engine>) -> CmdResult<Vec<ContactEntry>> {
+    engine.contacts().await.map_err(err)
+}
+
+#[tauri::command]
+pub(crate) async fn contact_add(
+    engine: State<'_, Engine>,
+    contact: ContactInput,
+) -> CmdResult<i64> {
+    engine.add_contact(contact).await.map_err(err)
+}
+
+#[tauri::command]
+pub(crate) async fn contact_update(
+    engine: State<'_, Engine>,
+    id: i64,
+    contact: ContactInput,
+) -> CmdResult<()> {
+    engine.update_contact(id, contact).await.map_err(err)
+}
+
+#[tauri::command]
+pub(crate) async fn contact_delete(engine: State<'_, Engine>, id: i64) -> CmdResult<()> {
+    engine.delete_contact(id).await.map_err(err)
+}
+
+/// Adds the contacts of the vCards in `vcards` (text of a .vcf file).
+#[tauri::command]
+pub(crate) async fn contacts_import(
+    engine: State<'_, Engine>,
+    vcards: String,
+) -> CmdResult<VcardReport> {
+    engine.import_vcards(&vcards).await.map_err(err)
+}
+
+/// Every contact as vCard text.
+#[tauri::command]
+pub(crate) async fn contacts_export(engine: State<'_, Engine>) -> CmdResult<String> {
+    engine.export_vcards().await.map_err(err)
+}
