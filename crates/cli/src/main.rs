@@ -33,6 +33,12 @@ struct Cli {
     /// Print one JSON object per line instead of readable text.
     #[arg(long, global = true)]
     json: bool,
+    /// Also trust this CA certificate (PEM) for TLS, e.g. a PBX's own CA.
+    #[arg(long, global = true, value_name = "PEM")]
+    ca: Vec<PathBuf>,
+    /// Do not disturb: incoming calls are refused with 486 Busy Here.
+    #[arg(long, global = true)]
+    dnd: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -261,8 +267,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             secrets: Arc::new(store::OsKeyring),
             sip: ua::SipOptions {
                 port,
+                extra_roots: cli.ca.clone(),
                 ..ua::SipOptions::default()
             },
+            dnd: cli.dnd,
             auto_register: false,
             auto_answer,
             call_audio,

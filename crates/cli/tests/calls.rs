@@ -286,24 +286,74 @@ fn baresip(kam: &Kamailio, answer_mode: &'static str) -> Baresip {
     b
 }
 
+/// Files under `dir` containing `needle`.
+fn files_with(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+            {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn do_not_disturb_answers_busy_without_ringing() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut dnd = Running::start(a.path(), &["--dnd", "--port", &port.to_string()], None);
+    dnd.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    let out = cli(
+        b.path(),
+        &["call", &format!("sip:parley@127.0.0.1:{port}")],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("\"rejected\"") && stdout.contains("486"),
+        "{stdout}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    while let Ok(v) = dnd.events.try_recv() {
+        dnd.seen.push(v);
+    }
+    assert!(
+        !dnd.saw(|v| event(v) == "incoming_call"),
+        "DND rang: {:?}",
+        dnd.seen
+    );
+}
+
 #[test]
 fn calls_baresip_through_kamailio_and_hangs_up() {
     let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
     let bob = baresip(&kam, "auto");
     let dir = tempfile::tempdir().unwrap();
     add_alice(dir.path(), &kam);
-    let out = cli(
-        dir.path(),
-        &[
+    let out = cli_cmd(dir.path())
+        .env("PARLEY_LOG", "trace")
+        .env("PARLEY_PASSWORD", "alice123")
+        .args([
             "call",
             "sip:bob@127.0.0.1",
             "--account",
             "work",
             "--duration",
             "2",
-        ],
-        Some("alice123"),
-    );
+        ])
+        .output()
+        .expect("run parley-cli");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -313,6 +363,12 @@ fn calls_baresip_through_kamailio_and_hangs_up() {
     );
     assert!(stdout.contains("\"connected\""));
     assert!(stdout.contains("\"hung_up\""));
+    // The password answered Kamailio's challenges, and is nowhere else:
+    // not in trace-level logs, not in any file we wrote.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TRACE"), "trace logs were on");
+    assert!(!stderr.contains("alice123") && !stdout.contains("alice123"));
+    assert!(files_with(dir.path(), b"alice123").is_empty());
     // baresip saw the call established and then closed by our BYE.
     let log = bob.log();
     assert!(

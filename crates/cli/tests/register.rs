@@ -169,3 +169,60 @@ fn no_password_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+fn register_over(transport: &str) {
+    let kam = Kamailio::start(KamailioOptions {
+        tls: transport == "tls",
+        ..Default::default()
+    })
+    .expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let port = if transport == "tls" {
+        kam.tls_port.unwrap()
+    } else {
+        kam.port
+    };
+    let proxy = format!("sip:127.0.0.1:{port};transport={transport}");
+    let add = cli(
+        dir.path(),
+        None,
+        &[
+            "account",
+            "add",
+            "work",
+            "--uri",
+            "sip:alice@127.0.0.1",
+            "--proxy",
+            &proxy,
+            "--transport",
+            transport,
+        ],
+    );
+    assert!(add.status.success(), "{add:?}");
+    let ca = kam.dir.path().join("tls/ca.pem");
+    let mut args = vec!["--json", "register", "work"];
+    if transport == "tls" {
+        args.extend(["--ca", ca.to_str().unwrap()]);
+    }
+    let reg = cli(dir.path(), Some("alice123"), &args);
+    let evs = events(&reg);
+    assert!(
+        reg.status.success(),
+        "{evs:?}\n{}",
+        String::from_utf8_lossy(&reg.stderr)
+    );
+    assert!(evs.iter().any(|e| e["event"] == "registered"), "{evs:?}");
+    let stderr = String::from_utf8_lossy(&reg.stderr);
+    assert!(!stderr.contains("alice123"), "password in logs");
+    assert!(!kam.is_registered("alice").unwrap(), "unregistered on exit");
+}
+
+#[test]
+fn registers_over_tcp() {
+    register_over("tcp");
+}
+
+#[test]
+fn registers_over_tls_trusting_the_pbx_ca() {
+    register_over("tls");
+}

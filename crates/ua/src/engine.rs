@@ -113,6 +113,8 @@ pub struct EngineOptions {
     pub auto_register: bool,
     /// Answer incoming calls at once (`parley-cli run --auto-answer`).
     pub auto_answer: bool,
+    /// Do not disturb: refuse incoming calls with 486 Busy Here.
+    pub dnd: bool,
     /// Where calls get their audio (sound devices in the app; files or
     /// silence for the CLI and tests).
     pub call_audio: AudioChoice,
@@ -145,6 +147,11 @@ enum Command {
         oneshot::Sender<Result<(), EngineError>>,
     ),
     Listen(oneshot::Sender<Result<std::net::SocketAddr, EngineError>>),
+    CallPolicy {
+        dnd: bool,
+        auto_answer: bool,
+        reply: oneshot::Sender<()>,
+    },
     Chat(chat::ChatCommand),
     Presence(presence::PresenceCommand),
 }
@@ -354,6 +361,17 @@ impl Engine {
         .await
     }
 
+    /// Do not disturb (incoming calls get 486 Busy Here) and auto-answer,
+    /// switched at run time (the app's settings).
+    pub async fn set_call_policy(&self, dnd: bool, auto_answer: bool) -> Result<(), EngineError> {
+        self.ask(|tx| Command::CallPolicy {
+            dnd,
+            auto_answer,
+            reply: tx,
+        })
+        .await
+    }
+
     /// Sends DTMF digits in call `id` (RFC 4733, or SIP INFO when the peer
     /// has no telephone-event).
     pub async fn dtmf(&self, id: u32, digits: &str) -> Result<(), EngineError> {
@@ -473,6 +491,15 @@ impl Task {
                 }
                 Command::ToCall(id, cmd, reply) => {
                     let _ = reply.send(self.calls.command(id, cmd).map_err(Into::into));
+                }
+                Command::CallPolicy {
+                    dnd,
+                    auto_answer,
+                    reply,
+                } => {
+                    self.options.dnd = dnd;
+                    self.options.auto_answer = auto_answer;
+                    let _ = reply.send(());
                 }
                 Command::Listen(reply) => {
                     let r = self
@@ -841,6 +868,7 @@ mod tests {
             sip: SipOptions::default(),
             auto_register: false,
             auto_answer: false,
+            dnd: false,
             call_audio: AudioChoice::Null,
         })
         .unwrap()

@@ -60,6 +60,7 @@ async fn engine(
         },
         auto_register: false,
         auto_answer: false,
+        dnd: false,
         call_audio: ua::call::AudioChoice::Null,
     })
     .unwrap();

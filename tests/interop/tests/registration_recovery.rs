@@ -46,6 +46,7 @@ async fn registered_again_within_5s_of_the_registrar_coming_back() {
         },
         auto_register: true,
         auto_answer: false,
+        dnd: false,
         call_audio: ua::call::AudioChoice::Null,
     })
     .unwrap();

@@ -276,8 +276,16 @@ impl Task {
             let _ = ep.respond(id, response(&request, 404)).await;
             return;
         };
-        if self.calls.len() >= MAX_CALLS {
-            let _ = ep.respond(id, response(&request, 486)).await;
+        // Do not disturb, or no line free: busy (RFC 3261 §21.4.24).
+        let replaces = request.headers.get("Replaces").is_some();
+        if self.calls.len() >= MAX_CALLS || (self.options.dnd && !replaces) {
+            let mut r = response(&request, 486);
+            if self.options.dnd {
+                let _ = r
+                    .headers
+                    .push("Reason", "SIP;cause=486;text=\"Do not disturb\"");
+            }
+            let _ = ep.respond(id, r).await;
             return;
         }
         let audio = self.options.call_audio.clone();
