@@ -171,6 +171,12 @@ fn describe(end: &CallEnd) -> String {
 pub(crate) async fn run(engine: &Engine, account: &str, out: &Output) -> Result<(), CliError> {
     let mut events = engine.subscribe();
     prepare(engine, account, out).await?;
+    // prepare() already printed the registration; print the rest queued meanwhile.
+    while let Ok(ev) = events.try_recv() {
+        if !matches!(ev, Event::Registration { .. }) {
+            out.engine_event(&ev);
+        }
+    }
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let mut lines = stdin.lines();
     let mut current: Option<u32> = None;

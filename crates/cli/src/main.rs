@@ -495,6 +495,23 @@ impl Output {
         if matches!(ev, ua::Event::AudioLevel { .. }) {
             return;
         }
+        // Registration changes read as the one-shot commands print them:
+        // `registered`, `registration_failed`, `registering`, `unregistered`.
+        if let ua::Event::Registration { account, state } = ev {
+            let (name, extra) = match state {
+                ua::RegistrationState::Registered { expires_in_s } => {
+                    ("registered", serde_json::json!({ "expires": expires_in_s }))
+                }
+                ua::RegistrationState::Failed { reason } => (
+                    "registration_failed",
+                    serde_json::json!({ "reason": reason }),
+                ),
+                ua::RegistrationState::Registering => ("registering", serde_json::json!({})),
+                _ => ("unregistered", serde_json::json!({})),
+            };
+            self.event(name, account, extra);
+            return;
+        }
         if self.json {
             self.line(ev);
             return;
