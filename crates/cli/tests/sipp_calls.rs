@@ -398,3 +398,38 @@ fn attended_transfer_between_three_parleys_replaces_the_consultation_call() {
         event(v) == "call_ended" && v["call"]["id"] == 2
     });
 }
+
+#[test]
+fn a_second_answering_fork_is_acked_and_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let out: PathBuf = dir.path().join("sipp");
+    let forks = Sipp::scenario("forked_answers")
+        .port(sipp_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&out)
+        .expect("sipp");
+    let call = cli(
+        dir.path(),
+        &[
+            "call",
+            &format!("sip:forked@127.0.0.1:{sipp_port}"),
+            "--duration",
+            "2",
+        ],
+        None,
+    );
+    let run = forks.wait().expect("sipp");
+    assert!(
+        call.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&call.stdout),
+        String::from_utf8_lossy(&call.stderr)
+    );
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+}

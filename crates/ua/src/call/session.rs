@@ -155,6 +155,8 @@ struct Call {
     extra_headers: Vec<(String, String)>,
     /// As transferor: the REFER was accepted; its NOTIFYs tell the outcome.
     transferring: bool,
+    /// Our answered INVITE (a 2xx from another fork builds its dialog).
+    sent_invite: Option<Request>,
     /// The peer's BYE came while we waited on a request of ours.
     peer_hung_up: bool,
     /// Requests that came while we waited, handled next.
@@ -351,6 +353,7 @@ impl Call {
             transferring: false,
             referred: None,
             peer_hung_up: false,
+            sent_invite: None,
             deferred: std::collections::VecDeque::new(),
             transferred_away: false,
             rng: seed,
@@ -535,6 +538,7 @@ impl Call {
                     .await;
                 match outcome {
                     Exchange::Answered(resp) => {
+                        self.sent_invite = Some(sent.clone());
                         return self.confirm_outgoing(&sent, &resp, &offer).await;
                     }
                     Exchange::Ended(end) => return Setup::Ended(end),
@@ -1365,6 +1369,9 @@ impl Call {
                             }
                         }
                     }
+                    Some(CallInput::Stray(resp)) if self.is_other_fork(&resp) => {
+                        self.end_other_fork(&resp).await;
+                    }
                     Some(CallInput::Stray(resp)) => {
                         // Our ACK was lost: the 2xx comes again (§13.2.2.4).
                         let seq = resp.headers.cseq().ok().flatten().map(|c| c.seq);
@@ -1474,6 +1481,54 @@ impl Call {
             self.transferred_away = true;
         }
         None
+    }
+
+    /// A 2xx to our INVITE from a different dialog (a forking proxy let
+    /// two phones answer).
+    fn is_other_fork(&self, resp: &Response) -> bool {
+        let tag = resp
+            .headers
+            .to()
+            .ok()
+            .flatten()
+            .and_then(|t| t.tag().map(str::to_owned));
+        match (&self.dialog, tag, &self.sent_invite) {
+            (Some(d), Some(tag), Some(_)) => tag != d.id().remote_tag,
+            _ => false,
+        }
+    }
+
+    /// §13.2.2.4: every 2xx gets its ACK; a second answering fork is then
+    /// released with BYE, as we keep the first.
+    async fn end_other_fork(&mut self, resp: &Response) {
+        let Some(invite) = self.sent_invite.clone() else {
+            return;
+        };
+        let Ok(mut fork) = Dialog::from_uac_response(&invite, resp) else {
+            return;
+        };
+        let seq = invite.headers.cseq().ok().flatten().map_or(1, |c| c.seq);
+        let probe = fork.create_ack(seq, self.fresh_via());
+        let hop = self.resolve_hop(&probe).await;
+        let Some(target) = hop.first().copied() else {
+            return;
+        };
+        let mut via = self.env.endpoint.via_for(&target);
+        via.params
+            .set("branch", Some(&format!("z9hG4bK{}", token(&mut self.rng))));
+        let ack = fork.create_ack(seq, via);
+        let _ = self
+            .env
+            .endpoint
+            .send_stateless(Message::Request(ack), target)
+            .await;
+        if let Ok(bye) = fork.create_request(Method::Bye, self.env.endpoint.via_for(&target)) {
+            info!("a second fork answered; releasing it");
+            let ep = self.env.endpoint.clone();
+            tokio::spawn(async move {
+                let _ = ep.request(bye, hop).await;
+            });
+        }
     }
 
     fn mute(&mut self, m: bool) {
