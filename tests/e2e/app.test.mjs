@@ -256,6 +256,52 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     await s.waitFor("ended by bob", async () => (await end.text()) === "The other side hung up", 10_000);
   });
 
+  test("bob added as a contact shows his presence, and its changes", async () => {
+    // Close the ended call's panel so the screenshots show the screen.
+    for (const close of await s.findAll(".call-panel button.secondary")) await close.click();
+    await s.waitFor("call pane gone", async () => (await s.findAll('[data-testid="calls"]')).length === 0);
+    await (await s.find("#nav-contacts")).click();
+    await (await s.find("button.primary")).click(); // Add contact
+    await (await s.find('[data-testid="contact-form"] input[name="name"]')).type("Bob");
+    await (await s.find('[data-testid="contact-form"] input[name="sip"]')).type("sip:bob@127.0.0.1");
+    await (await s.find('[data-testid="contact-form"] button[type="submit"]')).click();
+    const sel = '[data-contact="Bob"] [data-testid="contact-presence"]';
+    await s.find(sel, { timeout: 10_000 });
+    // Found afresh each time: the row re-renders as states arrive.
+    const presence = { text: async () => (await s.find(sel)).text() };
+    // baresip publishes "online" once registered.
+    let shown = "";
+    await s
+      .waitFor("bob available", async () => (shown = await presence.text()).startsWith("Available"), 15_000)
+      .catch((e) => assert.fail(`${e.message}; the contact shows "${shown}"`));
+    await shot("contacts-presence");
+    await peers.send("bob", "presence_offline");
+    await s.waitFor("bob offline", async () => (await presence.text()).startsWith("Offline"), 10_000);
+    await peers.send("bob", "presence_online");
+    await s.waitFor("bob back", async () => (await presence.text()).startsWith("Available"), 10_000);
+  });
+
+  test("chat with bob both ways, with delivery state", async () => {
+    await (await s.find('button[aria-label="Message Bob"]')).click();
+    await s.waitFor("chats open", async () => (await heading()) === "Chats");
+    const composer = await s.find('[data-testid="composer"]');
+    await composer.type("hello bob from parley\uE007"); // Enter sends
+    const state = await s.find('[data-testid="message-state"]', { timeout: 10_000 });
+    await s.waitFor("sent", async () => (await state.text()) === "Sent", 15_000);
+
+    // baresip's current contact is alice (the first of its list).
+    await peers.send("bob", "message hi alice from baresip");
+    await s.waitFor("bob's message shown", async () => {
+      const texts = await Promise.all((await s.findAll('[data-testid="message"] .msg-text')).map((m) => m.text()));
+      return texts.includes("hi alice from baresip");
+    }, 15_000);
+    const texts = await Promise.all((await s.findAll('[data-testid="message"] .msg-text')).map((m) => m.text()));
+    assert.deepEqual(texts, ["hello bob from parley", "hi alice from baresip"]);
+    // Read on screen: no unread badge on the open conversation.
+    assert.equal((await s.findAll('[data-testid="unread"]')).length, 0);
+    await shot("chat");
+  });
+
   test("removing the account brings the local account back", async () => {
     await (await s.find("#nav-settings")).click();
     await (await s.find('button[aria-label="Remove account Office"]')).click();
