@@ -31,7 +31,10 @@ tools=()
 command -v dpkg-shlibdeps >/dev/null || tools+=(dpkg-dev)
 command -v desktop-file-validate >/dev/null || tools+=(desktop-file-utils)
 command -v appstreamcli >/dev/null || tools+=(appstream)
-case ",$BUNDLES," in *,rpm,*) command -v rpm >/dev/null || tools+=(rpm) ;; esac
+case ",$BUNDLES," in *,rpm,*)
+  command -v rpm >/dev/null || tools+=(rpm)
+  command -v cpio >/dev/null || tools+=(cpio) ;;
+esac
 if [ ${#tools[@]} -gt 0 ]; then
   echo "==> apt: installing ${tools[*]}"
   $SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq

@@ -59,6 +59,7 @@ if [ -z "${PARLEY_SMOKE_NS:-}" ]; then
   command -v debootstrap >/dev/null || tools+=(debootstrap)
   command -v Xvfb >/dev/null || tools+=(xvfb)
   command -v xwininfo >/dev/null || tools+=(x11-utils)
+  command -v xwd >/dev/null || tools+=(x11-apps)
   if [ ${#tools[@]} -gt 0 ]; then
     echo "==> apt: installing ${tools[*]}"
     apt-get -o DPkg::Lock::Timeout=900 update -qq
@@ -73,6 +74,8 @@ DEB="$1"
 
 step() { printf '==> [%3ds] %s\n' $((SECONDS - START)) "$*"; }
 fail() { echo "smoke test FAILED: $*" >&2; exit 1; }
+PASSED=0
+ok() { PASSED=$((PASSED + 1)); echo "    ok: $*"; }
 
 BASE="$CACHE/base-$SUITE"
 if [ ! -f "$BASE/.parley-complete" ]; then
@@ -133,8 +136,8 @@ in_root() {
   chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive "$@"
 }
-snapshot() { # every path in the root but the volatile ones
-  (cd "$R" && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./tmp \
+snapshot() { # every path in the root but the volatile ones and the users' homes
+  (cd "$R" && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./tmp -o -path ./root -o -path ./home \
     -o -path ./var/cache -o -path ./var/lib/apt/lists -o -path ./var/log -o -path ./run \) -prune -o -print) | sort
 }
 
@@ -145,13 +148,14 @@ snapshot >"$RUN/before.txt"
 step "apt-get install $(basename "$DEB") (dependencies from $MIRROR)"
 in_root apt-get install -y -qq --no-install-recommends "$PKG_FILE" >"$RUN/install.log" 2>&1 ||
   { tail -n 30 "$RUN/install.log" >&2; fail "apt-get install"; }
-echo "    $(grep -c '^Setting up' "$RUN/install.log") packages set up"
+ok "installed with apt, $(grep -c '^Setting up' "$RUN/install.log") packages set up"
 in_root dpkg -L "$PKG" >"$RUN/pkg-files.txt"
 
 step "parley-cli --version"
 out="$(in_root parley-cli --version)" || fail "parley-cli --version exited non-zero"
 echo "    $out"
 echo "$out" | grep -q "$(dpkg-deb -f "$DEB" Version)" || fail "parley-cli --version does not print the package version"
+ok "parley-cli --version prints the package version"
 
 step "parley under Xvfb"
 DISPLAY_NUM=""
@@ -177,16 +181,27 @@ for _ in $(seq 120); do
   sleep 0.5
 done
 [ -n "$window" ] || { cat "$RUN/app.log" >&2; xwininfo -display ":$DISPLAY_NUM" -root -tree >&2 || true; fail "no Parley window within 60 s"; }
-echo "    window: $(echo "$window" | grep -E 'xwininfo: Window id' | sed 's/.*Window id: //'), $(echo "$window" | awk '/Width:/{w=$2} /Height:/{h=$2} END{print w "x" h}')"
+ok "Parley window mapped: $(echo "$window" | grep -E 'xwininfo: Window id' | sed 's/.*Window id: //'), $(echo "$window" | awk '/Width:/{w=$2} /Height:/{h=$2} END{print w "x" h}')"
 sleep 3
 kill -0 "$APP_PID" 2>/dev/null || { cat "$RUN/app.log" >&2; fail "parley died after showing its window"; }
+# The web view painted the UI: the window holds more than a flat colour.
+geom() { echo "$window" | sed -n "s/^ *$1: *\(-\?[0-9]*\).*/\1/p" | head -n1; }
+for _ in $(seq 20); do
+  colours="$(xwd -root -silent -display ":$DISPLAY_NUM" |
+    python3 "$ROOT/packaging/test/xwd_window.py" "$(geom 'Absolute upper-left X')" "$(geom 'Absolute upper-left Y')" \
+      "$(geom Width)" "$(geom Height)" "$CACHE/last-window.png")" || fail "could not capture the window"
+  [ "$colours" -ge 16 ] && break
+  sleep 1
+done
+[ "$colours" -ge 16 ] || fail "the window looks blank ($colours colours; see $CACHE/last-window.png)"
+ok "the window shows the UI ($colours colours; screenshot in $CACHE/last-window.png)"
 webproc=""
 for p in /proc/[0-9]*; do
   [ "$(readlink "$p/root" 2>/dev/null)" = "$R" ] || continue
   case "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" in *WebKitWebProcess*) webproc=${p#/proc/} ;; esac
 done
 [ -n "$webproc" ] || fail "no WebKitWebProcess for the window's web view"
-echo "    parley pid $APP_PID running, WebKitWebProcess pid $webproc"
+ok "parley (pid $APP_PID) still running, with its WebKitWebProcess (pid $webproc)"
 kill "$APP_PID"
 for _ in $(seq 50); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
 kill -9 "$APP_PID" 2>/dev/null || true
@@ -211,10 +226,14 @@ while IFS= read -r f; do
   if [ -e "$R$f" ] || [ -L "$R$f" ]; then left="$left $f"; fi
 done <"$RUN/pkg-files.txt"
 [ -z "$left" ] || fail "files of $PKG left after purge:$left"
+ok "purged: dpkg no longer knows $PKG, none of its $(grep -c . "$RUN/pkg-files.txt") paths left"
 snapshot >"$RUN/after.txt"
 named="$(comm -13 "$RUN/before.txt" "$RUN/after.txt" | grep -i parley || true)"
 [ -z "$named" ] || fail "paths named *parley* left after purge: $named"
 new="$(comm -13 "$RUN/before.txt" "$RUN/after.txt" | wc -l)"
-echo "    none of the package's $(grep -c . "$RUN/pkg-files.txt") paths left; $new other new paths (caches of removed dependencies)"
+ok "no path named *parley* left outside home folders ($new other new paths: state of the removed dependencies)"
+# A purge leaves what the app wrote into the user's home, as it should.
+echo "    kept in /root (user data): $(cd "$R/root" && find . -maxdepth 3 -ipath '*parley*' -prune | sort | tr '\n' ' ')"
 
-step "passed in $((SECONDS - START)) s"
+step "smoke test passed in $((SECONDS - START)) s"
+echo "smoke-deb: $PASSED passed, 0 failed"
