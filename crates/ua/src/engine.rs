@@ -443,7 +443,12 @@ impl Task {
             std::time::Instant::now(),
         );
         loop {
+            let idle_at = self.presence.idle_deadline();
             let cmd = tokio::select! {
+                () = presence::sleep_until(idle_at) => {
+                    self.idle_check().await;
+                    continue;
+                }
                 _ = net_tick.tick() => {
                     let change = netwatch.check(
                         crate::netwatch::Snapshot::take(),

@@ -7,7 +7,12 @@
 //!  engine ──NOTIFY by Call-ID (Routes)──> watch task ──Subscription──> endpoint
 //!                                              └── presence / blf / mwi events
 //!  engine ──Publish(body) / Stop──> publish task ──Publication──> endpoint
+//!  engine ──SUBSCRIBE (new, decided) / State / Stop──> notifier task ──Notifier──> endpoint
+//!         ──in-dialog SUBSCRIBE by Call-ID (watchers)──┘   (peer-to-peer watchers)
 //! ```
+//!
+//! [`AutoPresence`] decides what we show: the user's choice, On the phone
+//! during a connected call, Away after idle time.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,9 +21,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use sip_core::usage::notifier::{
+    Decision, Notifier, NotifierConfig, NotifierError, NotifierEvent, WatcherId,
+};
 use sip_core::usage::publication::{Publication, PublicationConfig, PublicationEvent};
 use sip_core::usage::subscription::{
-    NotifyState, Subscription, SubscriptionConfig, SubscriptionEvent,
+    NotifyState, Subscription, SubscriptionConfig, SubscriptionEvent, TerminationReason,
 };
 use sip_core::{Credential, TransactionId};
 use sip_message::dialog_info::DialogInfo;
@@ -41,6 +49,10 @@ const EXPIRES: u32 = 600;
 const NOTIFY_QUEUE: usize = 16;
 /// Most subscriptions at once (contacts with presence or BLF, and MWI).
 pub(crate) const MAX_WATCHES: usize = 500;
+/// Most peer-to-peer watchers of one account's presence.
+pub(crate) const MAX_WATCHERS: usize = 200;
+/// Requests waiting for one notifier task.
+const NOTIFIER_QUEUE: usize = 32;
 
 /// Errors of the presence and contact commands.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +69,9 @@ pub enum PresenceError {
     /// The usage refused its settings.
     #[error("cannot publish: {0}")]
     Publication(#[from] sip_core::usage::publication::PublicationError),
+    /// The usage refused its settings.
+    #[error("cannot serve watchers: {0}")]
+    Notifier(#[from] NotifierError),
     /// The contact store failed.
     #[error(transparent)]
     Store(#[from] store::DbError),
@@ -646,6 +661,250 @@ async fn run_publish(
     }
 }
 
+/// What we show, from the user's choice and what goes on around it: while
+/// a call is connected we are On the phone, and after `idle_after` without
+/// user activity an Available user is shown Away; both undo themselves.
+/// Offline (invisible) is never overridden. Pure: time comes in as `now`.
+#[derive(Debug, Clone)]
+pub(crate) struct AutoPresence {
+    chosen: Availability,
+    note: Option<String>,
+    in_call: bool,
+    idle_after: Option<Duration>,
+    last_active: Instant,
+    idle: bool,
+}
+
+impl AutoPresence {
+    /// Available, active, no call, no idle timeout.
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            chosen: Availability::Available,
+            note: None,
+            in_call: false,
+            idle_after: None,
+            last_active: now,
+            idle: false,
+        }
+    }
+
+    /// The user picked a state (it is what we go back to).
+    pub(crate) fn choose(&mut self, availability: Availability, note: Option<String>) {
+        self.chosen = availability;
+        self.note = note;
+    }
+
+    /// Whether any call is connected.
+    pub(crate) fn set_in_call(&mut self, in_call: bool) {
+        self.in_call = in_call;
+    }
+
+    /// The user did something: no longer idle.
+    pub(crate) fn user_active(&mut self, now: Instant) {
+        self.last_active = now;
+        self.idle = false;
+    }
+
+    /// Idle time after which we show Away (`None`: never).
+    pub(crate) fn set_idle_after(&mut self, idle_after: Option<Duration>, now: Instant) {
+        self.idle_after = idle_after.filter(|d| !d.is_zero());
+        self.tick(now);
+    }
+
+    /// When [`AutoPresence::tick`] may change something.
+    pub(crate) fn idle_deadline(&self) -> Option<Instant> {
+        match (self.idle, self.idle_after) {
+            (false, Some(d)) => self.last_active.checked_add(d),
+            _ => None,
+        }
+    }
+
+    /// Time passed: idle once the deadline is reached.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        if self.idle_deadline().is_some_and(|at| at <= now) {
+            self.idle = true;
+        }
+        if self.idle_after.is_none() {
+            self.idle = false;
+        }
+    }
+
+    /// What to publish and notify.
+    pub(crate) fn shown(&self) -> (Availability, Option<String>) {
+        let a = match self.chosen {
+            Availability::Offline => Availability::Offline,
+            _ if self.in_call => Availability::OnThePhone,
+            Availability::Available if self.idle => Availability::Away,
+            other => other,
+        };
+        (a, self.note.clone())
+    }
+}
+
+impl Default for AutoPresence {
+    fn default() -> Self {
+        Self::new(Instant::now())
+    }
+}
+
+/// Commands of a notifier task.
+pub(crate) enum NotifierCommand {
+    /// A new (out-of-dialog) SUBSCRIBE, already decided by the engine.
+    Subscribe {
+        id: TransactionId,
+        request: Box<Request>,
+        decision: Decision,
+    },
+    /// Our state changed.
+    State(Vec<u8>),
+    /// End every subscription (quit) and say when done.
+    Stop(oneshot::Sender<()>),
+}
+
+/// Serves one account's peer-to-peer presence watchers.
+pub(crate) struct NotifierHandle {
+    tx: mpsc::Sender<NotifierCommand>,
+}
+
+impl NotifierHandle {
+    /// Hands a command to the task; false when it is gone or flooded.
+    pub(crate) fn send(&self, cmd: NotifierCommand) -> bool {
+        self.tx.try_send(cmd).is_ok()
+    }
+
+    /// Terminates every watcher's subscription and waits for the task.
+    pub(crate) async fn stop(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(NotifierCommand::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Starts the notifier task of `ctx`'s account, with `state` as our
+/// current document; in-dialog SUBSCRIBEs reach it through `routes`.
+pub(crate) async fn notifier(
+    env: UsageEnv,
+    ctx: AccountCtx,
+    state: Vec<u8>,
+    routes: Routes,
+) -> Result<NotifierHandle, PresenceError> {
+    let contact = contact(&env, &ctx, &ctx.aor)
+        .await
+        .ok_or_else(|| PresenceError::BadUri(ctx.aor.to_string()))?;
+    let config = NotifierConfig {
+        contact,
+        event: "presence".to_owned(),
+        content_type: "application/pidf+xml".to_owned(),
+        min_expires: 60,
+        max_expires: EXPIRES * 6,
+        max_watchers: MAX_WATCHERS,
+    };
+    let mut n = Notifier::new(config, crate::util::os_seed())?;
+    n.set_state(Instant::now(), state);
+    let (tx, rx) = mpsc::channel(NOTIFIER_QUEUE);
+    tokio::spawn(run_notifier(env, ctx, n, rx, routes));
+    Ok(NotifierHandle { tx })
+}
+
+async fn run_notifier(
+    env: UsageEnv,
+    ctx: AccountCtx,
+    mut n: Notifier,
+    mut rx: mpsc::Receiver<NotifierCommand>,
+    routes: Routes,
+) {
+    let ctx = Arc::new(ctx);
+    // In-dialog SUBSCRIBEs (refresh, un-subscribe), by Call-ID.
+    let (dtx, mut drx) = mpsc::channel::<(TransactionId, Request)>(NOTIFIER_QUEUE);
+    // Answers to NOTIFYs: at most one in flight per watcher (bounded).
+    let (atx, mut arx) =
+        mpsc::channel::<(WatcherId, Result<Response, EndpointError>)>(MAX_WATCHERS + 1);
+    let mut call_ids: HashMap<WatcherId, String> = HashMap::new();
+    let mut stopped: Option<oneshot::Sender<()>> = None;
+    let mut closed = false;
+    loop {
+        while let Some((wid, req)) = n.poll_request() {
+            let fut = send(&env, &ctx, req);
+            let atx = atx.clone();
+            tokio::spawn(async move {
+                let _ = atx.send((wid, fut.await)).await;
+            });
+        }
+        watcher_events(&mut n, &mut call_ids, &routes, None);
+        if (stopped.is_some() || closed) && n.is_empty() {
+            break;
+        }
+        let deadline = n.poll_timeout();
+        tokio::select! {
+            Some((wid, r)) = arx.recv() => match r {
+                Ok(resp) => n.handle_response(Instant::now(), wid, &resp),
+                Err(e) => n.handle_failure(Instant::now(), wid, e.to_string()),
+            },
+            () = sleep_until(deadline) => n.handle_timeout(Instant::now()),
+            Some((tid, req)) = drx.recv() => {
+                let resp = n.handle_request(Instant::now(), &req, |_| Decision::Reject);
+                let _ = env.endpoint.respond(tid, resp).await;
+            }
+            cmd = rx.recv(), if !closed => match cmd {
+                Some(NotifierCommand::Subscribe { id, request, decision }) => {
+                    let resp = n.handle_request(Instant::now(), &request, |_| decision);
+                    let cid = request.headers.get("Call-ID").map(|c| c.trim().to_owned());
+                    let new = cid.as_deref().map(|c| (c, &dtx));
+                    watcher_events(&mut n, &mut call_ids, &routes, new);
+                    let _ = env.endpoint.respond(id, resp).await;
+                }
+                Some(NotifierCommand::State(body)) => n.set_state(Instant::now(), body),
+                Some(NotifierCommand::Stop(done)) => {
+                    stopped = Some(done);
+                    n.stop(Instant::now(), TerminationReason::NoResource);
+                }
+                None => {
+                    closed = true;
+                    n.stop(Instant::now(), TerminationReason::NoResource);
+                }
+            },
+        }
+    }
+    let mut r = routes.lock().unwrap_or_else(PoisonError::into_inner);
+    for cid in call_ids.into_values() {
+        r.remove(&cid);
+    }
+    drop(r);
+    if let Some(done) = stopped {
+        let _ = done.send(());
+    }
+    debug!("presence notifier over");
+}
+
+/// Keeps the Call-ID routes of the watchers' dialogs up to date; `new` is
+/// the Call-ID of the SUBSCRIBE just handled (and where its dialog goes).
+fn watcher_events(
+    n: &mut Notifier,
+    call_ids: &mut HashMap<WatcherId, String>,
+    routes: &Routes,
+    new: Option<(&str, &mpsc::Sender<(TransactionId, Request)>)>,
+) {
+    while let Some(ev) = n.poll_event() {
+        let mut r = routes.lock().unwrap_or_else(PoisonError::into_inner);
+        match ev {
+            NotifierEvent::Subscribed { id, pending, .. } => {
+                // The watcher's address is personal data: debug only.
+                debug!(id = id.0, pending, "presence watcher subscribed");
+                if let Some((cid, tx)) = new {
+                    r.insert(cid.to_owned(), tx.clone());
+                    call_ids.insert(id, cid.to_owned());
+                }
+            }
+            NotifierEvent::Ended { id, .. } => {
+                if let Some(cid) = call_ids.remove(&id) {
+                    r.remove(&cid);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,6 +923,64 @@ mod tests {
             assert_eq!(Availability::from(p.availability), a);
             assert_eq!(p.note.as_deref(), Some("back at 3"));
         }
+    }
+
+    #[test]
+    fn on_the_phone_during_a_call_then_back_to_the_choice() {
+        let t0 = Instant::now();
+        let mut p = AutoPresence::new(t0);
+        p.choose(Availability::Busy, Some("writing".into()));
+        p.set_in_call(true);
+        assert_eq!(
+            p.shown(),
+            (Availability::OnThePhone, Some("writing".into()))
+        );
+        p.set_in_call(false);
+        assert_eq!(p.shown(), (Availability::Busy, Some("writing".into())));
+        // Invisible stays invisible, call or not.
+        p.choose(Availability::Offline, None);
+        p.set_in_call(true);
+        assert_eq!(p.shown().0, Availability::Offline);
+    }
+
+    #[test]
+    fn away_after_idle_time_until_the_user_is_back() {
+        let t0 = Instant::now();
+        let mut p = AutoPresence::new(t0);
+        assert_eq!(p.idle_deadline(), None, "no idle timeout by default");
+        p.tick(t0 + Duration::from_secs(86_400));
+        assert_eq!(p.shown().0, Availability::Available);
+
+        p.set_idle_after(Some(Duration::from_secs(300)), t0);
+        assert_eq!(p.idle_deadline(), Some(t0 + Duration::from_secs(300)));
+        p.tick(t0 + Duration::from_secs(299));
+        assert_eq!(p.shown().0, Availability::Available);
+        p.user_active(t0 + Duration::from_secs(200));
+        p.tick(t0 + Duration::from_secs(499));
+        assert_eq!(p.shown().0, Availability::Available, "activity restarts");
+        p.tick(t0 + Duration::from_secs(500));
+        assert_eq!(p.shown().0, Availability::Away);
+        assert_eq!(p.idle_deadline(), None, "no timer while idle");
+        // A call wins over idle; after it, still idle.
+        p.set_in_call(true);
+        assert_eq!(p.shown().0, Availability::OnThePhone);
+        p.set_in_call(false);
+        assert_eq!(p.shown().0, Availability::Away);
+        p.user_active(t0 + Duration::from_secs(600));
+        assert_eq!(p.shown().0, Availability::Available);
+
+        // Only Available turns Away: Busy stays Busy.
+        p.choose(Availability::Busy, None);
+        p.tick(t0 + Duration::from_secs(10_000));
+        assert_eq!(p.shown().0, Availability::Busy);
+        // Turning the timeout off ends idleness.
+        p.choose(Availability::Available, None);
+        assert_eq!(p.shown().0, Availability::Away);
+        p.set_idle_after(None, t0 + Duration::from_secs(10_001));
+        assert_eq!(p.shown().0, Availability::Available);
+        // Zero means off.
+        p.set_idle_after(Some(Duration::ZERO), t0);
+        assert_eq!(p.idle_deadline(), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Presence and chat of the engine against the harness's real peers on
 //! loopback: Kamailio (registrar, proxy and presence server), baresip and
-//! SIPp (issue 7's "done when").
+//! SIPp (issue 7's "done when"), and peer-to-peer presence watchers
+//! (SIPp) subscribing to Parley directly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,9 +9,9 @@ use std::time::Duration;
 use parley_interop::{Baresip, BaresipOptions, Kamailio, KamailioOptions, Sipp};
 use store::{MemorySecrets, Paths};
 use tokio::sync::broadcast::Receiver;
-use ua::api::{AccountInput, Event, RegistrationState, TransportKind};
+use ua::api::{AccountInput, CallState, Event, RegistrationState, TransportKind};
 use ua::chat::ChatState;
-use ua::presence::Availability;
+use ua::presence::{Availability, ContactInput, LineState};
 use ua::{Engine, EngineOptions, SipOptions};
 
 fn logs() {
@@ -337,4 +338,285 @@ async fn mwi_from_the_presence_server_reaches_the_api() {
     .await;
     assert_eq!(mwi, Some((true, 2, 8)));
     alice.shutdown().await.unwrap();
+}
+
+/// A SIPp watcher (`user`) subscribes to alice at the presence server and
+/// returns the first NOTIFY (headers and PIDF body) it got.
+fn sipp_watch_alice(kam: &Kamailio, user: &str) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let run = Sipp::scenario("subscribe")
+        .remote(kam.addr())
+        .user(user)
+        .args(["-s", "alice", "-d", "200"])
+        .args([
+            "-key",
+            "event",
+            "presence",
+            "-key",
+            "accept",
+            "application/pidf+xml",
+        ])
+        .timeout(Duration::from_secs(20))
+        .run(out.path())
+        .expect("sipp");
+    let msgs = run.trace("msg");
+    assert!(run.passed(), "sipp failed: {}\n{msgs}", run.trace("err"));
+    msgs.split("NOTIFY sip:")
+        .nth(1)
+        .expect("a NOTIFY reached the watcher")
+        .to_owned()
+}
+
+/// The next PresencePublished of alice's account, which must be a success.
+async fn published(events: &mut Receiver<Event>) {
+    let p = next(events, Duration::from_secs(10), |e| match e {
+        Event::PresencePublished { ok, reason, .. } => Some((*ok, reason.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(p, Some((true, None)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_phone_is_published_during_a_call_and_undone_after() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = engine(dir.path(), &kam, "alice", "alice123").await;
+    let bob = Baresip::start(&kam, BaresipOptions::new("bob")).expect("baresip");
+    bob.wait_registered(Duration::from_secs(10)).unwrap();
+
+    alice
+        .publish_presence("work", Availability::Available, Some("ask me".into()))
+        .await
+        .unwrap();
+    published(&mut events).await;
+    let before = sipp_watch_alice(&kam, "carol");
+    assert!(before.contains("ask me"), "{before}");
+    assert!(!before.contains("on-the-phone"), "{before}");
+
+    // baresip answers at once: connected, and alice is on the phone.
+    let id = alice.call("work", "sip:bob@127.0.0.1").await.unwrap();
+    next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::CallState { call } if call.id == id && call.state == CallState::Connected => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await
+    .expect("call connected");
+    published(&mut events).await;
+    let during = sipp_watch_alice(&kam, "carol");
+    assert!(
+        during.contains("<rpid:on-the-phone/>"),
+        "no on-the-phone: {during}"
+    );
+    assert!(during.contains("ask me"), "the note stays: {during}");
+
+    // After the call: back to the chosen state.
+    alice.hangup(id).await.unwrap();
+    next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::CallEnded { call, .. } if call.id == id => Some(()),
+        _ => None,
+    })
+    .await
+    .expect("call ended");
+    published(&mut events).await;
+    let after = sipp_watch_alice(&kam, "carol");
+    assert!(
+        !after.contains("on-the-phone"),
+        "still on the phone: {after}"
+    );
+    assert!(after.contains("<basic>open</basic>"), "{after}");
+    alice.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blf_shows_ringing_while_baresip_rings_then_idle() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = engine(dir.path(), &kam, "alice", "alice123").await;
+    let bob = Baresip::start(
+        &kam,
+        BaresipOptions {
+            answer_mode: "manual",
+            ..BaresipOptions::new("bob")
+        },
+    )
+    .expect("baresip bob");
+    let carol = Baresip::start(&kam, BaresipOptions::new("carol")).expect("baresip carol");
+    bob.wait_registered(Duration::from_secs(10)).unwrap();
+    carol.wait_registered(Duration::from_secs(10)).unwrap();
+
+    alice
+        .watch_line("work", "sip:bob@127.0.0.1", true)
+        .await
+        .unwrap();
+    let line = |want: LineState| {
+        move |e: &Event| match e {
+            Event::Blf { uri, state, .. } if uri == "sip:bob@127.0.0.1" && *state == want => {
+                Some(())
+            }
+            _ => None,
+        }
+    };
+    // No call yet: a subscription to a line without dialogs is idle (or
+    // carries no document at all).
+    let _ = next(&mut events, Duration::from_secs(3), line(LineState::Idle)).await;
+
+    carol.command("dial", "sip:bob@127.0.0.1").expect("dial");
+    next(
+        &mut events,
+        Duration::from_secs(10),
+        line(LineState::Ringing),
+    )
+    .await
+    .expect("bob's line shown ringing");
+    assert!(
+        wait_log(&bob, "Incoming call", Duration::from_secs(5)).await,
+        "{}",
+        bob.log()
+    );
+    // carol gives up: the line is idle again.
+    carol.command("hangup", "").expect("hangup");
+    next(&mut events, Duration::from_secs(10), line(LineState::Idle))
+        .await
+        .expect("bob's line idle after the call");
+    alice.shutdown().await.unwrap();
+}
+
+/// An engine with no account: the built-in local account, listening.
+async fn local_engine(dir: &std::path::Path) -> (Engine, std::net::SocketAddr) {
+    let engine = Engine::start(EngineOptions {
+        paths: Paths {
+            config_dir: dir.join("config"),
+            data_dir: dir.join("data"),
+        },
+        secrets: Arc::new(MemorySecrets::default()),
+        sip: SipOptions {
+            bind_ip: "127.0.0.1".parse().unwrap(),
+            ..SipOptions::default()
+        },
+        auto_register: false,
+        auto_answer: false,
+        dnd: false,
+        call_audio: ua::call::AudioChoice::Null,
+    })
+    .unwrap();
+    let addr = engine.listen().await.unwrap();
+    (engine, addr)
+}
+
+/// The NOTIFYs a SIPp run received, in order (each up to the next request).
+fn notifies(msgs: &str) -> Vec<&str> {
+    msgs.split("NOTIFY sip:").skip(1).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2p_watchers_contacts_see_our_state_strangers_stay_pending() {
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (parley, addr) = local_engine(dir.path()).await;
+    parley
+        .add_contact(ContactInput {
+            name: "Carol".into(),
+            sip_uri: Some("sip:carol@127.0.0.1".into()),
+            phones: Vec::new(),
+            favourite: false,
+            presence: false,
+            blf: false,
+        })
+        .await
+        .unwrap();
+    parley
+        .publish_presence(
+            ua::LOCAL_ACCOUNT,
+            Availability::Away,
+            Some("at lunch".into()),
+        )
+        .await
+        .unwrap();
+
+    // A watcher subscribes; 1.5 s later our state changes.
+    let watch = |who: &str, state: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let h = Sipp::scenario("p2p_watcher")
+            .remote(addr)
+            .args([
+                "-s", "parley", "-key", "watcher", who, "-key", "state", state,
+            ])
+            .timeout(Duration::from_secs(30))
+            .start(out.path())
+            .expect("sipp");
+        (out, h)
+    };
+
+    // Carol is a contact: active, our PIDF at once and on every change.
+    let (_out, h) = watch("carol", "active");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    parley
+        .publish_presence(
+            ua::LOCAL_ACCOUNT,
+            Availability::Busy,
+            Some("back at 3".into()),
+        )
+        .await
+        .unwrap();
+    let run = tokio::task::spawn_blocking(move || h.wait())
+        .await
+        .unwrap()
+        .expect("sipp");
+    let msgs = run.trace("msg");
+    assert!(run.passed(), "sipp failed: {}\n{msgs}", run.trace("err"));
+    let n = notifies(&msgs);
+    assert_eq!(n.len(), 4, "initial, change, refresh, final: {msgs}");
+    assert!(n[0].contains("Subscription-State: active"), "{}", n[0]);
+    assert!(
+        n[0].contains("Content-Type: application/pidf+xml"),
+        "{}",
+        n[0]
+    );
+    assert!(n[0].contains("<rpid:away/>"), "{}", n[0]);
+    assert!(n[0].contains("at lunch"), "{}", n[0]);
+    assert!(n[1].contains("<rpid:busy/>"), "{}", n[1]);
+    assert!(n[1].contains("back at 3"), "{}", n[1]);
+    assert!(
+        n[2].contains("back at 3"),
+        "refresh has the state: {}",
+        n[2]
+    );
+    assert!(n[3].contains("Subscription-State: terminated"), "{}", n[3]);
+
+    // Dave is a stranger: pending, and never a word about our state.
+    let (_out, h) = watch("dave", "pending");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    parley
+        .publish_presence(
+            ua::LOCAL_ACCOUNT,
+            Availability::Available,
+            Some("free".into()),
+        )
+        .await
+        .unwrap();
+    let run = tokio::task::spawn_blocking(move || h.wait())
+        .await
+        .unwrap()
+        .expect("sipp");
+    let msgs = run.trace("msg");
+    assert!(run.passed(), "sipp failed: {}\n{msgs}", run.trace("err"));
+    let n = notifies(&msgs);
+    assert_eq!(
+        n.len(),
+        3,
+        "initial, refresh, final (no change seen): {msgs}"
+    );
+    assert!(n[0].contains("Subscription-State: pending"), "{}", n[0]);
+    assert!(n[1].contains("Subscription-State: pending"), "{}", n[1]);
+    for notify in &n {
+        assert!(!notify.contains("<presence"), "state leaked: {notify}");
+        assert!(!notify.contains("Content-Type"), "a body: {notify}");
+        assert!(!notify.contains("free"), "state leaked: {notify}");
+    }
+    parley.shutdown().await.unwrap();
 }

@@ -17,7 +17,7 @@ use crate::transport::Proto;
 pub(crate) const LOCAL_USER: &str = "parley";
 
 /// Methods we take out of dialog, for Allow in OPTIONS answers (§11.2).
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, NOTIFY";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, NOTIFY, SUBSCRIBE";
 
 impl Task {
     /// What call tasks share, made once the endpoint runs.
@@ -209,6 +209,13 @@ impl Task {
         // NOTIFYs of our subscriptions (presence, BLF, MWI) first.
         let Some(request) = self
             .route_notify(id, request, source, to_tag.is_some())
+            .await
+        else {
+            return;
+        };
+        // SUBSCRIBEs to our presence (peer to peer) and their refreshes.
+        let Some(request) = self
+            .route_subscribe(id, request, source, to_tag.is_some())
             .await
         else {
             return;

@@ -355,6 +355,10 @@ impl Task {
     /// Our own events: a registration (again) triggers the retry of
     /// undelivered messages and the contacts' presence subscriptions.
     pub(super) async fn own_event(&mut self, ev: Event) {
+        if matches!(ev, Event::CallState { .. } | Event::CallEnded { .. }) {
+            self.calls_changed().await;
+            return;
+        }
         let Event::Registration { account, state } = ev else {
             return;
         };

@@ -4,19 +4,23 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use sip_message::{Method, Request};
 use store::db::ContactId;
 use tokio::sync::oneshot;
 use tracing::{debug, info};
 
-use super::{Command, Engine, EngineError, Task};
+use super::{Command, Engine, EngineError, Task, LOCAL_ACCOUNT};
+use crate::api::{CallState, Event};
 use crate::call::response;
 use crate::chat::peer_key;
 use crate::presence::{
-    document, mwi, publisher, watch, Availability, ContactEntry, ContactInput, Package,
-    PresenceError, PublishHandle, Routes, UsageEnv, VcardReport, WatchHandle, MAX_WATCHES,
+    document, mwi, notifier, publisher, watch, AutoPresence, Availability, ContactEntry,
+    ContactInput, NotifierCommand, NotifierHandle, Package, PresenceError, PublishHandle, Routes,
+    UsageEnv, VcardReport, WatchHandle, MAX_WATCHES,
 };
+use sip_core::usage::notifier::Decision;
 
 /// How long quitting waits for un-PUBLISH and un-SUBSCRIBE answers.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -36,6 +40,8 @@ pub(super) enum PresenceCommand {
         on: bool,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    UserActive(oneshot::Sender<()>),
+    IdleTimeout(Option<Duration>, oneshot::Sender<()>),
 }
 
 /// The engine task's presence state.
@@ -44,6 +50,28 @@ pub(super) struct PresenceSide {
     pub(super) routes: Routes,
     watches: HashMap<(String, Package, String), WatchHandle>,
     publishers: HashMap<String, PublishHandle>,
+    /// Peer-to-peer watchers' dialogs (in-dialog SUBSCRIBEs), by Call-ID.
+    watchers: Routes,
+    notifiers: HashMap<String, NotifierHandle>,
+    /// What we show (user's choice, calls, idle time).
+    auto: AutoPresence,
+    /// What each account last published / notified.
+    shown: HashMap<String, (Availability, Option<String>)>,
+}
+
+impl PresenceSide {
+    /// When the idle timer may turn us Away.
+    pub(super) fn idle_deadline(&self) -> Option<Instant> {
+        self.auto.idle_deadline()
+    }
+}
+
+/// Sleeps until `at` (forever without one).
+pub(super) async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Engine {
@@ -83,6 +111,21 @@ impl Engine {
             })
         })
         .await?
+    }
+
+    /// The user did something (the UI calls this on input, at most every
+    /// few seconds): an Away shown for idle time goes back to the chosen
+    /// state.
+    pub async fn user_active(&self) -> Result<(), EngineError> {
+        self.ask(|reply| Command::Presence(PresenceCommand::UserActive(reply)))
+            .await
+    }
+
+    /// After `idle` without [`Engine::user_active`], an Available user is
+    /// shown Away (published and notified); `None` (the default) never.
+    pub async fn set_idle_timeout(&self, idle: Option<Duration>) -> Result<(), EngineError> {
+        self.ask(|reply| Command::Presence(PresenceCommand::IdleTimeout(idle, reply)))
+            .await
     }
 
     /// Subscribes to `uri`'s presence; states arrive as [`crate::Event::Presence`].
@@ -207,6 +250,16 @@ impl Task {
                 };
                 let _ = reply.send(r);
             }
+            PresenceCommand::UserActive(reply) => {
+                self.presence.auto.user_active(Instant::now());
+                self.auto_publish().await;
+                let _ = reply.send(());
+            }
+            PresenceCommand::IdleTimeout(idle, reply) => {
+                self.presence.auto.set_idle_after(idle, Instant::now());
+                self.auto_publish().await;
+                let _ = reply.send(());
+            }
         }
     }
 
@@ -216,8 +269,33 @@ impl Task {
         availability: Availability,
         note: Option<String>,
     ) -> Result<(), EngineError> {
+        self.presence.auto.choose(availability, note);
+        self.push_state(account).await
+    }
+
+    /// Publishes what we show for `account` (to the presence server, and
+    /// to our peer-to-peer watchers).
+    async fn push_state(&mut self, account: &str) -> Result<(), EngineError> {
         let ctx = self.account_ctx(account).await?;
+        let (availability, note) = self.presence.auto.shown();
         let body = document(&ctx, availability, note.as_deref());
+        self.presence
+            .shown
+            .insert(ctx.name.clone(), (availability, note));
+        if let Some(n) = self.presence.notifiers.get(&ctx.name) {
+            if !n.send(NotifierCommand::State(body.clone())) {
+                self.presence.notifiers.remove(&ctx.name);
+            }
+        }
+        if self.config.accounts.is_empty() && ctx.name == LOCAL_ACCOUNT {
+            // No presence server: watchers subscribe to us directly.
+            let _ = self.events.send(Event::PresencePublished {
+                account: ctx.name.clone(),
+                ok: true,
+                reason: None,
+            });
+            return Ok(());
+        }
         if let Some(p) = self.presence.publishers.get(&ctx.name) {
             if p.publish(body.clone()).await {
                 return Ok(());
@@ -230,6 +308,166 @@ impl Task {
         self.presence.publishers.insert(name, p);
         info!(?availability, "publishing presence");
         Ok(())
+    }
+
+    /// Publishes again where what we show changed (a call, idle time).
+    async fn auto_publish(&mut self) {
+        self.presence.auto.tick(Instant::now());
+        let shown = self.presence.auto.shown();
+        let mut accounts: Vec<String> = self.presence.publishers.keys().cloned().collect();
+        accounts.extend(self.presence.notifiers.keys().cloned());
+        accounts.sort();
+        accounts.dedup();
+        for account in accounts {
+            if self.presence.shown.get(&account) == Some(&shown) {
+                continue;
+            }
+            debug!(availability = ?shown.0, "presence follows calls / idle time");
+            if let Err(e) = self.push_state(&account).await {
+                debug!("cannot publish presence: {e}");
+            }
+        }
+    }
+
+    /// A call changed: On the phone while any is connected.
+    pub(super) async fn calls_changed(&mut self) {
+        let in_call = self.live_calls.values().any(|c| {
+            matches!(
+                c.state,
+                CallState::Connected | CallState::OnHold | CallState::Transferring
+            )
+        });
+        self.presence.auto.set_in_call(in_call);
+        self.auto_publish().await;
+    }
+
+    /// The idle timer fired.
+    pub(super) async fn idle_check(&mut self) {
+        self.auto_publish().await;
+    }
+
+    /// A SUBSCRIBE to our own presence (peer to peer, RFC 3856 §6): new
+    /// ones go to the account's notifier (contacts are accepted, others
+    /// held pending), in-dialog ones to their watcher's dialog. Returns
+    /// the request when it is not ours.
+    pub(super) async fn route_subscribe(
+        &mut self,
+        id: sip_core::TransactionId,
+        request: Request,
+        source: SocketAddr,
+        in_dialog: bool,
+    ) -> Option<Request> {
+        if request.method != Method::Subscribe {
+            return Some(request);
+        }
+        let env = self.usage_env().await.ok()?;
+        if in_dialog {
+            let cid = request.headers.get("Call-ID").map(|c| c.trim().to_owned());
+            let route = cid.and_then(|c| {
+                self.presence
+                    .watchers
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&c)
+                    .cloned()
+            });
+            let Some(tx) = route else {
+                return Some(request);
+            };
+            if let Err(e) = tx.try_send((id, request)) {
+                let req = match e {
+                    tokio::sync::mpsc::error::TrySendError::Full((_, r))
+                    | tokio::sync::mpsc::error::TrySendError::Closed((_, r)) => r,
+                };
+                let mut r = response(&req, 503);
+                let _ = r.headers.push("Retry-After", "1");
+                let _ = env.endpoint.respond(id, r).await;
+            }
+            return None;
+        }
+        let event = request.headers.get("Event").map(|e| {
+            e.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        if event.as_deref() != Some("presence") {
+            let mut r = response(&request, 489);
+            let _ = r.headers.push("Allow-Events", "presence");
+            let _ = env.endpoint.respond(id, r).await;
+            return None;
+        }
+        let Some(ctx) = self.account_for(&request, source).await else {
+            let _ = env.endpoint.respond(id, response(&request, 404)).await;
+            return None;
+        };
+        let watcher = request
+            .headers
+            .from()
+            .ok()
+            .flatten()
+            .map(|f| peer_key(&f.addr.uri.to_string()));
+        let decision = match watcher {
+            Some(w) if self.is_contact(&w).await => Decision::Accept,
+            Some(_) => Decision::Pending,
+            None => {
+                let _ = env.endpoint.respond(id, response(&request, 400)).await;
+                return None;
+            }
+        };
+        let name = ctx.name.clone();
+        if !self.presence.notifiers.contains_key(&name) {
+            let (availability, note) = self.presence.auto.shown();
+            let body = document(&ctx, availability, note.as_deref());
+            let routes = self.presence.watchers.clone();
+            match notifier(env.clone(), ctx, body, routes).await {
+                Ok(n) => {
+                    self.presence.notifiers.insert(name.clone(), n);
+                    self.presence
+                        .shown
+                        .insert(name.clone(), (availability, note));
+                }
+                Err(e) => {
+                    debug!("cannot serve presence watchers: {e}");
+                    let _ = env.endpoint.respond(id, response(&request, 500)).await;
+                    return None;
+                }
+            }
+        }
+        let mut busy = response(&request, 503);
+        let _ = busy.headers.push("Retry-After", "5");
+        let sent = self.presence.notifiers.get(&name).is_some_and(|n| {
+            n.send(NotifierCommand::Subscribe {
+                id,
+                request: Box::new(request),
+                decision,
+            })
+        });
+        if !sent {
+            let _ = env.endpoint.respond(id, busy).await;
+        }
+        None
+    }
+
+    /// Whether `uri` (a peer key) is one of our contacts.
+    async fn is_contact(&self, uri: &str) -> bool {
+        let uri = uri.to_owned();
+        let found = self
+            .chat
+            .outbox
+            .store
+            .with(move |db| {
+                db.contacts().map(|cs| {
+                    cs.iter()
+                        .any(|c| c.info.sip_uri.as_deref().map(peer_key).as_deref() == Some(&uri))
+                })
+            })
+            .await;
+        found.unwrap_or_else(|e| {
+            debug!("cannot read contacts: {e}");
+            false
+        })
     }
 
     async fn start_watch(
@@ -374,6 +612,9 @@ impl Task {
         }
         for (_, w) in self.presence.watches.drain() {
             tasks.push(tokio::spawn(w.stop()));
+        }
+        for (_, n) in self.presence.notifiers.drain() {
+            tasks.push(tokio::spawn(n.stop()));
         }
         let all = async {
             for t in tasks {
