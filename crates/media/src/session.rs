@@ -671,7 +671,7 @@ impl AudioSession {
         self.rx.jitter_update(arrival as i64, h.timestamp);
         let jitter_ms = self.rx.jitter * 1000.0 / f64::from(self.neg.codec.clock_rate);
         self.jb.set_jitter(jitter_ms);
-        self.jb.insert(ext, pt, &pkt.payload);
+        self.jb.insert(ext, pt, &pkt.payload, now);
     }
 
     fn handle_event(&mut self, ts: u32, payload: &[u8]) {
@@ -742,13 +742,14 @@ impl AudioSession {
     }
 
     /// Fills `out` with speaker samples at [`SESSION_RATE`].
-    pub fn pull_playout(&mut self, _now: Instant, out: &mut [i16]) {
+    pub fn pull_playout(&mut self, now: Instant, out: &mut [i16]) {
         let frame = self.frame_samples();
         while self.playout.len() < out.len() && self.playout.len() < MAX_PLAYOUT {
             self.scratch.clear();
             let codec_frame = (self.codec.sample_rate() * self.neg.ptime_ms / 1000) as usize;
             let mut decoded = Vec::with_capacity(codec_frame);
-            match self.jb.pop() {
+            let queued_ms = self.playout.len() as f64 * 1000.0 / f64::from(SESSION_RATE);
+            match self.jb.pop(now, queued_ms) {
                 Playout::Silence => {
                     self.playout.extend(std::iter::repeat_n(0, frame));
                     continue;
@@ -779,9 +780,19 @@ impl AudioSession {
                     }
                 }
             }
-            let mut up = Vec::with_capacity(frame);
+            let mut up = Vec::with_capacity(frame + 4);
             self.up.process(&decoded, &mut up);
-            self.playout.extend(up);
+            // Follow the sender's clock a sample at a time (jitter.rs).
+            let adjust = self.jb.stretch(up.len());
+            if adjust != 0 {
+                stretch_to(
+                    &up,
+                    (up.len() as i64 + i64::from(adjust)) as usize,
+                    &mut self.playout,
+                );
+            } else {
+                self.playout.extend(up);
+            }
         }
         for s in out.iter_mut() {
             *s = self.playout.pop_front().unwrap_or(0);
@@ -812,6 +823,23 @@ impl AudioSession {
             Some(d) => d.next_at.min(self.next_rtcp),
             None => self.next_rtcp,
         }
+    }
+}
+
+/// Appends `frame` resampled to `len` samples (linear interpolation; the
+/// first and last samples stay, so frames still join without a step).
+fn stretch_to(frame: &[i16], len: usize, out: &mut VecDeque<i16>) {
+    if frame.len() < 2 || len < 2 {
+        out.extend(frame);
+        return;
+    }
+    let step = (frame.len() - 1) as f64 / (len - 1) as f64;
+    for i in 0..len {
+        let x = i as f64 * step;
+        let k = (x as usize).min(frame.len() - 2);
+        let f = x - k as f64;
+        let v = f64::from(frame[k]) * (1.0 - f) + f64::from(frame[k + 1]) * f;
+        out.push_back(v.round() as i16);
     }
 }
 
