@@ -2,127 +2,13 @@
 //! Parley on the local account (no server), baresip through the test
 //! Kamailio, and SIPp for a ghost INVITE.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use parley_interop::{free_port, Baresip, BaresipOptions, Kamailio, KamailioOptions, Sipp};
-use serde_json::Value;
 
-fn cli_cmd(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_parley-cli"));
-    c.arg("--config-dir")
-        .arg(dir.join("config"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--json")
-        .env("PARLEY_LOG", "ua=debug");
-    c
-}
-
-fn cli(dir: &Path, args: &[&str], password: Option<&str>) -> Output {
-    let mut c = cli_cmd(dir);
-    c.args(args);
-    if let Some(p) = password {
-        c.env("PARLEY_PASSWORD", p);
-    }
-    c.output().expect("run parley-cli")
-}
-
-/// A `parley-cli run` in the background: events as JSON values, commands
-/// on its stdin; killed on drop.
-struct Running {
-    child: Child,
-    stdin: ChildStdin,
-    events: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl Running {
-    fn start(dir: &Path, args: &[&str], password: Option<&str>) -> Self {
-        let mut c = cli_cmd(dir);
-        c.arg("run").args(args);
-        if let Some(p) = password {
-            c.env("PARLEY_PASSWORD", p);
-        }
-        let log = std::fs::File::create(dir.join("run.err")).unwrap();
-        let mut child = c
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn parley-cli run");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, events) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    if tx.send(v).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        Self {
-            child,
-            stdin,
-            events,
-            seen: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// Waits for an event matching `pred`; panics with what was seen.
-    fn wait(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(v) => {
-                    self.seen.push(v.clone());
-                    if pred(&v) {
-                        return v;
-                    }
-                }
-                Err(_) => panic!("no {what} within {within:?}; saw: {:#?}", self.seen),
-            }
-        }
-    }
-
-    fn saw(&self, pred: impl Fn(&Value) -> bool) -> bool {
-        self.seen.iter().any(pred)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn event(v: &Value) -> &str {
-    v["event"].as_str().unwrap_or("")
-}
-
-fn call_state(v: &Value, state: &str) -> bool {
-    event(v) == "call_state" && v["call"]["state"] == state
-}
+mod common;
+use common::{call_state, cli, cli_cmd, event, Running};
 
 /// A mono 16-bit 48 kHz WAV of a sine.
 fn tone(path: &Path, hz: f64, secs: f64) {
