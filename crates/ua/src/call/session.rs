@@ -871,15 +871,10 @@ impl Call {
     }
 
     async fn send_ack(&mut self, seq: u32) {
-        let Some(dialog) = &self.dialog else { return };
-        let probe = dialog.create_ack(
-            seq,
-            self.env.endpoint.via_for(&Target {
-                addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
-                proto: Proto::Udp,
-            }),
-        );
-        self.hop = self.resolve_hop(&probe).await;
+        if self.dialog.is_none() {
+            return;
+        }
+        self.hop = self.resolve_hop_for_dialog().await;
         let via = self.fresh_via();
         let Some(dialog) = &self.dialog else { return };
         let ack = dialog.create_ack(seq, via);
@@ -975,17 +970,7 @@ impl Call {
             }
         };
         self.dialog = Some(dialog);
-        let probe_hop = {
-            let Some(d) = self.dialog.as_mut() else {
-                return Setup::Ended(CallEnd::Missed);
-            };
-            let mut d2 = d.clone();
-            d2.create_request(Method::Options, self.env.endpoint.via_for(&source))
-                .ok()
-        };
-        if let Some(probe) = probe_hop {
-            self.hop = self.resolve_hop(&probe).await;
-        }
+        self.hop = self.resolve_hop_for_dialog().await;
         if self.hop.is_empty() {
             self.hop = vec![source];
         }
