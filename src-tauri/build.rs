@@ -33,6 +33,11 @@ const COMMANDS: &[&str] = &[
     "contact_delete",
     "contacts_import",
     "contacts_export",
+    "history_list",
+    "history_delete",
+    "history_clear",
+    "history_mark_seen",
+    "history_unseen_missed",
 ];
 
 fn main() {

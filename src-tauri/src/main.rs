@@ -23,6 +23,7 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 mod chat;
+mod history;
 mod presence;
 
 #[tauri::command]
@@ -201,7 +202,12 @@ fn main() {
             presence::contact_update,
             presence::contact_delete,
             presence::contacts_import,
-            presence::contacts_export
+            presence::contacts_export,
+            history::history_list,
+            history::history_delete,
+            history::history_clear,
+            history::history_mark_seen,
+            history::history_unseen_missed
         ])
         .build(tauri::generate_context!());
     let app = match result {

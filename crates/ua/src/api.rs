@@ -357,4 +357,11 @@ pub enum Event {
         /// Its line.
         state: crate::presence::LineState,
     },
+    /// The call history changed (a call was recorded, deleted, marked seen).
+    HistoryChanged {
+        /// What changed.
+        change: crate::history::HistoryChange,
+        /// Missed calls not seen yet, after the change: the badge.
+        unseen_missed: u32,
+    },
 }

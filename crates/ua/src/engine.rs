@@ -70,6 +70,9 @@ pub enum EngineError {
     /// A presence or contacts command failed.
     #[error(transparent)]
     Presence(#[from] crate::presence::PresenceError),
+    /// A call history command failed.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
 }
 
 /// Network settings of the SIP engine.

@@ -11,6 +11,7 @@ pub mod chat;
 pub mod dns;
 pub mod endpoint;
 mod engine;
+pub mod history;
 mod netwatch;
 pub mod presence;
 pub mod registration;

@@ -7,11 +7,14 @@ import type { Availability } from "./bindings/Availability";
 import type { ContactEntry } from "./bindings/ContactEntry";
 import type { ConversationInfo } from "./bindings/ConversationInfo";
 import type { Event } from "./bindings/Event";
+import type { HistoryEntry } from "./bindings/HistoryEntry";
+import type { HistoryFilter } from "./bindings/HistoryFilter";
 import type { LineState } from "./bindings/LineState";
 import { applyEvent, primaryAccount } from "./accounts";
 import { applyCallEvent, ENDED_LINGER_MS, type CallView } from "./calls";
 import { applyComposing, applyToConversations, sameConversation, upsertMessage } from "./chat";
 import { peerKey, watchKey, watchPlan, type PresenceView } from "./contacts";
+import { applyHistoryChange } from "./history";
 import * as ipc from "./ipc";
 
 export const app = $state({
@@ -45,6 +48,10 @@ export const app = $state({
     publishing: false,
     result: null as { ok: boolean; reason: string | null } | null,
   },
+  /** Missed calls not seen yet: the badge on History. */
+  missedCalls: 0,
+  /** The call history as loaded by the History screen, newest first. */
+  history: { filter: "all" as HistoryFilter, entries: [] as HistoryEntry[] },
   error: null as string | null,
 });
 
@@ -94,6 +101,10 @@ export function handleEvent(e: Event): void {
     case "presence_published":
       app.me.publishing = false;
       app.me.result = { ok: e.ok, reason: e.reason };
+      break;
+    case "history_changed":
+      app.missedCalls = e.unseen_missed;
+      app.history.entries = applyHistoryChange(app.history.entries, e.change, app.history.filter);
       break;
     case "registration":
     case "accounts_changed":
@@ -171,6 +182,10 @@ export async function connect(): Promise<() => void> {
   await Promise.all([
     loadContacts().catch((e) => (app.error = `Cannot load contacts: ${message(e)}`)),
     loadConversations().catch((e) => (app.error = `Cannot load conversations: ${message(e)}`)),
+    ipc
+      .unseenMissedCalls()
+      .then((n) => (app.missedCalls = n))
+      .catch((e) => (app.error = `Cannot load the call history: ${message(e)}`)),
   ]);
   return unlisten;
 }

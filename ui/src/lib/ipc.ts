@@ -10,6 +10,8 @@ import type { ContactEntry } from "./bindings/ContactEntry";
 import type { ContactInput } from "./bindings/ContactInput";
 import type { ConversationInfo } from "./bindings/ConversationInfo";
 import type { EngineStatus } from "./bindings/EngineStatus";
+import type { HistoryEntry } from "./bindings/HistoryEntry";
+import type { HistoryFilter } from "./bindings/HistoryFilter";
 import type { VcardReport } from "./bindings/VcardReport";
 import type { Event } from "./bindings/Event";
 
@@ -104,6 +106,22 @@ export const deleteContact = (id: Id): Promise<void> => call("contact_delete", {
 export const importVcards = (vcards: string): Promise<VcardReport> => call("contacts_import", { vcards });
 
 export const exportVcards = (): Promise<string> => call("contacts_export");
+
+// Call history. Changes arrive as `history_changed` with the missed-call count.
+
+/** Up to `limit` calls older than call `before` (the newest when null), newest first. */
+export const callHistory = (filter: HistoryFilter, before: number | null, limit: number): Promise<HistoryEntry[]> =>
+  call("history_list", { filter, before, limit });
+
+export const deleteCallRecord = (id: number): Promise<void> => call("history_delete", { id });
+
+/** Deletes the whole history; resolves to how many records went. */
+export const clearCallHistory = (): Promise<number> => call("history_clear");
+
+/** Marks every missed call seen; resolves to how many were unseen. */
+export const markMissedSeen = (): Promise<number> => call("history_mark_seen");
+
+export const unseenMissedCalls = (): Promise<number> => call("history_unseen_missed");
 
 export function onEngineEvent(handler: (e: Event) => void): Promise<UnlistenFn> {
   return listen<Event>(ENGINE_EVENT, (msg) => handler(msg.payload));

@@ -247,6 +247,23 @@ impl Db {
         Ok(out)
     }
 
+    /// One stored record.
+    pub fn call(&self, id: CallRecordId) -> Result<StoredCall, DbError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, account, outgoing, peer_uri, peer_name, started, answered, ended,
+                    outcome, fail_status, fail_reason, seen
+             FROM calls WHERE id = ?1",
+        )?;
+        let mut rows = stmt.query_map([id.0], call_from_row)?;
+        match rows.next() {
+            Some(row) => row?,
+            None => Err(DbError::NotFound {
+                what: "call record",
+                id: id.0,
+            }),
+        }
+    }
+
     /// How many missed calls the user has not seen: the badge.
     pub fn unseen_missed_calls(&self) -> Result<u32, DbError> {
         let n: i64 = self
@@ -393,7 +410,17 @@ mod tests {
         let got: Vec<_> = first.iter().chain(&second).map(|c| c.id).collect();
         assert_eq!(got, ids.iter().rev().take(6).copied().collect::<Vec<_>>());
 
+        let one = db.call(ids[3]).unwrap();
+        assert_eq!(one.id, ids[3]);
+        assert_eq!(one.record, call(Direction::Out, CallOutcome::Cancelled, 3));
         db.delete_call(ids[0]).unwrap();
+        assert!(matches!(
+            db.call(ids[0]),
+            Err(DbError::NotFound {
+                what: "call record",
+                ..
+            })
+        ));
         assert!(matches!(
             db.delete_call(ids[0]),
             Err(DbError::NotFound {

@@ -5,6 +5,7 @@ import type { CallEnd } from "./CallEnd";
 import type { CallInfo } from "./CallInfo";
 import type { CallQuality } from "./CallQuality";
 import type { ChatMessage } from "./ChatMessage";
+import type { HistoryChange } from "./HistoryChange";
 import type { LineState } from "./LineState";
 import type { RegistrationState } from "./RegistrationState";
 
@@ -163,4 +164,12 @@ uri: string,
 /**
  * Its line.
  */
-state: LineState, };
+state: LineState, } | { "event": "history_changed", 
+/**
+ * What changed.
+ */
+change: HistoryChange, 
+/**
+ * Missed calls not seen yet, after the change: the badge.
+ */
+unseen_missed: number, };
