@@ -106,6 +106,10 @@ pub struct AccountConfig {
     /// Disabled accounts are kept but neither register nor ring.
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Call-pickup feature code of the PBX (`*8`, or a directed prefix
+    /// like `**` that takes the ringing extension after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup_code: Option<String>,
 }
 
 impl AccountConfig {
@@ -122,6 +126,7 @@ impl AccountConfig {
             register: true,
             expires: default_expires(),
             enabled: true,
+            pickup_code: None,
         }
     }
 
@@ -154,6 +159,17 @@ impl AccountConfig {
         if let Some(p) = &self.proxy {
             if !(p.starts_with("sip:") || p.starts_with("sips:")) {
                 return Err(bad("proxy", "must start with sip: or sips:"));
+            }
+        }
+        if let Some(code) = &self.pickup_code {
+            // Dialled as the user part of a SIP URI: keypad characters only.
+            if code.is_empty()
+                || code.len() > 16
+                || !code
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+            {
+                return Err(bad("pickup_code", "must be 1 to 16 of 0-9, * and #"));
             }
         }
         if self.register && !(10..=86_400).contains(&self.expires) {
@@ -263,11 +279,34 @@ mod tests {
         let mut a = AccountConfig::new("work", "sip:alice@127.0.0.1");
         a.transport = Transport::Tls;
         a.proxy = Some("sip:127.0.0.1:5061;transport=tls".into());
+        a.pickup_code = Some("**".into());
         cfg.add_account(a).unwrap();
         cfg.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("[[account]]"), "{text}");
         assert_eq!(Config::load(&path).unwrap(), cfg);
+    }
+
+    #[test]
+    fn pickup_codes_are_keypad_characters() {
+        let mut a = AccountConfig::new("a", "sip:a@h");
+        for ok in ["*8", "**", "#31#"] {
+            a.pickup_code = Some(ok.into());
+            assert!(a.validate().is_ok(), "{ok}");
+        }
+        for bad in ["", "*8 ", "x", "*8@h", "12345678901234567"] {
+            a.pickup_code = Some(bad.into());
+            assert!(
+                matches!(
+                    a.validate(),
+                    Err(ConfigError::BadField {
+                        field: "pickup_code",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -75,6 +75,20 @@ pub enum PresenceError {
     /// The contact store failed.
     #[error(transparent)]
     Store(#[from] store::DbError),
+    /// Pickup asked for a line that is not ringing (or not watched).
+    #[error("that line is not ringing (watch it with BLF first)")]
+    NotRinging,
+    /// The ringing dialog's ids are unknown and no pickup code is set.
+    #[error(
+        "cannot pick up: the server does not reveal the ringing call, and the account has no pickup code"
+    )]
+    NoPickup,
+    /// The account to change does not exist.
+    #[error("no account {0:?}")]
+    NoSuchAccount(String),
+    /// The account settings could not be saved.
+    #[error(transparent)]
+    Config(#[from] store::ConfigError),
 }
 
 /// How a contact (or we) are shown.
@@ -265,6 +279,88 @@ pub(crate) struct UsageEnv {
     pub(crate) endpoint: Endpoint,
     pub(crate) resolver: SipResolver,
     pub(crate) events: broadcast::Sender<Event>,
+    /// Ringing lines seen by BLF subscriptions, for pickup.
+    pub(crate) lines: Lines,
+}
+
+/// A watched line that rings, as its last dialog-info document showed it
+/// (RFC 4235 §4.1: the ids are optional; servers may hide them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RingingLine {
+    /// Call-ID of the ringing dialog.
+    pub(crate) call_id: Option<String>,
+    /// The watched entity's tag (the To tag of the ringing INVITE).
+    pub(crate) local_tag: Option<String>,
+    /// The caller's tag (its From tag).
+    pub(crate) remote_tag: Option<String>,
+    /// The caller: its identity URI, else its target URI.
+    pub(crate) caller: Option<String>,
+}
+
+impl RingingLine {
+    fn from_entry(d: &sip_message::dialog_info::DialogEntry) -> Self {
+        Self {
+            call_id: d.call_id.clone(),
+            local_tag: d.local_tag.clone(),
+            remote_tag: d.remote_tag.clone(),
+            caller: d.remote.identity.clone().or(d.remote.target.clone()),
+        }
+    }
+}
+
+/// Ringing lines by (account, watched URI).
+pub(crate) type Lines = Arc<Mutex<HashMap<(String, String), RingingLine>>>;
+
+/// How to pick up a ringing line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PickupPlan {
+    /// INVITE the caller with `Replaces` (RFC 3891 §3: only the UA that
+    /// sent the ringing INVITE may replace its early dialog, so the new
+    /// INVITE goes to the caller, not to the ringing phone).
+    Replaces {
+        /// The caller's URI (Request-URI of our INVITE).
+        caller: String,
+        /// The header value.
+        replaces: String,
+    },
+    /// Dial the PBX's pickup code followed by the ringing extension.
+    Code(String),
+}
+
+/// Picks how to take over `line` (ringing at `watched`): Replaces when the
+/// dialog-info carried the dialog's Call-ID and both tags, else the pickup
+/// code with the watched user's extension.
+pub(crate) fn pickup_plan(
+    line: Option<&RingingLine>,
+    watched: &str,
+    code: Option<&str>,
+) -> Result<PickupPlan, PresenceError> {
+    let line = line.ok_or(PresenceError::NotRinging)?;
+    let sip_caller = line
+        .caller
+        .as_deref()
+        .filter(|c| matches!(c.parse::<Uri>(), Ok(Uri::Sip(_))));
+    if let (Some(cid), Some(local), Some(remote), Some(caller)) = (
+        line.call_id.as_deref(),
+        line.local_tag.as_deref(),
+        line.remote_tag.as_deref(),
+        sip_caller,
+    ) {
+        // Tags as the caller's dialog has them (§6.1): its To tag is the
+        // ringing phone's, its From tag its own. early-only: never take
+        // over a call that was answered meanwhile.
+        return Ok(PickupPlan::Replaces {
+            caller: caller.to_owned(),
+            replaces: format!("{cid};to-tag={local};from-tag={remote};early-only"),
+        });
+    }
+    let code = code.ok_or(PresenceError::NoPickup)?;
+    let ext = match watched.parse::<Uri>() {
+        Ok(Uri::Sip(s)) => s.user.clone(),
+        _ => None,
+    }
+    .ok_or_else(|| PresenceError::BadUri(watched.to_owned()))?;
+    Ok(PickupPlan::Code(format!("{code}{ext}")))
 }
 
 /// Stops a subscription (un-subscribing first); dropping it does too.
@@ -489,21 +585,36 @@ fn report(
                     Err(e) => debug!("unusable presence document: {e}"),
                 },
                 Package::Dialog => match DialogInfo::parse(&body) {
-                    Ok(d) => send(Event::Blf {
-                        account: account.to_owned(),
-                        uri: target.to_owned(),
-                        state: match d.line_state() {
-                            sip_message::dialog_info::LineState::Idle => LineState::Idle,
-                            sip_message::dialog_info::LineState::Ringing => LineState::Ringing,
-                            sip_message::dialog_info::LineState::InCall => LineState::InCall,
-                        },
-                    }),
+                    Ok(d) => {
+                        let key = (account.to_owned(), target.to_owned());
+                        let mut lines = env.lines.lock().unwrap_or_else(PoisonError::into_inner);
+                        match d.ringing() {
+                            Some(r) => lines.insert(key, RingingLine::from_entry(r)),
+                            None => lines.remove(&key),
+                        };
+                        drop(lines);
+                        send(Event::Blf {
+                            account: account.to_owned(),
+                            uri: target.to_owned(),
+                            state: match d.line_state() {
+                                sip_message::dialog_info::LineState::Idle => LineState::Idle,
+                                sip_message::dialog_info::LineState::Ringing => LineState::Ringing,
+                                sip_message::dialog_info::LineState::InCall => LineState::InCall,
+                            },
+                        });
+                    }
                     Err(e) => debug!("unusable dialog-info document: {e}"),
                 },
                 Package::MessageSummary => mwi(env, account, &body),
             }
         }
         SubscriptionEvent::Terminated { reason, retry_in } => {
+            if package == Package::Dialog {
+                env.lines
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&(account.to_owned(), target.to_owned()));
+            }
             send(status(false, Some(format!("terminated: {reason:?}"))));
             if retry_in.is_none() && package == Package::Presence {
                 send(Event::Presence {
@@ -981,6 +1092,68 @@ mod tests {
         // Zero means off.
         p.set_idle_after(Some(Duration::ZERO), t0);
         assert_eq!(p.idle_deadline(), None);
+    }
+
+    #[test]
+    fn pickup_uses_replaces_when_the_ids_are_known_else_the_code() {
+        let full = RingingLine {
+            call_id: Some("c1@h".into()),
+            local_tag: Some("bobtag".into()),
+            remote_tag: Some("caroltag".into()),
+            caller: Some("sip:carol@127.0.0.1".into()),
+        };
+        assert_eq!(
+            pickup_plan(Some(&full), "sip:bob@127.0.0.1", Some("**")).unwrap(),
+            PickupPlan::Replaces {
+                caller: "sip:carol@127.0.0.1".into(),
+                replaces: "c1@h;to-tag=bobtag;from-tag=caroltag;early-only".into(),
+            }
+        );
+        // No tags (a server hiding them): the directed pickup code.
+        let hidden = RingingLine {
+            local_tag: None,
+            ..full.clone()
+        };
+        assert_eq!(
+            pickup_plan(Some(&hidden), "sip:201@pbx", Some("**")).unwrap(),
+            PickupPlan::Code("**201".into())
+        );
+        // A caller that is not a SIP URI cannot be INVITEd.
+        let tel = RingingLine {
+            caller: Some("tel:+15551234".into()),
+            ..full.clone()
+        };
+        assert_eq!(
+            pickup_plan(Some(&tel), "sip:201@pbx", Some("*8")).unwrap(),
+            PickupPlan::Code("*8201".into())
+        );
+        assert!(matches!(
+            pickup_plan(Some(&hidden), "sip:201@pbx", None),
+            Err(PresenceError::NoPickup)
+        ));
+        assert!(matches!(
+            pickup_plan(None, "sip:201@pbx", Some("*8")),
+            Err(PresenceError::NotRinging)
+        ));
+        assert!(matches!(
+            pickup_plan(Some(&hidden), "sip:pbx", Some("*8")),
+            Err(PresenceError::BadUri(_))
+        ));
+    }
+
+    #[test]
+    fn a_ringing_line_takes_the_ids_and_the_caller_from_the_document() {
+        let ringing = br#"<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="1" state="full" entity="sip:bob@127.0.0.1">
+<dialog id="d" call-id="c1@h" local-tag="bt" remote-tag="ct" direction="recipient"><state>early</state>
+<remote><identity>sip:carol@127.0.0.1</identity><target uri="sip:carol@127.0.0.1:5099"/></remote></dialog></dialog-info>"#;
+        let d = DialogInfo::parse(ringing).unwrap();
+        let line = RingingLine::from_entry(d.ringing().unwrap());
+        assert_eq!(line.caller.as_deref(), Some("sip:carol@127.0.0.1"));
+        assert_eq!(line.call_id.as_deref(), Some("c1@h"));
+        assert_eq!(
+            (line.local_tag.as_deref(), line.remote_tag.as_deref()),
+            (Some("bt"), Some("ct"))
+        );
     }
 
     #[test]

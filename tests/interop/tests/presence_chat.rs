@@ -620,3 +620,154 @@ async fn p2p_watchers_contacts_see_our_state_strangers_stay_pending() {
     }
     parley.shutdown().await.unwrap();
 }
+
+/// The value of header `name` in the first message of a SIPp trace that
+/// starts with `first_line`.
+fn header_of(msgs: &str, first_line: &str, name: &str) -> Option<String> {
+    let msg = msgs.split(first_line).nth(1)?;
+    let msg = msg.split("\n\n").next()?;
+    msg.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_owned())
+    })
+}
+
+/// The `tag` parameter of a From/To value.
+fn tag(value: &str) -> String {
+    value
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("tag="))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blf_pickup_replaces_the_ringing_call_at_the_caller() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = engine(dir.path(), &kam, "alice", "alice123").await;
+    let bob = Baresip::start(
+        &kam,
+        BaresipOptions {
+            answer_mode: "manual",
+            ..BaresipOptions::new("bob")
+        },
+    )
+    .expect("baresip bob");
+    bob.wait_registered(Duration::from_secs(10)).unwrap();
+
+    // Carol's phone: a SIPp UAS registered as carol takes the pickup
+    // INVITE; a SIPp UAC (also carol) calls bob and rings.
+    let uas_out = tempfile::tempdir().unwrap();
+    let uas_port = parley_interop::free_port(1);
+    let uas = Sipp::scenario("pickup_uas")
+        .port(uas_port)
+        .timeout(Duration::from_secs(40))
+        .start(uas_out.path())
+        .expect("sipp uas");
+    let reg_out = tempfile::tempdir().unwrap();
+    let reg = Sipp::scenario("register")
+        .remote(kam.addr())
+        .user("carol")
+        .args([
+            "-key",
+            "contact_port",
+            &uas_port.to_string(),
+            "-key",
+            "expires",
+            "60",
+        ])
+        .run(reg_out.path())
+        .expect("sipp register");
+    assert!(reg.passed(), "{}", reg.trace("msg"));
+
+    // Not ringing yet: a clear error, no call.
+    alice
+        .watch_line("work", "sip:bob@127.0.0.1", true)
+        .await
+        .unwrap();
+    let err = alice
+        .pickup("work", "sip:bob@127.0.0.1")
+        .await
+        .expect_err("nothing rings");
+    assert!(err.to_string().contains("not ringing"), "{err}");
+
+    let caller_out = tempfile::tempdir().unwrap();
+    let caller = Sipp::scenario("pickup_caller")
+        .remote(kam.addr())
+        .user("carol")
+        .args(["-s", "bob", "-d", "6000"])
+        .timeout(Duration::from_secs(40))
+        .start(caller_out.path())
+        .expect("sipp caller");
+    next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::Blf { uri, state, .. }
+            if uri == "sip:bob@127.0.0.1" && *state == LineState::Ringing =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await
+    .unwrap_or_else(|| {
+        let trace = std::fs::read_to_string(caller_out.path().join("pickup_caller.msg"));
+        panic!(
+            "bob's line not shown ringing; caller: {trace:?}\n{}",
+            bob.log()
+        )
+    });
+
+    let id = alice
+        .pickup("work", "sip:bob@127.0.0.1")
+        .await
+        .expect("pickup");
+    next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::CallState { call } if call.id == id && call.state == CallState::Connected => {
+            assert_eq!(call.peer_uri, "sip:carol@127.0.0.1");
+            Some(())
+        }
+        _ => None,
+    })
+    .await
+    .expect("picked-up call connected");
+
+    // The caller gives up on bob (its dialog was replaced); bob goes idle.
+    let caller = tokio::task::spawn_blocking(move || caller.wait())
+        .await
+        .unwrap()
+        .expect("sipp caller");
+    let caller_msgs = caller.trace("msg");
+    assert!(
+        caller.passed(),
+        "caller failed: {}\n{caller_msgs}",
+        caller.trace("err")
+    );
+    alice.hangup(id).await.unwrap();
+    let uas = tokio::task::spawn_blocking(move || uas.wait())
+        .await
+        .unwrap()
+        .expect("sipp uas");
+    let uas_msgs = uas.trace("msg");
+    assert!(uas.passed(), "uas failed: {}\n{uas_msgs}", uas.trace("err"));
+
+    // Replaces names the ringing dialog as the caller has it (RFC 3891
+    // §6.1): its Call-ID, To tag = bob's, From tag = carol's.
+    let call_id = header_of(&caller_msgs, "INVITE sip:bob@", "Call-ID").expect("call-id");
+    let from_tag = tag(&header_of(&caller_msgs, "INVITE sip:bob@", "From").expect("from"));
+    let to_tag = tag(&header_of(&caller_msgs, "SIP/2.0 180", "To").expect("180 to"));
+    assert!(!to_tag.is_empty() && !from_tag.is_empty(), "{caller_msgs}");
+    let replaces = header_of(&uas_msgs, "INVITE sip:carol@", "Replaces").expect("Replaces");
+    assert_eq!(
+        replaces,
+        format!("{call_id};to-tag={to_tag};from-tag={from_tag};early-only"),
+        "{uas_msgs}"
+    );
+    assert_eq!(
+        header_of(&uas_msgs, "INVITE sip:carol@", "Require").as_deref(),
+        Some("replaces")
+    );
+    alice.shutdown().await.unwrap();
+}

@@ -16,9 +16,9 @@ use crate::api::{CallState, Event};
 use crate::call::response;
 use crate::chat::peer_key;
 use crate::presence::{
-    document, mwi, notifier, publisher, watch, AutoPresence, Availability, ContactEntry,
-    ContactInput, NotifierCommand, NotifierHandle, Package, PresenceError, PublishHandle, Routes,
-    UsageEnv, VcardReport, WatchHandle, MAX_WATCHES,
+    document, mwi, notifier, pickup_plan, publisher, watch, AutoPresence, Availability,
+    ContactEntry, ContactInput, Lines, NotifierCommand, NotifierHandle, Package, PickupPlan,
+    PresenceError, PublishHandle, Routes, UsageEnv, VcardReport, WatchHandle, MAX_WATCHES,
 };
 use sip_core::usage::notifier::Decision;
 
@@ -42,6 +42,16 @@ pub(super) enum PresenceCommand {
     },
     UserActive(oneshot::Sender<()>),
     IdleTimeout(Option<Duration>, oneshot::Sender<()>),
+    Pickup {
+        account: String,
+        uri: String,
+        reply: oneshot::Sender<Result<u32, EngineError>>,
+    },
+    SetPickupCode {
+        account: String,
+        code: Option<String>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
 }
 
 /// The engine task's presence state.
@@ -57,6 +67,8 @@ pub(super) struct PresenceSide {
     auto: AutoPresence,
     /// What each account last published / notified.
     shown: HashMap<String, (Availability, Option<String>)>,
+    /// Ringing lines of BLF subscriptions (for pickup).
+    lines: Lines,
 }
 
 impl PresenceSide {
@@ -154,6 +166,40 @@ impl Engine {
             .await
     }
 
+    /// Picks up `uri`'s ringing line (watched with [`Engine::watch_line`]):
+    /// an INVITE with Replaces to the caller when the dialog-info showed
+    /// the ringing dialog's ids (RFC 4235 §4.1.6, RFC 3891), else the
+    /// account's pickup code followed by the extension. The result is an
+    /// ordinary outgoing call; returns its id.
+    pub async fn pickup(&self, account: &str, uri: &str) -> Result<u32, EngineError> {
+        self.ask(|reply| {
+            Command::Presence(PresenceCommand::Pickup {
+                account: account.to_owned(),
+                uri: uri.to_owned(),
+                reply,
+            })
+        })
+        .await?
+    }
+
+    /// Sets (or with `None` clears) `account`'s call-pickup code (`*8`,
+    /// `**`: dialled followed by the ringing extension); saved in the
+    /// config.
+    pub async fn set_pickup_code(
+        &self,
+        account: &str,
+        code: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.ask(|reply| {
+            Command::Presence(PresenceCommand::SetPickupCode {
+                account: account.to_owned(),
+                code,
+                reply,
+            })
+        })
+        .await?
+    }
+
     /// Every contact, favourites first, then by name.
     pub async fn contacts(&self) -> Result<Vec<ContactEntry>, EngineError> {
         let c = self.store.with(|db| db.contacts()).await;
@@ -222,6 +268,7 @@ impl Task {
             endpoint: env.endpoint,
             resolver: env.resolver,
             events: self.events.clone(),
+            lines: self.presence.lines.clone(),
         })
     }
 
@@ -260,7 +307,75 @@ impl Task {
                 self.auto_publish().await;
                 let _ = reply.send(());
             }
+            PresenceCommand::Pickup {
+                account,
+                uri,
+                reply,
+            } => {
+                let _ = reply.send(self.pickup(&account, &uri).await);
+            }
+            PresenceCommand::SetPickupCode {
+                account,
+                code,
+                reply,
+            } => {
+                let _ = reply.send(self.set_pickup_code(&account, code));
+            }
         }
+    }
+
+    async fn pickup(&mut self, account: &str, uri: &str) -> Result<u32, EngineError> {
+        let ctx = self.account_ctx(account).await?;
+        let watched = peer_key(uri);
+        let line = self
+            .presence
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(ctx.name.clone(), watched.clone()))
+            .cloned();
+        let code = self
+            .config
+            .account(&ctx.name)
+            .and_then(|a| a.pickup_code.clone());
+        match pickup_plan(line.as_ref(), &watched, code.as_deref())? {
+            PickupPlan::Replaces { caller, replaces } => {
+                let target: sip_message::Uri = caller
+                    .parse()
+                    .map_err(|_| PresenceError::BadUri(caller.clone()))?;
+                let env = self.call_env().await?;
+                let audio = self.options.call_audio.clone();
+                // Require: a caller that ignored Replaces would ring as a
+                // new call instead of being taken over (RFC 3891 §6.1).
+                let headers = vec![
+                    ("Replaces".to_owned(), replaces),
+                    ("Require".to_owned(), "replaces".to_owned()),
+                ];
+                let id = self.calls.dial_uri(&env, ctx, target, audio, headers)?;
+                info!(id, "picking up with Replaces");
+                Ok(id)
+            }
+            PickupPlan::Code(number) => {
+                info!("picking up with the pickup code");
+                self.dial(account, &number, None).await
+            }
+        }
+    }
+
+    fn set_pickup_code(&mut self, account: &str, code: Option<String>) -> Result<(), EngineError> {
+        let mut config = self.config.clone();
+        let a = config
+            .accounts
+            .iter_mut()
+            .find(|a| a.name == account)
+            .ok_or_else(|| PresenceError::NoSuchAccount(account.to_owned()))?;
+        a.pickup_code = code.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+        a.validate().map_err(PresenceError::from)?;
+        config
+            .save(&self.options.paths.config_file())
+            .map_err(PresenceError::from)?;
+        self.config = config;
+        Ok(())
     }
 
     async fn publish_state(
