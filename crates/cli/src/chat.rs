@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Subcommand, ValueEnum};
 use tokio::sync::broadcast::error::RecvError;
 use ua::chat::ChatState;
-use ua::presence::Availability;
+use ua::presence::{Availability, LineState};
 use ua::{Engine, Event};
 
 use crate::calls::prepare;
@@ -62,6 +62,32 @@ pub(crate) enum PresenceCommand {
         #[arg(long, default_value_t = 30)]
         duration: u64,
     },
+    /// Pick up a colleague's ringing line (BLF): watch it, wait until it
+    /// rings, take the call over (INVITE with Replaces, or the account's
+    /// pickup code), hang up after --duration seconds.
+    Pickup {
+        /// Whose line (SIP URI).
+        uri: String,
+        /// The account.
+        #[arg(long, default_value = "Local")]
+        account: String,
+        /// Seconds to wait for the line to ring.
+        #[arg(long, default_value_t = 30)]
+        within: u64,
+        /// Seconds to stay in the picked-up call.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+    },
+    /// Set the account's call-pickup code (`*8`, `**`: dialled followed
+    /// by the ringing extension when the server hides the ringing call);
+    /// an empty code clears it.
+    PickupCode {
+        /// The code.
+        code: String,
+        /// The account.
+        #[arg(long)]
+        account: String,
+    },
 }
 
 /// `message URI TEXT`: exit 0 when the message was accepted (2xx).
@@ -107,13 +133,27 @@ pub(crate) async fn presence(
     out: &Output,
 ) -> Result<(), CliError> {
     let mut events = engine.subscribe();
-    let (account, duration) = match &cmd {
+    let (account, duration) = match cmd {
         PresenceCommand::Publish {
-            account, duration, ..
+            ref account,
+            duration,
+            ..
         }
         | PresenceCommand::Watch {
-            account, duration, ..
-        } => (account.clone(), *duration),
+            ref account,
+            duration,
+            ..
+        } => (account.clone(), duration),
+        PresenceCommand::Pickup {
+            uri,
+            account,
+            within,
+            duration,
+        } => return pickup(engine, &account, &uri, within, duration, out).await,
+        PresenceCommand::PickupCode { code, account } => {
+            let code = Some(code).filter(|c| !c.trim().is_empty());
+            return Ok(engine.set_pickup_code(&account, code).await?);
+        }
     };
     prepare(engine, &account, out).await?;
     let publishing = match cmd {
@@ -127,6 +167,7 @@ pub(crate) async fn presence(
             engine.watch(&account, &uri).await?;
             false
         }
+        PresenceCommand::Pickup { .. } | PresenceCommand::PickupCode { .. } => return Ok(()),
     };
     let mut deadline = tokio::time::Instant::now() + Duration::from_secs(duration.max(1));
     let mut published = !publishing;
@@ -156,6 +197,80 @@ pub(crate) async fn presence(
             | Event::PresencePublished { .. } => out.engine_event(&ev),
             _ => {}
         }
+    }
+}
+
+/// `presence pickup URI`: exit 0 when the picked-up call was answered and
+/// ended normally.
+async fn pickup(
+    engine: &Engine,
+    account: &str,
+    uri: &str,
+    within: u64,
+    duration: u64,
+    out: &Output,
+) -> Result<(), CliError> {
+    let mut events = engine.subscribe();
+    prepare(engine, account, out).await?;
+    engine.watch_line(account, uri, true).await?;
+    let watched = uri.trim().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(within);
+    let mut call: Option<u32> = None;
+    let mut hangup_at: Option<tokio::time::Instant> = None;
+    loop {
+        let wake = match (call, hangup_at) {
+            (None, _) => Some(deadline),
+            (Some(_), at) => at,
+        };
+        let ev = tokio::select! {
+            ev = events.recv() => ev,
+            () = sleep_opt(wake) => match call {
+                None => return Err(CliError::PresenceFailed("the line did not ring in time".to_owned())),
+                Some(id) => {
+                    hangup_at = None;
+                    engine.hangup(id).await?;
+                    continue;
+                }
+            },
+        };
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(_) => return Err(CliError::Engine(ua::EngineError::Stopped)),
+        };
+        match &ev {
+            Event::Blf { uri, state, .. } if call.is_none() => {
+                out.engine_event(&ev);
+                // The engine names the line without URI parameters.
+                let ours = watched.starts_with(uri.as_str());
+                if ours && *state == LineState::Ringing {
+                    call = Some(engine.pickup(account, &watched).await?);
+                }
+            }
+            Event::CallState { call: c } if Some(c.id) == call => {
+                out.engine_event(&ev);
+                if c.state == ua::api::CallState::Connected && hangup_at.is_none() {
+                    hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs(duration));
+                }
+            }
+            Event::CallEnded { call: c, end } if Some(c.id) == call => {
+                out.engine_event(&ev);
+                return if c.answered_ms.is_some() {
+                    Ok(())
+                } else {
+                    Err(CliError::CallFailed(format!("pickup: {end:?}")))
+                };
+            }
+            Event::WatchStatus { .. } => out.engine_event(&ev),
+            _ => {}
+        }
+    }
+}
+
+async fn sleep_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

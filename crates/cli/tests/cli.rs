@@ -89,3 +89,49 @@ fn bad_input_fails_clearly_and_changes_nothing() {
     assert!(!broken.status.success());
     assert!(String::from_utf8_lossy(&broken.stderr).contains("config.toml"));
 }
+
+#[test]
+fn pickup_code_is_checked_and_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = cli(
+        dir.path(),
+        &["account", "add", "work", "--uri", "sip:alice@127.0.0.1"],
+    );
+    assert!(add.status.success(), "{add:?}");
+    let config = dir.path().join("config/config.toml");
+
+    let bad = cli(
+        dir.path(),
+        &["presence", "pickup-code", "*8x", "--account", "work"],
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("pickup_code"), "{err}");
+    assert!(!std::fs::read_to_string(&config)
+        .unwrap()
+        .contains("pickup_code"));
+
+    let none = cli(
+        dir.path(),
+        &["presence", "pickup-code", "*8", "--account", "home"],
+    );
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no account"));
+
+    let ok = cli(
+        dir.path(),
+        &["presence", "pickup-code", "**", "--account", "work"],
+    );
+    assert!(ok.status.success(), "{ok:?}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("pickup_code = \"**\""), "{text}");
+
+    let clear = cli(
+        dir.path(),
+        &["presence", "pickup-code", "", "--account", "work"],
+    );
+    assert!(clear.status.success(), "{clear:?}");
+    assert!(!std::fs::read_to_string(&config)
+        .unwrap()
+        .contains("pickup_code"));
+}
