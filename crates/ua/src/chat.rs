@@ -372,6 +372,44 @@ pub(crate) async fn deliver(
         .remove(&id.0);
 }
 
+/// Delivers stored message `id` inside a call with `peer` (RFC 3428 §4:
+/// the call task sends it with its dialog's route set and tags, and
+/// answers `answer`); when the call could not carry it (it ended, or is
+/// no longer connected), it goes out of dialog instead.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn deliver_in_dialog(
+    outbox: Outbox,
+    answer: tokio::sync::oneshot::Receiver<Option<sip_message::Response>>,
+    endpoint: Endpoint,
+    resolver: SipResolver,
+    ctx: AccountCtx,
+    id: MessageId,
+    peer: String,
+    text: String,
+) {
+    let Ok(Some(resp)) = answer.await else {
+        debug!(
+            id = id.0,
+            "the call could not carry the message; out of dialog"
+        );
+        return deliver(outbox, endpoint, resolver, ctx, id, peer, text).await;
+    };
+    let state = match sip_core::usage::pager::in_dialog_outcome(&resp) {
+        Ok(()) => MessageState::Sent,
+        Err((status, reason)) => MessageState::Failed {
+            status: Some(status),
+            reason,
+        },
+    };
+    debug!(id = id.0, state = ?state, "in-dialog message outcome");
+    outbox.set_state(id, state).await;
+    outbox
+        .in_flight
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id.0);
+}
+
 /// The address of record of a URI: scheme, user and host, without
 /// parameters or headers, so one peer is one conversation.
 pub(crate) fn peer_key(uri: &str) -> String {

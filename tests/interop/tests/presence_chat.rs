@@ -771,3 +771,91 @@ async fn blf_pickup_replaces_the_ringing_call_at_the_caller() {
     );
     alice.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_during_a_call_goes_inside_its_dialog_both_ways() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = engine(dir.path(), &kam, "alice", "alice123").await;
+    let uas_out = tempfile::tempdir().unwrap();
+    let uas_port = parley_interop::free_port(1);
+    let uas = Sipp::scenario("uas_message_in_call")
+        .port(uas_port)
+        .timeout(Duration::from_secs(30))
+        .start(uas_out.path())
+        .expect("sipp uas");
+    let reg_out = tempfile::tempdir().unwrap();
+    let reg = Sipp::scenario("register")
+        .remote(kam.addr())
+        .user("carol")
+        .args([
+            "-key",
+            "contact_port",
+            &uas_port.to_string(),
+            "-key",
+            "expires",
+            "60",
+        ])
+        .run(reg_out.path())
+        .expect("sipp register");
+    assert!(reg.passed(), "{}", reg.trace("msg"));
+
+    let id = alice.call("work", "sip:carol@127.0.0.1").await.unwrap();
+    next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::CallState { call } if call.id == id && call.state == CallState::Connected => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await
+    .expect("call connected");
+
+    // carol's MESSAGE inside the call reaches the chat like any other.
+    let got = next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::MessageReceived { message } => Some(message.clone()),
+        _ => None,
+    })
+    .await
+    .expect("in-dialog message delivered to chat");
+    // SIPp ends its body with CRLF.
+    assert_eq!(got.text.trim_end(), "hello from inside the call");
+    assert_eq!(got.peer, "sip:carol@127.0.0.1");
+
+    // Our reply goes inside the call's dialog and is accepted.
+    let mid = alice
+        .send_message("work", "sip:carol@127.0.0.1", "and hello back")
+        .await
+        .unwrap();
+    assert_eq!(outcome(&mut events, mid).await, Some(ChatState::Sent));
+
+    alice.hangup(id).await.unwrap();
+    let run = tokio::task::spawn_blocking(move || uas.wait())
+        .await
+        .unwrap()
+        .expect("sipp uas");
+    let msgs = run.trace("msg");
+    assert!(run.passed(), "sipp failed: {}\n{msgs}", run.trace("err"));
+    // Our MESSAGE: the dialog's Call-ID and both tags (RFC 3428 §4).
+    let invite_cid = header_of(&msgs, "INVITE sip:carol@", "Call-ID").expect("invite");
+    let carol_tag = tag(&header_of(&msgs, "SIP/2.0 200 OK", "To").expect("200"));
+    let alice_tag = tag(&header_of(&msgs, "INVITE sip:carol@", "From").expect("from"));
+    let ours = msgs
+        .split("MESSAGE sip:")
+        .find(|m| m.contains("and hello back"))
+        .expect("our MESSAGE reached carol");
+    let ours = format!("MESSAGE sip:{ours}");
+    assert_eq!(
+        header_of(&ours, "MESSAGE sip:", "Call-ID").as_deref(),
+        Some(invite_cid.as_str())
+    );
+    assert_eq!(
+        tag(&header_of(&ours, "MESSAGE sip:", "To").expect("to")),
+        carol_tag
+    );
+    assert_eq!(
+        tag(&header_of(&ours, "MESSAGE sip:", "From").expect("from")),
+        alice_tag
+    );
+    alice.shutdown().await.unwrap();
+}

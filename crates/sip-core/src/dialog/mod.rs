@@ -565,6 +565,39 @@ Content-Length: 0
     }
 
     #[test]
+    fn message_in_a_dialog_follows_its_route_set_and_tags() {
+        // RFC 3428 §4: a MESSAGE inside a dialog is built like any other
+        // mid-dialog request (§12.2.1.1); it refreshes nothing.
+        let inv = invite();
+        let r200 = answer(
+            &inv,
+            200,
+            "314",
+            "<sip:bob@192.0.2.4>",
+            &["<sip:p1.example.com;lr>"],
+        );
+        let mut d = Dialog::from_uac_response(&inv, &r200).unwrap();
+        let m = d.create_request(Method::Message, via()).unwrap();
+        assert_eq!(m.method, Method::Message);
+        assert_eq!(m.uri.to_string(), "sip:bob@192.0.2.4");
+        let route: Vec<String> = m
+            .headers
+            .route()
+            .unwrap()
+            .iter()
+            .map(|n| n.addr.uri.to_string())
+            .collect();
+        assert_eq!(route, ["sip:p1.example.com;lr"]);
+        assert_eq!(m.headers.to().unwrap().unwrap().tag(), Some("314"));
+        assert_eq!(m.headers.from().unwrap().unwrap().tag(), Some("1928301774"));
+        let cs = m.headers.cseq().unwrap().unwrap();
+        assert_eq!((cs.seq, cs.method), (314160, Method::Message));
+        assert!(m.headers.contact().unwrap().is_empty(), "no target refresh");
+        let next = d.create_request(Method::Message, via()).unwrap();
+        assert_eq!(next.headers.cseq().unwrap().unwrap().seq, 314161);
+    }
+
+    #[test]
     fn strict_route_puts_first_hop_in_request_uri() {
         let inv = invite();
         let r200 = answer(

@@ -141,6 +141,29 @@ fn explain(code: u16, phrase: &str) -> String {
     format!("{code} {phrase}: {why}")
 }
 
+/// Why a MESSAGE was refused, as the user reads it: the status, and what
+/// it means (with what the recipient accepts after a 415).
+fn failure_reason(resp: &Response) -> String {
+    let code = resp.status.as_u16();
+    let mut reason = explain(code, &resp.reason);
+    if code == 415 {
+        if let Some(accept) = resp.headers.get("Accept") {
+            reason.push_str(&format!(" (accepts {})", accept.trim()));
+        }
+    }
+    reason
+}
+
+/// The outcome of a MESSAGE sent inside a dialog (RFC 3428 §4), which the
+/// dialog's owner sends and authenticates, for its final response: `Ok`
+/// for 2xx, else the status and the reason the out-of-dialog pager gives.
+pub fn in_dialog_outcome(resp: &Response) -> Result<(), (u16, String)> {
+    match resp.status.as_u16() {
+        200..=299 => Ok(()),
+        code => Err((code, failure_reason(resp))),
+    }
+}
+
 impl Pager {
     /// A pager; `seed` makes Call-IDs, tags and cnonces unpredictable.
     pub fn new(config: PagerConfig, seed: u64) -> Result<Self, PagerError> {
@@ -252,12 +275,7 @@ impl Pager {
                 }),
             },
             _ => {
-                let mut reason = explain(code, &resp.reason);
-                if code == 415 {
-                    if let Some(accept) = resp.headers.get("Accept") {
-                        reason.push_str(&format!(" (accepts {})", accept.trim()));
-                    }
-                }
+                let reason = failure_reason(resp);
                 self.events.push_back(PagerEvent::Failed {
                     id,
                     status: Some(code),
@@ -582,5 +600,39 @@ mod tests {
         opts.method = Method::Options;
         assert_eq!(p.handle_request(t0, &opts).status.as_u16(), 405);
         assert_eq!(p.poll_event(), None, "nothing refused reached the user");
+    }
+
+    #[test]
+    fn in_dialog_messages_keep_the_dialog_tags_and_map_outcomes() {
+        // Received inside a call: the To tag is the dialog's, and the 200
+        // must carry it unchanged (RFC 3428 §4).
+        let mut p = pager();
+        let t0 = Instant::now();
+        let mut m = incoming(Some("text/plain;charset=UTF-8"), b"during the call");
+        m.headers.remove("To");
+        m.headers
+            .push("To", "<sip:alice@127.0.0.1>;tag=a1")
+            .unwrap();
+        let r = p.handle_request(t0, &m);
+        assert_eq!(r.status.as_u16(), 200);
+        assert_eq!(r.headers.to().unwrap().unwrap().tag(), Some("a1"));
+        assert!(matches!(
+            p.poll_event(),
+            Some(PagerEvent::Received { text, .. }) if text == "during the call"
+        ));
+
+        // Sent inside a call: the call's answer says what became of it.
+        assert_eq!(in_dialog_outcome(&reply(&m, 200, None, &[])), Ok(()));
+        assert_eq!(in_dialog_outcome(&reply(&m, 202, None, &[])), Ok(()));
+        let (code, why) =
+            in_dialog_outcome(&reply(&m, 415, None, &[("Accept", "text/plain")])).unwrap_err();
+        assert_eq!(code, 415);
+        assert!(
+            why.contains("does not accept") && why.contains("accepts text/plain"),
+            "{why}"
+        );
+        let (code, why) = in_dialog_outcome(&reply(&m, 481, None, &[])).unwrap_err();
+        assert_eq!(code, 481);
+        assert!(why.starts_with("481"), "{why}");
     }
 }

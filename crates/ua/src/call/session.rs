@@ -66,6 +66,17 @@ pub(crate) enum CallCommand {
     Mute(bool),
     /// Send DTMF digits.
     Dtmf(String),
+    /// Send a MESSAGE in this call's dialog (RFC 3428 §4: the dialog's
+    /// route set, tags and CSeq); the final response comes back, `None`
+    /// when it could not be sent. Dropped (no answer) unless connected.
+    Message {
+        /// `Content-Type` value.
+        content_type: String,
+        /// The body.
+        body: Vec<u8>,
+        /// Where the outcome goes.
+        reply: tokio::sync::oneshot::Sender<Option<Response>>,
+    },
 }
 
 /// Everything a call task reacts to.
@@ -1330,6 +1341,14 @@ impl Call {
                     }
                     Some(CallInput::Command(CallCommand::DialogInfo(reply))) => {
                         let _ = reply.send(self.dialog_info());
+                    }
+                    Some(CallInput::Command(CallCommand::Message { content_type, body, reply })) => {
+                        let ct = <ContentType as sip_message::headers::TypedHeader>::parse(&content_type);
+                        let resp = match ct {
+                            Ok(ct) => self.request_in_dialog(Method::Message, Some((body, ct))).await,
+                            Err(_) => None,
+                        };
+                        let _ = reply.send(resp);
                     }
                     Some(CallInput::Replaced { to_tag, from_tag }) => {
                         let ours = self.dialog.as_ref().is_some_and(|d| {

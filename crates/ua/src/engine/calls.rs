@@ -226,6 +226,12 @@ impl Task {
                 let _ = ep.respond(id, response(&request, 400)).await;
                 return;
             };
+            // Chat inside a call (RFC 3428 §4) is chat like any other:
+            // stored, shown, and answered in the dialog (To tag kept).
+            if request.method == Method::Message && self.calls.has_call_id(&cid) {
+                self.incoming_message(id, request, source).await;
+                return;
+            }
             if let Some(CallInput::Request { request, .. }) =
                 self.calls.route(&cid, CallInput::Request { id, request })
             {

@@ -20,8 +20,8 @@ use super::{Command, Engine, EngineError, Task};
 use crate::api::Event;
 use crate::call::response;
 use crate::chat::{
-    check_text, deliver, peer_key, send_pager, user_agent, ChatError, ChatMessage,
-    ConversationInfo, Outbox, Store, RETRY_BATCH,
+    check_text, deliver, deliver_in_dialog, peer_key, send_pager, user_agent, ChatError,
+    ChatMessage, ConversationInfo, Outbox, Store, RETRY_BATCH,
 };
 
 /// How long a composing indication lasts without a refresh (RFC 3994 §3).
@@ -242,6 +242,19 @@ impl Task {
             message: stored.into(),
         });
         outbox.claim(id.0);
+        if let Some(answer) = self.send_in_call(&ctx.name, &peer, &text) {
+            tokio::spawn(deliver_in_dialog(
+                outbox,
+                answer,
+                env.endpoint,
+                env.resolver,
+                ctx,
+                id,
+                peer,
+                text,
+            ));
+            return Ok(id.0);
+        }
         tokio::spawn(deliver(
             outbox,
             env.endpoint,
@@ -252,6 +265,34 @@ impl Task {
             text,
         ));
         Ok(id.0)
+    }
+
+    /// During a connected call with `peer` on `account`, hands `text` to
+    /// that call to send in its dialog (RFC 3428 §4); the receiver gets
+    /// the final response. `None`: no such call.
+    fn send_in_call(
+        &self,
+        account: &str,
+        peer: &str,
+        text: &str,
+    ) -> Option<oneshot::Receiver<Option<sip_message::Response>>> {
+        let call = self.live_calls.values().find(|c| {
+            c.account == account
+                && peer_key(&c.peer_uri) == peer
+                && matches!(
+                    c.state,
+                    crate::api::CallState::Connected | crate::api::CallState::OnHold
+                )
+        })?;
+        let (reply, answer) = oneshot::channel();
+        let cmd = crate::call::CallCommand::Message {
+            content_type: "text/plain;charset=UTF-8".to_owned(),
+            body: text.as_bytes().to_vec(),
+            reply,
+        };
+        self.calls.command(call.id, cmd).ok()?;
+        debug!(call = call.id, "message goes inside the call's dialog");
+        Some(answer)
     }
 
     /// Sends a stored outgoing message again.
@@ -372,7 +413,8 @@ impl Task {
         }
     }
 
-    /// An incoming MESSAGE outside a dialog: stored (once) before the 200.
+    /// An incoming MESSAGE (outside a dialog, or inside a call's): stored
+    /// (once) before the 200.
     pub(super) async fn incoming_message(
         &mut self,
         id: sip_core::TransactionId,
