@@ -29,6 +29,7 @@ mod calls;
 mod contacts;
 mod messages;
 pub mod vcard;
+mod watchers;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub use messages::{
     MessageState, SearchHit,
 };
 pub use vcard::{VcardError, VcardImport, VcardImportReport};
+pub use watchers::WatcherRule;
 
 /// How long a write waits for another connection's lock (a second app
 /// instance, or `parley-cli` on the same profile) before giving up.
@@ -124,6 +126,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX calls_missed ON calls (id) WHERE outcome = 'missed';
     CREATE INDEX calls_unseen ON calls (id) WHERE seen = 0;",
+    // 4: presence watchers the user allowed or blocked.
+    "CREATE TABLE watcher_rules (
+        account TEXT NOT NULL,
+        watcher TEXT NOT NULL COLLATE NOCASE,
+        allowed INTEGER NOT NULL,
+        PRIMARY KEY (account, watcher)
+    );",
 ];
 
 /// Errors from the store.
