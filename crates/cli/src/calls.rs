@@ -82,11 +82,16 @@ pub(crate) async fn call(
     play: Option<PathBuf>,
     record: Option<PathBuf>,
     dtmf: Option<String>,
+    processing: media::processing::ProcessingConfig,
     out: &Output,
 ) -> Result<(), CliError> {
     prepare(engine, account, out).await?;
     let mut events = engine.subscribe();
-    let audio = AudioChoice::Files { play, record };
+    let audio = AudioChoice::Files {
+        play,
+        record,
+        processing,
+    };
     let id = engine.call_with_audio(account, uri, Some(audio)).await?;
     let mut hangup_at: Option<tokio::time::Instant> = None;
     let mut dtmf = dtmf;

@@ -82,6 +82,10 @@ enum Command {
         /// DTMF digits to send once connected.
         #[arg(long)]
         dtmf: Option<String>,
+        /// Run echo cancellation, noise suppression and gain on the
+        /// files' audio as on sound devices (to measure their cost).
+        #[arg(long)]
+        processing: bool,
     },
     /// Stay registered (or listening, for the local account) and serve:
     /// print every event, read commands from stdin (`call URI`, `answer`,
@@ -103,6 +107,10 @@ enum Command {
         /// SIP port to listen on (0: any free port).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Run echo cancellation, noise suppression and gain on the
+        /// files' audio as on sound devices (to measure their cost).
+        #[arg(long)]
+        processing: bool,
     },
     /// Send a chat message; exit 0 when it was accepted (2xx).
     Message {
@@ -245,12 +253,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 play,
                 record,
                 port,
+                processing,
                 ..
             } => (
                 *auto_answer,
                 ua::call::AudioChoice::Files {
                     play: play.clone(),
                     record: record.clone(),
+                    processing: files_processing(*processing),
                 },
                 *port,
             ),
@@ -336,7 +346,14 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
             play,
             record,
             dtmf,
-        } => calls::call(engine, &account, &uri, duration, play, record, dtmf, out).await?,
+            processing,
+        } => {
+            let processing = files_processing(processing);
+            calls::call(
+                engine, &account, &uri, duration, play, record, dtmf, processing, out,
+            )
+            .await?
+        }
         Command::Run { account, .. } => calls::run(engine, &account, out).await?,
         Command::Message {
             uri,
@@ -555,6 +572,19 @@ impl Output {
         } else {
             inputs.iter().for_each(|d| println!("input\t{d}"));
             outputs.iter().for_each(|d| println!("output\t{d}"));
+        }
+    }
+}
+
+/// Processing for file audio: all stages with `--processing`, else none.
+fn files_processing(on: bool) -> media::processing::ProcessingConfig {
+    if on {
+        media::processing::ProcessingConfig::default()
+    } else {
+        media::processing::ProcessingConfig {
+            echo_cancellation: false,
+            noise_suppression: false,
+            auto_gain: false,
         }
     }
 }

@@ -193,12 +193,13 @@ pub struct OpusCodec {
 }
 
 impl OpusCodec {
-    /// Encoder and decoder with FEC on and a 5% loss assumption until RTCP
-    /// says otherwise (FEC needs a non-zero expected loss to be sent).
+    /// Encoder and decoder with in-band FEC enabled. The encoder sends FEC
+    /// only while it expects loss (`set_packet_loss` > 0, driven by RTCP);
+    /// it starts at 0, a clean link.
     pub fn new() -> Result<OpusCodec, CodecError> {
         let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)?;
         enc.set_inband_fec(true)?;
-        enc.set_packet_loss_perc(5)?;
+        enc.set_packet_loss_perc(0)?;
         enc.set_bitrate(opus::Bitrate::Bits(32_000))?;
         Ok(OpusCodec {
             enc,
@@ -263,8 +264,8 @@ impl Codec for OpusCodec {
         Ok(n)
     }
     fn set_packet_loss(&mut self, percent: u8) {
-        // FEC only helps when the encoder expects loss; keep at least 1%.
-        let p = i32::from(percent.clamp(1, 100));
+        // 0 stops the FEC copy (it costs quality on a clean link).
+        let p = i32::from(percent.min(100));
         if let Err(e) = self.enc.set_packet_loss_perc(p) {
             tracing::debug!(error = %e, "opus: setting packet loss failed");
         }

@@ -82,6 +82,9 @@ pub enum AudioChoice {
         /// What the peer sends, as a 48 kHz mono WAV (a directory gets
         /// `call-<id>.wav` per call).
         record: Option<PathBuf>,
+        /// Processing stages. Off for files in normal use (they are not
+        /// acoustic: no echo, no room noise); on to measure its cost.
+        processing: media::processing::ProcessingConfig,
     },
     /// The sound devices (the app): cpal, with echo cancellation, noise
     /// suppression and gain as configured.

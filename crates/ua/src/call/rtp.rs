@@ -281,7 +281,11 @@ pub(crate) fn open_audio(choice: &AudioChoice, id: u32) -> Result<CallAudio, Cal
     };
     let (port, config): (Box<dyn media::device::AudioPort>, ProcessingConfig) = match choice {
         AudioChoice::Null => (Box::new(FilePort::null()), off),
-        AudioChoice::Files { play, record } => {
+        AudioChoice::Files {
+            play,
+            record,
+            processing,
+        } => {
             let record = record.as_ref().map(|p| {
                 // A directory gets one file per call.
                 if p.is_dir() {
@@ -292,7 +296,7 @@ pub(crate) fn open_audio(choice: &AudioChoice, id: u32) -> Result<CallAudio, Cal
             });
             (
                 Box::new(FilePort::wav(play.as_deref(), record.as_deref())?),
-                off,
+                *processing,
             )
         }
         AudioChoice::Device {
