@@ -38,6 +38,8 @@ const COMMANDS: &[&str] = &[
     "history_clear",
     "history_mark_seen",
     "history_unseen_missed",
+    "update_check",
+    "update_install",
 ];
 
 fn main() {

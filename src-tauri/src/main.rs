@@ -24,7 +24,10 @@ fn err(e: impl std::fmt::Display) -> String {
 
 mod chat;
 mod history;
+mod links;
 mod presence;
+#[cfg(desktop)]
+mod updater;
 
 #[tauri::command]
 async fn engine_status(engine: State<'_, Engine>) -> CmdResult<EngineStatus> {
@@ -161,15 +164,70 @@ fn start_engine(app: &tauri::App) -> Result<Engine, StartError> {
     Ok(engine)
 }
 
+/// The D-Bus name (Linux) that makes one app per profile: the app's
+/// identifier, plus a hash of PARLEY_CONFIG_DIR when one is set, so a
+/// second profile (tests, a second instance) runs beside the first while
+/// a second launch on the same profile hands its link to the first.
+#[cfg(desktop)]
+fn instance_id(identifier: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    match std::env::var_os("PARLEY_CONFIG_DIR") {
+        Some(dir) => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            dir.hash(&mut h);
+            format!("{identifier}.p{:016x}", h.finish())
+        }
+        None => identifier.to_owned(),
+    }
+}
+
+/// Calls the links the app was started with (Linux and Windows pass them
+/// as arguments, macOS as an event the deep-link plugin stores), and
+/// those that arrive while it runs.
+fn handle_links(app: &tauri::App) {
+    use tauri_plugin_deep_link::DeepLinkExt;
+    let handle = app.handle().clone();
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            links::open(&handle, url.as_str());
+        }
+    });
+    match app.deep_link().get_current() {
+        Ok(Some(urls)) => {
+            for url in urls {
+                links::open(app.handle(), url.as_str());
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("cannot read the link the app was started with: {e}"),
+    }
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("PARLEY_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let result = tauri::Builder::default()
+    let builder = tauri::Builder::default();
+    // Single-instance goes first: a second launch must hand over its link
+    // and exit before any other plugin or the engine starts. With its
+    // deep-link feature the link it receives goes to handle_links.
+    #[cfg(desktop)]
+    let builder = builder
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance_id("org.parley.Parley"))
+                .callback(|app, _argv, _cwd| links::focus(app))
+                .build(),
+        )
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(updater::PendingUpdate::default());
+    let result = builder
+        .plugin(tauri_plugin_deep_link::init())
         .setup(|app| {
             let engine = start_engine(app)?;
             app.manage(engine);
+            handle_links(app);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -207,7 +265,11 @@ fn main() {
             history::history_delete,
             history::history_clear,
             history::history_mark_seen,
-            history::history_unseen_missed
+            history::history_unseen_missed,
+            #[cfg(desktop)]
+            updater::update_check,
+            #[cfg(desktop)]
+            updater::update_install
         ])
         .build(tauri::generate_context!());
     let app = match result {

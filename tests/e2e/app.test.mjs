@@ -256,6 +256,85 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     await s.waitFor("ended by bob", async () => (await end.text()) === "The other side hung up", 10_000);
   });
 
+  /** Closes the panels of ended calls so the screen shows. */
+  async function closeEndedCalls() {
+    for (const close of await s.findAll(".call-panel button.secondary")) await close.click();
+    await s.waitFor("call pane gone", async () => (await s.findAll('[data-testid="calls"]')).length === 0);
+  }
+
+  const historyRows = () =>
+    s.execute(`return [...document.querySelectorAll('[data-testid="history-entry"]')].map((r) => ({
+      outcome: r.dataset.outcome,
+      peer: r.querySelector('[data-testid="history-peer"]').textContent,
+      text: r.querySelector('[data-testid="history-outcome"]').textContent,
+    }));`);
+
+  test("calls land in History; a missed call shows the badge until History is opened", async () => {
+    await closeEndedCalls();
+    await (await s.find("#nav-contacts")).click();
+    // bob calls and gives up before anyone answers: a missed call.
+    await peers.send("bob", "dial sip:alice@127.0.0.1");
+    await s.find('[data-testid="incoming-call"]', { timeout: 15_000 });
+    await peers.send("bob", "hangup");
+    const badge = await s.find('[data-testid="missed-badge"]', { timeout: 10_000 });
+    assert.equal(await badge.text(), "1");
+    await closeEndedCalls();
+
+    await (await s.find("#nav-history")).click();
+    await s.waitFor("History heading", async () => (await heading()) === "History");
+    await s.waitFor("badge cleared", async () => (await s.findAll('[data-testid="missed-badge"]')).length === 0, 10_000);
+    let rows = [];
+    await s.waitFor("three calls listed", async () => (rows = await historyRows()).length === 3, 10_000);
+    // Newest first: the missed call, the answered call from bob, our call to bob.
+    assert.deepEqual(rows.map((r) => r.outcome), ["missed", "answered", "answered"]);
+    assert.equal(rows[0].text, "Missed");
+    for (const r of rows) assert.match(r.peer, /bob/i);
+    assert.match(rows[2].text, /^\d+:\d\d$/, "an answered call shows its duration");
+    await shot("history");
+
+    await (await s.find('[data-testid="history-filter-missed"]')).click();
+    await s.waitFor("missed only", async () => (rows = await historyRows()).length === 1, 10_000);
+    assert.equal(rows[0].outcome, "missed");
+    await (await s.find('[data-testid="history-filter-all"]')).click();
+    await s.waitFor("all again", async () => (await historyRows()).length === 3, 10_000);
+  });
+
+  test("a sip: link opened while the app runs starts the call in the running window", async () => {
+    await (await s.find("#nav-contacts")).click();
+    // The OS runs `parley URI`: the same binary, profile and session bus.
+    const second = spawn(app, ["sip:bob@127.0.0.1"], {
+      env: { ...process.env, PARLEY_CONFIG_DIR: path.join(home, "config"), PARLEY_DATA_DIR: path.join(home, "data") },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    const code = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        second.kill("SIGKILL");
+        reject(new Error("the second parley did not exit within 15 s"));
+      }, 15_000);
+      second.on("exit", (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0, "the second launch hands the link over and exits");
+
+    await s.waitFor("connected to bob", async () => (await s.findAll('[data-testid="call-state"]')).length > 0 && (await callState()) === "Connected", 20_000);
+    assert.equal(await (await s.find('[data-testid="call-peer"]')).text(), "bob");
+    await (await s.find('[data-testid="call-hangup"]')).click();
+    const end = await s.find('[data-testid="call-end"]');
+    await s.waitFor("ended by us", async () => (await end.text()) === "You hung up", 10_000);
+    await closeEndedCalls();
+  });
+
+  test("settings: checking for updates without a network ends in an error, not a spinner", async () => {
+    await (await s.find("#nav-settings")).click();
+    await (await s.find('[data-testid="update-check"]')).click();
+    const status = await s.find('[data-testid="update-status"]');
+    await s.waitFor("update check failed", async () => (await status.text()).startsWith("Cannot check for updates: "), 30_000);
+    const button = await s.find('[data-testid="update-check"]');
+    assert.equal(await button.text(), "Check for updates");
+  });
+
   test("bob added as a contact shows his presence, and its changes", async () => {
     // Close the ended call's panel so the screenshots show the screen.
     for (const close of await s.findAll(".call-panel button.secondary")) await close.click();

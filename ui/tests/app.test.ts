@@ -19,6 +19,7 @@ vi.mock("../src/lib/ipc", () => ({
   removeAccount: vi.fn(async () => {}),
   contacts: vi.fn(async () => []),
   conversations: vi.fn(async () => []),
+  onLinkError: vi.fn(async () => () => {}),
   unseenMissedCalls: vi.fn(async () => 0),
 }));
 

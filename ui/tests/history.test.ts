@@ -34,6 +34,7 @@ vi.mock("../src/lib/ipc", () => ({
   }),
   contacts: vi.fn(async () => []),
   conversations: vi.fn(async () => []),
+  onLinkError: vi.fn(async () => () => {}),
   watchPresence: vi.fn(async () => {}),
   watchLine: vi.fn(async () => {}),
   dial: vi.fn(async () => 7),

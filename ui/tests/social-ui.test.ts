@@ -34,6 +34,7 @@ vi.mock("../src/lib/ipc", () => ({
   watchPresence: vi.fn(async () => {}),
   watchLine: vi.fn(async () => {}),
   conversations: vi.fn(async () => []),
+  onLinkError: vi.fn(async () => () => {}),
   unseenMissedCalls: vi.fn(async () => 0),
   messages: vi.fn(async () => []),
   markRead: vi.fn(async () => 0),

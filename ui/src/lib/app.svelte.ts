@@ -168,7 +168,13 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export async function connect(): Promise<() => void> {
   // Subscribe first so no event between snapshot and subscription is lost;
   // a stale event applied before the snapshot is simply overwritten.
-  const unlisten = await ipc.onEngineEvent(handleEvent);
+  const unlistenEngine = await ipc.onEngineEvent(handleEvent);
+  // Not awaited: the snapshot need not wait for this second listener.
+  const links = ipc.onLinkError((m) => (app.error = m));
+  const unlisten = () => {
+    unlistenEngine();
+    void links.then((stop) => stop()).catch(() => {});
+  };
   try {
     const s = await ipc.engineStatus();
     app.version = s.version;

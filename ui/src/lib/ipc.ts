@@ -123,6 +123,35 @@ export const markMissedSeen = (): Promise<number> => call("history_mark_seen");
 
 export const unseenMissedCalls = (): Promise<number> => call("history_unseen_missed");
 
+// Links and updates.
+
+/** A `sip:`/`tel:` link the app was asked to call could not be called (display text). */
+export function onLinkError(handler: (message: string) => void): Promise<UnlistenFn> {
+  return listen<string>("link://error", (msg) => handler(msg.payload));
+}
+
+/** What an update check found: `available` is the newer version, if any. */
+export interface UpdateStatus {
+  current: string;
+  available: string | null;
+  notes: string | null;
+}
+
+export interface UpdateProgress {
+  downloaded: number;
+  total: number | null;
+}
+
+/** Asks the update server; fails with the reason when it cannot be reached. */
+export const checkUpdate = (): Promise<UpdateStatus> => call("update_check");
+
+/** Downloads, verifies and installs the update found by the last check, then restarts. */
+export const installUpdate = (): Promise<void> => call("update_install");
+
+export function onUpdateProgress(handler: (p: UpdateProgress) => void): Promise<UnlistenFn> {
+  return listen<UpdateProgress>("update://progress", (msg) => handler(msg.payload));
+}
+
 export function onEngineEvent(handler: (e: Event) => void): Promise<UnlistenFn> {
   return listen<Event>(ENGINE_EVENT, (msg) => handler(msg.payload));
 }
