@@ -357,6 +357,16 @@ pub enum Event {
         /// Its line.
         state: crate::presence::LineState,
     },
+    /// A watcher of our presence who is not a contact started (`waiting`)
+    /// or stopped waiting for the user to allow or block them.
+    WatcherPending {
+        /// Account name.
+        account: String,
+        /// The watcher's address of record.
+        watcher: String,
+        /// Waits now; false once allowed, blocked or gone.
+        waiting: bool,
+    },
     /// The call history changed (a call was recorded, deleted, marked seen).
     HistoryChanged {
         /// What changed.

@@ -187,6 +187,16 @@ pub struct ContactEntry {
     pub contact: ContactInput,
 }
 
+/// Someone who subscribed to our presence and waits for the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PendingWatcher {
+    /// The account they watch.
+    pub account: String,
+    /// Their address of record.
+    pub watcher: String,
+}
+
 /// What a vCard import did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -281,6 +291,8 @@ pub(crate) struct UsageEnv {
     pub(crate) events: broadcast::Sender<Event>,
     /// Ringing lines seen by BLF subscriptions, for pickup.
     pub(crate) lines: Lines,
+    /// Presence watchers waiting for the user.
+    pub(crate) pending: PendingWatchers,
 }
 
 /// A watched line that rings, as its last dialog-info document showed it
@@ -307,6 +319,10 @@ impl RingingLine {
         }
     }
 }
+
+/// Watchers waiting for the user, by account: their subscriptions' ids
+/// and addresses of record.
+pub(crate) type PendingWatchers = Arc<Mutex<HashMap<String, HashMap<WatcherId, String>>>>;
 
 /// Ringing lines by (account, watched URI).
 pub(crate) type Lines = Arc<Mutex<HashMap<(String, String), RingingLine>>>;
@@ -868,6 +884,14 @@ pub(crate) enum NotifierCommand {
     },
     /// Our state changed.
     State(Vec<u8>),
+    /// The user allowed (they get our state now) or blocked (their
+    /// subscription ends with reason=rejected) a pending watcher.
+    Decide {
+        /// The watcher's address of record.
+        watcher: String,
+        /// Allowed rather than blocked.
+        allow: bool,
+    },
     /// End every subscription (quit) and say when done.
     Stop(oneshot::Sender<()>),
 }
@@ -925,6 +949,7 @@ async fn run_notifier(
     mut rx: mpsc::Receiver<NotifierCommand>,
     routes: Routes,
 ) {
+    let account = ctx.name.clone();
     let ctx = Arc::new(ctx);
     // In-dialog SUBSCRIBEs (refresh, un-subscribe), by Call-ID.
     let (dtx, mut drx) = mpsc::channel::<(TransactionId, Request)>(NOTIFIER_QUEUE);
@@ -942,7 +967,7 @@ async fn run_notifier(
                 let _ = atx.send((wid, fut.await)).await;
             });
         }
-        watcher_events(&mut n, &mut call_ids, &routes, None);
+        watcher_events(&mut n, &mut call_ids, &routes, None, (&env, &account));
         if (stopped.is_some() || closed) && n.is_empty() {
             break;
         }
@@ -962,10 +987,19 @@ async fn run_notifier(
                     let resp = n.handle_request(Instant::now(), &request, |_| decision);
                     let cid = request.headers.get("Call-ID").map(|c| c.trim().to_owned());
                     let new = cid.as_deref().map(|c| (c, &dtx));
-                    watcher_events(&mut n, &mut call_ids, &routes, new);
+                    watcher_events(&mut n, &mut call_ids, &routes, new, (&env, &account));
                     let _ = env.endpoint.respond(id, resp).await;
                 }
                 Some(NotifierCommand::State(body)) => n.set_state(Instant::now(), body),
+                Some(NotifierCommand::Decide { watcher, allow }) => {
+                    for id in take_pending(&env, &account, &watcher) {
+                        if allow {
+                            n.authorize(Instant::now(), id);
+                        } else {
+                            n.terminate(Instant::now(), id, TerminationReason::Rejected);
+                        }
+                    }
+                }
                 Some(NotifierCommand::Stop(done)) => {
                     stopped = Some(done);
                     n.stop(Instant::now(), TerminationReason::NoResource);
@@ -995,25 +1029,87 @@ fn watcher_events(
     call_ids: &mut HashMap<WatcherId, String>,
     routes: &Routes,
     new: Option<(&str, &mpsc::Sender<(TransactionId, Request)>)>,
+    (env, account): (&UsageEnv, &str),
 ) {
     while let Some(ev) = n.poll_event() {
         let mut r = routes.lock().unwrap_or_else(PoisonError::into_inner);
         match ev {
-            NotifierEvent::Subscribed { id, pending, .. } => {
+            NotifierEvent::Subscribed {
+                id,
+                pending,
+                watcher,
+            } => {
                 // The watcher's address is personal data: debug only.
                 debug!(id = id.0, pending, "presence watcher subscribed");
                 if let Some((cid, tx)) = new {
                     r.insert(cid.to_owned(), tx.clone());
                     call_ids.insert(id, cid.to_owned());
                 }
+                if pending {
+                    let watcher = crate::chat::peer_key(&watcher);
+                    let first = {
+                        let mut p = env.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                        let mine = p.entry(account.to_owned()).or_default();
+                        let first = !mine.values().any(|w| *w == watcher);
+                        mine.insert(id, watcher.clone());
+                        first
+                    };
+                    if first {
+                        let _ = env.events.send(Event::WatcherPending {
+                            account: account.to_owned(),
+                            watcher,
+                            waiting: true,
+                        });
+                    }
+                }
             }
             NotifierEvent::Ended { id, .. } => {
                 if let Some(cid) = call_ids.remove(&id) {
                     r.remove(&cid);
                 }
+                drop(r);
+                let gone = {
+                    let mut p = env.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                    let mine = p.entry(account.to_owned()).or_default();
+                    mine.remove(&id)
+                        .filter(|w| !mine.values().any(|other| other == w))
+                };
+                if let Some(watcher) = gone {
+                    let _ = env.events.send(Event::WatcherPending {
+                        account: account.to_owned(),
+                        watcher,
+                        waiting: false,
+                    });
+                }
             }
         }
     }
+}
+
+/// The pending subscriptions of `watcher` on `account`, no longer pending
+/// (the user decided); says so to the UI.
+fn take_pending(env: &UsageEnv, account: &str, watcher: &str) -> Vec<WatcherId> {
+    let ids: Vec<WatcherId> = {
+        let mut p = env.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mine = p.entry(account.to_owned()).or_default();
+        let ids: Vec<WatcherId> = mine
+            .iter()
+            .filter(|(_, w)| w.eq_ignore_ascii_case(watcher))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            mine.remove(id);
+        }
+        ids
+    };
+    if !ids.is_empty() {
+        let _ = env.events.send(Event::WatcherPending {
+            account: account.to_owned(),
+            watcher: watcher.to_owned(),
+            waiting: false,
+        });
+    }
+    ids
 }
 
 #[cfg(test)]

@@ -859,3 +859,122 @@ async fn chat_during_a_call_goes_inside_its_dialog_both_ways() {
     );
     alice.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_watcher_is_allowed_or_blocked_by_the_user() {
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (parley, addr) = local_engine(dir.path()).await;
+    let mut events = parley.subscribe();
+    parley
+        .publish_presence(
+            ua::LOCAL_ACCOUNT,
+            Availability::Busy,
+            Some("writing".into()),
+        )
+        .await
+        .unwrap();
+    let watcher = |scenario: &str, who: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let h = Sipp::scenario(scenario)
+            .remote(addr)
+            .args(["-s", "parley", "-key", "watcher", who])
+            .timeout(Duration::from_secs(30))
+            .start(out.path())
+            .expect("sipp");
+        (out, h)
+    };
+    let waits = |who: &'static str, waiting: bool| {
+        move |e: &Event| match e {
+            Event::WatcherPending {
+                watcher,
+                waiting: w,
+                ..
+            } if watcher == &format!("sip:{who}@127.0.0.1") && *w == waiting => Some(()),
+            _ => None,
+        }
+    };
+
+    // Dave, a stranger, waits; the user allows him: he gets our state.
+    let (_out, h) = watcher("p2p_watcher_allowed", "dave");
+    next(&mut events, Duration::from_secs(10), waits("dave", true))
+        .await
+        .expect("dave waits");
+    let pending = parley.pending_watchers().await.unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].watcher, "sip:dave@127.0.0.1");
+    parley
+        .allow_watcher(ua::LOCAL_ACCOUNT, "sip:dave@127.0.0.1")
+        .await
+        .unwrap();
+    next(&mut events, Duration::from_secs(5), waits("dave", false))
+        .await
+        .expect("dave no longer waits");
+    assert!(parley.pending_watchers().await.unwrap().is_empty());
+    let run = tokio::task::spawn_blocking(move || h.wait())
+        .await
+        .unwrap()
+        .expect("sipp");
+    let msgs = run.trace("msg");
+    assert!(run.passed(), "sipp failed: {}\n{msgs}", run.trace("err"));
+    let n = notifies(&msgs);
+    assert!(n[0].contains("Subscription-State: pending"), "{}", n[0]);
+    assert!(!n[0].contains("<presence"), "state before allow: {}", n[0]);
+    assert!(n[1].contains("Subscription-State: active"), "{}", n[1]);
+    assert!(
+        n[1].contains("Content-Type: application/pidf+xml"),
+        "{}",
+        n[1]
+    );
+    assert!(
+        n[1].contains("<rpid:busy/>") && n[1].contains("writing"),
+        "{}",
+        n[1]
+    );
+
+    // Allowed is remembered: his next subscription is active at once.
+    let out = tempfile::tempdir().unwrap();
+    let run = Sipp::scenario("p2p_watcher")
+        .remote(addr)
+        .args([
+            "-s", "parley", "-key", "watcher", "dave", "-key", "state", "active",
+        ])
+        .timeout(Duration::from_secs(30))
+        .run(out.path())
+        .expect("sipp");
+    assert!(run.passed(), "{}", run.trace("msg"));
+
+    // Eve waits, is blocked: her subscription ends rejected, and her next
+    // SUBSCRIBE is refused.
+    let (_out, h) = watcher("p2p_watcher_blocked", "eve");
+    next(&mut events, Duration::from_secs(10), waits("eve", true))
+        .await
+        .expect("eve waits");
+    parley
+        .block_watcher(ua::LOCAL_ACCOUNT, "sip:eve@127.0.0.1")
+        .await
+        .unwrap();
+    let run = tokio::task::spawn_blocking(move || h.wait())
+        .await
+        .unwrap()
+        .expect("sipp");
+    let msgs = run.trace("msg");
+    assert!(run.passed(), "sipp failed: {}\n{msgs}", run.trace("err"));
+    for notify in notifies(&msgs) {
+        assert!(!notify.contains("<presence"), "state leaked: {notify}");
+    }
+    let (_out, h) = watcher("p2p_subscribe_refused", "eve");
+    let run = tokio::task::spawn_blocking(move || h.wait())
+        .await
+        .unwrap()
+        .expect("sipp");
+    assert!(run.passed(), "{}", run.trace("msg"));
+
+    // Bad input: a clear error.
+    let err = parley
+        .allow_watcher(ua::LOCAL_ACCOUNT, "not a uri")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a SIP address"), "{err}");
+    parley.shutdown().await.unwrap();
+}

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sip_message::{Method, Request};
-use store::db::ContactId;
+use store::db::{ContactId, WatcherRule};
 use tokio::sync::oneshot;
 use tracing::{debug, info};
 
@@ -17,8 +17,9 @@ use crate::call::response;
 use crate::chat::peer_key;
 use crate::presence::{
     document, mwi, notifier, pickup_plan, publisher, watch, AutoPresence, Availability,
-    ContactEntry, ContactInput, Lines, NotifierCommand, NotifierHandle, Package, PickupPlan,
-    PresenceError, PublishHandle, Routes, UsageEnv, VcardReport, WatchHandle, MAX_WATCHES,
+    ContactEntry, ContactInput, Lines, NotifierCommand, NotifierHandle, Package, PendingWatcher,
+    PendingWatchers, PickupPlan, PresenceError, PublishHandle, Routes, UsageEnv, VcardReport,
+    WatchHandle, MAX_WATCHES,
 };
 use sip_core::usage::notifier::Decision;
 
@@ -52,6 +53,13 @@ pub(super) enum PresenceCommand {
         code: Option<String>,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    PendingWatchers(oneshot::Sender<Vec<PendingWatcher>>),
+    DecideWatcher {
+        account: String,
+        watcher: String,
+        allow: bool,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
 }
 
 /// The engine task's presence state.
@@ -69,6 +77,8 @@ pub(super) struct PresenceSide {
     shown: HashMap<String, (Availability, Option<String>)>,
     /// Ringing lines of BLF subscriptions (for pickup).
     lines: Lines,
+    /// Watchers waiting for the user's decision.
+    pending: PendingWatchers,
 }
 
 impl PresenceSide {
@@ -200,6 +210,42 @@ impl Engine {
         .await?
     }
 
+    /// Watchers of our presence who are not contacts and wait for the
+    /// user ([`crate::Event::WatcherPending`] tells when this changes).
+    pub async fn pending_watchers(&self) -> Result<Vec<PendingWatcher>, EngineError> {
+        self.ask(|reply| Command::Presence(PresenceCommand::PendingWatchers(reply)))
+            .await
+    }
+
+    /// Lets `watcher` see `account`'s presence: remembered, and a waiting
+    /// subscription becomes active with a NOTIFY of our state.
+    pub async fn allow_watcher(&self, account: &str, watcher: &str) -> Result<(), EngineError> {
+        self.decide_watcher(account, watcher, true).await
+    }
+
+    /// Refuses `watcher` for good: remembered (later SUBSCRIBEs get 403),
+    /// and a waiting subscription ends with reason=rejected.
+    pub async fn block_watcher(&self, account: &str, watcher: &str) -> Result<(), EngineError> {
+        self.decide_watcher(account, watcher, false).await
+    }
+
+    async fn decide_watcher(
+        &self,
+        account: &str,
+        watcher: &str,
+        allow: bool,
+    ) -> Result<(), EngineError> {
+        self.ask(|reply| {
+            Command::Presence(PresenceCommand::DecideWatcher {
+                account: account.to_owned(),
+                watcher: watcher.to_owned(),
+                allow,
+                reply,
+            })
+        })
+        .await?
+    }
+
     /// Every contact, favourites first, then by name.
     pub async fn contacts(&self) -> Result<Vec<ContactEntry>, EngineError> {
         let c = self.store.with(|db| db.contacts()).await;
@@ -269,6 +315,7 @@ impl Task {
             resolver: env.resolver,
             events: self.events.clone(),
             lines: self.presence.lines.clone(),
+            pending: self.presence.pending.clone(),
         })
     }
 
@@ -321,7 +368,69 @@ impl Task {
             } => {
                 let _ = reply.send(self.set_pickup_code(&account, code));
             }
+            PresenceCommand::PendingWatchers(reply) => {
+                let p = self
+                    .presence
+                    .pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut list: Vec<PendingWatcher> = p
+                    .iter()
+                    .flat_map(|(account, ws)| {
+                        ws.values().map(|w| PendingWatcher {
+                            account: account.clone(),
+                            watcher: w.clone(),
+                        })
+                    })
+                    .collect();
+                drop(p);
+                list.sort_by(|a, b| (&a.account, &a.watcher).cmp(&(&b.account, &b.watcher)));
+                list.dedup();
+                let _ = reply.send(list);
+            }
+            PresenceCommand::DecideWatcher {
+                account,
+                watcher,
+                allow,
+                reply,
+            } => {
+                let _ = reply.send(self.decide_watcher(&account, &watcher, allow).await);
+            }
         }
+    }
+
+    /// Remembers the user's answer to `watcher` and applies it to their
+    /// waiting subscriptions.
+    async fn decide_watcher(
+        &mut self,
+        account: &str,
+        watcher: &str,
+        allow: bool,
+    ) -> Result<(), EngineError> {
+        let name = self.account_ctx(account).await?.name;
+        let watcher = match watcher.trim().parse::<sip_message::Uri>() {
+            Ok(sip_message::Uri::Sip(_)) => peer_key(watcher),
+            _ => return Err(PresenceError::BadUri(watcher.to_owned()).into()),
+        };
+        let rule = if allow {
+            WatcherRule::Allow
+        } else {
+            WatcherRule::Block
+        };
+        let (acc, w) = (name.clone(), watcher.clone());
+        self.chat
+            .outbox
+            .store
+            .with(move |db| db.set_watcher_rule(&acc, &w, rule))
+            .await
+            .map_err(PresenceError::from)?;
+        info!(allow, "presence watcher decided");
+        if let Some(n) = self.presence.notifiers.get(&name) {
+            if !n.send(NotifierCommand::Decide { watcher, allow }) {
+                debug!("notifier busy; the decision applies to the next SUBSCRIBE");
+            }
+        }
+        Ok(())
     }
 
     async fn pickup(&mut self, account: &str, uri: &str) -> Result<u32, EngineError> {
@@ -525,7 +634,12 @@ impl Task {
             .map(|f| peer_key(&f.addr.uri.to_string()));
         let decision = match watcher {
             Some(w) if self.is_contact(&w).await => Decision::Accept,
-            Some(_) => Decision::Pending,
+            // Strangers: as the user decided before, else they wait.
+            Some(w) => match self.watcher_rule(&ctx.name, &w).await {
+                Some(WatcherRule::Allow) => Decision::Accept,
+                Some(WatcherRule::Block) => Decision::Reject,
+                None => Decision::Pending,
+            },
             None => {
                 let _ = env.endpoint.respond(id, response(&request, 400)).await;
                 return None;
@@ -563,6 +677,21 @@ impl Task {
             let _ = env.endpoint.respond(id, busy).await;
         }
         None
+    }
+
+    /// The user's rule for `watcher` of `account`, if any.
+    async fn watcher_rule(&self, account: &str, watcher: &str) -> Option<WatcherRule> {
+        let (a, w) = (account.to_owned(), watcher.to_owned());
+        let r = self
+            .chat
+            .outbox
+            .store
+            .with(move |db| db.watcher_rule(&a, &w))
+            .await;
+        r.unwrap_or_else(|e| {
+            debug!("cannot read watcher rules: {e}");
+            None
+        })
     }
 
     /// Whether `uri` (a peer key) is one of our contacts.

@@ -164,7 +164,19 @@ uri: string,
 /**
  * Its line.
  */
-state: LineState, } | { "event": "history_changed", 
+state: LineState, } | { "event": "watcher_pending", 
+/**
+ * Account name.
+ */
+account: string, 
+/**
+ * The watcher's address of record.
+ */
+watcher: string, 
+/**
+ * Waits now; false once allowed, blocked or gone.
+ */
+waiting: boolean, } | { "event": "history_changed", 
 /**
  * What changed.
  */
