@@ -52,7 +52,13 @@ describe("add-account form", () => {
   it("maps to the engine input, dropping empty optionals", () => {
     expect(toInput(form({ name: " Work ", displayName: "Alice", proxy: " " }))).toEqual({
       name: "Work", uri: "sip:alice@127.0.0.1", display_name: "Alice", auth_user: null, proxy: null,
-      transport: "udp", register: true,
+      transport: "udp", register: true, pickup_code: null,
     });
+    expect(toInput(form({ pickupCode: " *8 " })).pickup_code).toBe("*8");
+  });
+
+  it("checks the pickup code", () => {
+    expect(validateAccount(form({ pickupCode: "**" }), [])).toEqual({});
+    expect(validateAccount(form({ pickupCode: "*8x" }), []).pickupCode).toMatch(/0-9/);
   });
 });

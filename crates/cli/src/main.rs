@@ -165,6 +165,9 @@ struct AddArgs {
     /// Do not register this account.
     #[arg(long)]
     no_register: bool,
+    /// The PBX's call-pickup code (`*8`, `**`), for `presence pickup`.
+    #[arg(long)]
+    pickup_code: Option<String>,
     /// Read the password from the first line of stdin.
     #[arg(long)]
     password_stdin: bool,
@@ -328,6 +331,7 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
                         proxy: args.proxy,
                         transport: args.transport.into(),
                         register: !args.no_register,
+                        pickup_code: args.pickup_code,
                     },
                     password,
                 )

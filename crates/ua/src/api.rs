@@ -102,6 +102,10 @@ pub struct AccountInput {
     pub transport: TransportKind,
     /// Whether to register.
     pub register: bool,
+    /// The PBX's call-pickup code (`*8`, `**`), dialled followed by the
+    /// ringing extension when the server hides the ringing call.
+    #[serde(default)]
+    pub pickup_code: Option<String>,
 }
 
 /// A snapshot of the engine for a UI that just (re)connected.

@@ -784,6 +784,10 @@ impl Task {
             proxy: input.proxy.filter(|s| !s.is_empty()),
             transport: input.transport.into(),
             register: input.register,
+            pickup_code: input
+                .pickup_code
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty()),
             ..AccountConfig::new(input.name.trim(), input.uri.trim())
         };
         let name = account.name.clone();
@@ -891,6 +895,7 @@ mod tests {
             proxy: Some(String::new()),
             transport: TransportKind::Tcp,
             register: true,
+            pickup_code: None,
         }
     }
 

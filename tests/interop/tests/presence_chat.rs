@@ -76,6 +76,7 @@ async fn engine(
                 proxy: Some(format!("sip:127.0.0.1:{}", kam.port)),
                 transport: TransportKind::Udp,
                 register: true,
+                pickup_code: None,
             },
             Some(password.into()),
         )

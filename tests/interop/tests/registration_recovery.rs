@@ -61,6 +61,7 @@ async fn registered_again_within_5s_of_the_registrar_coming_back() {
                 proxy: Some(format!("sip:127.0.0.1:{};transport=tcp", kam.port)),
                 transport: TransportKind::Tcp,
                 register: true,
+                pickup_code: None,
             },
             Some("alice123".into()),
         )

@@ -52,6 +52,8 @@ export interface AccountForm {
   transport: "udp" | "tcp" | "tls";
   register: boolean;
   password: string;
+  /** The PBX's call-pickup code (`*8`, `**`); empty for none. */
+  pickupCode?: string;
 }
 
 export type FormErrors = Partial<Record<keyof AccountForm, string>>;
@@ -68,6 +70,8 @@ export function validateAccount(f: AccountForm, existing: string[]): FormErrors 
   if (!SIP_URI.test(f.uri.trim())) errors.uri = "Use the form sip:user@domain";
   if (f.proxy.trim() && !/^sips?:\S+$/i.test(f.proxy.trim())) errors.proxy = "Use the form sip:host[:port]";
   if (f.register && !f.password) errors.password = "The registrar needs a password";
+  const code = (f.pickupCode ?? "").trim();
+  if (code && !/^[0-9*#]{1,16}$/.test(code)) errors.pickupCode = "Up to 16 of 0-9, * and #";
   return errors;
 }
 
@@ -81,5 +85,6 @@ export function toInput(f: AccountForm): AccountInput {
     proxy: opt(f.proxy),
     transport: f.transport,
     register: f.register,
+    pickup_code: opt(f.pickupCode ?? ""),
   };
 }

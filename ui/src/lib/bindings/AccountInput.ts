@@ -32,4 +32,9 @@ transport: TransportKind,
 /**
  * Whether to register.
  */
-register: boolean, };
+register: boolean, 
+/**
+ * The PBX's call-pickup code (`*8`, `**`), dialled followed by the
+ * ringing extension when the server hides the ringing call.
+ */
+pickup_code: string | null, };
