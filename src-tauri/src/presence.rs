@@ -3,7 +3,7 @@
 //! `presence_published` events.
 
 use tauri::State;
-use ua::presence::{Availability, ContactEntry, ContactInput, VcardReport};
+use ua::presence::{Availability, ContactEntry, ContactInput, PendingWatcher, VcardReport};
 use ua::Engine;
 
 use crate::{err, CmdResult};
@@ -100,4 +100,37 @@ pub(crate) async fn contacts_import(
 #[tauri::command]
 pub(crate) async fn contacts_export(engine: State<'_, Engine>) -> CmdResult<String> {
     engine.export_vcards().await.map_err(err)
+}
+
+/// Picks up `uri`'s ringing line (watched with `line_watch`); returns the
+/// new call's id.
+#[tauri::command]
+pub(crate) async fn line_pickup(
+    engine: State<'_, Engine>,
+    account: String,
+    uri: String,
+) -> CmdResult<u32> {
+    engine.pickup(&account, &uri).await.map_err(err)
+}
+
+/// Strangers who subscribed to our presence and wait for the user.
+#[tauri::command]
+pub(crate) async fn watchers_pending(engine: State<'_, Engine>) -> CmdResult<Vec<PendingWatcher>> {
+    engine.pending_watchers().await.map_err(err)
+}
+
+/// Lets (`allow`) or never lets `watcher` see `account`'s presence.
+#[tauri::command]
+pub(crate) async fn watcher_decide(
+    engine: State<'_, Engine>,
+    account: String,
+    watcher: String,
+    allow: bool,
+) -> CmdResult<()> {
+    let r = if allow {
+        engine.allow_watcher(&account, &watcher).await
+    } else {
+        engine.block_watcher(&account, &watcher).await
+    };
+    r.map_err(err)
 }
