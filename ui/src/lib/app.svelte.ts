@@ -10,10 +10,11 @@ import type { Event } from "./bindings/Event";
 import type { HistoryEntry } from "./bindings/HistoryEntry";
 import type { HistoryFilter } from "./bindings/HistoryFilter";
 import type { LineState } from "./bindings/LineState";
+import type { PendingWatcher } from "./bindings/PendingWatcher";
 import { applyEvent, primaryAccount } from "./accounts";
 import { applyCallEvent, ENDED_LINGER_MS, type CallView } from "./calls";
 import { applyComposing, applyToConversations, sameConversation, upsertMessage } from "./chat";
-import { peerKey, watchKey, watchPlan, type PresenceView } from "./contacts";
+import { applyWatcherPending, peerKey, watchKey, watchPlan, type PresenceView } from "./contacts";
 import { applyHistoryChange } from "./history";
 import * as ipc from "./ipc";
 
@@ -32,6 +33,8 @@ export const app = $state({
   presence: {} as Record<string, PresenceView>,
   /** Busy lamps by peer key. */
   lines: {} as Record<string, LineState>,
+  /** Strangers who subscribed to our presence and wait for Allow / Block. */
+  pendingWatchers: [] as PendingWatcher[],
   /** Subscriptions refused or ended, by peer key: the reason. */
   watchErrors: {} as Record<string, string>,
   conversations: [] as ConversationInfo[],
@@ -90,6 +93,9 @@ export function handleEvent(e: Event): void {
       break;
     case "presence":
       app.presence[peerKey(e.uri)] = { availability: e.availability, note: e.note };
+      break;
+    case "watcher_pending":
+      app.pendingWatchers = applyWatcherPending(app.pendingWatchers, e);
       break;
     case "blf":
       app.lines[peerKey(e.uri)] = e.state;
@@ -157,6 +163,16 @@ export async function loadConversations(): Promise<void> {
   app.conversations = await ipc.conversations();
 }
 
+/** Who waits for Allow / Block now (events keep it current after). */
+export async function loadPendingWatchers(): Promise<void> {
+  try {
+    app.pendingWatchers = await ipc.pendingWatchers();
+  } catch {
+    // Nobody waiting is the safe reading; the next event brings them.
+    app.pendingWatchers = [];
+  }
+}
+
 /** Forgets the subscriptions this module started (tests start over). */
 export function resetWatches(): void {
   active.clear();
@@ -188,6 +204,7 @@ export async function connect(): Promise<() => void> {
   await Promise.all([
     loadContacts().catch((e) => (app.error = `Cannot load contacts: ${message(e)}`)),
     loadConversations().catch((e) => (app.error = `Cannot load conversations: ${message(e)}`)),
+    loadPendingWatchers(),
     ipc
       .unseenMissedCalls()
       .then((n) => (app.missedCalls = n))

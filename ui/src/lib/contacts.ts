@@ -5,6 +5,7 @@ import type { Availability } from "./bindings/Availability";
 import type { ContactEntry } from "./bindings/ContactEntry";
 import type { ContactInput } from "./bindings/ContactInput";
 import type { LineState } from "./bindings/LineState";
+import type { PendingWatcher } from "./bindings/PendingWatcher";
 import type { Tone } from "./accounts";
 import { dialTarget } from "./dial";
 
@@ -157,4 +158,19 @@ export function watchPlan(contacts: ContactEntry[], account: string | null, acti
       return { pkg: pkg as Package, account: acc, uri };
     });
   return { start, stop };
+}
+
+/** A line can be picked up while it rings (and the contact has a SIP address to name it). */
+export function canPickUp(line: LineState | undefined, sipUri: string | null): boolean {
+  return line === "ringing" && !!sipUri;
+}
+
+/** The waiting watchers after a `watcher_pending` event: added once, removed when decided or gone. */
+export function applyWatcherPending(
+  list: PendingWatcher[],
+  e: { account: string; watcher: string; waiting: boolean },
+): PendingWatcher[] {
+  const same = (w: PendingWatcher) => w.account === e.account && peerKey(w.watcher) === peerKey(e.watcher);
+  const rest = list.filter((w) => !same(w));
+  return e.waiting ? [...rest, { account: e.account, watcher: e.watcher }] : rest;
 }

@@ -12,6 +12,7 @@ import type { ConversationInfo } from "./bindings/ConversationInfo";
 import type { EngineStatus } from "./bindings/EngineStatus";
 import type { HistoryEntry } from "./bindings/HistoryEntry";
 import type { HistoryFilter } from "./bindings/HistoryFilter";
+import type { PendingWatcher } from "./bindings/PendingWatcher";
 import type { VcardReport } from "./bindings/VcardReport";
 import type { Event } from "./bindings/Event";
 
@@ -91,6 +92,15 @@ export const watchPresence = (account: string, uri: string, on: boolean): Promis
 
 /** Busy lamp (dialog state) of `uri`. */
 export const watchLine = (account: string, uri: string, on: boolean): Promise<void> => call("line_watch", { account, uri, on });
+
+/** Takes over a watched contact's ringing line; returns the new call's id. */
+export const pickupLine = (account: string, uri: string): Promise<number> => call("line_pickup", { account, uri });
+
+export const pendingWatchers = (): Promise<PendingWatcher[]> => call("watchers_pending");
+
+/** Lets (`allow`) or never lets `watcher` see our presence on `account`. */
+export const decideWatcher = (account: string, watcher: string, allow: boolean): Promise<void> =>
+  call("watcher_decide", { account, watcher, allow });
 
 export const watchVoicemail = (account: string, on: boolean): Promise<void> => call("voicemail_watch", { account, on });
 
