@@ -46,8 +46,10 @@ def main():
     out = sys.argv[1]
     i = sys.argv.index("--")
     codecs, conds = sys.argv[2:i], sys.argv[i + 1:]
-    hdr = (f"{'codec':7} {'loss':>4} {'jit':>4} | {'PESQ parley':>11} {'baresip':>7} {'diff':>5} {'ratio':>5} | "
-           f"{'CPU s/min parley':>16} {'baresip':>7} {'ratio':>5} | {'lag ms parley':>13} {'baresip':>7}")
+    stages = os.environ.get("PROC_STAGES", "aec,ns")
+    hdr = (f"{'codec':7} {'loss':>4} {'jit':>4} | {'PESQ P->B':>9} {'(P rx':>5} {'B rx)':>5} {'B->B':>5} {'diff':>5} "
+           f"{'P->P':>5} | {'CPU s/min parley':>16} {'+' + stages:>8} {'baresip':>7} {'ratio':>5} {'ratio+':>6} | "
+           f"{'lag ms P->P':>11}")
     print(hdr)
     print("-" * len(hdr))
     for c in codecs:
@@ -55,16 +57,24 @@ def main():
         for cond in conds:
             loss, jit = cond.split(":")
             d = os.path.join(out, f"{c}-loss{loss}-jit{jit}")
-            p, b = stack(os.path.join(d, "parley")), stack(os.path.join(d, "baresip"))
-            diff = None if p["pesq"] is None or b["pesq"] is None else p["pesq"] - b["pesq"]
-            print(f"{c + '/' + mode:7} {loss + '%':>4} {jit:>4} | {f(p['pesq'], '.2f'):>11} {f(b['pesq'], '.2f'):>7} "
-                  f"{f(diff, '+.2f'):>5} {f(ratio(p['pesq'], b['pesq']), '.2f'):>5} | "
-                  f"{f(p['cpu'], '.3f'):>16} {f(b['cpu'], '.3f'):>7} {f(ratio(p['cpu'], b['cpu']), '.2f'):>5} | "
-                  f"{f(p['lag'], '.0f'):>13} {f(b['lag'], '.0f'):>7}")
+            p, m, b, q = (stack(os.path.join(d, s)) for s in ("parley", "mixed", "baresip", "proc"))
+            diff = None if m["pesq"] is None or b["pesq"] is None else m["pesq"] - b["pesq"]
+            # mixed: caller = Parley hearing baresip, callee = baresip hearing Parley
+            prx, brx = m["pesq_dirs"]
+            print(f"{c + '/' + mode:7} {loss + '%':>4} {jit:>4} | {f(m['pesq'], '.2f'):>9} {f(prx, '.2f'):>5} "
+                  f"{f(brx, '.2f'):>5} {f(b['pesq'], '.2f'):>5} {f(diff, '+.2f'):>5} {f(p['pesq'], '.2f'):>5} | "
+                  f"{f(p['cpu'], '.3f'):>16} {f(q['cpu'], '.3f'):>8} {f(b['cpu'], '.3f'):>7} "
+                  f"{f(ratio(p['cpu'], b['cpu']), '.2f'):>5} {f(ratio(q['cpu'], b['cpu']), '.2f'):>6} | "
+                  f"{f(p['lag'], '.0f'):>11}")
     print()
-    print("PESQ: MOS-LQO (P.862; wb = P.862.2 at 16 kHz), mean of both directions; diff = parley - baresip.")
-    print("CPU: seconds of CPU per call-minute per endpoint process (utime+stime, connected -> hang-up);")
-    print("     ratio < 1 means Parley uses less. lag: start of the recording to the start of the speech.")
+    print("PESQ: MOS-LQO (P.862; wb = P.862.2 at 16 kHz), mean of both directions of a call.")
+    print("  P->B: Parley calls baresip (P rx: Parley hears baresip; B rx: baresip hears Parley);")
+    print("  B->B: baresip calls baresip; P->P: Parley calls Parley; diff = P->B - B->B.")
+    print("  Parley without processing in these (files are not acoustic).")
+    print("CPU: seconds of CPU per call-minute per endpoint process (utime+stime, connected -> hang-up),")
+    print(f"     from the P->P calls (without, and with {stages} on) and the B->B calls;")
+    print("     ratio < 1 means Parley uses less (ratio+: with processing).")
+    print("lag: start of Parley's recording to the start of the speech (file in -> RTP -> file out).")
     print("jit: each relayed packet held a random 0..jit ms (reordering when > 20 ms).")
 
 

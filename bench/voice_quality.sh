@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Voice quality, CPU and delay: Parley -> Parley against baresip -> baresip,
-# the same calls through the same impairment, in one run (issue #6).
+# Voice quality, CPU and delay: Parley -> baresip and Parley -> Parley
+# against baresip -> baresip, the same calls through the same impairment,
+# in one run (issue #6).
 #
 #   sudo bench/voice_quality.sh
 #
@@ -10,6 +11,11 @@
 #   SPEECH_WAV   reference speech (mono; any rate); default: espeak-ng text
 #   PARLEY_CLI   a parley-cli binary; default: cargo build --release -p parley-cli
 #   OUT          output dir (default ${TMPDIR:-/tmp}/parley-bench)
+#   STACKS       which calls (default all four): parley = Parley -> Parley,
+#                mixed = Parley -> baresip, baresip = baresip -> baresip,
+#                proc = Parley -> Parley with PROC_STAGES on (for its CPU)
+#   PROC_STAGES  Parley processing stages in the proc calls (default
+#                "aec,ns", the issue's condition; "all" adds gain control)
 #
 # How: everything runs in a network namespace of its own (loopback only).
 # The caller sends its INVITE to bench/sip_media_relay.py, which forwards
@@ -30,6 +36,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 CODECS="${CODECS:-opus pcmu}"
 CONDITIONS="${CONDITIONS:-0:0 3:0 5:0 10:0 5:40}"
+STACKS="${STACKS:-parley mixed baresip proc}"
+PROC_STAGES="${PROC_STAGES:-aec,ns}"
+# Files are not acoustic: the PESQ calls run Parley without processing, as
+# parley-cli does for files (an echo canceller fed two talkers and no echo
+# path treats the whole call as double talk). The proc calls turn it on to
+# measure what it costs.
+PROC_ARG=()
 OUT="${OUT:-${TMPDIR:-/tmp}/parley-bench}"
 VENV="${HOME}/.cache/parley-bench-venv"
 NS="parley-bench-$$"
@@ -78,9 +91,24 @@ else
   sox -G "$OUT/a.wav" -r 48000 -c 1 -b 16 -e signed-integer "$REF" gain -n -3
   rm -f "$OUT/a.wav"
 fi
-sox "$REF" -r 16000 "$OUT/ref-16k.wav"; sox "$REF" -r 8000 "$OUT/ref-8k.wav"
-REF_S=$(soxi -D "$REF"); CALL_S=$(awk -v d="$REF_S" 'BEGIN{printf "%d", d + 3.5}')
-echo "reference: $(printf %.1f "$REF_S") s of speech; calls last $CALL_S s"
+# The callee says something else, in another voice: with the same speech
+# on both sides an echo canceller rightly takes the near talker for an
+# echo of the far one, which no real call does.
+REF_B="$OUT/refb-48k.wav"
+if [ -n "${SPEECH_WAV_B:-}" ]; then
+  sox -G "$SPEECH_WAV_B" -r 48000 -c 1 -b 16 -e signed-integer "$REF_B" gain -n -3
+else
+  T="Please call me back after the meeting. The weather today is cold and windy, with rain expected in the evening. My number is five five five, one two three four. Thank you, and have a nice day. We will talk again tomorrow morning."
+  espeak-ng -v en-us+f3 -s 150 -w "$OUT/b.wav" "$T"
+  sox -G "$OUT/b.wav" -r 48000 -c 1 -b 16 -e signed-integer "$REF_B" gain -n -3
+  rm -f "$OUT/b.wav"
+fi
+for r in ref refb; do
+  sox "$OUT/$r-48k.wav" -r 16000 "$OUT/$r-16k.wav"; sox "$OUT/$r-48k.wav" -r 8000 "$OUT/$r-8k.wav"
+done
+REF_S=$(soxi -D "$REF"); REFB_S=$(soxi -D "$REF_B")
+CALL_S=$(awk -v a="$REF_S" -v b="$REFB_S" 'BEGIN{d = a > b ? a : b; printf "%d", d + 3.5}')
+echo "reference: $(printf %.1f "$REF_S") s of speech from the caller, $(printf %.1f "$REFB_S") s from the callee; calls last $CALL_S s"
 
 # --- network namespace ------------------------------------------------------
 PIDS=()
@@ -125,13 +153,13 @@ parley_call() { # dir codec jitter -> dir/{callee,caller}.wav dir/cpu.json
   start_relay 5080 "$2" "$3" "$d/relay.log"
   mkfifo "$d/callee.in"
   "${NSX[@]}" "$PARLEY_CLI" --config-dir "$d/callee/config" --data-dir "$d/callee/data" --json \
-    run --auto-answer --port 5080 --play "$REF" --record "$d/callee/rec" \
+    run --auto-answer --port 5080 --play "$REF_B" --record "$d/callee/rec" "${PROC_ARG[@]}" \
     > "$d/callee.log" 2> "$d/callee.err" <> "$d/callee.in" &
   local callee=$!; PIDS+=("$callee")
   wait_for "$d/callee.log" '"listening"' 15 || die "parley callee did not listen: $(tail -5 "$d/callee.err")"
   "${NSX[@]}" "$PARLEY_CLI" --config-dir "$d/caller/config" --data-dir "$d/caller/data" --json \
     call "sip:parley@127.0.0.1:$RELAY_PORT" --duration "$CALL_S" --play "$REF" --record "$d/caller.wav" \
-    > "$d/caller.log" 2> "$d/caller.err" &
+    "${PROC_ARG[@]}" > "$d/caller.log" 2> "$d/caller.err" &
   local caller=$!; PIDS+=("$caller")
   if wait_for "$d/caller.log" '"connected"' 15; then
     "$PY" "$HERE/cpu_sampler.py" --until-file "$d/stop" "$caller" "$callee" > "$d/cpu.raw" &
@@ -151,11 +179,19 @@ parley_call() { # dir codec jitter -> dir/{callee,caller}.wav dir/cpu.json
   cp "$d/callee/rec/"call-*.wav "$d/callee.wav" 2>/dev/null || true
 }
 
+# --- one Parley -> Parley call with processing on -----------------------------
+proc_call() { # dir codec jitter
+  local saved=("${PROC_ARG[@]}")
+  PROC_ARG=(--processing "$PROC_STAGES")
+  parley_call "$@"
+  PROC_ARG=("${saved[@]}")
+}
+
 # --- one baresip -> baresip call --------------------------------------------
 BS_CODEC() { case "$1" in opus) echo opus/48000/1 ;; pcmu) echo PCMU/8000/1 ;; pcma) echo PCMA/8000/1 ;; g722) echo G722/16000/1 ;; esac; }
-bs_start() { # dir user sip_port ctrl_port rtp_range codec
+bs_start() { # dir user sip_port ctrl_port rtp_range codec wav
   local b="$1/$2"; mkdir -p "$b/rec"
-  sed -e "s|@SIP_PORT@|$3|g" -e "s|@CTRL_PORT@|$4|g" -e "s|@AUDIO_FILE@|$REF|g" -e "s|@SRATE@|48000|g" \
+  sed -e "s|@SIP_PORT@|$3|g" -e "s|@CTRL_PORT@|$4|g" -e "s|@AUDIO_FILE@|$7|g" -e "s|@SRATE@|48000|g" \
       -e "s|@RTP_PORTS@|$5|g" -e "s|@REC_DIR@|$b/rec|g" "$HERE/baresip.conf.template" > "$b/config"
   printf '<sip:%s@127.0.0.1>;regint=0;answermode=auto;audio_codecs=%s\n' "$2" "$(BS_CODEC "$6")" > "$b/accounts"
   : > "$b/contacts"
@@ -170,8 +206,8 @@ bs_start() { # dir user sip_port ctrl_port rtp_range codec
 baresip_call() { # dir codec jitter
   local d="$1"; mkdir -p "$d"
   start_relay 5092 "$2" "$3" "$d/relay.log"
-  bs_start "$d" alice 5090 4441 10000-10099 "$2"; local alice=$BS_PID
-  bs_start "$d" bob 5092 4442 10100-10199 "$2"; local bob=$BS_PID
+  bs_start "$d" alice 5090 4441 10000-10099 "$2" "$REF"; local alice=$BS_PID
+  bs_start "$d" bob 5092 4442 10100-10199 "$2" "$REF_B"; local bob=$BS_PID
   if "${NSX[@]}" "$PY" "$HERE/bsctl.py" --port 4441 --wait CALL_ESTABLISHED --timeout 15 \
        --after dial "sip:bob@127.0.0.1:$RELAY_PORT" > "$d/established.json"; then
     "$PY" "$HERE/cpu_sampler.py" --until-file "$d/stop" "$alice" "$bob" > "$d/cpu.raw" &
@@ -190,10 +226,39 @@ baresip_call() { # dir codec jitter
   cp "$(ls -t "$d/alice/rec/"*-dec.wav 2>/dev/null | head -1)" "$d/caller.wav" 2>/dev/null || true
 }
 
+# --- one Parley -> baresip call ---------------------------------------------
+# caller.wav: baresip's encoder into Parley's receiver; callee.wav: Parley's
+# encoder into baresip's receiver.
+mixed_call() { # dir codec jitter
+  local d="$1"; mkdir -p "$d/caller"
+  start_relay 5092 "$2" "$3" "$d/relay.log"
+  bs_start "$d" bob 5092 4442 10100-10199 "$2" "$REF_B"; local bob=$BS_PID
+  "${NSX[@]}" "$PARLEY_CLI" --config-dir "$d/caller/config" --data-dir "$d/caller/data" --json \
+    call "sip:bob@127.0.0.1:$RELAY_PORT" --duration "$CALL_S" --play "$REF" --record "$d/caller.wav" \
+    "${PROC_ARG[@]}" > "$d/caller.log" 2> "$d/caller.err" &
+  local caller=$!; PIDS+=("$caller")
+  if wait_for "$d/caller.log" '"connected"' 15; then
+    "$PY" "$HERE/cpu_sampler.py" --until-file "$d/stop" "$caller" "$bob" > "$d/cpu.raw" &
+    local samp=$!
+    wait "$caller" || echo "  parley caller exited with $? (see $d/caller.err)" >&2
+    touch "$d/stop"; wait "$samp"
+    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({"seconds": d["seconds"], "caller": d[sys.argv[2]], "callee": d[sys.argv[3]]}))' \
+      "$d/cpu.raw" "$caller" "$bob" > "$d/cpu.json"
+  else
+    echo "  parley -> baresip call did not connect (see $d/caller.log, $d/bob/baresip.log)" >&2
+    stop_pid "$caller"
+  fi
+  sleep 0.5
+  stop_pid "$bob"; stop_pid "$RELAY"
+  cp "$(ls -t "$d/bob/rec/"*-dec.wav 2>/dev/null | head -1)" "$d/callee.wav" 2>/dev/null || true
+}
+
 score() { # dir mode -> dir/score.json
-  local d="$1" mode="$2" ref="$OUT/ref-16k.wav"
-  [ "$mode" = nb ] && ref="$OUT/ref-8k.wav"
+  local d="$1" mode="$2" rate=16k side ref
+  [ "$mode" = nb ] && rate=8k
   for side in caller callee; do
+    # the caller hears the callee's speech, the callee the caller's
+    ref="$OUT/ref-$rate.wav"; [ "$side" = caller ] && ref="$OUT/refb-$rate.wav"
     if [ -s "$d/$side.wav" ]; then
       "$PY" "$HERE/score.py" "$ref" "$d/$side.wav" --mode "$mode" > "$d/score-$side.json"
     else
@@ -203,13 +268,13 @@ score() { # dir mode -> dir/score.json
 }
 
 # --- the run ----------------------------------------------------------------
-echo "parley-cli: $PARLEY_CLI"; echo "baresip: $(baresip -h 2>&1 | head -1 || true)"; echo "netns: $NS"
+echo "parley-cli: $PARLEY_CLI (proc calls: --processing $PROC_STAGES)"; echo "baresip: $(baresip -h 2>&1 | head -1 || true)"; echo "netns: $NS"
 for codec in $CODECS; do
   mode=wb; case "$codec" in pcmu|pcma) mode=nb ;; esac
   for cond in $CONDITIONS; do
     loss="${cond%%:*}"; jit="${cond#*:}"
     set_loss "$loss"
-    for stack in ${STACKS:-parley baresip}; do
+    for stack in $STACKS; do
       d="$OUT/$codec-loss$loss-jit$jit/$stack"; mkdir -p "$d"
       echo "== $codec loss ${loss}% jitter 0-${jit} ms: $stack"
       "${stack}_call" "$d" "$codec" "$jit"
@@ -219,5 +284,5 @@ for codec in $CODECS; do
 done
 set_loss 0
 
-"$PY" "$HERE/report.py" "$OUT" $CODECS -- $CONDITIONS | tee "$OUT/report.txt"
+PROC_STAGES="$PROC_STAGES" "$PY" "$HERE/report.py" "$OUT" $CODECS -- $CONDITIONS | tee "$OUT/report.txt"
 echo "artifacts: $OUT"

@@ -82,10 +82,10 @@ enum Command {
         /// DTMF digits to send once connected.
         #[arg(long)]
         dtmf: Option<String>,
-        /// Run echo cancellation, noise suppression and gain on the
-        /// files' audio as on sound devices (to measure their cost).
-        #[arg(long)]
-        processing: bool,
+        /// Run processing stages on the files' audio as on sound devices
+        /// (to measure their cost): `all`, or a list of `aec`, `ns`, `agc`.
+        #[arg(long, value_name = "STAGES", num_args = 0..=1, default_missing_value = "all", value_parser = parse_processing)]
+        processing: Option<media::processing::ProcessingConfig>,
     },
     /// Stay registered (or listening, for the local account) and serve:
     /// print every event, read commands from stdin (`call URI`, `answer`,
@@ -107,10 +107,10 @@ enum Command {
         /// SIP port to listen on (0: any free port).
         #[arg(long, default_value_t = 0)]
         port: u16,
-        /// Run echo cancellation, noise suppression and gain on the
-        /// files' audio as on sound devices (to measure their cost).
-        #[arg(long)]
-        processing: bool,
+        /// Run processing stages on the files' audio as on sound devices
+        /// (to measure their cost): `all`, or a list of `aec`, `ns`, `agc`.
+        #[arg(long, value_name = "STAGES", num_args = 0..=1, default_missing_value = "all", value_parser = parse_processing)]
+        processing: Option<media::processing::ProcessingConfig>,
     },
     /// Send a chat message; exit 0 when it was accepted (2xx).
     Message {
@@ -263,7 +263,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 ua::call::AudioChoice::Files {
                     play: play.clone(),
                     record: record.clone(),
-                    processing: files_processing(*processing),
+                    processing: processing.unwrap_or_else(media::processing::ProcessingConfig::off),
                 },
                 *port,
             ),
@@ -352,7 +352,7 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
             dtmf,
             processing,
         } => {
-            let processing = files_processing(processing);
+            let processing = processing.unwrap_or_else(media::processing::ProcessingConfig::off);
             calls::call(
                 engine, &account, &uri, duration, play, record, dtmf, processing, out,
             )
@@ -580,15 +580,17 @@ impl Output {
     }
 }
 
-/// Processing for file audio: all stages with `--processing`, else none.
-fn files_processing(on: bool) -> media::processing::ProcessingConfig {
-    if on {
-        media::processing::ProcessingConfig::default()
-    } else {
-        media::processing::ProcessingConfig {
-            echo_cancellation: false,
-            noise_suppression: false,
-            auto_gain: false,
+/// `--processing` stages: `all`, or a comma list of `aec`, `ns`, `agc`.
+fn parse_processing(v: &str) -> Result<media::processing::ProcessingConfig, String> {
+    let mut c = media::processing::ProcessingConfig::off();
+    for stage in v.split(',').map(str::trim) {
+        match stage {
+            "all" => c = media::processing::ProcessingConfig::default(),
+            "aec" => c.echo_cancellation = true,
+            "ns" => c.noise_suppression = true,
+            "agc" => c.auto_gain = true,
+            other => return Err(format!("unknown stage `{other}` (all, aec, ns, agc)")),
         }
     }
+    Ok(c)
 }

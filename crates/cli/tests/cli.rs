@@ -91,6 +91,18 @@ fn bad_input_fails_clearly_and_changes_nothing() {
 }
 
 #[test]
+fn processing_stages_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = cli(
+        dir.path(),
+        &["call", "sip:bob@127.0.0.1:9", "--processing", "aec,echo"],
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("unknown stage `echo`"), "{err}");
+}
+
+#[test]
 fn pickup_code_is_checked_and_saved() {
     let dir = tempfile::tempdir().unwrap();
     let add = cli(
