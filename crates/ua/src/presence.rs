@@ -992,7 +992,17 @@ async fn run_notifier(
                 }
                 Some(NotifierCommand::State(body)) => n.set_state(Instant::now(), body),
                 Some(NotifierCommand::Decide { watcher, allow }) => {
-                    for id in take_pending(&env, &account, &watcher) {
+                    let mut ids = take_pending(&env, &account, &watcher);
+                    if !allow {
+                        // Blocking also ends a subscription allowed before.
+                        ids.extend(call_ids.keys().copied().filter(|id| {
+                            n.watcher(*id)
+                                .is_some_and(|w| crate::chat::peer_key(w).eq_ignore_ascii_case(&watcher))
+                        }));
+                        ids.sort();
+                        ids.dedup();
+                    }
+                    for id in ids {
                         if allow {
                             n.authorize(Instant::now(), id);
                         } else {

@@ -947,7 +947,15 @@ async fn a_pending_watcher_is_allowed_or_blocked_by_the_user() {
 
     // Eve waits, is blocked: her subscription ends rejected, and her next
     // SUBSCRIBE is refused.
-    let (_out, h) = watcher("p2p_watcher_blocked", "eve");
+    let out = tempfile::tempdir().unwrap();
+    let h = Sipp::scenario("p2p_watcher_blocked")
+        .remote(addr)
+        .args([
+            "-s", "parley", "-key", "watcher", "eve", "-key", "first", "pending",
+        ])
+        .timeout(Duration::from_secs(30))
+        .start(out.path())
+        .expect("sipp");
     next(&mut events, Duration::from_secs(10), waits("eve", true))
         .await
         .expect("eve waits");
@@ -970,6 +978,27 @@ async fn a_pending_watcher_is_allowed_or_blocked_by_the_user() {
         .unwrap()
         .expect("sipp");
     assert!(run.passed(), "{}", run.trace("msg"));
+
+    // Blocking dave, allowed before, ends his active subscription too.
+    let out = tempfile::tempdir().unwrap();
+    let h = Sipp::scenario("p2p_watcher_blocked")
+        .remote(addr)
+        .args([
+            "-s", "parley", "-key", "watcher", "dave", "-key", "first", "active",
+        ])
+        .timeout(Duration::from_secs(30))
+        .start(out.path())
+        .expect("sipp");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    parley
+        .block_watcher(ua::LOCAL_ACCOUNT, "sip:dave@127.0.0.1")
+        .await
+        .unwrap();
+    let run = tokio::task::spawn_blocking(move || h.wait())
+        .await
+        .unwrap()
+        .expect("sipp");
+    assert!(run.passed(), "{}\n{}", run.trace("err"), run.trace("msg"));
 
     // Bad input: a clear error.
     let err = parley

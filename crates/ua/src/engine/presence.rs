@@ -755,6 +755,14 @@ impl Task {
         } else {
             peer_key(uri)
         };
+        if package == Package::Dialog {
+            // A line no longer watched cannot be picked up.
+            self.presence
+                .lines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&(ctx.name.clone(), target.clone()));
+        }
         if let Some(h) = self.presence.watches.remove(&(ctx.name, package, target)) {
             // The un-SUBSCRIBE runs on its own; the engine does not wait.
             tokio::spawn(h.stop());
