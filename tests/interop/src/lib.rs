@@ -189,6 +189,9 @@ pub struct KamailioOptions {
     pub tls: bool,
     /// Log every request (debug level 3).
     pub debug: bool,
+    /// Dialog-info without Call-ID and tags (a server hiding them), and
+    /// `**<user>` routed to user `carol` (a pickup service).
+    pub pickup_code: bool,
 }
 
 /// A running Kamailio: registrar + proxy + presence server, users
@@ -288,6 +291,9 @@ impl Kamailio {
         }
         if opts.debug {
             cmd.args(["-A", "WITH_DEBUG"]);
+        }
+        if opts.pickup_code {
+            cmd.args(["-A", "WITH_HIDDEN_DIALOGS", "-A", "WITH_PICKUP_CODE"]);
         }
         cmd.stdin(Stdio::null());
         let mut proc = Proc::spawn("kamailio", &mut cmd, &log)?;

@@ -1008,3 +1008,115 @@ async fn a_pending_watcher_is_allowed_or_blocked_by_the_user() {
     assert!(err.to_string().contains("not a SIP address"), "{err}");
     parley.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blf_pickup_dials_the_pickup_code_when_the_server_hides_the_dialog() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions {
+        pickup_code: true,
+        ..Default::default()
+    })
+    .expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, mut events) = engine(dir.path(), &kam, "alice", "alice123").await;
+    let bob = Baresip::start(
+        &kam,
+        BaresipOptions {
+            answer_mode: "manual",
+            ..BaresipOptions::new("bob")
+        },
+    )
+    .expect("baresip bob");
+    bob.wait_registered(Duration::from_secs(10)).unwrap();
+    // The PBX's pickup service: Kamailio routes "**<user>" to carol's
+    // registered contact, this SIPp UAS.
+    let uas_out = tempfile::tempdir().unwrap();
+    let uas_port = parley_interop::free_port(1);
+    let uas = Sipp::scenario("pickup_code_uas")
+        .port(uas_port)
+        .timeout(Duration::from_secs(40))
+        .start(uas_out.path())
+        .expect("sipp uas");
+    let reg_out = tempfile::tempdir().unwrap();
+    let reg = Sipp::scenario("register")
+        .remote(kam.addr())
+        .user("carol")
+        .args([
+            "-key",
+            "contact_port",
+            &uas_port.to_string(),
+            "-key",
+            "expires",
+            "60",
+        ])
+        .run(reg_out.path())
+        .expect("sipp register");
+    assert!(reg.passed(), "{}", reg.trace("msg"));
+
+    alice
+        .watch_line("work", "sip:bob@127.0.0.1", true)
+        .await
+        .unwrap();
+    let caller_out = tempfile::tempdir().unwrap();
+    let caller = Sipp::scenario("pickup_caller")
+        .remote(kam.addr())
+        .user("carol")
+        .args(["-s", "bob", "-d", "6000"])
+        .timeout(Duration::from_secs(40))
+        .start(caller_out.path())
+        .expect("sipp caller");
+    next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::Blf { uri, state, .. }
+            if uri == "sip:bob@127.0.0.1" && *state == LineState::Ringing =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await
+    .expect("bob's line shown ringing");
+
+    // No ids and no code: a clear error.
+    let err = alice
+        .pickup("work", "sip:bob@127.0.0.1")
+        .await
+        .expect_err("no way to pick up");
+    assert!(err.to_string().contains("pickup code"), "{err}");
+    alice
+        .set_pickup_code("work", Some("**".into()))
+        .await
+        .unwrap();
+    let id = alice
+        .pickup("work", "sip:bob@127.0.0.1")
+        .await
+        .expect("pickup");
+    next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::CallState { call } if call.id == id && call.state == CallState::Connected => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await
+    .expect("pickup call connected");
+    // Kamailio's two workers may reorder an ACK and a BYE sent at once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    alice.hangup(id).await.unwrap();
+    let uas = tokio::task::spawn_blocking(move || uas.wait())
+        .await
+        .unwrap()
+        .expect("sipp uas");
+    let msgs = uas.trace("msg");
+    assert!(uas.passed(), "{}\n{msgs}", uas.trace("err"));
+    let to = header_of(&msgs, "INVITE sip:", "To").expect("To");
+    assert!(to.contains("sip:**bob@127.0.0.1"), "{to}");
+    assert!(
+        header_of(&msgs, "INVITE sip:", "Replaces").is_none(),
+        "{msgs}"
+    );
+    let caller = tokio::task::spawn_blocking(move || caller.wait())
+        .await
+        .unwrap()
+        .expect("sipp caller");
+    assert!(caller.passed(), "{}", caller.trace("msg"));
+    alice.shutdown().await.unwrap();
+}
