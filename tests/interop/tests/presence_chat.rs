@@ -1120,3 +1120,79 @@ async fn blf_pickup_dials_the_pickup_code_when_the_server_hides_the_dialog() {
     assert!(caller.passed(), "{}", caller.trace("msg"));
     alice.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ringing_call_of_ours_picked_up_elsewhere_moves_to_the_picker() {
+    logs();
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let bob = Baresip::start(
+        &kam,
+        BaresipOptions {
+            answer_mode: "manual",
+            ..BaresipOptions::new("bob")
+        },
+    )
+    .expect("baresip bob");
+    bob.wait_registered(Duration::from_secs(10)).unwrap();
+    let dir_a = tempfile::tempdir().unwrap();
+    let (alice, mut a_events) = engine(dir_a.path(), &kam, "alice", "alice123").await;
+    let dir_c = tempfile::tempdir().unwrap();
+    let (carol, mut c_events) = engine(dir_c.path(), &kam, "carol", "carol123").await;
+    carol
+        .watch_line("work", "sip:bob@127.0.0.1", true)
+        .await
+        .unwrap();
+
+    // alice calls bob, whose phone rings; carol sees it and picks up.
+    let first = alice.call("work", "sip:bob@127.0.0.1").await.unwrap();
+    next(&mut c_events, Duration::from_secs(10), |e| match e {
+        Event::Blf { uri, state, .. }
+            if uri == "sip:bob@127.0.0.1" && *state == LineState::Ringing =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await
+    .expect("bob's line shown ringing");
+    let picked = carol.pickup("work", "sip:bob@127.0.0.1").await.unwrap();
+
+    // alice's INVITE to bob is cancelled, the replacing call is answered
+    // at once, and both sides are connected.
+    let mut first_end = None;
+    let mut second = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while first_end.is_none() || second.is_none() {
+        let ev = tokio::time::timeout_at(deadline, a_events.recv())
+            .await
+            .expect("alice's calls in time")
+            .expect("events");
+        match ev {
+            Event::CallEnded { call, end } if call.id == first => first_end = Some(end),
+            Event::CallState { call } if call.id != first && call.state == CallState::Connected => {
+                assert_eq!(call.peer_uri, "sip:carol@127.0.0.1");
+                second = Some(call.id);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(first_end, Some(ua::api::CallEnd::Transferred));
+    next(&mut c_events, Duration::from_secs(10), |e| match e {
+        Event::CallState { call } if call.id == picked && call.state == CallState::Connected => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await
+    .expect("carol connected");
+    // baresip logs a CANCELled incoming call as a closed session.
+    assert!(
+        wait_log(&bob, "session closed", Duration::from_secs(5)).await,
+        "bob still rings: {}",
+        bob.log()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    carol.hangup(picked).await.unwrap();
+    alice.shutdown().await.unwrap();
+    carol.shutdown().await.unwrap();
+}

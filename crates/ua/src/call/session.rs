@@ -64,6 +64,9 @@ pub(crate) enum CallCommand {
     Hold(bool),
     /// Mute our microphone.
     Mute(bool),
+    /// Another call rings: play the call-waiting tone in this one (or
+    /// stop it). Ignored unless connected.
+    CallWaiting(bool),
     /// Send DTMF digits.
     Dtmf(String),
     /// Send a MESSAGE in this call's dialog (RFC 3428 §4: the dialog's
@@ -679,11 +682,28 @@ impl Call {
         let mut provisional_seen = false;
         let mut cancel_wanted = false;
         let mut cancelled = false;
+        // Early dialogs (To tags of 1xx) and whether one was picked up.
+        let mut early_tags: Vec<String> = Vec::new();
+        let mut picked_up = false;
+        let our_tag = invite
+            .headers
+            .from()
+            .ok()
+            .flatten()
+            .and_then(|f| f.tag().map(str::to_owned))
+            .unwrap_or_default();
         loop {
+            let ended =
+                |end: CallEnd| Exchange::Ended(if picked_up { CallEnd::Transferred } else { end });
             tokio::select! {
                 p = inv.provisional.recv() => {
                     let Some(p) = p else { continue };
                     provisional_seen = true;
+                    if let Some(tag) = p.headers.to().ok().flatten().and_then(|t| t.tag().map(str::to_owned)) {
+                        if !early_tags.contains(&tag) {
+                            early_tags.push(tag);
+                        }
+                    }
                     if cancel_wanted && !cancelled {
                         cancelled = true;
                         let _ = inv.cancel().await;
@@ -699,17 +719,17 @@ impl Call {
                                 // down properly (ACK, then BYE).
                                 let _ = self.confirm_outgoing(&invite, &resp, offer).await;
                                 self.bye().await;
-                                return Exchange::Ended(CallEnd::Cancelled);
+                                return ended(CallEnd::Cancelled);
                             }
                             Exchange::Answered(resp)
                         }
                         Ok(Ok(resp)) if cancel_wanted && resp.status.as_u16() == 487 => {
-                            Exchange::Ended(CallEnd::Cancelled)
+                            ended(CallEnd::Cancelled)
                         }
                         Ok(Ok(resp)) => Exchange::Final(resp),
                         Ok(Err(e)) if cancel_wanted => {
                             debug!("after cancel: {e}");
-                            Exchange::Ended(CallEnd::Cancelled)
+                            ended(CallEnd::Cancelled)
                         }
                         Ok(Err(e)) => Exchange::Ended(failed(&e)),
                         Err(_) => Exchange::Ended(CallEnd::Failed { status: None, reason: "SIP endpoint stopped".into() }),
@@ -726,6 +746,20 @@ impl Call {
                     }
                     Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
                     Some(CallInput::Request { id, request }) => self.early_request(id, request).await,
+                    // Call pickup (RFC 3891 §3): a new INVITE replaced one of
+                    // our early dialogs; the ringing phone is cancelled, and
+                    // the call goes on as that new call.
+                    Some(CallInput::Replaced { to_tag, from_tag })
+                        if from_tag == our_tag && early_tags.contains(&to_tag) =>
+                    {
+                        info!("ringing call picked up elsewhere (RFC 3891)");
+                        picked_up = true;
+                        cancel_wanted = true;
+                        if !cancelled {
+                            cancelled = true;
+                            let _ = inv.cancel().await;
+                        }
+                    }
                     Some(other) => debug!(?other, "ignored while dialing"),
                 },
                 Some(r) = self.reports.recv() => self.on_media_report(r),
@@ -1335,6 +1369,11 @@ impl Call {
                     }
                     Some(CallInput::Command(CallCommand::Hold(on))) => self.hold(on).await,
                     Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
+                    Some(CallInput::Command(CallCommand::CallWaiting(on))) => {
+                        if let Some(media) = &self.media {
+                            media.send(MediaCommand::CallWaiting(on));
+                        }
+                    }
                     Some(CallInput::Command(CallCommand::Dtmf(digits))) => self.dtmf(&digits).await,
                     Some(CallInput::Command(CallCommand::Transfer { target, replaces })) => {
                         self.refer(&target, replaces.as_deref()).await;
