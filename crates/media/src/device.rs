@@ -558,7 +558,7 @@ impl Backend for CpalBackend {
     }
 }
 
-fn find_device(
+pub(crate) fn find_device(
     host: &cpal::Host,
     name: Option<&str>,
     input: bool,
@@ -588,7 +588,7 @@ fn find_device(
 
 /// 48 kHz when the device offers it (no resampling), otherwise its
 /// default; a 10 ms period when its range allows.
-fn choose_config(
+pub(crate) fn choose_config(
     device: &cpal::Device,
     input: bool,
 ) -> Result<(cpal::StreamConfig, cpal::SampleFormat), AudioDeviceError> {

@@ -11,6 +11,7 @@ mod jitter;
 pub mod level;
 pub mod processing;
 mod resample;
+pub mod ringer;
 pub mod sdp;
 pub mod session;
 pub mod tones;

@@ -132,3 +132,45 @@ fn a_vanishing_sink_falls_back_without_ending_the_call() {
         "after the sink vanished our playout reaches the default sink: {after:?}"
     );
 }
+
+/// The ringer plays on the default output (the null sink) without opening
+/// a microphone; its monitor, captured here, carries the ringback tone,
+/// and it goes quiet once the ringer is dropped.
+#[test]
+fn ringer_plays_ringback_on_the_default_output_until_dropped() {
+    use media::ringer::{Ringer, RingerTone};
+    use media::tones::{goertzel, ToneRegion};
+    if !enabled() {
+        return;
+    }
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ringer = Ringer::start(None, RingerTone::Ringback(ToneRegion::Europe)).expect("ringer");
+    assert_eq!(ringer.tone(), RingerTone::Ringback(ToneRegion::Europe));
+    let mut audio = DeviceAudio::open(&DeviceSelection::default()).expect("open");
+    // Capture 0.8 s (inside the 1 s "on" part of 425 Hz, 1 s on / 4 off).
+    let capture = |audio: &mut DeviceAudio, frames: usize| {
+        let mut clock = FrameClock::new(Instant::now());
+        let mut got = Vec::new();
+        let mut cap = [0i16; FRAME];
+        while got.len() < frames * FRAME {
+            std::thread::sleep(clock.next_due().saturating_duration_since(Instant::now()));
+            for _ in 0..clock.due(Instant::now()) {
+                audio.capture(&mut cap).expect("capture");
+                audio.playout(&[0; FRAME]).expect("playout");
+                got.extend_from_slice(&cap);
+            }
+        }
+        got
+    };
+    let ringing = capture(&mut audio, 40);
+    let p425 = goertzel(&ringing[FRAME * 10..], 425.0, 48_000);
+    assert!(p425 > 1e-4, "ringback heard on the monitor: {p425}");
+    drop(ringer);
+    let _settle = capture(&mut audio, 10);
+    let after = capture(&mut audio, 20);
+    let p_after = goertzel(&after, 425.0, 48_000);
+    assert!(
+        p_after < p425 / 100.0,
+        "quiet once dropped: {p_after} vs {p425}"
+    );
+}

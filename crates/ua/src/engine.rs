@@ -178,6 +178,13 @@ impl Engine {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let store = chat::store_for(&options.paths);
+        // Only the app's sound devices ring; files and silence do not.
+        let ringing = match &options.call_audio {
+            crate::call::AudioChoice::Device { selection, .. } => {
+                crate::ringing::Ringing::new(selection.output.clone())
+            }
+            _ => None,
+        };
         let task = Task {
             chat: chat::ChatSide::new(crate::chat::Outbox::new(store.clone(), events.clone())),
             presence: presence::PresenceSide::default(),
@@ -195,6 +202,8 @@ impl Engine {
             transfers: mpsc::channel(8),
             passwords: HashMap::new(),
             live_calls: HashMap::new(),
+            ringing,
+            waiting: crate::ringing::Waiting::default(),
         };
         tokio::spawn(task.run(rx));
         Ok(Self {
@@ -406,6 +415,10 @@ struct Task {
     ),
     /// The latest state of each live call, for `status`.
     live_calls: HashMap<u32, CallInfo>,
+    /// Ringtone and ringback (sound devices only).
+    ringing: Option<crate::ringing::Ringing>,
+    /// Which calls play the call-waiting tone.
+    waiting: crate::ringing::Waiting,
     chat: chat::ChatSide,
     presence: presence::PresenceSide,
     /// Our own events, for registrations (retry, auto-watch).

@@ -15,6 +15,7 @@ pub mod history;
 mod netwatch;
 pub mod presence;
 pub mod registration;
+mod ringing;
 pub mod transport;
 mod util;
 

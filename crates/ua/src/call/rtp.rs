@@ -51,6 +51,9 @@ pub(crate) enum MediaCommand {
     Mute(bool),
     /// Send an RFC 4733 digit.
     Dtmf(char),
+    /// Play (or stop) the call-waiting tone to our speaker: another call
+    /// rings while this one talks.
+    CallWaiting(bool),
 }
 
 /// What media tells the call task.
@@ -210,6 +213,12 @@ async fn run(
                     }
                 }
                 Some(MediaCommand::Mute(m)) => audio.set_muted(m),
+                Some(MediaCommand::CallWaiting(on)) => audio.set_tone(on.then(|| {
+                    media::tones::ToneGenerator::call_waiting(
+                        media::tones::ToneRegion::default(),
+                        media::session::SESSION_RATE,
+                    )
+                })),
                 Some(MediaCommand::Dtmf(d)) => {
                     if let Err(e) = session.send_dtmf(d) {
                         debug!("dtmf: {e}");

@@ -8,10 +8,11 @@ use tracing::{debug, info};
 
 use super::{EngineError, Task, LOCAL_ACCOUNT};
 use crate::api::{CallEnd, CallInfo, Event};
-use crate::call::{response, AccountCtx, AudioChoice, CallEnv, CallInput, MAX_CALLS};
+use crate::call::{response, AccountCtx, AudioChoice, CallCommand, CallEnv, CallInput, MAX_CALLS};
 use crate::dns::SipResolver;
 use crate::endpoint::EndpointEvent;
 use crate::transport::Proto;
+use media::tones::ToneRegion;
 
 /// The user part of the built-in local account's address.
 pub(crate) const LOCAL_USER: &str = "parley";
@@ -142,6 +143,7 @@ impl Task {
         self.record_call(&info, &end);
         self.calls.remove(info.id);
         self.live_calls.remove(&info.id);
+        self.update_ringing();
         debug!(id = info.id, ?end, "call over");
     }
 
@@ -396,7 +398,23 @@ impl Task {
             Event::CallEnded { call, .. } => {
                 self.live_calls.remove(&call.id);
             }
-            _ => {}
+            _ => return,
+        }
+        self.update_ringing();
+    }
+
+    /// Ringtone, ringback and call-waiting tone after a call changed.
+    pub(super) fn update_ringing(&mut self) {
+        let w = crate::ringing::wanted(self.live_calls.values(), ToneRegion::default());
+        if let Some(r) = &mut self.ringing {
+            r.set(w.tone);
+        }
+        for (id, on) in self
+            .waiting
+            .changes(self.live_calls.values(), w.call_waiting)
+        {
+            // A call that just ended has no task left to tell.
+            let _ = self.calls.command(id, CallCommand::CallWaiting(on));
         }
     }
 }
