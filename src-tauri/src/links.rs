@@ -217,7 +217,9 @@ pub(crate) fn open(app: &AppHandle, link: &str) {
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!("cannot call a link: {e}");
+            // The reason may quote the address: personal data, debug only.
+            tracing::warn!("cannot call a link");
+            tracing::debug!("cannot call a link: {e}");
             let _ = app.emit(LINK_ERROR_EVENT, format!("Cannot call the link: {e}"));
         }
     });
