@@ -21,6 +21,7 @@ import {
 } from "../src/lib/history";
 
 let emit: (e: Event) => void = () => {};
+let linkError: (m: string) => void = () => {};
 let unseen = 0;
 let stored: HistoryEntry[] = [];
 const accounts: AccountInfo[] = [
@@ -34,7 +35,10 @@ vi.mock("../src/lib/ipc", () => ({
   }),
   contacts: vi.fn(async () => []),
   conversations: vi.fn(async () => []),
-  onLinkError: vi.fn(async () => () => {}),
+  onLinkError: vi.fn(async (h: (m: string) => void) => {
+    linkError = h;
+    return () => {};
+  }),
   watchPresence: vi.fn(async () => {}),
   watchLine: vi.fn(async () => {}),
   dial: vi.fn(async () => 7),
@@ -169,7 +173,7 @@ describe("history screen", () => {
 
   beforeEach(() => {
     vi.clearAllMocks();
-    Object.assign(app, { calls: [], missedCalls: 0, history: { filter: "all", entries: [] } });
+    Object.assign(app, { calls: [], missedCalls: 0, error: null, history: { filter: "all", entries: [] } });
   });
   afterEach(() => cleanup());
 
@@ -238,6 +242,15 @@ describe("history screen", () => {
     await fireEvent.click(screen.getByTestId("history-clear-confirm"));
     await waitFor(() => expect(screen.getByTestId("history-empty").textContent).toContain("No calls yet."));
     expect(ipc.clearCallHistory).toHaveBeenCalledTimes(1);
+  });
+
+  it("shows why a sip:/tel: link could not be called", async () => {
+    unseen = 0;
+    stored = [];
+    await start("#/contacts");
+    await waitFor(() => expect(ipc.onLinkError).toHaveBeenCalled());
+    linkError("Cannot call the link: the tel: link has no phone number");
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toBe("Cannot call the link: the tel: link has no phone number"));
   });
 
   it("shows a failed load as an error", async () => {
