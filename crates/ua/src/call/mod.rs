@@ -28,7 +28,7 @@ use sip_message::{Request, Response, Uri};
 use tokio::sync::{broadcast, mpsc};
 use tracing::debug;
 
-use crate::api::{CallEnd, CallInfo, Event};
+use crate::api::{CallEnd, CallInfo, CallState, Event};
 use crate::dns::{SipResolver, Target};
 use crate::endpoint::Endpoint;
 use crate::transport::Proto;
@@ -225,6 +225,14 @@ impl Calls {
         self.calls.values().any(|s| s.call_id == call_id)
     }
 
+    /// The id of the call with this Call-ID.
+    pub(crate) fn id_of(&self, call_id: &str) -> Option<u32> {
+        self.calls
+            .iter()
+            .find(|(_, s)| s.call_id == call_id)
+            .map(|(id, _)| *id)
+    }
+
     /// The caller CANCELled an incoming INVITE.
     pub(crate) fn cancelled(&self, tx: TransactionId) {
         if let Some(slot) = self.calls.values().find(|s| s.invite_tx == Some(tx)) {
@@ -311,6 +319,21 @@ pub(crate) fn addressed_to(request: &Request, user: &str) -> bool {
     }
 }
 
+/// Whether an INVITE with Replaces may take over a call of ours in
+/// `state` (RFC 3891 §3): `None` yes, else the status to refuse it with.
+/// An early dialog we did not start cannot be replaced (481: pickup goes
+/// to the caller), and `early-only` never takes an answered call (486).
+pub(crate) fn replaces_refusal(state: CallState, early_only: bool) -> Option<u16> {
+    match state {
+        CallState::Incoming => Some(481),
+        CallState::Connected | CallState::OnHold | CallState::Transferring if early_only => {
+            Some(486)
+        }
+        CallState::Ended => Some(481),
+        _ => None,
+    }
+}
+
 /// The peer's address in `ip` literal form for SDP and Contact hosts.
 pub(crate) fn host_text(ip: IpAddr) -> String {
     match ip {
@@ -325,4 +348,29 @@ pub(crate) fn response(request: &Request, code: u16) -> Response {
         .or_else(|| sip_message::StatusCode::new(500))
         .expect("500 is valid");
     Response::for_request(request, status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_takes_only_what_rfc_3891_allows() {
+        // Our ringing outgoing call: picked up elsewhere.
+        for s in [
+            CallState::Dialing,
+            CallState::Ringing,
+            CallState::EarlyMedia,
+        ] {
+            assert_eq!(replaces_refusal(s, true), None, "{s:?}");
+        }
+        // A call ringing here was not started by us: 481.
+        assert_eq!(replaces_refusal(CallState::Incoming, false), Some(481));
+        assert_eq!(replaces_refusal(CallState::Incoming, true), Some(481));
+        // Answered: attended transfer may replace it, pickup (early-only) not.
+        assert_eq!(replaces_refusal(CallState::Connected, false), None);
+        assert_eq!(replaces_refusal(CallState::OnHold, true), Some(486));
+        assert_eq!(replaces_refusal(CallState::Connected, true), Some(486));
+        assert_eq!(replaces_refusal(CallState::Ended, false), Some(481));
+    }
 }

@@ -312,19 +312,27 @@ impl Task {
             let call_id = parts.next().unwrap_or("").trim().to_owned();
             let mut to_tag = String::new();
             let mut from_tag = String::new();
+            let mut early_only = false;
             for p in parts {
-                if let Some((k, v)) = p.split_once('=') {
-                    match k.trim().to_ascii_lowercase().as_str() {
+                match p.split_once('=') {
+                    Some((k, v)) => match k.trim().to_ascii_lowercase().as_str() {
                         "to-tag" => to_tag = v.trim().to_owned(),
                         "from-tag" => from_tag = v.trim().to_owned(),
                         _ => {}
-                    }
+                    },
+                    None => early_only |= p.trim().eq_ignore_ascii_case("early-only"),
                 }
             }
-            if !self.calls.has_call_id(&call_id) {
+            let Some(replaced) = self.calls.id_of(&call_id) else {
                 let _ = ep
                     .respond(id, sip_core::dialog::unknown_dialog_response(&request))
                     .await;
+                return;
+            };
+            let state = self.live_calls.get(&replaced).map(|c| c.state);
+            if let Some(code) = state.and_then(|s| crate::call::replaces_refusal(s, early_only)) {
+                debug!(code, "INVITE with Replaces refused");
+                let _ = ep.respond(id, response(&request, code)).await;
                 return;
             }
             let _ = self
