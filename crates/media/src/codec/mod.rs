@@ -6,6 +6,7 @@
 //! resamples to and from its fixed internal rate.
 
 mod g722;
+mod opus_dec;
 mod plc;
 
 use crate::g711::{self, Law};
@@ -187,7 +188,7 @@ const OPUS_MAX_PACKET: usize = 1500;
 /// Opus, 48 kHz mono, VoIP mode, in-band FEC on.
 pub struct OpusCodec {
     enc: opus::Encoder,
-    dec: opus::Decoder,
+    dec: opus_dec::OpusDecoder,
     buf: Vec<u8>,
     pcm: Vec<i16>,
 }
@@ -203,7 +204,7 @@ impl OpusCodec {
         enc.set_bitrate(opus::Bitrate::Bits(32_000))?;
         Ok(OpusCodec {
             enc,
-            dec: opus::Decoder::new(48_000, opus::Channels::Mono)?,
+            dec: opus_dec::OpusDecoder::new()?,
             buf: vec![0; OPUS_MAX_PACKET],
             pcm: vec![0; OPUS_MAX_FRAME],
         })
