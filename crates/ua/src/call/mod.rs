@@ -290,18 +290,38 @@ fn parse_target(target: &str, account: &AccountCtx) -> Result<Uri, CallError> {
     if t.is_empty() || t.len() > 512 {
         return Err(CallError::BadUri(t.to_owned()));
     }
-    let text = if t.starts_with("sip:") || t.starts_with("sips:") || t.starts_with("tel:") {
+    let host = || match &account.aor {
+        Uri::Sip(s) => Ok(s.host.to_string()),
+        _ => Err(CallError::BadUri(t.to_owned())),
+    };
+    let text = if t.starts_with("sip:") || t.starts_with("sips:") {
         t.to_owned()
+    } else if let Some(number) = t.strip_prefix("tel:") {
+        // RFC 3261 §19.1.6: a telephone number goes to the account's
+        // domain as `user=phone`; RFC 3966 visual separators are dropped
+        // and its parameters (phone-context, ext) are not carried.
+        let digits: String = number
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+            .collect();
+        let ok = !digits.is_empty()
+            && digits.len() <= 32
+            && digits.chars().enumerate().all(|(i, c)| {
+                c.is_ascii_digit() || "*#ABCDabcd".contains(c) || (c == '+' && i == 0)
+            });
+        if !ok {
+            return Err(CallError::BadUri(t.to_owned()));
+        }
+        format!("sip:{digits}@{};user=phone", host()?)
     } else {
-        let host = match &account.aor {
-            Uri::Sip(s) => s.host.to_string(),
-            _ => return Err(CallError::BadUri(t.to_owned())),
-        };
         let user: String = t
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')
             .collect();
-        format!("sip:{user}@{host}")
+        format!("sip:{user}@{}", host()?)
     };
     match text.parse::<Uri>() {
         Ok(u @ Uri::Sip(_)) => Ok(u),
@@ -352,6 +372,42 @@ pub(crate) fn response(request: &Request, code: u16) -> Response {
 
 #[cfg(test)]
 mod tests {
+    fn ctx() -> AccountCtx {
+        AccountCtx {
+            name: "work".into(),
+            aor: "sip:alice@pbx.example.com".parse().unwrap(),
+            display_name: None,
+            auth_user: "alice".into(),
+            realm: None,
+            password: None,
+            proxy: None,
+            transport: store::Transport::Udp,
+        }
+    }
+
+    #[test]
+    fn tel_numbers_and_names_go_to_the_account_domain() {
+        let t = |s: &str| parse_target(s, &ctx()).map(|u| u.to_string());
+        assert_eq!(
+            t("tel:+1-555-123.4567").unwrap(),
+            "sip:+15551234567@pbx.example.com;user=phone"
+        );
+        assert_eq!(
+            t("tel:7042;phone-context=example.com").unwrap(),
+            "sip:7042@pbx.example.com;user=phone"
+        );
+        assert_eq!(t("bob").unwrap(), "sip:bob@pbx.example.com");
+        assert_eq!(
+            t("sip:carol@192.0.2.7:5070").unwrap(),
+            "sip:carol@192.0.2.7:5070"
+        );
+        for bad in ["tel:", "tel:12+3", "tel:xyz", "tel:-", "tel:;x=1"] {
+            assert!(
+                matches!(parse_target(bad, &ctx()), Err(CallError::BadUri(_))),
+                "{bad}"
+            );
+        }
+    }
     use super::*;
 
     #[test]
