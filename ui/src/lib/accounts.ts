@@ -4,25 +4,26 @@ import type { AccountInfo } from "./bindings/AccountInfo";
 import type { AccountInput } from "./bindings/AccountInput";
 import type { Event } from "./bindings/Event";
 import type { RegistrationState } from "./bindings/RegistrationState";
+import { t } from "./i18n.svelte";
 
 export type Tone = "ok" | "busy" | "warn" | "error" | "off";
 
 export function stateLabel(s: RegistrationState): { text: string; tone: Tone } {
   switch (s.state) {
     case "local":
-      return { text: "Local: direct calls", tone: "ok" };
+      return { text: t("reg.local"), tone: "ok" };
     case "disabled":
-      return { text: "Disabled", tone: "off" };
+      return { text: t("reg.disabled"), tone: "off" };
     case "not_registering":
-      return { text: "Not registering", tone: "off" };
+      return { text: t("reg.notRegistering"), tone: "off" };
     case "unregistered":
-      return { text: "Not registered", tone: "warn" };
+      return { text: t("reg.unregistered"), tone: "warn" };
     case "registering":
-      return { text: "Registering…", tone: "busy" };
+      return { text: t("reg.registering"), tone: "busy" };
     case "registered":
-      return { text: "Registered", tone: "ok" };
+      return { text: t("reg.registered"), tone: "ok" };
     case "failed":
-      return { text: `Failed: ${s.reason}`, tone: "error" };
+      return { text: t("reg.failed", { reason: s.reason }), tone: "error" };
   }
 }
 
@@ -64,14 +65,14 @@ const SIP_URI = /^sips?:[^@\s]+@[^@\s]+$/i;
 export function validateAccount(f: AccountForm, existing: string[]): FormErrors {
   const errors: FormErrors = {};
   const name = f.name.trim();
-  if (!name) errors.name = "Give the account a name";
-  else if (name.length > 64) errors.name = "At most 64 characters";
-  else if (existing.includes(name)) errors.name = "An account with this name exists";
-  if (!SIP_URI.test(f.uri.trim())) errors.uri = "Use the form sip:user@domain";
-  if (f.proxy.trim() && !/^sips?:\S+$/i.test(f.proxy.trim())) errors.proxy = "Use the form sip:host[:port]";
-  if (f.register && !f.password) errors.password = "The registrar needs a password";
+  if (!name) errors.name = t("account.err.name");
+  else if (name.length > 64) errors.name = t("account.err.nameLong");
+  else if (existing.includes(name)) errors.name = t("account.err.nameTaken");
+  if (!SIP_URI.test(f.uri.trim())) errors.uri = t("account.err.uri");
+  if (f.proxy.trim() && !/^sips?:\S+$/i.test(f.proxy.trim())) errors.proxy = t("account.err.proxy");
+  if (f.register && !f.password) errors.password = t("account.err.password");
   const code = (f.pickupCode ?? "").trim();
-  if (code && !/^[0-9*#]{1,16}$/.test(code)) errors.pickupCode = "Up to 16 of 0-9, * and #";
+  if (code && !/^[0-9*#]{1,16}$/.test(code)) errors.pickupCode = t("account.err.pickup");
   return errors;
 }
 

@@ -17,6 +17,7 @@ import { applyComposing, applyToConversations, sameConversation, upsertMessage }
 import { applyWatcherPending, peerKey, watchKey, watchPlan, type PresenceView } from "./contacts";
 import { applyHistoryChange } from "./history";
 import * as ipc from "./ipc";
+import { t } from "./i18n.svelte";
 
 export const app = $state({
   connected: false,
@@ -198,17 +199,17 @@ export async function connect(): Promise<() => void> {
     app.connected = true;
     app.error = null;
   } catch (e) {
-    app.error = `Cannot reach the engine: ${message(e)}`;
+    app.error = t("app.noEngine", { error: message(e) });
     return unlisten;
   }
   await Promise.all([
-    loadContacts().catch((e) => (app.error = `Cannot load contacts: ${message(e)}`)),
-    loadConversations().catch((e) => (app.error = `Cannot load conversations: ${message(e)}`)),
+    loadContacts().catch((e) => (app.error = t("app.noContacts", { error: message(e) }))),
+    loadConversations().catch((e) => (app.error = t("app.noConversations", { error: message(e) }))),
     loadPendingWatchers(),
     ipc
       .unseenMissedCalls()
       .then((n) => (app.missedCalls = n))
-      .catch((e) => (app.error = `Cannot load the call history: ${message(e)}`)),
+      .catch((e) => (app.error = t("app.noHistory", { error: message(e) }))),
   ]);
   return unlisten;
 }

@@ -6,6 +6,7 @@ import type { CallInfo } from "./bindings/CallInfo";
 import type { CallQuality } from "./bindings/CallQuality";
 import type { Event } from "./bindings/Event";
 import type { Tone } from "./accounts";
+import { t } from "./i18n.svelte";
 
 /** A call as the UI holds it: the engine's view plus what arrived beside it. */
 export interface CallView {
@@ -71,22 +72,22 @@ export function frontCall(calls: CallView[], picked: number | null): CallView | 
 export function callStateLabel(c: CallInfo): { text: string; tone: Tone } {
   switch (c.state) {
     case "dialing":
-      return { text: "Calling…", tone: "busy" };
+      return { text: t("call.dialing"), tone: "busy" };
     case "ringing":
-      return { text: "Ringing…", tone: "busy" };
+      return { text: t("call.ringing"), tone: "busy" };
     case "early_media":
-      return { text: "Early media", tone: "busy" };
+      return { text: t("call.earlyMedia"), tone: "busy" };
     case "incoming":
-      return { text: "Incoming call", tone: "busy" };
+      return { text: t("call.incoming"), tone: "busy" };
     case "connected":
-      return { text: "Connected", tone: "ok" };
+      return { text: t("call.connected"), tone: "ok" };
     case "on_hold":
-      if (c.held_by_us && c.held_by_peer) return { text: "On hold (both sides)", tone: "warn" };
-      return { text: c.held_by_peer ? "Held by the other side" : "On hold", tone: "warn" };
+      if (c.held_by_us && c.held_by_peer) return { text: t("call.heldBoth"), tone: "warn" };
+      return { text: c.held_by_peer ? t("call.heldByPeer") : t("call.onHold"), tone: "warn" };
     case "transferring":
-      return { text: "Transferring…", tone: "busy" };
+      return { text: t("call.transferring"), tone: "busy" };
     case "ended":
-      return { text: "Ended", tone: "off" };
+      return { text: t("call.ended"), tone: "off" };
   }
 }
 
@@ -94,13 +95,13 @@ export function callStateLabel(c: CallInfo): { text: string; tone: Tone } {
 export function endReason(end: CallEnd, direction: CallInfo["direction"]): string {
   switch (end.outcome) {
     case "hung_up":
-      return end.by_us ? "You hung up" : "The other side hung up";
+      return end.by_us ? t("end.youHungUp") : t("end.peerHungUp");
     case "transferred":
-      return "Transferred";
+      return t("end.transferred");
     case "cancelled":
-      return direction === "outgoing" ? "Cancelled" : "The caller gave up";
+      return direction === "outgoing" ? t("end.cancelled") : t("end.callerGaveUp");
     case "missed":
-      return direction === "outgoing" ? "No answer" : "Missed call";
+      return direction === "outgoing" ? t("end.noAnswer") : t("end.missed");
     case "rejected":
       return `${end.reason} (${end.status})`;
     case "failed":
@@ -126,15 +127,15 @@ export function callElapsed(c: CallInfo, now: number): number {
 
 /** MOS bands as users read them (ITU-T G.107 user satisfaction). */
 export function qualityLevel(q: CallQuality): { text: string; tone: Tone; bars: number } {
-  if (q.mos >= 4.0) return { text: "Good", tone: "ok", bars: 4 };
-  if (q.mos >= 3.6) return { text: "Fair", tone: "ok", bars: 3 };
-  if (q.mos >= 3.1) return { text: "Poor", tone: "warn", bars: 2 };
-  return { text: "Bad", tone: "error", bars: 1 };
+  if (q.mos >= 4.0) return { text: t("quality.good"), tone: "ok", bars: 4 };
+  if (q.mos >= 3.6) return { text: t("quality.fair"), tone: "ok", bars: 3 };
+  if (q.mos >= 3.1) return { text: t("quality.poor"), tone: "warn", bars: 2 };
+  return { text: t("quality.bad"), tone: "error", bars: 1 };
 }
 
 export function qualityDetail(q: CallQuality, codec: string | null): string {
-  const parts = [`MOS ${q.mos.toFixed(1)}`, `loss ${q.loss_pct.toFixed(1)}%`, `jitter ${Math.round(q.jitter_ms)} ms`];
-  if (q.rtt_ms !== null) parts.push(`RTT ${Math.round(q.rtt_ms)} ms`);
+  const parts = [t("quality.detail", { mos: q.mos.toFixed(1), loss: q.loss_pct.toFixed(1), jitter: Math.round(q.jitter_ms) })];
+  if (q.rtt_ms !== null) parts.push(t("quality.rtt", { rtt: Math.round(q.rtt_ms) }));
   if (codec) parts.push(codec);
   return parts.join(", ");
 }

@@ -6,6 +6,7 @@ import type { ChatState } from "./bindings/ChatState";
 import type { ConversationInfo } from "./bindings/ConversationInfo";
 import type { Event } from "./bindings/Event";
 import { peerKey } from "./contacts";
+import { formatDate, t } from "./i18n.svelte";
 
 /** ts-rs types i64 as bigint; over JSON they are numbers. */
 export const num = (n: bigint | number): number => Number(n);
@@ -48,13 +49,13 @@ export function upsertMessage(list: ChatMessage[], m: ChatMessage): ChatMessage[
 export function deliveryLabel(s: ChatState): string {
   switch (s.state) {
     case "sending":
-      return "Sending…";
+      return t("delivery.sending");
     case "sent":
-      return "Sent";
+      return t("delivery.sent");
     case "delivered":
-      return "Delivered";
+      return t("delivery.delivered");
     case "failed":
-      return `Not delivered: ${s.reason}`;
+      return t("delivery.failed", { reason: s.reason });
     case "received":
       return "";
   }
@@ -78,7 +79,6 @@ export const COMPOSING_IDLE_MS = 5000;
 export function formatTime(at: bigint | number, now = Date.now()): string {
   const d = new Date(num(at));
   const today = new Date(now).toDateString() === d.toDateString();
-  return today
-    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : d.toLocaleDateString([], { day: "numeric", month: "short" }) + " " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const time = formatDate(d, { hour: "2-digit", minute: "2-digit" });
+  return today ? time : formatDate(d, { day: "numeric", month: "short" }) + " " + time;
 }

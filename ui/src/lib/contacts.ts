@@ -8,6 +8,7 @@ import type { LineState } from "./bindings/LineState";
 import type { PendingWatcher } from "./bindings/PendingWatcher";
 import type { Tone } from "./accounts";
 import { dialTarget } from "./dial";
+import { t } from "./i18n.svelte";
 
 /** The key the engine reports a watched URI under: no `<>`, no parameters, lower-case. */
 export function peerKey(uri: string): string {
@@ -20,38 +21,38 @@ export interface PresenceView {
 }
 
 export const AVAILABILITY: readonly { id: Availability; label: string }[] = [
-  { id: "available", label: "Available" },
-  { id: "away", label: "Away" },
-  { id: "busy", label: "Busy" },
-  { id: "on_the_phone", label: "On the phone" },
-  { id: "offline", label: "Appear offline" },
+  { id: "available", get label() { return t("presence.available"); } },
+  { id: "away", get label() { return t("presence.away"); } },
+  { id: "busy", get label() { return t("presence.busy"); } },
+  { id: "on_the_phone", get label() { return t("presence.onThePhone"); } },
+  { id: "offline", get label() { return t("presence.appearOffline"); } },
 ];
 
 export function presenceLabel(a: Availability): { text: string; tone: Tone } {
   switch (a) {
     case "available":
-      return { text: "Available", tone: "ok" };
+      return { text: t("presence.available"), tone: "ok" };
     case "away":
-      return { text: "Away", tone: "warn" };
+      return { text: t("presence.away"), tone: "warn" };
     case "busy":
-      return { text: "Busy", tone: "error" };
+      return { text: t("presence.busy"), tone: "error" };
     case "on_the_phone":
-      return { text: "On the phone", tone: "error" };
+      return { text: t("presence.onThePhone"), tone: "error" };
     case "offline":
-      return { text: "Offline", tone: "off" };
+      return { text: t("presence.offline"), tone: "off" };
     case "unknown":
-      return { text: "Unknown", tone: "off" };
+      return { text: t("presence.unknown"), tone: "off" };
   }
 }
 
 export function lineLabel(s: LineState): { text: string; tone: Tone } {
   switch (s) {
     case "idle":
-      return { text: "Line idle", tone: "ok" };
+      return { text: t("line.idle"), tone: "ok" };
     case "ringing":
-      return { text: "Line ringing", tone: "busy" };
+      return { text: t("line.ringing"), tone: "busy" };
     case "in_call":
-      return { text: "Line busy", tone: "error" };
+      return { text: t("line.busy"), tone: "error" };
   }
 }
 
@@ -100,11 +101,11 @@ export function formFromContact(c: ContactInput): ContactForm {
 
 export function validateContact(f: ContactForm): ContactErrors {
   const e: ContactErrors = {};
-  if (!f.name.trim()) e.name = "Give the contact a name";
+  if (!f.name.trim()) e.name = t("contact.err.name");
   const uri = f.sipUri.trim();
-  if (uri && !/^(sips?:)?[^@\s:]+@[^@\s]+$/i.test(uri)) e.sipUri = "Use the form sip:user@domain";
-  if (f.phone.trim() && !/^\+?[0-9*#\s\-().]+$/.test(f.phone.trim())) e.phone = "Digits, spaces, + - ( ) only";
-  if (!uri && (f.presence || f.blf)) e.sipUri = "Presence and line state need a SIP address";
+  if (uri && !/^(sips?:)?[^@\s:]+@[^@\s]+$/i.test(uri)) e.sipUri = t("contact.err.uri");
+  if (f.phone.trim() && !/^\+?[0-9*#\s\-().]+$/.test(f.phone.trim())) e.phone = t("contact.err.phone");
+  if (!uri && (f.presence || f.blf)) e.sipUri = t("contact.err.needsUri");
   return e;
 }
 

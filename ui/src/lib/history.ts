@@ -5,6 +5,7 @@ import type { HistoryChange } from "./bindings/HistoryChange";
 import type { HistoryEntry } from "./bindings/HistoryEntry";
 import type { HistoryFilter } from "./bindings/HistoryFilter";
 import { primaryAccount } from "./accounts";
+import { formatDate, t } from "./i18n.svelte";
 
 /** Records loaded per page ("Load more" fetches the next). */
 export const HISTORY_PAGE = 50;
@@ -27,24 +28,24 @@ export function outcomeLabel(e: HistoryEntry): { text: string; tone: OutcomeTone
     case "answered":
       return { text: formatDuration(e.ended_ms - (e.answered_ms ?? e.ended_ms)), tone: "ok" };
     case "missed":
-      return { text: "Missed", tone: "missed" };
+      return { text: t("history.missed"), tone: "missed" };
     case "rejected":
-      return { text: "Declined", tone: "warn" };
+      return { text: t("history.declined"), tone: "warn" };
     case "busy":
-      return { text: "Busy", tone: "warn" };
+      return { text: t("history.busy"), tone: "warn" };
     case "cancelled":
-      return { text: e.direction === "outgoing" ? "Cancelled" : "Answered elsewhere", tone: "warn" };
+      return { text: e.direction === "outgoing" ? t("history.cancelled") : t("history.elsewhere"), tone: "warn" };
     case "failed": {
-      const reason = o.reason || "no response";
-      return { text: o.status === null ? `Failed: ${reason}` : `Failed: ${o.status} ${reason}`, tone: "warn" };
+      const reason = o.reason || t("history.noResponse");
+      return { text: o.status === null ? t("history.failed", { reason }) : t("history.failedStatus", { status: o.status, reason }), tone: "warn" };
     }
   }
 }
 
 /** Icon and accessible name for the entry's direction. */
 export function directionIcon(e: HistoryEntry): { icon: string; label: string } {
-  if (e.outcome.kind === "missed") return { icon: "↙", label: "Missed call" };
-  return e.direction === "incoming" ? { icon: "↙", label: "Incoming call" } : { icon: "↗", label: "Outgoing call" };
+  if (e.outcome.kind === "missed") return { icon: "↙", label: t("history.missedCall") };
+  return e.direction === "incoming" ? { icon: "↙", label: t("history.incoming") } : { icon: "↗", label: t("history.outgoing") };
 }
 
 /** The peer as shown: its display name, else the address without the scheme. */
@@ -55,12 +56,12 @@ export function peerLabel(e: HistoryEntry, contactName?: string | null): string 
 /** Day heading or time: today's calls show the time, older ones the date too. */
 export function formatWhen(at: number, now = Date.now()): string {
   const d = new Date(at);
-  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const time = formatDate(d, { hour: "2-digit", minute: "2-digit" });
   const today = new Date(now);
   if (today.toDateString() === d.toDateString()) return time;
   const yesterday = new Date(now - 86_400_000);
-  if (yesterday.toDateString() === d.toDateString()) return `Yesterday ${time}`;
-  return `${d.toLocaleDateString([], { day: "numeric", month: "short", year: d.getFullYear() === today.getFullYear() ? undefined : "numeric" })} ${time}`;
+  if (yesterday.toDateString() === d.toDateString()) return t("history.yesterday", { time });
+  return `${formatDate(d, { day: "numeric", month: "short", year: d.getFullYear() === today.getFullYear() ? undefined : "numeric" })} ${time}`;
 }
 
 function matches(e: HistoryEntry, filter: HistoryFilter): boolean {

@@ -1,21 +1,34 @@
 // The screens every later feature hangs on, and how to reach them.
+import { t, type MessageKey } from "./i18n.svelte";
 
 export type ScreenId = "contacts" | "dialpad" | "chats" | "history" | "settings";
 
 export interface Screen {
   id: ScreenId;
-  label: string;
+  /** The name shown, in the current language. */
+  readonly label: string;
   /** Alt+key switches to the screen. */
   key: string;
 }
 
 export const SCREENS: readonly Screen[] = [
-  { id: "contacts", label: "Contacts", key: "1" },
-  { id: "dialpad", label: "Dialpad", key: "2" },
-  { id: "chats", label: "Chats", key: "3" },
-  { id: "history", label: "History", key: "4" },
-  { id: "settings", label: "Settings", key: "5" },
+  screen("contacts", "1"),
+  screen("dialpad", "2"),
+  screen("chats", "3"),
+  screen("history", "4"),
+  screen("settings", "5"),
 ];
+
+function screen(id: ScreenId, key: string): Screen {
+  const k: MessageKey = `nav.${id}`;
+  return {
+    id,
+    key,
+    get label() {
+      return t(k);
+    },
+  };
+}
 
 export const DEFAULT_SCREEN: ScreenId = "contacts";
 

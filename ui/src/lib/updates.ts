@@ -1,5 +1,6 @@
 // The "Check for updates" flow in Settings: what each step says.
 import type { UpdateProgress, UpdateStatus } from "./ipc";
+import { t } from "./i18n.svelte";
 
 export type UpdateState =
   | { step: "idle" }
@@ -14,13 +15,15 @@ export function updateText(s: UpdateState): string {
     case "idle":
       return "";
     case "checking":
-      return "Checking for updates…";
+      return t("update.checking");
     case "checked":
-      return s.status.available ? `Version ${s.status.available} is available (you have ${s.status.current}).` : `Parley ${s.status.current} is up to date.`;
+      return s.status.available
+        ? t("update.available", { version: s.status.available, current: s.status.current })
+        : t("update.upToDate", { current: s.status.current });
     case "installing":
-      return `Installing the update… ${progressText(s.progress)}`.trimEnd();
+      return t("update.installing", { progress: progressText(s.progress) }).trimEnd();
     case "failed":
-      return s.during === "check" ? `Cannot check for updates: ${s.error}` : `Cannot install the update: ${s.error}`;
+      return s.during === "check" ? t("update.checkFailed", { error: s.error }) : t("update.installFailed", { error: s.error });
   }
 }
 
@@ -28,5 +31,5 @@ export function updateText(s: UpdateState): string {
 export function progressText(p: UpdateProgress | null): string {
   if (!p) return "";
   if (p.total && p.total > 0) return `${Math.min(100, Math.floor((p.downloaded / p.total) * 100))}%`;
-  return `${(p.downloaded / 1_048_576).toFixed(1)} MB`;
+  return t("update.mb", { mb: (p.downloaded / 1_048_576).toFixed(1) });
 }
