@@ -28,7 +28,7 @@ export function outcomeLabel(e: HistoryEntry): { text: string; tone: OutcomeTone
     case "answered":
       return { text: formatDuration(e.ended_ms - (e.answered_ms ?? e.ended_ms)), tone: "ok" };
     case "missed":
-      return { text: t("history.missed"), tone: "missed" };
+      return { text: t("history.outcomeMissed"), tone: "missed" };
     case "rejected":
       return { text: t("history.declined"), tone: "warn" };
     case "busy":

@@ -255,6 +255,7 @@ export const en = {
   "history.callBack": "Call {name} back",
   "history.deleteEntry": "Delete call with {name} from the history",
   "history.loadMore": "Load more",
+  "history.outcomeMissed": "Missed",
   "history.declined": "Declined",
   "history.busy": "Busy",
   "history.cancelled": "Cancelled",
