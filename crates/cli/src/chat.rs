@@ -88,6 +88,37 @@ pub(crate) enum PresenceCommand {
         #[arg(long)]
         account: String,
     },
+    /// List the watchers the account allowed or blocked.
+    Watchers {
+        /// The account.
+        #[arg(long, default_value = "Local")]
+        account: String,
+    },
+    /// Let a watcher see our presence (remembered).
+    Allow {
+        /// The watcher (SIP URI).
+        uri: String,
+        /// The account.
+        #[arg(long, default_value = "Local")]
+        account: String,
+    },
+    /// Refuse a watcher for good (remembered; later SUBSCRIBEs get 403).
+    Block {
+        /// The watcher (SIP URI).
+        uri: String,
+        /// The account.
+        #[arg(long, default_value = "Local")]
+        account: String,
+    },
+    /// Forget what was decided for a watcher: they wait for a decision
+    /// again on their next SUBSCRIBE.
+    Forget {
+        /// The watcher (SIP URI).
+        uri: String,
+        /// The account.
+        #[arg(long, default_value = "Local")]
+        account: String,
+    },
 }
 
 /// `message URI TEXT`: exit 0 when the message was accepted (2xx).
@@ -154,6 +185,46 @@ pub(crate) async fn presence(
             let code = Some(code).filter(|c| !c.trim().is_empty());
             return Ok(engine.set_pickup_code(&account, code).await?);
         }
+        PresenceCommand::Watchers { account } => {
+            for d in engine.watcher_decisions(&account).await? {
+                let state = if d.allowed { "allowed" } else { "blocked" };
+                if out.json {
+                    out.line(&serde_json::json!({
+                        "event": "watcher", "account": d.account, "watcher": d.watcher, "state": state
+                    }));
+                } else {
+                    println!("{state}\t{}", d.watcher);
+                }
+            }
+            return Ok(());
+        }
+        PresenceCommand::Allow { uri, account } => {
+            engine.allow_watcher(&account, &uri).await?;
+            out.event(
+                "watcher_allowed",
+                &account,
+                serde_json::json!({ "watcher": uri }),
+            );
+            return Ok(());
+        }
+        PresenceCommand::Block { uri, account } => {
+            engine.block_watcher(&account, &uri).await?;
+            out.event(
+                "watcher_blocked",
+                &account,
+                serde_json::json!({ "watcher": uri }),
+            );
+            return Ok(());
+        }
+        PresenceCommand::Forget { uri, account } => {
+            engine.forget_watcher(&account, &uri).await?;
+            out.event(
+                "watcher_forgotten",
+                &account,
+                serde_json::json!({ "watcher": uri }),
+            );
+            return Ok(());
+        }
     };
     prepare(engine, &account, out).await?;
     let publishing = match cmd {
@@ -167,7 +238,7 @@ pub(crate) async fn presence(
             engine.watch(&account, &uri).await?;
             false
         }
-        PresenceCommand::Pickup { .. } | PresenceCommand::PickupCode { .. } => return Ok(()),
+        _ => return Ok(()),
     };
     let mut deadline = tokio::time::Instant::now() + Duration::from_secs(duration.max(1));
     let mut published = !publishing;

@@ -147,3 +147,39 @@ fn pickup_code_is_checked_and_saved() {
         .unwrap()
         .contains("pickup_code"));
 }
+
+#[test]
+fn watcher_decisions_are_listed_and_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = cli(dir.path(), args);
+        assert!(o.status.success(), "{args:?}: {o:?}");
+        stdout(&o)
+    };
+    run(&["presence", "block", "sip:eve@127.0.0.1"]);
+    run(&["presence", "allow", "sip:Dave@127.0.0.1"]);
+    let listed = run(&["--json", "presence", "watchers"]);
+    let rows: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["watcher"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("sip:Dave@127.0.0.1", "allowed"),
+            ("sip:eve@127.0.0.1", "blocked")
+        ]
+    );
+    run(&["presence", "forget", "sip:eve@127.0.0.1"]);
+    assert_eq!(
+        run(&["presence", "watchers"]).trim(),
+        "allowed\tsip:Dave@127.0.0.1"
+    );
+    let bad = cli(dir.path(), &["presence", "block", "eve"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a SIP address"));
+}

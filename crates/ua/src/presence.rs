@@ -197,6 +197,18 @@ pub struct PendingWatcher {
     pub watcher: String,
 }
 
+/// A remembered answer to a watcher: allowed or blocked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct WatcherDecision {
+    /// The account they watch.
+    pub account: String,
+    /// Their address of record.
+    pub watcher: String,
+    /// Allowed (true) or blocked (false).
+    pub allowed: bool,
+}
+
 /// What a vCard import did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]

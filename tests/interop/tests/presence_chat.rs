@@ -1000,6 +1000,52 @@ async fn a_pending_watcher_is_allowed_or_blocked_by_the_user() {
         .expect("sipp");
     assert!(run.passed(), "{}\n{}", run.trace("err"), run.trace("msg"));
 
+    // The answers are listed; forgetting eve's block makes her wait again
+    // on her next SUBSCRIBE (and the user can block her once more).
+    let decided = |d: &[ua::presence::WatcherDecision]| -> Vec<(String, bool)> {
+        d.iter().map(|d| (d.watcher.clone(), d.allowed)).collect()
+    };
+    let list = parley.watcher_decisions(ua::LOCAL_ACCOUNT).await.unwrap();
+    assert_eq!(
+        decided(&list),
+        [
+            ("sip:dave@127.0.0.1".to_owned(), false),
+            ("sip:eve@127.0.0.1".to_owned(), false)
+        ]
+    );
+    parley
+        .forget_watcher(ua::LOCAL_ACCOUNT, "sip:eve@127.0.0.1")
+        .await
+        .unwrap();
+    let list = parley.watcher_decisions(ua::LOCAL_ACCOUNT).await.unwrap();
+    assert_eq!(decided(&list), [("sip:dave@127.0.0.1".to_owned(), false)]);
+    let out = tempfile::tempdir().unwrap();
+    let h = Sipp::scenario("p2p_watcher_blocked")
+        .remote(addr)
+        .args([
+            "-s", "parley", "-key", "watcher", "eve", "-key", "first", "pending",
+        ])
+        .timeout(Duration::from_secs(30))
+        .start(out.path())
+        .expect("sipp");
+    next(&mut events, Duration::from_secs(10), waits("eve", true))
+        .await
+        .expect("eve waits again once forgotten");
+    parley
+        .block_watcher(ua::LOCAL_ACCOUNT, "sip:eve@127.0.0.1")
+        .await
+        .unwrap();
+    let run = tokio::task::spawn_blocking(move || h.wait())
+        .await
+        .unwrap()
+        .expect("sipp");
+    assert!(run.passed(), "{}", run.trace("msg"));
+    let err = parley
+        .forget_watcher(ua::LOCAL_ACCOUNT, "eve")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a SIP address"), "{err}");
+
     // Bad input: a clear error.
     let err = parley
         .allow_watcher(ua::LOCAL_ACCOUNT, "not a uri")

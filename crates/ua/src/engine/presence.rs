@@ -19,7 +19,7 @@ use crate::presence::{
     document, mwi, notifier, pickup_plan, publisher, watch, AutoPresence, Availability,
     ContactEntry, ContactInput, Lines, NotifierCommand, NotifierHandle, Package, PendingWatcher,
     PendingWatchers, PickupPlan, PresenceError, PublishHandle, Routes, UsageEnv, VcardReport,
-    WatchHandle, MAX_WATCHES,
+    WatchHandle, WatcherDecision, MAX_WATCHES,
 };
 use sip_core::usage::notifier::Decision;
 
@@ -54,6 +54,15 @@ pub(super) enum PresenceCommand {
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
     PendingWatchers(oneshot::Sender<Vec<PendingWatcher>>),
+    WatcherDecisions {
+        account: String,
+        reply: oneshot::Sender<Result<Vec<WatcherDecision>, EngineError>>,
+    },
+    ForgetWatcher {
+        account: String,
+        watcher: String,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     DecideWatcher {
         account: String,
         watcher: String,
@@ -215,6 +224,34 @@ impl Engine {
     pub async fn pending_watchers(&self) -> Result<Vec<PendingWatcher>, EngineError> {
         self.ask(|reply| Command::Presence(PresenceCommand::PendingWatchers(reply)))
             .await
+    }
+
+    /// The watchers `account` allowed or blocked, by address.
+    pub async fn watcher_decisions(
+        &self,
+        account: &str,
+    ) -> Result<Vec<WatcherDecision>, EngineError> {
+        self.ask(|reply| {
+            Command::Presence(PresenceCommand::WatcherDecisions {
+                account: account.to_owned(),
+                reply,
+            })
+        })
+        .await?
+    }
+
+    /// Forgets the answer given to `watcher` (unblocks a blocked one,
+    /// takes back an allowance): their next SUBSCRIBE waits for the user
+    /// again. A subscription that is active now stays until it ends.
+    pub async fn forget_watcher(&self, account: &str, watcher: &str) -> Result<(), EngineError> {
+        self.ask(|reply| {
+            Command::Presence(PresenceCommand::ForgetWatcher {
+                account: account.to_owned(),
+                watcher: watcher.to_owned(),
+                reply,
+            })
+        })
+        .await?
     }
 
     /// Lets `watcher` see `account`'s presence: remembered, and a waiting
@@ -396,7 +433,53 @@ impl Task {
             } => {
                 let _ = reply.send(self.decide_watcher(&account, &watcher, allow).await);
             }
+            PresenceCommand::WatcherDecisions { account, reply } => {
+                let _ = reply.send(self.watcher_decisions(&account).await);
+            }
+            PresenceCommand::ForgetWatcher {
+                account,
+                watcher,
+                reply,
+            } => {
+                let _ = reply.send(self.forget_watcher(&account, &watcher).await);
+            }
         }
+    }
+
+    async fn watcher_decisions(&mut self, account: &str) -> Result<Vec<WatcherDecision>, EngineError> {
+        let name = self.account_ctx(account).await?.name;
+        let acc = name.clone();
+        let rules = self
+            .chat
+            .outbox
+            .store
+            .with(move |db| db.watcher_rules(&acc))
+            .await
+            .map_err(PresenceError::from)?;
+        Ok(rules
+            .into_iter()
+            .map(|(watcher, rule)| WatcherDecision {
+                account: name.clone(),
+                watcher,
+                allowed: rule == WatcherRule::Allow,
+            })
+            .collect())
+    }
+
+    async fn forget_watcher(&mut self, account: &str, watcher: &str) -> Result<(), EngineError> {
+        let name = self.account_ctx(account).await?.name;
+        let watcher = match watcher.trim().parse::<sip_message::Uri>() {
+            Ok(sip_message::Uri::Sip(_)) => peer_key(watcher),
+            _ => return Err(PresenceError::BadUri(watcher.to_owned()).into()),
+        };
+        self.chat
+            .outbox
+            .store
+            .with(move |db| db.clear_watcher_rule(&name, &watcher))
+            .await
+            .map_err(PresenceError::from)?;
+        info!("presence watcher decision forgotten");
+        Ok(())
     }
 
     /// Remembers the user's answer to `watcher` and applies it to their
