@@ -446,7 +446,10 @@ impl Task {
         }
     }
 
-    async fn watcher_decisions(&mut self, account: &str) -> Result<Vec<WatcherDecision>, EngineError> {
+    async fn watcher_decisions(
+        &mut self,
+        account: &str,
+    ) -> Result<Vec<WatcherDecision>, EngineError> {
         let name = self.account_ctx(account).await?.name;
         let acc = name.clone();
         let rules = self
