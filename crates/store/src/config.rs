@@ -33,6 +33,14 @@ pub enum ConfigError {
     /// No account has this name.
     #[error("no account named {0:?}")]
     NoSuchAccount(String),
+    /// A `[media]` setting failed validation.
+    #[error("media settings: {field} {problem}")]
+    BadMedia {
+        /// Which field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// An account field failed validation.
     #[error("account {account:?}: {field} {problem}")]
     BadField {
@@ -73,6 +81,86 @@ fn default_true() -> bool {
 }
 fn default_expires() -> u32 {
     600
+}
+
+/// Codecs Parley can use, by the names the config file takes.
+pub const CODEC_NAMES: [&str; 4] = ["opus", "g722", "pcmu", "pcma"];
+
+fn default_codecs() -> Vec<String> {
+    CODEC_NAMES.iter().map(|c| (*c).to_owned()).collect()
+}
+
+/// Sound and codec preferences (`[media]`): which devices, which
+/// processing, which codecs in which order. Device names are the platform's
+/// (id or name); unset means the system default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaPrefs {
+    /// Microphone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Speaker or headset for calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Where the ringtone plays (often the loudspeaker while calls go to a
+    /// headset); unset: the call output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ringer: Option<String>,
+    /// Acoustic echo cancellation.
+    #[serde(default = "default_true")]
+    pub echo_cancellation: bool,
+    /// Noise suppression.
+    #[serde(default = "default_true")]
+    pub noise_suppression: bool,
+    /// Automatic gain control.
+    #[serde(default = "default_true")]
+    pub auto_gain: bool,
+    /// Codecs offered and accepted, most preferred first.
+    #[serde(default = "default_codecs")]
+    pub codecs: Vec<String>,
+}
+
+impl Default for MediaPrefs {
+    fn default() -> Self {
+        MediaPrefs {
+            input: None,
+            output: None,
+            ringer: None,
+            echo_cancellation: true,
+            noise_suppression: true,
+            auto_gain: true,
+            codecs: default_codecs(),
+        }
+    }
+}
+
+impl MediaPrefs {
+    /// Checks the codec list and device names.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, problem| ConfigError::BadMedia { field, problem };
+        if self.codecs.is_empty() {
+            return Err(bad("codecs", "must name at least one codec"));
+        }
+        for (i, c) in self.codecs.iter().enumerate() {
+            if !CODEC_NAMES.contains(&c.as_str()) {
+                return Err(bad("codecs", "must be among opus, g722, pcmu, pcma"));
+            }
+            if self.codecs[..i].contains(c) {
+                return Err(bad("codecs", "must not name a codec twice"));
+            }
+        }
+        for d in [&self.input, &self.output, &self.ringer]
+            .into_iter()
+            .flatten()
+        {
+            if d.trim().is_empty() || d.len() > 256 || d.chars().any(char::is_control) {
+                return Err(bad(
+                    "device",
+                    "must be a device name of 1 to 256 characters",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One SIP account as the user configured it.
@@ -185,6 +273,9 @@ pub struct Config {
     /// Configured accounts, in the user's order.
     #[serde(default, rename = "account")]
     pub accounts: Vec<AccountConfig>,
+    /// Sound and codec preferences.
+    #[serde(default)]
+    pub media: MediaPrefs,
 }
 
 impl Config {
@@ -210,6 +301,10 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
+        cfg.media.validate().map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         Ok(cfg)
     }
 
@@ -285,6 +380,49 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("[[account]]"), "{text}");
         assert_eq!(Config::load(&path).unwrap(), cfg);
+    }
+
+    #[test]
+    fn media_prefs_default_round_trip_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        // An older file without [media] gets the defaults.
+        std::fs::write(&path, "").unwrap();
+        let cfg = Config::load(&path).unwrap();
+        assert_eq!(cfg.media, MediaPrefs::default());
+        assert!(cfg.media.echo_cancellation && cfg.media.noise_suppression);
+        assert_eq!(cfg.media.codecs, ["opus", "g722", "pcmu", "pcma"]);
+
+        let mut cfg = Config::default();
+        cfg.media.codecs = vec!["pcma".into(), "opus".into()];
+        cfg.media.ringer = Some("Built-in Speaker".into());
+        cfg.media.noise_suppression = false;
+        cfg.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[media]"), "{text}");
+        assert_eq!(Config::load(&path).unwrap(), cfg);
+
+        for (codecs, want) in [
+            (vec![], "at least one"),
+            (vec!["opus".to_owned(), "speex".to_owned()], "among"),
+            (vec!["opus".to_owned(), "opus".to_owned()], "twice"),
+        ] {
+            let m = MediaPrefs {
+                codecs,
+                ..MediaPrefs::default()
+            };
+            let e = m.validate().unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        let m = MediaPrefs {
+            input: Some(" ".into()),
+            ..MediaPrefs::default()
+        };
+        assert!(m.validate().is_err());
+        // A hand-edited bad file is refused with the reason.
+        std::fs::write(&path, "[media]\ncodecs = [\"gsm\"]\n").unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("codecs"), "{e}");
     }
 
     #[test]

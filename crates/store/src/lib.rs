@@ -10,7 +10,7 @@ pub mod db;
 pub mod paths;
 pub mod secrets;
 
-pub use config::{AccountConfig, Config, ConfigError, Transport};
+pub use config::{AccountConfig, Config, ConfigError, MediaPrefs, Transport, CODEC_NAMES};
 pub use db::{Db, DbError};
 pub use paths::{Paths, PathsError};
 pub use secrets::{MemorySecrets, OsKeyring, SecretError, SecretStore};

@@ -157,6 +157,7 @@ enum Command {
     },
     Chat(chat::ChatCommand),
     Presence(presence::PresenceCommand),
+    Settings(settings::SettingsCommand),
 }
 
 /// Handle to a running engine. Cheap to clone; every clone drives the same
@@ -178,14 +179,7 @@ impl Engine {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let store = chat::store_for(&options.paths);
-        // Only the app's sound devices ring; files and silence do not.
-        let ringing = match &options.call_audio {
-            crate::call::AudioChoice::Device { selection, .. } => {
-                crate::ringing::Ringing::new(selection.output.clone())
-            }
-            _ => None,
-        };
-        let task = Task {
+        let mut task = Task {
             chat: chat::ChatSide::new(crate::chat::Outbox::new(store.clone(), events.clone())),
             presence: presence::PresenceSide::default(),
             own_events: events.subscribe(),
@@ -202,9 +196,13 @@ impl Engine {
             transfers: mpsc::channel(8),
             passwords: HashMap::new(),
             live_calls: HashMap::new(),
-            ringing,
+            // Started by apply_media below, on the configured device; only
+            // the app's sound devices ring, files and silence do not.
+            ringing: None,
+            ringing_output: None,
             waiting: crate::ringing::Waiting::default(),
         };
+        task.apply_media();
         tokio::spawn(task.run(rx));
         Ok(Self {
             commands,
@@ -417,6 +415,8 @@ struct Task {
     live_calls: HashMap<u32, CallInfo>,
     /// Ringtone and ringback (sound devices only).
     ringing: Option<crate::ringing::Ringing>,
+    /// The device the ringer plays on (`None`: the default output).
+    ringing_output: Option<String>,
     /// Which calls play the call-waiting tone.
     waiting: crate::ringing::Waiting,
     chat: chat::ChatSide,
@@ -429,6 +429,7 @@ mod calls;
 mod chat;
 mod history;
 mod presence;
+mod settings;
 
 /// A call's last state and how it ended.
 type Ended = (CallInfo, crate::api::CallEnd);
@@ -534,6 +535,7 @@ impl Task {
                 }
                 Command::Chat(cmd) => self.chat_command(cmd).await,
                 Command::Presence(cmd) => self.presence_command(cmd).await,
+                Command::Settings(cmd) => self.settings_command(cmd),
                 Command::AddAccount(input, password, reply) => {
                     let name = input.name.trim().to_owned();
                     let result = self.add_account(input, password).await;

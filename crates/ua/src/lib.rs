@@ -16,6 +16,7 @@ mod netwatch;
 pub mod presence;
 pub mod registration;
 mod ringing;
+pub mod settings;
 pub mod transport;
 mod util;
 

@@ -36,7 +36,11 @@ impl Task {
             endpoint,
             resolver,
             events: self.events.clone(),
-            media: media::sdp::MediaConfig::default(),
+            media: media::sdp::MediaConfig {
+                codecs: crate::settings::MediaSettings::from_prefs(&self.config.media)
+                    .codec_kinds(),
+                ..media::sdp::MediaConfig::default()
+            },
             ended: self.ended.0.clone(),
             transfers: self.transfers.0.clone(),
         };

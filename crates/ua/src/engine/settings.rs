@@ -1,0 +1,199 @@
+//! The engine's side of the sound and codec settings: read, changed
+//! (validated, saved, applied), and the device list.
+
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use super::{Command, Engine, EngineError, Task};
+use crate::call::AudioChoice;
+use crate::settings::{AudioDevices, MediaSettings};
+
+/// Settings commands for the engine task.
+pub(super) enum SettingsCommand {
+    Get(oneshot::Sender<MediaSettings>),
+    Set(MediaSettings, oneshot::Sender<Result<(), EngineError>>),
+}
+
+impl Engine {
+    /// The sound and codec settings in force.
+    pub async fn media_settings(&self) -> Result<MediaSettings, EngineError> {
+        self.ask(|reply| Command::Settings(SettingsCommand::Get(reply)))
+            .await
+    }
+
+    /// Changes the sound and codec settings: checked, saved to the config
+    /// file, applied to the ringer at once and to every call that starts
+    /// from now on.
+    pub async fn set_media_settings(&self, settings: MediaSettings) -> Result<(), EngineError> {
+        self.ask(|reply| Command::Settings(SettingsCommand::Set(settings, reply)))
+            .await?
+    }
+
+    /// The sound devices there are now (asked of the sound system off the
+    /// engine task: it can take a moment).
+    pub async fn audio_devices(&self) -> Result<AudioDevices, EngineError> {
+        let list = tokio::task::spawn_blocking(media::device::list_devices)
+            .await
+            .map_err(|_| EngineError::Stopped)?
+            .map_err(crate::call::CallError::from)?;
+        Ok(list.into())
+    }
+}
+
+impl Task {
+    pub(super) fn settings_command(&mut self, cmd: SettingsCommand) {
+        match cmd {
+            SettingsCommand::Get(reply) => {
+                let _ = reply.send(MediaSettings::from_prefs(&self.config.media));
+            }
+            SettingsCommand::Set(s, reply) => {
+                let _ = reply.send(self.set_media(s));
+            }
+        }
+    }
+
+    fn set_media(&mut self, s: MediaSettings) -> Result<(), EngineError> {
+        let prefs = s.to_prefs();
+        prefs.validate()?;
+        let mut config = self.config.clone();
+        config.media = prefs;
+        config.save(&self.options.paths.config_file())?;
+        self.config = config;
+        self.apply_media();
+        info!("media settings changed");
+        Ok(())
+    }
+
+    /// Puts the configured devices, processing and codecs in force for
+    /// the ringer and the calls that start from now on.
+    pub(super) fn apply_media(&mut self) {
+        let s = MediaSettings::from_prefs(&self.config.media);
+        if let AudioChoice::Device {
+            selection,
+            processing,
+        } = &mut self.options.call_audio
+        {
+            let ringer = s.ringer.clone().or_else(|| s.output.clone());
+            let moved = self.ringing_output.as_ref() != ringer.as_ref() || self.ringing.is_none();
+            *selection = s.selection();
+            *processing = s.processing();
+            if moved {
+                // A new ringer thread on the new device; the old one ends
+                // (and stops ringing) when its handle is dropped.
+                self.ringing = crate::ringing::Ringing::new(ringer.clone());
+                self.ringing_output = ringer;
+                self.update_ringing();
+            }
+        }
+        match &mut self.call_env {
+            Some(env) => env.media.codecs = s.codec_kinds(),
+            None => {
+                // Built with the config's codecs when the first call needs it.
+            }
+        }
+        if s.codecs.is_empty() {
+            warn!("no codec configured");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::api::{CallState, Event};
+    use crate::engine::{EngineOptions, SipOptions, LOCAL_ACCOUNT};
+    use crate::settings::CodecName;
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        Engine::start(EngineOptions {
+            paths: store::Paths {
+                config_dir: dir.join("config"),
+                data_dir: dir.join("data"),
+            },
+            secrets: Arc::new(store::MemorySecrets::default()),
+            sip: SipOptions {
+                bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                ..SipOptions::default()
+            },
+            auto_register: false,
+            auto_answer: true,
+            dnd: false,
+            call_audio: AudioChoice::Null,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn settings_are_checked_saved_and_kept_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let s = e.media_settings().await.unwrap();
+        assert_eq!(
+            s.codecs,
+            [
+                CodecName::Opus,
+                CodecName::G722,
+                CodecName::Pcmu,
+                CodecName::Pcma
+            ]
+        );
+        assert!(s.echo_cancellation && s.noise_suppression && s.auto_gain);
+
+        let mut new = s.clone();
+        new.codecs = vec![CodecName::G722, CodecName::Pcmu];
+        new.noise_suppression = false;
+        new.ringer = Some("Speakers".into());
+        e.set_media_settings(new.clone()).await.unwrap();
+        assert_eq!(e.media_settings().await.unwrap(), new);
+
+        // Bad input: refused, nothing changed.
+        let mut bad = new.clone();
+        bad.codecs.clear();
+        let err = e.set_media_settings(bad).await.unwrap_err();
+        assert!(err.to_string().contains("at least one codec"), "{err}");
+        let mut bad = new.clone();
+        bad.codecs = vec![CodecName::Pcmu, CodecName::Pcmu];
+        assert!(e.set_media_settings(bad).await.is_err());
+        assert_eq!(e.media_settings().await.unwrap(), new);
+        e.shutdown().await.unwrap();
+
+        let text = std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
+        assert!(text.contains("[media]") && text.contains("g722"), "{text}");
+        let again = engine(dir.path());
+        assert_eq!(again.media_settings().await.unwrap(), new);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_codec_order_reaches_the_next_call() {
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (engine(da.path()), engine(db.path()));
+        let b_addr = b.listen().await.unwrap();
+        let mut s = a.media_settings().await.unwrap();
+        // PCMA only, although the callee prefers Opus.
+        s.codecs = vec![CodecName::Pcma];
+        a.set_media_settings(s).await.unwrap();
+        let mut rx = a.subscribe();
+        let id = a
+            .call(LOCAL_ACCOUNT, &format!("sip:parley@{b_addr}"))
+            .await
+            .unwrap();
+        let codec = async {
+            loop {
+                if let Event::CallState { call } = rx.recv().await.unwrap() {
+                    if call.state == CallState::Connected {
+                        return call.codec;
+                    }
+                }
+            }
+        };
+        let codec = tokio::time::timeout(Duration::from_secs(10), codec)
+            .await
+            .expect("never connected");
+        assert_eq!(codec.as_deref(), Some("pcma/8000"));
+        a.hangup(id).await.unwrap();
+    }
+}
