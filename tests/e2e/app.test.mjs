@@ -381,6 +381,58 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     await shot("chat");
   });
 
+  test("in Russian: the main screens read Russian, then English again", async () => {
+    const pick = async (lang) => {
+      await (await s.find("#nav-settings")).click();
+      await (await s.find(`[data-testid="language"] option[value="${lang}"]`)).click();
+    };
+    await pick("ru");
+    await s.waitFor("Settings in Russian", async () => (await heading()) === "Настройки");
+    const navTexts = () => s.execute(`return [...document.querySelectorAll('nav [role="tab"]')].map((t) => { const c = t.cloneNode(true); c.querySelector('.badge')?.remove(); return c.textContent.trim(); });`);
+    assert.deepEqual(await navTexts(), ["Контакты", "Набор номера", "Чаты", "История", "Настройки"]);
+    assert.equal(await s.execute("return document.documentElement.lang;"), "ru");
+    assert.equal(await (await s.find('[data-testid="status-state"]')).text(), "Зарегистрирована");
+    await shot("settings-ru");
+
+    await (await s.find("#nav-contacts")).click();
+    await s.waitFor("Contacts in Russian", async () => (await heading()) === "Контакты");
+    await s.waitFor("bob's presence in Russian", async () => (await (await s.find('[data-contact="Bob"] [data-testid="contact-presence"]')).text()).startsWith("На месте"));
+    await shot("contacts-presence-ru");
+
+    await (await s.find('button[aria-label="Написать Bob"]')).click();
+    await s.waitFor("Chats in Russian", async () => (await heading()) === "Чаты");
+    const state = await s.find('[data-testid="message-state"]');
+    assert.equal(await state.text(), "Отправлено");
+    await shot("chat-ru");
+
+    await (await s.find("#nav-history")).click();
+    await s.waitFor("History in Russian", async () => (await heading()) === "История");
+    await s.waitFor("history listed", async () => (await historyRows()).length > 0, 10_000);
+    assert.equal((await historyRows()).find((r) => r.outcome === "missed")?.text, "Пропущен");
+    await shot("history-ru");
+
+    await (await s.find("#nav-dialpad")).click();
+    await s.waitFor("Dialpad in Russian", async () => (await heading()) === "Набор номера");
+    const input = await s.find(".dial-input");
+    await input.clear();
+    await input.type("bob");
+    await (await s.find('[data-testid="call-button"]')).click();
+    await s.waitFor("connected, in Russian", async () => (await s.findAll('[data-testid="call-state"]')).length > 0 && (await callState()) === "Соединено", 20_000);
+    assert.equal(await (await s.find('[data-testid="call-hangup"]')).text(), "Отбой");
+    const timer = await s.find('[data-testid="call-timer"]');
+    await s.waitFor("timer runs", async () => (await timer.text()) !== "0:00", 5_000);
+    await shot("call-connected-ru");
+    await (await s.find('[data-testid="call-hangup"]')).click();
+    const end = await s.find('[data-testid="call-end"]');
+    await s.waitFor("ended by us, in Russian", async () => (await end.text()) === "Вы положили трубку", 10_000);
+    await closeEndedCalls();
+
+    await pick("en");
+    await s.waitFor("Settings in English", async () => (await heading()) === "Settings");
+    assert.deepEqual(await navTexts(), ["Contacts", "Dialpad", "Chats", "History", "Settings"]);
+    assert.equal(await s.execute("return document.documentElement.lang;"), "en");
+  });
+
   test("removing the account brings the local account back", async () => {
     await (await s.find("#nav-settings")).click();
     await (await s.find('button[aria-label="Remove account Office"]')).click();

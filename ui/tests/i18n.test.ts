@@ -126,5 +126,8 @@ describe("locale", () => {
       outcome: { kind: "failed", status: 503, reason: "Service Unavailable" },
     } as never;
     expect(outcomeLabel(entry).text).toBe("Ошибка: 503 Service Unavailable");
+    // The outcome of one call, apart from the "Missed" filter (plural in Russian).
+    expect(outcomeLabel({ ...(entry as object), outcome: { kind: "missed" } } as never).text).toBe("Пропущен");
+    expect(t("history.missed")).toBe("Пропущенные");
   });
 });
