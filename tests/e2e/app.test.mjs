@@ -60,6 +60,10 @@ test("the window shows the engine's account state from Rust", async () => {
   await s.waitFor("status text", async () => (await state.text()) === "Local: direct calls");
   assert.equal(await (await s.find('[data-testid="status-account"]')).text(), "Local");
   assert.equal(await heading(), "Contacts");
+  // English by default: the OS language here (LANG unset or C) is not Russian.
+  const lang = await s.execute("return [document.documentElement.lang, navigator.language];");
+  assert.equal(lang[0], "en", `html lang with navigator.language ${lang[1]}`);
+  console.log(`navigator.language in the e2e window: ${lang[1]}`);
   await shot("contacts");
 });
 
