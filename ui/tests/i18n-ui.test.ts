@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import type { ContactEntry } from "../src/lib/bindings/ContactEntry";
 import type { Event } from "../src/lib/bindings/Event";
-import { ms } from "./fixtures";
+import { info, ms } from "./fixtures";
 
 let emit: (e: Event) => void = () => {};
 const accounts = [
@@ -34,12 +34,13 @@ vi.mock("../src/lib/ipc", () => ({
 }));
 
 import App from "../src/App.svelte";
-import { resetWatches } from "../src/lib/app.svelte";
+import { app, resetWatches } from "../src/lib/app.svelte";
 import { setLocale } from "../src/lib/i18n.svelte";
 
 beforeEach(() => {
   localStorage.clear();
   resetWatches();
+  app.calls = [];
 });
 afterEach(() => {
   cleanup();
@@ -100,5 +101,24 @@ describe("the app in Russian", () => {
 
     await fireEvent.input(screen.getByRole("searchbox", { name: "Поиск контактов" }), { target: { value: "zzz" } });
     expect(screen.getByText("Нет контактов по запросу «zzz».")).toBeTruthy();
+  });
+
+  it("shows an incoming call and the call panel in Russian", async () => {
+    setLocale("ru");
+    location.hash = "#/dialpad";
+    render(App);
+    await waitFor(() => expect(screen.getByTestId("status-state").textContent).toBe("Зарегистрирована"));
+    emit({ event: "incoming_call", call: info({ id: 5, direction: "incoming", state: "incoming" }) } as Event);
+    const dialog = await screen.findByRole("alertdialog");
+    expect(within(dialog).getByText("Входящий звонок")).toBeTruthy();
+    expect(within(dialog).getByRole("button", { name: "Ответить" })).toBeTruthy();
+    expect(within(dialog).getByRole("button", { name: "Отклонить" }).getAttribute("title")).toBe("Отклонить (Esc)");
+
+    emit({ event: "call_state", call: info({ id: 5, direction: "incoming", state: "connected", answered_ms: ms(1_000_500) }) } as Event);
+    await waitFor(() => expect(screen.getByTestId("call-state").textContent).toBe("Соединено"));
+    expect(screen.getByRole("group", { name: "Управление звонком" })).toBeTruthy();
+    expect(screen.getByTestId("call-hold").textContent).toBe("Удержать");
+    expect(screen.getByTestId("call-hangup").textContent).toBe("Отбой");
+    expect(screen.getByTestId("call-timer").getAttribute("aria-label")).toBe("Время разговора");
   });
 });
