@@ -24,6 +24,7 @@ fn err(e: impl std::fmt::Display) -> String {
 
 mod chat;
 mod history;
+mod media;
 mod links;
 mod presence;
 #[cfg(desktop)]
@@ -264,6 +265,9 @@ fn main() {
             presence::line_pickup,
             presence::watchers_pending,
             presence::watcher_decide,
+            media::media_settings,
+            media::media_settings_set,
+            media::audio_devices,
             history::history_list,
             history::history_delete,
             history::history_clear,

@@ -339,6 +339,49 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     assert.equal(await button.text(), "Check for updates");
   });
 
+  test("sound settings saved in the window reach the config and the next call's codec", async () => {
+    await (await s.find("#nav-settings")).click();
+    await s.find('[data-testid="codec-list"]', { timeout: 20_000 });
+    const checked = (c) => s.execute(`return document.querySelector('[data-testid="codec-${c}"]').checked;`);
+    const save = async () => {
+      await (await s.find('[data-testid="audio-save"]')).click();
+      const status = await s.find('[data-testid="audio-status"]');
+      await s.waitFor("saved", async () => (await status.text()) === "Saved. New calls use these settings.", 10_000);
+    };
+    // PCMU only.
+    for (const c of ["opus", "g722", "pcma"]) if (await checked(c)) await (await s.find(`[data-testid="codec-${c}"]`)).click();
+    assert.equal(await checked("pcmu"), true);
+    await save();
+    await shot("settings-audio");
+    const config = fs.readFileSync(path.join(home, "config", "config.toml"), "utf8");
+    assert.match(config, /\[media\][^[]*codecs = \["pcmu"\]/s, config);
+
+    await (await s.find("#nav-dialpad")).click();
+    const input = await s.find(".dial-input");
+    await input.clear();
+    await input.type("bob");
+    await (await s.find('[data-testid="call-button"]')).click();
+    await s.waitFor("connected", async () => (await callState()) === "Connected", 20_000);
+    const codec = async () => {
+      const plain = await s.findAll('[data-testid="call-codec"]');
+      if (plain.length) return plain[0].text();
+      const q = await s.findAll('[data-testid="call-quality"]');
+      return q.length ? q[0].attribute("title") : "";
+    };
+    await s.waitFor("codec shown", async () => (await codec()).includes("/"), 10_000);
+    assert.match(await codec(), /pcmu\/8000/);
+    await (await s.find('[data-testid="call-hangup"]')).click();
+    const end = await s.find('[data-testid="call-end"]');
+    await s.waitFor("ended by us", async () => (await end.text()) === "You hung up", 10_000);
+    await closeEndedCalls();
+
+    // Every codec again, for the tests that follow.
+    await (await s.find("#nav-settings")).click();
+    await s.find('[data-testid="codec-list"]', { timeout: 20_000 });
+    for (const c of ["opus", "g722", "pcma"]) if (!(await checked(c))) await (await s.find(`[data-testid="codec-${c}"]`)).click();
+    await save();
+  });
+
   test("bob added as a contact shows his presence, and its changes", async () => {
     // Close the ended call's panel so the screenshots show the screen.
     for (const close of await s.findAll(".call-panel button.secondary")) await close.click();

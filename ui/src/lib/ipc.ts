@@ -12,6 +12,8 @@ import type { ConversationInfo } from "./bindings/ConversationInfo";
 import type { EngineStatus } from "./bindings/EngineStatus";
 import type { HistoryEntry } from "./bindings/HistoryEntry";
 import type { HistoryFilter } from "./bindings/HistoryFilter";
+import type { AudioDevices } from "./bindings/AudioDevices";
+import type { MediaSettings } from "./bindings/MediaSettings";
 import type { PendingWatcher } from "./bindings/PendingWatcher";
 import type { VcardReport } from "./bindings/VcardReport";
 import type { Event } from "./bindings/Event";
@@ -31,6 +33,16 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 }
 
 export const engineStatus = (): Promise<EngineStatus> => call("engine_status");
+
+/** Sound devices, processing and codec order in force. */
+export const mediaSettings = (): Promise<MediaSettings> => call("media_settings");
+
+/** Checks, saves and applies sound settings (new calls use them). */
+export const setMediaSettings = (settings: MediaSettings): Promise<void> =>
+  call("media_settings_set", { settings });
+
+/** The sound devices there are now. */
+export const audioDevices = (): Promise<AudioDevices> => call("audio_devices");
 
 export const addAccount = (input: AccountInput, password: string | null): Promise<void> =>
   call("add_account", { input, password });
