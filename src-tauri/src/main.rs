@@ -24,8 +24,8 @@ fn err(e: impl std::fmt::Display) -> String {
 
 mod chat;
 mod history;
-mod media;
 mod links;
+mod media;
 mod presence;
 #[cfg(desktop)]
 mod updater;
