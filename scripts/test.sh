@@ -41,7 +41,11 @@ if ! git diff --exit-code --stat -- ui/src/lib/bindings || [ -n "$(git ls-files 
 fi
 
 step "End-to-end: the real app window (tauri-driver, WebKitWebDriver, Xvfb)"
-cargo build -p parley -p parley-interop --bin parley-peers --quiet
+# Two commands: `--bin parley-peers` would narrow `-p parley` to no
+# binary at all, and the e2e run would drive a stale app from the cache.
+# The UI was built above; the app embeds ui/dist when it compiles.
+cargo build -p parley --bin parley --quiet
+cargo build -p parley-interop --bin parley-peers --quiet
 xvfb-run -a -s "-screen 0 1280x800x24" node --test --test-reporter=spec tests/e2e/
 
 printf '\nAll test suites passed.\n'
