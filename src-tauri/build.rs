@@ -36,6 +36,8 @@ const COMMANDS: &[&str] = &[
     "line_pickup",
     "watchers_pending",
     "watcher_decide",
+    "watcher_decisions",
+    "watcher_forget",
     "media_settings",
     "media_settings_set",
     "audio_devices",

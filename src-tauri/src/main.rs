@@ -265,6 +265,8 @@ fn main() {
             presence::line_pickup,
             presence::watchers_pending,
             presence::watcher_decide,
+            presence::watcher_decisions,
+            presence::watcher_forget,
             media::media_settings,
             media::media_settings_set,
             media::audio_devices,

@@ -119,6 +119,25 @@ pub(crate) async fn watchers_pending(engine: State<'_, Engine>) -> CmdResult<Vec
     engine.pending_watchers().await.map_err(err)
 }
 
+/// The watchers `account` allowed or blocked.
+#[tauri::command]
+pub(crate) async fn watcher_decisions(
+    engine: State<'_, Engine>,
+    account: String,
+) -> CmdResult<Vec<ua::presence::WatcherDecision>> {
+    engine.watcher_decisions(&account).await.map_err(err)
+}
+
+/// Forgets the answer given to `watcher`: they ask again next time.
+#[tauri::command]
+pub(crate) async fn watcher_forget(
+    engine: State<'_, Engine>,
+    account: String,
+    watcher: String,
+) -> CmdResult<()> {
+    engine.forget_watcher(&account, &watcher).await.map_err(err)
+}
+
 /// Lets (`allow`) or never lets `watcher` see `account`'s presence.
 #[tauri::command]
 pub(crate) async fn watcher_decide(

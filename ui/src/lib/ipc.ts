@@ -15,6 +15,7 @@ import type { HistoryFilter } from "./bindings/HistoryFilter";
 import type { AudioDevices } from "./bindings/AudioDevices";
 import type { MediaSettings } from "./bindings/MediaSettings";
 import type { PendingWatcher } from "./bindings/PendingWatcher";
+import type { WatcherDecision } from "./bindings/WatcherDecision";
 import type { VcardReport } from "./bindings/VcardReport";
 import type { Event } from "./bindings/Event";
 
@@ -109,6 +110,13 @@ export const watchLine = (account: string, uri: string, on: boolean): Promise<vo
 export const pickupLine = (account: string, uri: string): Promise<number> => call("line_pickup", { account, uri });
 
 export const pendingWatchers = (): Promise<PendingWatcher[]> => call("watchers_pending");
+
+/** The watchers `account` allowed or blocked. */
+export const watcherDecisions = (account: string): Promise<WatcherDecision[]> => call("watcher_decisions", { account });
+
+/** Forgets the answer given to `watcher` on `account`: they ask again next time. */
+export const forgetWatcher = (account: string, watcher: string): Promise<void> =>
+  call("watcher_forget", { account, watcher });
 
 /** Lets (`allow`) or never lets `watcher` see our presence on `account`. */
 export const decideWatcher = (account: string, watcher: string, allow: boolean): Promise<void> =>
