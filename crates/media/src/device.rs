@@ -666,6 +666,37 @@ fn open_input(
     Ok((stream, rate))
 }
 
+/// Builds an output stream on `$device` in whichever sample format it
+/// takes: `$callback::<T>($args)` makes the real-time callback for that
+/// format. Errors are `AudioDeviceError`s naming the device.
+macro_rules! build_output {
+    ($device:expr, $config:expr, $format:expr, $on_error:expr, $callback:ident($($arg:expr),*)) => {{
+        let device: &cpal::Device = &$device;
+        macro_rules! with {
+            ($t:ty) => {
+                device.build_output_stream::<$t, _, _>($config, $callback::<$t>($($arg),*), $on_error, None)
+            };
+        }
+        match $format {
+            cpal::SampleFormat::I16 => with!(i16),
+            cpal::SampleFormat::I32 => with!(i32),
+            cpal::SampleFormat::U16 => with!(u16),
+            cpal::SampleFormat::F32 => with!(f32),
+            format => {
+                return Err($crate::device::AudioDeviceError::Format {
+                    device: device.to_string(),
+                    format,
+                })
+            }
+        }
+        .map_err(|source| $crate::device::AudioDeviceError::Stream {
+            device: device.to_string(),
+            source,
+        })
+    }};
+}
+pub(crate) use build_output;
+
 fn open_output(
     device: &cpal::Device,
     end: OutputEnd,
@@ -679,32 +710,13 @@ fn open_output(
             flags.output.store(true, Ordering::Relaxed);
         }
     };
-    macro_rules! build {
-        ($t:ty) => {
-            device.build_output_stream::<$t, _, _>(
-                config,
-                output_callback::<$t>(end, channels),
-                on_error,
-                None,
-            )
-        };
-    }
-    let stream = match format {
-        cpal::SampleFormat::I16 => build!(i16),
-        cpal::SampleFormat::I32 => build!(i32),
-        cpal::SampleFormat::U16 => build!(u16),
-        cpal::SampleFormat::F32 => build!(f32),
-        format => {
-            return Err(AudioDeviceError::Format {
-                device: device.to_string(),
-                format,
-            })
-        }
-    }
-    .map_err(|source| AudioDeviceError::Stream {
-        device: device.to_string(),
-        source,
-    })?;
+    let stream = build_output!(
+        device,
+        config,
+        format,
+        on_error,
+        output_callback(end, channels)
+    )?;
     Ok((stream, rate))
 }
 

@@ -17,7 +17,7 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SizedSample};
 use tracing::debug;
 
-use crate::device::{choose_config, find_device, AudioDeviceError};
+use crate::device::{build_output, choose_config, find_device, AudioDeviceError};
 use crate::tones::{ToneGenerator, ToneRegion};
 
 /// What the ringer plays.
@@ -105,32 +105,13 @@ fn open(
     };
     let name = device.to_string();
     let on_error = |e: cpal::Error| debug!(error = %e, "ringer stream");
-    macro_rules! build {
-        ($t:ty) => {
-            device.build_output_stream::<$t, _, _>(
-                config,
-                tone_callback::<$t>(generator, channels),
-                on_error,
-                None,
-            )
-        };
-    }
-    let stream = match format {
-        cpal::SampleFormat::I16 => build!(i16),
-        cpal::SampleFormat::I32 => build!(i32),
-        cpal::SampleFormat::U16 => build!(u16),
-        cpal::SampleFormat::F32 => build!(f32),
-        format => {
-            return Err(AudioDeviceError::Format {
-                device: name,
-                format,
-            })
-        }
-    }
-    .map_err(|source| AudioDeviceError::Stream {
-        device: name.clone(),
-        source,
-    })?;
+    let stream = build_output!(
+        device,
+        config,
+        format,
+        on_error,
+        tone_callback(generator, channels)
+    )?;
     stream.play().map_err(|source| AudioDeviceError::Stream {
         device: name.clone(),
         source,

@@ -32,14 +32,15 @@ impl CodecName {
         }
     }
 
+    const ALL: [CodecName; 4] = [
+        CodecName::Opus,
+        CodecName::G722,
+        CodecName::Pcmu,
+        CodecName::Pcma,
+    ];
+
     fn from_config(s: &str) -> Option<CodecName> {
-        Some(match s {
-            "opus" => CodecName::Opus,
-            "g722" => CodecName::G722,
-            "pcmu" => CodecName::Pcmu,
-            "pcma" => CodecName::Pcma,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
     pub(crate) fn kind(self) -> media::sdp::CodecKind {

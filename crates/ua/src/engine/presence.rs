@@ -469,12 +469,22 @@ impl Task {
             .collect())
     }
 
-    async fn forget_watcher(&mut self, account: &str, watcher: &str) -> Result<(), EngineError> {
+    /// The account's name and the watcher's address as rules key it; a
+    /// watcher that is not a SIP address is refused.
+    async fn watcher_of(
+        &mut self,
+        account: &str,
+        watcher: &str,
+    ) -> Result<(String, String), EngineError> {
         let name = self.account_ctx(account).await?.name;
-        let watcher = match watcher.trim().parse::<sip_message::Uri>() {
-            Ok(sip_message::Uri::Sip(_)) => peer_key(watcher),
-            _ => return Err(PresenceError::BadUri(watcher.to_owned()).into()),
-        };
+        match watcher.trim().parse::<sip_message::Uri>() {
+            Ok(sip_message::Uri::Sip(_)) => Ok((name, peer_key(watcher))),
+            _ => Err(PresenceError::BadUri(watcher.to_owned()).into()),
+        }
+    }
+
+    async fn forget_watcher(&mut self, account: &str, watcher: &str) -> Result<(), EngineError> {
+        let (name, watcher) = self.watcher_of(account, watcher).await?;
         self.chat
             .outbox
             .store
@@ -493,11 +503,7 @@ impl Task {
         watcher: &str,
         allow: bool,
     ) -> Result<(), EngineError> {
-        let name = self.account_ctx(account).await?.name;
-        let watcher = match watcher.trim().parse::<sip_message::Uri>() {
-            Ok(sip_message::Uri::Sip(_)) => peer_key(watcher),
-            _ => return Err(PresenceError::BadUri(watcher.to_owned()).into()),
-        };
+        let (name, watcher) = self.watcher_of(account, watcher).await?;
         let rule = if allow {
             WatcherRule::Allow
         } else {

@@ -2,7 +2,7 @@
 //! (validated, saved, applied), and the device list.
 
 use tokio::sync::oneshot;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{Command, Engine, EngineError, Task};
 use crate::call::AudioChoice;
@@ -85,14 +85,9 @@ impl Task {
                 self.update_ringing();
             }
         }
-        match &mut self.call_env {
-            Some(env) => env.media.codecs = s.codec_kinds(),
-            None => {
-                // Built with the config's codecs when the first call needs it.
-            }
-        }
-        if s.codecs.is_empty() {
-            warn!("no codec configured");
+        // Without an env yet, the first call builds one from the config.
+        if let Some(env) = &mut self.call_env {
+            env.media.codecs = s.codec_kinds();
         }
     }
 }
