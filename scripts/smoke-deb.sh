@@ -158,14 +158,24 @@ echo "$out" | grep -q "$(dpkg-deb -f "$DEB" Version)" || fail "parley-cli --vers
 ok "parley-cli --version prints the package version"
 
 step "parley under Xvfb"
-DISPLAY_NUM=""
-for n in $(seq 90 140); do
-  if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then DISPLAY_NUM=$n; break; fi
-done
-[ -n "$DISPLAY_NUM" ] || fail "no free X display"
-Xvfb ":$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp >"$RUN/xvfb.log" 2>&1 &
+# Xvfb picks a free display itself and writes its number to -displayfd only
+# once it accepts connections: the socket file appears earlier than that, and
+# starting the app on a socket that is not served yet failed CI once with
+# "Failed to initialize GTK".
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$RUN/display" >"$RUN/xvfb.log" 2>&1 &
 XVFB_PID=$!
-for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$DISPLAY_NUM" ] && break; sleep 0.1; done
+DISPLAY_NUM=""
+for _ in $(seq 300); do
+  DISPLAY_NUM="$(tr -dc 0-9 <"$RUN/display")"
+  [ -n "$DISPLAY_NUM" ] && break
+  kill -0 "$XVFB_PID" 2>/dev/null || { cat "$RUN/xvfb.log" >&2; fail "Xvfb exited at start"; }
+  sleep 0.1
+done
+[ -n "$DISPLAY_NUM" ] || { cat "$RUN/xvfb.log" >&2; fail "Xvfb did not report a display within 30 s"; }
+# Belt and braces: a client must get through before the app is started.
+for _ in $(seq 100); do xwininfo -display ":$DISPLAY_NUM" -root >/dev/null 2>&1 && break; sleep 0.1; done
+xwininfo -display ":$DISPLAY_NUM" -root >/dev/null 2>&1 || { cat "$RUN/xvfb.log" >&2; fail "display :$DISPLAY_NUM refuses clients"; }
+ok "Xvfb serving display :$DISPLAY_NUM"
 mkdir -p "$R/tmp/.X11-unix" "$R/tmp/xdg"
 chmod 700 "$R/tmp/xdg"
 mount --bind /tmp/.X11-unix "$R/tmp/.X11-unix"
