@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::dns::Target;
+use crate::trace::{SipTrace, TraceDirection};
 use crate::transport::{
     ConnId, Proto, TransportConfig, TransportError, TransportEvent, Transports,
     UDP_SWITCH_THRESHOLD,
@@ -155,6 +156,15 @@ impl Endpoint {
     pub async fn start(
         config: EndpointConfig,
     ) -> Result<(Self, mpsc::Receiver<EndpointEvent>), EndpointError> {
+        Self::start_traced(config, None).await
+    }
+
+    /// As [`Endpoint::start`], recording every message sent and received
+    /// into `trace`.
+    pub async fn start_traced(
+        config: EndpointConfig,
+        trace: Option<SipTrace>,
+    ) -> Result<(Self, mpsc::Receiver<EndpointEvent>), EndpointError> {
         let (transports, net) = Transports::bind(config.transport.clone()).await?;
         let (commands, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
@@ -171,6 +181,7 @@ impl Endpoint {
             events,
             pending: HashMap::new(),
             branches: HashMap::new(),
+            trace,
         };
         tokio::spawn(driver.run(net, cmd_rx));
         Ok((
@@ -363,6 +374,9 @@ struct Driver {
     pending: HashMap<TransactionId, Pending>,
     /// Client branch -> transaction, to pin send failures.
     branches: HashMap<String, TransactionId>,
+    /// Where every message sent and received is recorded (the SIP trace
+    /// view); this driver is the one place all of them pass.
+    trace: Option<SipTrace>,
 }
 
 impl Driver {
@@ -378,6 +392,7 @@ impl Driver {
                             ev = net.recv() => match ev {
                                 Some(TransportEvent::Message(inc)) => {
                                     let inc = *inc;
+                                    self.trace(TraceDirection::Received, inc.proto, inc.source, &inc.message);
                                     self.layer.handle_message(Instant::now(), inc.message, inc.source, inc.proto.to_via());
                                 }
             Some(TransportEvent::Closed { conn, peer, reason }) => {
@@ -553,6 +568,7 @@ impl Driver {
     /// [`TransportEvent::Closed`].
     fn transmit(&mut self, t: Transmit) {
         let proto = Proto::from_via(&t.transport);
+        self.trace(TraceDirection::Sent, proto, t.dest, &t.message);
         let bytes = t.message.to_bytes();
         let branch = match &t.message {
             Message::Request(r) => r
@@ -691,6 +707,24 @@ impl Driver {
                     }
                 }
             }
+        }
+    }
+
+    fn trace(&self, direction: TraceDirection, proto: Proto, remote: SocketAddr, m: &Message) {
+        if let Some(trace) = self.trace.as_ref().filter(|t| t.is_enabled()) {
+            // Bound to every interface: show the one the peer is reached on.
+            let local = self
+                .transports
+                .local_addr(proto)
+                .or_else(|| self.transports.local_addr(Proto::Udp))
+                .map(|a| {
+                    if a.ip().is_unspecified() {
+                        SocketAddr::new(route_ip(remote), a.port())
+                    } else {
+                        a
+                    }
+                });
+            trace.record(direction, proto, local, remote, m);
         }
     }
 

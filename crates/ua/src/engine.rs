@@ -168,6 +168,8 @@ pub struct Engine {
     events: broadcast::Sender<Event>,
     /// History and contacts, read without a round trip to the task.
     store: crate::chat::Store,
+    /// The SIP trace, read without a round trip to the task.
+    trace: crate::trace::SipTrace,
 }
 
 impl Engine {
@@ -179,7 +181,9 @@ impl Engine {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let store = chat::store_for(&options.paths);
+        let trace = crate::trace::SipTrace::default();
         let mut task = Task {
+            trace: trace.clone(),
             chat: chat::ChatSide::new(crate::chat::Outbox::new(store.clone(), events.clone())),
             presence: presence::PresenceSide::default(),
             own_events: events.subscribe(),
@@ -208,6 +212,7 @@ impl Engine {
             commands,
             events,
             store,
+            trace,
         })
     }
 
@@ -423,6 +428,8 @@ struct Task {
     presence: presence::PresenceSide,
     /// Our own events, for registrations (retry, auto-watch).
     own_events: broadcast::Receiver<Event>,
+    /// Every SIP message the endpoint sends and receives.
+    trace: crate::trace::SipTrace,
 }
 
 mod calls;
@@ -430,6 +437,7 @@ mod chat;
 mod history;
 mod presence;
 mod settings;
+mod trace;
 
 /// A call's last state and how it ended.
 type Ended = (CallInfo, crate::api::CallEnd);
@@ -734,7 +742,7 @@ impl Task {
             },
             timers: sip_core::TimerConfig::default(),
         };
-        let (ep, events) = Endpoint::start(config).await?;
+        let (ep, events) = Endpoint::start_traced(config, Some(self.trace.clone())).await?;
         self.net = Some(events);
         self.endpoint = Some(ep.clone());
         Ok(ep)

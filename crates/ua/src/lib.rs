@@ -17,6 +17,7 @@ pub mod presence;
 pub mod registration;
 mod ringing;
 pub mod settings;
+pub mod trace;
 pub mod transport;
 mod util;
 
