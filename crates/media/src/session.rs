@@ -57,6 +57,11 @@ struct FecPlan {
 }
 
 impl FecPlan {
+    /// The loss planned for now, percent.
+    fn planned(&self) -> u8 {
+        self.expected.ceil().min(100.0) as u8
+    }
+
     /// A reception report from the peer about our stream: percent lost.
     fn peer_report(&mut self, lost: f64) -> u8 {
         self.peer_reported = true;
@@ -80,6 +85,93 @@ impl FecPlan {
         self.expected.ceil().min(100.0) as u8
     }
 }
+/// Loss (percent) at which packets start going out twice.
+const DUP_ON_PERCENT: f64 = 2.0;
+/// Own receive loss (percent) taken as a sign the path still loses.
+const DUP_EVIDENCE_PERCENT: f64 = 1.0;
+/// Copies stop after this long without any sign of loss.
+const DUP_HOLD: Duration = Duration::from_secs(30);
+
+/// Redundancy: on a lossy path every audio packet goes out twice, the
+/// copy right after the original, with the same sequence number and
+/// bytes. The receiver keeps whichever copy arrives first and drops
+/// the other as a duplicate (RFC 3550 §A.1 keeps it out of the loss
+/// count, SRTP's replay window rejects it). Independent loss p becomes
+/// p² (5 % -> 0.25 %) for twice the audio bitrate (Opus at 32 kbit/s:
+/// about 48 -> 96 kbit/s with headers), and it works with any receiver,
+/// unlike Opus in-band FEC, which many decoders never read (baresip's
+/// conceals by PLC only). Back to back, not a frame apart: a copy a
+/// frame late reads as a frame of jitter to an adaptive receiver (ours
+/// among them), which then stretches its delay up and drops a frame to
+/// come back (measured: 12 dB SNR on the test tone against 19 back to
+/// back); the price is that a burst taking both copies is not repaired.
+///
+/// ```text
+///  [Off] ── peer reports >= 2 % loss (own receive loss ──> [On]
+///    ^      before the peer's first report)                  │
+///    └─────── 30 s without loss seen (own receive >= 1 %, ───┘
+///             or any loss the peer still reports)
+/// ```
+///
+/// While on, the peer's reports read about 0 % (the copies fill the
+/// gaps), so they cannot say the path healed: our own receive loss
+/// stands in (paths usually lose both ways), and after 30 s without any
+/// the copies stop and the next report measures the path again.
+#[derive(Debug, Default)]
+struct Redundancy {
+    enabled: bool,
+    on: bool,
+    evidence_at: Option<Instant>,
+    /// The copy due out now.
+    pending: Option<Vec<u8>>,
+    /// Copies sent (not counted in RTCP's packet count).
+    copies: u64,
+}
+
+impl Redundancy {
+    /// A loss figure: `peer` when it describes our stream. Returns
+    /// whether the state changed.
+    fn observe(&mut self, now: Instant, lost: f64, peer: bool) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let was = self.on;
+        if !self.on {
+            if lost >= DUP_ON_PERCENT {
+                self.on = true;
+                self.evidence_at = Some(now);
+            }
+        } else {
+            let evidence = if peer {
+                lost > 0.0
+            } else {
+                lost >= DUP_EVIDENCE_PERCENT
+            };
+            if evidence {
+                self.evidence_at = Some(now);
+            } else if self
+                .evidence_at
+                .is_none_or(|t| now.duration_since(t) >= DUP_HOLD)
+            {
+                self.on = false;
+                self.pending = None;
+            }
+        }
+        was != self.on
+    }
+
+    /// The loss the encoder should plan for when `expected` is the
+    /// path's: with copies on, only both copies lost is a loss.
+    fn residual(&self, expected: u8) -> u8 {
+        if self.on {
+            let p = f64::from(expected);
+            (p * p / 100.0).floor() as u8
+        } else {
+            expected
+        }
+    }
+}
+
 /// Capture kept at most (1 s) when nobody polls.
 const MAX_CAPTURE: usize = SESSION_RATE as usize;
 /// Playout kept decoded ahead at most.
@@ -215,8 +307,9 @@ struct Receiver {
 }
 
 impl Receiver {
-    /// Extended sequence number; switches SSRC without a playout gap.
-    fn extend(&mut self, ssrc: u32, seq: u16) -> u64 {
+    /// Extended sequence number, and whether it is new (not a copy);
+    /// switches SSRC without a playout gap.
+    fn extend(&mut self, ssrc: u32, seq: u16) -> (u64, bool) {
         if self.ssrc != Some(ssrc) {
             let continue_at = if self.ssrc.is_some() {
                 self.max_ext + 1
@@ -234,7 +327,7 @@ impl Receiver {
             self.last_transit = None;
             self.received += 1;
             self.seen = 1;
-            return continue_at;
+            return (continue_at, true);
         }
         // Unwrap against the highest seen (RFC 3550 A.1).
         let cur = self.max_ext.wrapping_sub(self.seq_offset);
@@ -246,14 +339,16 @@ impl Receiver {
             self.max_ext = ext;
             self.seen |= 1;
             self.received += 1;
+            (ext, true)
         } else {
             let bit = 1u128.checked_shl((self.max_ext - ext) as u32).unwrap_or(0);
-            if self.seen & bit == 0 {
+            let fresh = self.seen & bit == 0;
+            if fresh {
                 self.seen |= bit;
                 self.received += 1;
             }
+            (ext, fresh)
         }
-        ext
     }
 
     fn jitter_update(&mut self, arrival_ts: i64, rtp_ts: u32) {
@@ -341,6 +436,9 @@ pub struct AudioSession {
     rtt_ms: Option<f64>,
     remote_loss: f64,
     fec: FecPlan,
+    dup: Redundancy,
+    /// The peer's reports count at least once before own loss is ignored.
+    peer_reported: bool,
     cn_level: Option<u8>,
     noise_seed: u32,
     scratch: Vec<i16>,
@@ -395,11 +493,36 @@ impl AudioSession {
             rtt_ms: None,
             remote_loss: 0.0,
             fec: FecPlan::default(),
+            dup: Redundancy {
+                enabled: true,
+                ..Redundancy::default()
+            },
+            peer_reported: false,
             cn_level: None,
             noise_seed: 0x1234_5678,
             scratch: Vec::new(),
             payload: Vec::new(),
         })
+    }
+
+    /// Turns sending audio twice on a lossy path on or off (on by
+    /// default; see [`Redundancy`]).
+    pub fn set_redundancy(&mut self, enabled: bool) {
+        self.dup.enabled = enabled;
+        if !enabled {
+            self.dup = Redundancy::default();
+            self.codec.set_packet_loss(self.fec.planned());
+        }
+    }
+
+    /// Whether audio packets now go out twice.
+    pub fn redundancy_active(&self) -> bool {
+        self.dup.on
+    }
+
+    /// Audio packets sent a second time so far.
+    pub fn redundant_copies(&self) -> u64 {
+        self.dup.copies
     }
 
     /// Our SSRC.
@@ -491,7 +614,12 @@ impl AudioSession {
         if !self.sending() {
             // Hold: nothing but RTCP (our keep-alive); audio is dropped.
             self.capture.clear();
+            self.dup.pending = None;
             return None;
+        }
+        if let Some(copy) = self.dup.pending.take() {
+            self.dup.copies += 1;
+            return Some((copy, self.remote));
         }
         if let Some(p) = self.poll_dtmf(now) {
             return Some((p, self.remote));
@@ -517,7 +645,11 @@ impl AudioSession {
                 let pt = self.neg.codec.payload_type;
                 let ts = self.ts;
                 self.ts = self.ts.wrapping_add(self.rtp_frame_ticks());
-                self.build_rtp(pt, marker, ts, &payload)
+                let pkt = self.build_rtp(pt, marker, ts, &payload);
+                if self.dup.on {
+                    self.dup.pending = pkt.clone();
+                }
+                pkt
             }
             Err(e) => {
                 tracing::warn!(error = %e, "media: encoding failed");
@@ -613,11 +745,17 @@ impl AudioSession {
     fn build_rtcp(&mut self, now: Instant) -> Option<Vec<u8>> {
         let report = self.rx.report(now);
         if let Some(r) = &report {
-            if let Some(p) = self
-                .fec
-                .own_loss(f64::from(r.fraction_lost) * 100.0 / 256.0)
-            {
-                self.codec.set_packet_loss(p);
+            let own = f64::from(r.fraction_lost) * 100.0 / 256.0;
+            let fec = self.fec.own_loss(own);
+            // Before the peer reports, our own loss stands in for the
+            // path; afterwards it only keeps copies going (Redundancy).
+            if !self.peer_reported || self.dup.on {
+                self.dup.observe(now, own, false);
+            }
+            if let Some(p) = fec {
+                self.codec.set_packet_loss(self.dup.residual(p));
+            } else if !self.dup.on && self.dup.enabled {
+                self.codec.set_packet_loss(self.fec.planned());
             }
         }
         let raw = if self.sent_since_report {
@@ -687,8 +825,11 @@ impl AudioSession {
         let plain = match &mut self.srtp_rx {
             Some(s) => match s.ctx.decrypt_rtp(data) {
                 Ok(b) => b.to_vec(),
+                // A copy of a packet already taken (the peer's redundancy,
+                // or the network's): dropped, and no sign of forgery.
+                Err(rtc_shared::error::Error::SrtpSsrcDuplicated(..)) => return,
                 Err(_) => {
-                    // Forged, replayed or not ours: dropped silently.
+                    // Forged or not ours: dropped silently.
                     s.note_failure();
                     return;
                 }
@@ -717,7 +858,12 @@ impl AudioSession {
             self.handle_event(h.timestamp, &pkt.payload);
             return;
         }
-        let ext = self.rx.extend(h.ssrc, h.sequence_number);
+        let (ext, fresh) = self.rx.extend(h.ssrc, h.sequence_number);
+        if !fresh {
+            // A copy (the peer's redundancy): its late arrival says nothing
+            // about jitter, and the buffer already holds or played it.
+            return;
+        }
         let arrival =
             now.duration_since(self.epoch).as_secs_f64() * f64::from(self.neg.codec.clock_rate);
         self.rx.jitter_update(arrival as i64, h.timestamp);
@@ -780,8 +926,10 @@ impl AudioSession {
 
     fn on_report(&mut self, now: Instant, r: &ReceptionReport) {
         self.remote_loss = f64::from(r.fraction_lost) * 100.0 / 256.0;
+        self.peer_reported = true;
         let p = self.fec.peer_report(self.remote_loss);
-        self.codec.set_packet_loss(p);
+        self.dup.observe(now, self.remote_loss, true);
+        self.codec.set_packet_loss(self.dup.residual(p));
         if let Some((lsr, _)) = self.last_sr_ntp {
             if r.last_sender_report == lsr && lsr != 0 {
                 let a = (self.ntp(now) >> 16) as u32;

@@ -149,6 +149,8 @@ fn opus_over_lossy_reordering_link() {
     let now = Instant::now();
     let mut a = AudioSession::new(&na, now).unwrap();
     let mut b = AudioSession::new(&nb, now).unwrap();
+    // Concealment and FEC are under test here, not the copies.
+    a.set_redundancy(false);
     let link = Link {
         loss_every: 20,
         reorder_every: 7,
@@ -502,6 +504,116 @@ fn fec_follows_reported_loss_and_stops_on_a_clean_link() {
     assert_eq!(f.peer_report(0.0), 1);
     assert_eq!(f.peer_report(0.0), 0, "FEC stops after a few clean reports");
     assert_eq!(f.peer_report(0.0), 0);
+}
+
+#[test]
+fn redundancy_starts_on_reported_loss_and_stops_after_half_a_minute_clean() {
+    let t0 = Instant::now();
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    let mut r = Redundancy {
+        enabled: true,
+        ..Redundancy::default()
+    };
+    assert!(
+        !r.observe(at(0), 1.5, true),
+        "1.5 % is not worth the bitrate"
+    );
+    assert!(r.observe(at(5), 4.0, true), "4 % reported: copies on");
+    assert_eq!(r.residual(5), 0, "5 % either way leaves 0.25 %: no FEC");
+    assert_eq!(r.residual(20), 4);
+    // The peer now sees the gaps filled; our own receive loss says the
+    // path still loses.
+    assert!(!r.observe(at(10), 0.0, true));
+    assert!(!r.observe(at(12), 3.0, false));
+    assert!(!r.observe(at(40), 0.0, true), "28 s since loss was seen");
+    assert!(r.on);
+    assert!(r.observe(at(43), 0.0, false), "30 s clean: off, to measure");
+    assert!(!r.on && r.pending.is_none());
+    assert_eq!(r.residual(5), 5);
+    // Residual loss the peer still reports also keeps them on.
+    assert!(r.observe(at(50), 6.0, true));
+    assert!(!r.observe(at(75), 0.4, true));
+    assert!(!r.observe(at(100), 0.0, true), "25 s after the 0.4 %");
+    assert!(r.observe(at(106), 0.0, true));
+    // Switched off by the user: never on.
+    let mut off = Redundancy::default();
+    assert!(!off.observe(at(0), 50.0, true));
+}
+
+/// Concealed frames the receiver reported over the run's last stats.
+fn concealed(events: &[MediaEvent]) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Stats(s) => Some(s.concealed_frames),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn copies_on_a_lossy_link_leave_nothing_to_conceal() {
+    for srtp in [false, true] {
+        let (na, nb) = negotiate(vec![CodecKind::Opus], srtp);
+        let now = Instant::now();
+        let link = Link {
+            loss_every: 20,
+            reorder_every: 0,
+            duplicate_every: 0,
+            jitter_ms: 5,
+        };
+        let mut a = AudioSession::new(&na, now).unwrap();
+        let mut b = AudioSession::new(&nb, now).unwrap();
+        let (sent, heard, events) = run(&mut a, &mut b, &link, 16_000);
+        assert!(a.redundancy_active(), "B reported 5 % loss");
+        // From about 3 s (after B's first report) every frame went twice.
+        assert!(
+            a.redundant_copies() > 500,
+            "{} copies",
+            a.redundant_copies()
+        );
+        let c = concealed(&events);
+        let (mid, end) = (c[1], *c.last().unwrap());
+        assert_eq!(end - mid, 0, "concealed after the copies started: {c:?}");
+        // Once both runs are past B's first report (2.5 s).
+        let tail = 4 * SESSION_RATE as usize;
+        let snr_copies = aligned_snr(&sent[tail..], &heard[tail..]);
+        eprintln!(
+            "DEBUG jb target {} late {} dropped {} concealed {}",
+            b.jb.target_ms(),
+            b.jb.late,
+            b.jb.dropped,
+            b.jb.concealed
+        );
+        for k in 1..15 {
+            let a0 = k * SESSION_RATE as usize;
+            eprintln!(
+                "DEBUG s{k} {:.1}",
+                aligned_snr(
+                    &sent[a0..a0 + 2 * SESSION_RATE as usize],
+                    &heard[a0..a0 + 2 * SESSION_RATE as usize]
+                )
+            );
+        }
+        if srtp {
+            let rx = b.srtp_rx.as_ref().unwrap();
+            assert_eq!(rx.failures, 0, "copies are replays, not forgeries");
+        }
+
+        // The same link without copies keeps concealing.
+        let mut a = AudioSession::new(&na, now).unwrap();
+        let mut b = AudioSession::new(&nb, now).unwrap();
+        a.set_redundancy(false);
+        let (sent, heard, events) = run(&mut a, &mut b, &link, 16_000);
+        assert_eq!(a.redundant_copies(), 0);
+        let c = concealed(&events);
+        assert!(c.last().unwrap() - c[1] > 20, "{c:?}");
+        let snr_plain = aligned_snr(&sent[tail..], &heard[tail..]);
+        assert!(
+            snr_copies > snr_plain + 1.0,
+            "SNR {snr_copies:.1} dB with copies, {snr_plain:.1} without"
+        );
+    }
 }
 
 /// RFC 3711 Appendix B.3's master key and salt; the packets are the
