@@ -4,12 +4,14 @@
 pub mod bridge;
 pub mod call_audio;
 pub mod codec;
+pub mod conference;
 pub mod device;
 pub mod devices;
 pub mod g711;
 mod jitter;
 pub mod level;
 pub mod processing;
+pub mod recorder;
 mod resample;
 pub mod ringer;
 pub mod sdp;
