@@ -46,6 +46,12 @@ const COMMANDS: &[&str] = &[
     "history_clear",
     "history_mark_seen",
     "history_unseen_missed",
+    "sip_trace_dialogs",
+    "sip_trace",
+    "sip_trace_export",
+    "sip_trace_clear",
+    "sip_trace_enabled",
+    "sip_trace_set_enabled",
     "update_check",
     "update_install",
 ];

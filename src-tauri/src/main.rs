@@ -26,6 +26,7 @@ mod chat;
 mod history;
 mod links;
 mod media;
+mod trace;
 mod presence;
 #[cfg(desktop)]
 mod updater;
@@ -275,6 +276,12 @@ fn main() {
             history::history_clear,
             history::history_mark_seen,
             history::history_unseen_missed,
+            trace::sip_trace_dialogs,
+            trace::sip_trace,
+            trace::sip_trace_export,
+            trace::sip_trace_clear,
+            trace::sip_trace_enabled,
+            trace::sip_trace_set_enabled,
             #[cfg(desktop)]
             updater::update_check,
             #[cfg(desktop)]

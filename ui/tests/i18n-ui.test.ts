@@ -64,6 +64,7 @@ describe("the app in Russian", () => {
       "Чаты",
       "История",
       "Настройки",
+      "SIP-трассировка",
     ]);
     expect(screen.getByRole("navigation", { name: "Главное меню" })).toBeTruthy();
     expect(screen.getByTestId("missed-badge").getAttribute("aria-label")).toBe("3 пропущенных");

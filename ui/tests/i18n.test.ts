@@ -107,7 +107,7 @@ describe("locale", () => {
     expect(localStorage.getItem("parley.language")).toBe("ru");
     expect(document.documentElement.lang).toBe("ru");
     expect(initialLocale()).toBe("ru");
-    expect(SCREENS.map((s) => s.label)).toEqual(["Контакты", "Набор номера", "Чаты", "История", "Настройки"]);
+    expect(SCREENS.map((s) => s.label)).toEqual(["Контакты", "Набор номера", "Чаты", "История", "Настройки", "SIP-трассировка"]);
     expect(callStateLabel(info({ state: "on_hold", held_by_us: true })).text).toBe("На удержании");
     setLocale("en");
     expect(localStorage.getItem("parley.language")).toBe("en");

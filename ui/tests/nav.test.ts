@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_SCREEN, SCREENS, neighbour, screenForShortcut, screenFromHash } from "../src/lib/nav";
 
 describe("navigation", () => {
-  it("lists the five main screens in order", () => {
-    expect(SCREENS.map((s) => s.label)).toEqual(["Contacts", "Dialpad", "Chats", "History", "Settings"]);
+  it("lists the main screens in order", () => {
+    expect(SCREENS.map((s) => s.label)).toEqual(["Contacts", "Dialpad", "Chats", "History", "Settings", "SIP trace"]);
   });
 
   it("reads the screen from the location hash", () => {
@@ -19,6 +19,7 @@ describe("navigation", () => {
     });
     expect(screenForShortcut(k("2"))).toBe("dialpad");
     expect(screenForShortcut(k("5"))).toBe("settings");
+    expect(screenForShortcut(k("6"))).toBe("trace");
     expect(screenForShortcut(k("9"))).toBeNull();
     expect(screenForShortcut(k("2", { altKey: false }))).toBeNull();
     expect(screenForShortcut(k("2", { ctrlKey: true }))).toBeNull();
@@ -26,7 +27,8 @@ describe("navigation", () => {
 
   it("moves with arrow keys and wraps", () => {
     expect(neighbour("contacts", 1)).toBe("dialpad");
-    expect(neighbour("contacts", -1)).toBe("settings");
-    expect(neighbour("settings", 1)).toBe("contacts");
+    expect(neighbour("contacts", -1)).toBe("trace");
+    expect(neighbour("settings", 1)).toBe("trace");
+    expect(neighbour("trace", 1)).toBe("contacts");
   });
 });

@@ -15,6 +15,8 @@ import type { HistoryFilter } from "./bindings/HistoryFilter";
 import type { AudioDevices } from "./bindings/AudioDevices";
 import type { MediaSettings } from "./bindings/MediaSettings";
 import type { PendingWatcher } from "./bindings/PendingWatcher";
+import type { SipTraceDialog } from "./bindings/SipTraceDialog";
+import type { SipTraceMessage } from "./bindings/SipTraceMessage";
 import type { WatcherDecision } from "./bindings/WatcherDecision";
 import type { VcardReport } from "./bindings/VcardReport";
 import type { Event } from "./bindings/Event";
@@ -152,6 +154,24 @@ export const clearCallHistory = (): Promise<number> => call("history_clear");
 export const markMissedSeen = (): Promise<number> => call("history_mark_seen");
 
 export const unseenMissedCalls = (): Promise<number> => call("history_unseen_missed");
+
+// SIP trace (secrets already masked by the engine).
+
+/** The dialogs in the SIP trace, most recently active first. */
+export const sipTraceDialogs = (): Promise<SipTraceDialog[]> => call("sip_trace_dialogs");
+
+/** The messages of the dialog with `callId`. */
+export const sipTrace = (callId: string): Promise<SipTraceMessage[]> => call("sip_trace", { callId });
+
+/** Saves one dialog (every dialog when null) as text in Downloads; resolves to the file's path. */
+export const exportSipTrace = (callId: string | null): Promise<string> => call("sip_trace_export", { callId });
+
+export const clearSipTrace = (): Promise<void> => call("sip_trace_clear");
+
+export const sipTraceEnabled = (): Promise<boolean> => call("sip_trace_enabled");
+
+/** Turns recording on or off (off forgets what was recorded). */
+export const setSipTraceEnabled = (on: boolean): Promise<void> => call("sip_trace_set_enabled", { on });
 
 // Links and updates.
 

@@ -1,7 +1,7 @@
 // The screens every later feature hangs on, and how to reach them.
 import { t, type MessageKey } from "./i18n.svelte";
 
-export type ScreenId = "contacts" | "dialpad" | "chats" | "history" | "settings";
+export type ScreenId = "contacts" | "dialpad" | "chats" | "history" | "settings" | "trace";
 
 export interface Screen {
   id: ScreenId;
@@ -17,6 +17,7 @@ export const SCREENS: readonly Screen[] = [
   screen("chats", "3"),
   screen("history", "4"),
   screen("settings", "5"),
+  screen("trace", "6"),
 ];
 
 function screen(id: ScreenId, key: string): Screen {
