@@ -295,6 +295,11 @@ fn main() {
             std::process::exit(1);
         }
     };
+            media::audio_test_start,
+            media::audio_test_stop,
+            media::audio_test_sound,
+            presence::account_pickup_code_set,
+            presence::account_get,
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             if let Some(engine) = handle.try_state::<Engine>() {

@@ -113,6 +113,26 @@ pub(crate) async fn line_pickup(
     engine.pickup(&account, &uri).await.map_err(err)
 }
 
+/// An account's settings for the account editor (never its password).
+#[tauri::command]
+pub(crate) async fn account_get(
+    engine: State<'_, Engine>,
+    name: String,
+) -> CmdResult<ua::AccountInput> {
+    engine.account_input(&name).await.map_err(err)
+}
+
+/// Sets (or with an empty or null code clears) `account`'s call-pickup
+/// code; the engine checks it (0-9, * and #) and saves it.
+#[tauri::command]
+pub(crate) async fn account_pickup_code_set(
+    engine: State<'_, Engine>,
+    account: String,
+    code: Option<String>,
+) -> CmdResult<()> {
+    engine.set_pickup_code(&account, code).await.map_err(err)
+}
+
 /// Strangers who subscribed to our presence and wait for the user.
 #[tauri::command]
 pub(crate) async fn watchers_pending(engine: State<'_, Engine>) -> CmdResult<Vec<PendingWatcher>> {

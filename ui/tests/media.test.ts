@@ -18,6 +18,11 @@ const base = (): MediaSettings => ({
 vi.mock("../src/lib/ipc", () => ({
   mediaSettings: vi.fn(async () => base()),
   setMediaSettings: vi.fn(async () => {}),
+  // The sound test runs while the section is shown (tests in sound-test.test.ts).
+  onEngineEvent: vi.fn(async () => () => {}),
+  startAudioTest: vi.fn(async () => {}),
+  stopAudioTest: vi.fn(async () => {}),
+  playTestSound: vi.fn(async () => {}),
   audioDevices: vi.fn(async () => ({
     inputs: [{ id: "mic1", name: "Built-in Mic", is_default: true }],
     outputs: [

@@ -1,6 +1,7 @@
 //! Parley's audio engine. The core is pure (samples and packets in,
 //! samples and packets out, time as an argument); devices sit at the edge.
 
+pub mod audio_test;
 pub mod bridge;
 pub mod call_audio;
 pub mod codec;

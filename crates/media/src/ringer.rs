@@ -27,6 +27,8 @@ pub enum RingerTone {
     Ringtone,
     /// Our outgoing call rings at the peer (180 without early media).
     Ringback(ToneRegion),
+    /// The sound settings' test sound (once, about a second).
+    TestSound,
 }
 
 /// A tone playing on an output device until dropped.
@@ -102,6 +104,7 @@ fn open(
     let generator = match tone {
         RingerTone::Ringtone => ToneGenerator::ringtone(config.sample_rate),
         RingerTone::Ringback(region) => ToneGenerator::ringback(region, config.sample_rate),
+        RingerTone::TestSound => ToneGenerator::test_sound(config.sample_rate),
     };
     let name = device.to_string();
     let on_error = |e: cpal::Error| debug!(error = %e, "ringer stream");

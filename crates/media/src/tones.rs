@@ -63,6 +63,16 @@ const RINGTONE: &[Segment] = &[
     off(2100),
 ];
 
+/// The "play test sound" of the sound settings: three rising notes (C5,
+/// E5, G5), once.
+const TEST_SOUND: &[Segment] = &[
+    on(250, 523.25, 0.0),
+    off(50),
+    on(250, 659.25, 0.0),
+    off(50),
+    on(500, 783.99, 0.0),
+];
+
 /// DTMF row and column frequencies (ITU-T Q.23) for a key.
 pub fn dtmf_freqs(key: char) -> Option<(f32, f32)> {
     const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
@@ -137,6 +147,11 @@ impl ToneGenerator {
     /// The local ringtone for an incoming call.
     pub fn ringtone(rate: u32) -> ToneGenerator {
         Self::new(rate, RINGTONE, true)
+    }
+
+    /// The settings' test sound: about a second, once.
+    pub fn test_sound(rate: u32) -> ToneGenerator {
+        Self::new(rate, TEST_SOUND, false)
     }
 
     /// Key-press feedback: `ms` of the key's DTMF pair, once. `None` for a

@@ -282,6 +282,18 @@ pub enum Event {
         /// Speaker RMS in dBFS.
         output_db: f32,
     },
+    /// The sound test of the settings started, moved on or stopped.
+    AudioTest {
+        /// Where it stands.
+        state: crate::settings::AudioTestState,
+    },
+    /// The microphone's level during the sound test (about 20 a second).
+    AudioTestLevel {
+        /// RMS in dBFS (-100 is silence).
+        rms_db: f32,
+        /// Peak in dBFS.
+        peak_db: f32,
+    },
     /// The peer sent a DTMF digit (RFC 4733 or SIP INFO).
     Dtmf {
         /// The call id.

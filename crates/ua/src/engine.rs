@@ -73,6 +73,9 @@ pub enum EngineError {
     /// A call history command failed.
     #[error(transparent)]
     History(#[from] crate::history::HistoryError),
+    /// The sound test could not start.
+    #[error(transparent)]
+    AudioTest(#[from] crate::settings::AudioTestError),
 }
 
 /// Network settings of the SIP engine.
@@ -158,6 +161,7 @@ enum Command {
     Chat(chat::ChatCommand),
     Presence(presence::PresenceCommand),
     Settings(settings::SettingsCommand),
+    AudioTest(audio_test::AudioTestCommand),
 }
 
 /// Handle to a running engine. Cheap to clone; every clone drives the same
@@ -205,6 +209,7 @@ impl Engine {
             ringing: None,
             ringing_output: None,
             waiting: crate::ringing::Waiting::default(),
+            audio_test: audio_test::AudioTestSide::default(),
         };
         task.apply_media();
         tokio::spawn(task.run(rx));
@@ -428,10 +433,13 @@ struct Task {
     presence: presence::PresenceSide,
     /// Our own events, for registrations (retry, auto-watch).
     own_events: broadcast::Receiver<Event>,
+    /// The sound test of the settings, while it runs.
+    audio_test: audio_test::AudioTestSide,
     /// Every SIP message the endpoint sends and receives.
     trace: crate::trace::SipTrace,
 }
 
+mod audio_test;
 mod calls;
 mod chat;
 mod history;
@@ -544,6 +552,7 @@ impl Task {
                 Command::Chat(cmd) => self.chat_command(cmd).await,
                 Command::Presence(cmd) => self.presence_command(cmd).await,
                 Command::Settings(cmd) => self.settings_command(cmd),
+                Command::AudioTest(cmd) => self.audio_test_command(cmd),
                 Command::AddAccount(input, password, reply) => {
                     let name = input.name.trim().to_owned();
                     let result = self.add_account(input, password).await;

@@ -165,6 +165,68 @@ impl From<media::device::DeviceList> for AudioDevices {
     }
 }
 
+/// What the sound test of the settings should do: the microphone's level
+/// always, and with `echo` the echo test (what you say is played back
+/// [`media::audio_test::ECHO_MS`] later). `None` devices are the saved
+/// choice, else the platform default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AudioTestRequest {
+    /// Microphone (id or name).
+    pub input: Option<String>,
+    /// Speaker (id or name).
+    pub output: Option<String>,
+    /// Record and play back.
+    pub echo: bool,
+}
+
+/// Where the sound test stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[ts(export)]
+pub enum AudioTestState {
+    /// The microphone's level is measured; nothing is played.
+    Metering,
+    /// Echo test: say something, it is being recorded.
+    Recording,
+    /// Echo test: what was recorded is being played back.
+    PlayingBack,
+    /// Not running.
+    Stopped {
+        /// Why.
+        reason: AudioTestStop,
+    },
+}
+
+/// Why the sound test stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "why", rename_all = "snake_case")]
+#[ts(export)]
+pub enum AudioTestStop {
+    /// Asked to.
+    Requested,
+    /// A call started and took the sound devices.
+    CallStarted,
+    /// It ran for its time limit.
+    TimedOut,
+    /// A device failed (unplugged, taken by another program).
+    DeviceFailed {
+        /// What the sound system said.
+        reason: String,
+    },
+}
+
+/// Errors of the sound test.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioTestError {
+    /// Calls use the sound devices; the test waits until they end.
+    #[error("a call is using the sound devices")]
+    CallInProgress,
+    /// The device is missing, busy or refused.
+    #[error(transparent)]
+    Device(#[from] media::device::AudioDeviceError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

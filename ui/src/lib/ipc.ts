@@ -14,6 +14,7 @@ import type { HistoryEntry } from "./bindings/HistoryEntry";
 import type { HistoryFilter } from "./bindings/HistoryFilter";
 import type { AudioDevices } from "./bindings/AudioDevices";
 import type { MediaSettings } from "./bindings/MediaSettings";
+import type { AudioTestRequest } from "./bindings/AudioTestRequest";
 import type { PendingWatcher } from "./bindings/PendingWatcher";
 import type { SipTraceDialog } from "./bindings/SipTraceDialog";
 import type { SipTraceMessage } from "./bindings/SipTraceMessage";
@@ -49,6 +50,22 @@ export const audioDevices = (): Promise<AudioDevices> => call("audio_devices");
 
 export const addAccount = (input: AccountInput, password: string | null): Promise<void> =>
   call("add_account", { input, password });
+
+/** Starts or changes the sound test (level, and the echo test with `echo`); resolves once the devices are open. */
+export const startAudioTest = (request: AudioTestRequest): Promise<void> => call("audio_test_start", { request });
+
+/** Stops the sound test. */
+export const stopAudioTest = (): Promise<void> => call("audio_test_stop");
+
+/** Plays the test sound on `output` (saved ringer or speaker when null); resolves once played. */
+export const playTestSound = (output: string | null): Promise<void> => call("audio_test_sound", { output });
+
+/** An account's settings for the editor (never its password). */
+export const accountInput = (name: string): Promise<AccountInput> => call("account_get", { name });
+
+/** Sets or (with null) clears an account's call-pickup code; the engine checks and saves it. */
+export const setPickupCode = (account: string, code: string | null): Promise<void> =>
+  call("account_pickup_code_set", { account, code });
 
 export const removeAccount = (name: string): Promise<void> => call("remove_account", { name });
 

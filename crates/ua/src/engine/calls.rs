@@ -412,6 +412,7 @@ impl Task {
             }
             _ => return,
         }
+        self.audio_test_yield_to_calls();
         self.update_ringing();
     }
 

@@ -5,6 +5,7 @@ use tokio::sync::oneshot;
 use tracing::info;
 
 use super::{Command, Engine, EngineError, Task};
+use crate::api::AccountInput;
 use crate::call::AudioChoice;
 use crate::settings::{AudioDevices, MediaSettings};
 
@@ -12,6 +13,7 @@ use crate::settings::{AudioDevices, MediaSettings};
 pub(super) enum SettingsCommand {
     Get(oneshot::Sender<MediaSettings>),
     Set(MediaSettings, oneshot::Sender<Result<(), EngineError>>),
+    Account(String, oneshot::Sender<Result<AccountInput, EngineError>>),
 }
 
 impl Engine {
@@ -26,6 +28,13 @@ impl Engine {
     /// from now on.
     pub async fn set_media_settings(&self, settings: MediaSettings) -> Result<(), EngineError> {
         self.ask(|reply| Command::Settings(SettingsCommand::Set(settings, reply)))
+            .await?
+    }
+
+    /// An account's settings as the account editor shows them (never its
+    /// password, which stays in the keyring).
+    pub async fn account_input(&self, name: &str) -> Result<AccountInput, EngineError> {
+        self.ask(|reply| Command::Settings(SettingsCommand::Account(name.to_owned(), reply)))
             .await?
     }
 
@@ -48,6 +57,23 @@ impl Task {
             }
             SettingsCommand::Set(s, reply) => {
                 let _ = reply.send(self.set_media(s));
+            }
+            SettingsCommand::Account(name, reply) => {
+                let r = self
+                    .config
+                    .account(&name)
+                    .map(|a| AccountInput {
+                        name: a.name.clone(),
+                        uri: a.uri.clone(),
+                        display_name: a.display_name.clone(),
+                        auth_user: a.auth_user.clone(),
+                        proxy: a.proxy.clone(),
+                        transport: a.transport.into(),
+                        register: a.register,
+                        pickup_code: a.pickup_code.clone(),
+                    })
+                    .ok_or(EngineError::NoSuchAccount(name));
+                let _ = reply.send(r);
             }
         }
     }
@@ -160,6 +186,68 @@ mod tests {
         assert!(text.contains("[media]") && text.contains("g722"), "{text}");
         let again = engine(dir.path());
         assert_eq!(again.media_settings().await.unwrap(), new);
+    }
+
+    /// The account editor's pickup code: read back, changed, cleared, and
+    /// every edit in the config file and after a restart.
+    #[tokio::test]
+    async fn a_pickup_code_edit_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let input = AccountInput {
+            name: "office".into(),
+            uri: "sip:alice@127.0.0.1".into(),
+            display_name: None,
+            auth_user: None,
+            proxy: None,
+            transport: crate::api::TransportKind::Udp,
+            register: false,
+            pickup_code: Some("*8".into()),
+        };
+        e.add_account(input.clone(), None).await.unwrap();
+        assert_eq!(e.account_input("office").await.unwrap(), input);
+
+        e.set_pickup_code("office", Some(" ** ".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            e.account_input("office")
+                .await
+                .unwrap()
+                .pickup_code
+                .as_deref(),
+            Some("**")
+        );
+        let config = dir.path().join("config/config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(text.contains("pickup_code = \"**\""), "{text}");
+        // Not keypad characters: refused, the saved code kept.
+        assert!(e
+            .set_pickup_code("office", Some("8a".into()))
+            .await
+            .is_err());
+        assert!(matches!(
+            e.account_input("nobody").await,
+            Err(EngineError::NoSuchAccount(_))
+        ));
+        e.shutdown().await.unwrap();
+        let again = engine(dir.path());
+        assert_eq!(
+            again
+                .account_input("office")
+                .await
+                .unwrap()
+                .pickup_code
+                .as_deref(),
+            Some("**")
+        );
+        again.set_pickup_code("office", None).await.unwrap();
+        assert_eq!(
+            again.account_input("office").await.unwrap().pickup_code,
+            None
+        );
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(!text.contains("pickup_code"), "{text}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,108 @@
+// Settings → Accounts → Edit: the pickup code can be changed after the
+// account was made; the logic, and the screen with the IPC module replaced.
+import { describe, expect, it, vi, beforeEach, afterEach } from "vitest";
+import { render, screen, fireEvent, waitFor, cleanup, within } from "@testing-library/svelte";
+import { editForm, pickupError, pickupValue } from "../src/lib/accountEdit";
+import type { AccountInput } from "../src/lib/bindings/AccountInput";
+
+const office = (): AccountInput => ({
+  name: "office",
+  uri: "sip:alice@127.0.0.1",
+  display_name: null,
+  auth_user: null,
+  proxy: null,
+  transport: "udp",
+  register: true,
+  pickup_code: "*8",
+});
+
+vi.mock("../src/lib/ipc", () => ({
+  addAccount: vi.fn(async () => {}),
+  removeAccount: vi.fn(async () => {}),
+  accountInput: vi.fn(async () => office()),
+  setPickupCode: vi.fn(async () => {}),
+}));
+
+import Settings from "../src/screens/Settings.svelte";
+import { app } from "../src/lib/app.svelte";
+import * as ipc from "../src/lib/ipc";
+
+describe("pickup code edit logic", () => {
+  it("checks keypad characters, trims, and clears when empty", () => {
+    expect(pickupError("")).toBeNull();
+    expect(pickupError(" ** ")).toBeNull();
+    expect(pickupError("*8a")).toBe("Up to 16 of 0-9, * and #");
+    expect(pickupError("1".repeat(17))).toBe("Up to 16 of 0-9, * and #");
+    expect(pickupValue(" ** ")).toBe("**");
+    expect(pickupValue("  ")).toBeNull();
+    expect(editForm(office())).toEqual({ pickupCode: "*8" });
+    expect(editForm({ ...office(), pickup_code: null })).toEqual({ pickupCode: "" });
+  });
+});
+
+describe("account editor", () => {
+  beforeEach(() => {
+    vi.clearAllMocks();
+    app.accounts = [
+      {
+        name: "office",
+        uri: "sip:alice@127.0.0.1",
+        display_name: null,
+        transport: "udp",
+        local: false,
+        registration: { state: "unregistered" },
+      },
+    ];
+  });
+  afterEach(() => {
+    cleanup();
+    app.accounts = [];
+  });
+
+  it("loads the saved code, refuses a bad one, saves a changed one and clears it", async () => {
+    render(Settings);
+    await fireEvent.click(screen.getByRole("button", { name: "Edit account office" }));
+    expect(ipc.accountInput).toHaveBeenCalledWith("office");
+    const field = (await screen.findByTestId("edit-pickup-code")) as HTMLInputElement;
+    expect(field.value).toBe("*8");
+
+    await fireEvent.input(field, { target: { value: "8x" } });
+    await fireEvent.submit(screen.getByTestId("account-editor"));
+    expect(screen.getByText("Up to 16 of 0-9, * and #")).toBeTruthy();
+    expect(field.getAttribute("aria-invalid")).toBe("true");
+    expect(ipc.setPickupCode).not.toHaveBeenCalled();
+
+    await fireEvent.input(field, { target: { value: " ** " } });
+    await fireEvent.submit(screen.getByTestId("account-editor"));
+    expect(ipc.setPickupCode).toHaveBeenCalledWith("office", "**");
+    await waitFor(() => expect(screen.getByTestId("edit-status").textContent).toBe("Pickup code saved."));
+
+    await fireEvent.input(field, { target: { value: "" } });
+    await fireEvent.submit(screen.getByTestId("account-editor"));
+    expect(ipc.setPickupCode).toHaveBeenLastCalledWith("office", null);
+
+    await fireEvent.click(screen.getByRole("button", { name: "Close" }));
+    expect(screen.queryByTestId("account-editor")).toBeNull();
+  });
+
+  it("shows the engine's refusal and a load failure", async () => {
+    vi.mocked(ipc.setPickupCode).mockRejectedValueOnce(new Error("account office: pickup_code must be 1 to 16 of 0-9, * and #"));
+    render(Settings);
+    await fireEvent.click(screen.getByRole("button", { name: "Edit account office" }));
+    const field = (await screen.findByTestId("edit-pickup-code")) as HTMLInputElement;
+    await fireEvent.input(field, { target: { value: "*9" } });
+    await fireEvent.submit(screen.getByTestId("account-editor"));
+    await waitFor(() =>
+      expect(screen.getByTestId("edit-status").textContent).toBe("account office: pickup_code must be 1 to 16 of 0-9, * and #"),
+    );
+    await fireEvent.click(screen.getByRole("button", { name: "Close" }));
+
+    vi.mocked(ipc.accountInput).mockRejectedValueOnce(new Error("no account \"office\""));
+    await fireEvent.click(screen.getByRole("button", { name: "Edit account office" }));
+    await waitFor(() =>
+      expect(within(screen.getByTestId("account-editor")).getByRole("alert").textContent).toBe(
+        'Cannot read the account: no account "office"',
+      ),
+    );
+  });
+});
