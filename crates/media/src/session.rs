@@ -91,6 +91,8 @@ const DUP_ON_PERCENT: f64 = 2.0;
 const DUP_EVIDENCE_PERCENT: f64 = 1.0;
 /// Copies stop after this long without any sign of loss.
 const DUP_HOLD: Duration = Duration::from_secs(30);
+/// A call starts with copies on until the first look at the path.
+const DUP_START: Duration = Duration::from_secs(2);
 
 /// Redundancy: on a lossy path every audio packet goes out twice, the
 /// copy right after the original, with the same sequence number and
@@ -107,21 +109,28 @@ const DUP_HOLD: Duration = Duration::from_secs(30);
 /// back); the price is that a burst taking both copies is not repaired.
 ///
 /// ```text
+///  start ──> [On] ── first look (2.5 s) and no loss seen ──> [Off]
 ///  [Off] ── peer reports >= 2 % loss (own receive loss ──> [On]
 ///    ^      before the peer's first report)                  │
 ///    └─────── 30 s without loss seen (own receive >= 1 %, ───┘
 ///             or any loss the peer still reports)
 /// ```
 ///
+/// A call starts protected: waiting for the first report would leave
+/// its first seconds to the loss (2.5 s of a 20 s bench call cost about
+/// 0.4 PESQ); on a clean path that costs a few seconds of bitrate.
 /// While on, the peer's reports read about 0 % (the copies fill the
 /// gaps), so they cannot say the path healed: our own receive loss
 /// stands in (paths usually lose both ways), and after 30 s without any
-/// the copies stop and the next report measures the path again.
+/// the copies stop and the next report measures the path again. With no
+/// audio coming back to measure (the peer muted), 60 s of clean reports
+/// stop them.
 #[derive(Debug, Default)]
 struct Redundancy {
     enabled: bool,
     on: bool,
-    evidence_at: Option<Instant>,
+    /// While on: off at the first look after this without loss seen.
+    hold_until: Option<Instant>,
     /// The copy due out now.
     pending: Option<Vec<u8>>,
     /// Copies sent (not counted in RTCP's packet count).
@@ -129,6 +138,16 @@ struct Redundancy {
 }
 
 impl Redundancy {
+    /// On from `now` until the first look at the path.
+    fn starting(now: Instant) -> Redundancy {
+        Redundancy {
+            enabled: true,
+            on: true,
+            hold_until: Some(now + DUP_START),
+            ..Redundancy::default()
+        }
+    }
+
     /// A loss figure: `peer` when it describes our stream. Returns
     /// whether the state changed.
     fn observe(&mut self, now: Instant, lost: f64, peer: bool) -> bool {
@@ -139,7 +158,7 @@ impl Redundancy {
         if !self.on {
             if lost >= DUP_ON_PERCENT {
                 self.on = true;
-                self.evidence_at = Some(now);
+                self.hold_until = Some(now + DUP_HOLD);
             }
         } else {
             let evidence = if peer {
@@ -147,12 +166,13 @@ impl Redundancy {
             } else {
                 lost >= DUP_EVIDENCE_PERCENT
             };
+            // The peer's clean report proves little while copies fill
+            // its gaps; without our own receive figures (no audio comes
+            // back) only a second hold without loss turns them off.
+            let quiet_for = if peer { DUP_HOLD } else { Duration::ZERO };
             if evidence {
-                self.evidence_at = Some(now);
-            } else if self
-                .evidence_at
-                .is_none_or(|t| now.duration_since(t) >= DUP_HOLD)
-            {
+                self.hold_until = Some(now + DUP_HOLD);
+            } else if self.hold_until.is_none_or(|t| now >= t + quiet_for) {
                 self.on = false;
                 self.pending = None;
             }
@@ -493,10 +513,7 @@ impl AudioSession {
             rtt_ms: None,
             remote_loss: 0.0,
             fec: FecPlan::default(),
-            dup: Redundancy {
-                enabled: true,
-                ..Redundancy::default()
-            },
+            dup: Redundancy::starting(now),
             peer_reported: false,
             cn_level: None,
             noise_seed: 0x1234_5678,

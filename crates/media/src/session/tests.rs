@@ -510,12 +510,12 @@ fn fec_follows_reported_loss_and_stops_on_a_clean_link() {
 fn redundancy_starts_on_reported_loss_and_stops_after_half_a_minute_clean() {
     let t0 = Instant::now();
     let at = |s: u64| t0 + Duration::from_secs(s);
-    let mut r = Redundancy {
-        enabled: true,
-        ..Redundancy::default()
-    };
+    let mut r = Redundancy::starting(t0);
+    assert!(r.on, "a call starts protected");
+    assert!(!r.observe(at(1), 0.0, false), "not yet looked");
+    assert!(r.observe(at(3), 0.0, false), "first look: clean, off");
     assert!(
-        !r.observe(at(0), 1.5, true),
+        !r.observe(at(4), 1.5, true),
         "1.5 % is not worth the bitrate"
     );
     assert!(r.observe(at(5), 4.0, true), "4 % reported: copies on");
@@ -533,8 +533,20 @@ fn redundancy_starts_on_reported_loss_and_stops_after_half_a_minute_clean() {
     // Residual loss the peer still reports also keeps them on.
     assert!(r.observe(at(50), 6.0, true));
     assert!(!r.observe(at(75), 0.4, true));
-    assert!(!r.observe(at(100), 0.0, true), "25 s after the 0.4 %");
-    assert!(r.observe(at(106), 0.0, true));
+    assert!(
+        !r.observe(at(106), 0.0, true),
+        "the peer's clean reports prove little"
+    );
+    assert!(r.observe(at(107), 0.0, false), "ours: 32 s since the 0.4 %");
+    // No audio back (no own figures): 30 s more of clean reports.
+    let mut r = Redundancy::starting(t0);
+    assert!(!r.observe(at(3), 0.0, true));
+    assert!(!r.observe(at(31), 0.0, true));
+    assert!(r.observe(at(33), 0.0, true));
+    // A lossy start keeps them on.
+    let mut r = Redundancy::starting(t0);
+    assert!(!r.observe(at(3), 5.0, false));
+    assert!(r.on);
     // Switched off by the user: never on.
     let mut off = Redundancy::default();
     assert!(!off.observe(at(0), 50.0, true));
