@@ -59,6 +59,12 @@ const COMMANDS: &[&str] = &[
     "sip_trace_set_enabled",
     "update_check",
     "update_install",
+    "os_settings",
+    "os_theme_set",
+    "os_notifications_set",
+    "os_language_set",
+    "os_autostart_set",
+    "os_shortcut_set",
 ];
 
 fn main() {

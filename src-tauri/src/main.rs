@@ -26,8 +26,18 @@ mod chat;
 mod history;
 mod links;
 mod media;
-mod trace;
+#[cfg(desktop)]
+mod notify;
+#[cfg(desktop)]
+mod os;
 mod presence;
+#[cfg(desktop)]
+mod shortcuts;
+#[cfg(desktop)]
+mod texts;
+mod trace;
+#[cfg(desktop)]
+mod tray;
 #[cfg(desktop)]
 mod updater;
 
@@ -224,11 +234,25 @@ fn main() {
         )
         .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(updater::PendingUpdate::default());
+    #[cfg(desktop)]
+    let builder = match os::with_plugins(builder) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("parley: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
     let result = builder
         .plugin(tauri_plugin_deep_link::init())
         .setup(|app| {
             let engine = start_engine(app)?;
-            app.manage(engine);
+            app.manage(engine.clone());
+            #[cfg(desktop)]
+            os::setup(app.handle(), &engine);
+            #[cfg(not(desktop))]
+            if let Some(w) = app.get_webview_window("main") {
+                w.show()?;
+            }
             handle_links(app);
             Ok(())
         })
@@ -285,7 +309,19 @@ fn main() {
             #[cfg(desktop)]
             updater::update_check,
             #[cfg(desktop)]
-            updater::update_install
+            updater::update_install,
+            #[cfg(desktop)]
+            os::os_settings,
+            #[cfg(desktop)]
+            os::os_theme_set,
+            #[cfg(desktop)]
+            os::os_notifications_set,
+            #[cfg(desktop)]
+            os::os_language_set,
+            #[cfg(desktop)]
+            os::os_autostart_set,
+            #[cfg(desktop)]
+            shortcuts::os_shortcut_set
         ])
         .build(tauri::generate_context!());
     let app = match result {

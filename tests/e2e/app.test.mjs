@@ -120,6 +120,89 @@ test("an account added in the window lands in the config and its password in the
   assert.throws(() => execFileSync("secret-tool", ["lookup", "service", "org.parley.Parley", "username", "Work"], { stdio: "pipe" }));
 });
 
+/** Presses `keys` (WebDriver key values) together, then lets them go. */
+async function chord(...keys) {
+  await s.cmd("POST", "/actions", {
+    actions: [{ type: "key", id: "kb", actions: [
+      ...keys.map((value) => ({ type: "keyDown", value })),
+      ...keys.reverse().map((value) => ({ type: "keyUp", value })),
+    ] }],
+  });
+}
+
+const desktopJson = () => JSON.parse(fs.readFileSync(path.join(home, "config/desktop.json"), "utf8"));
+
+test("desktop settings: the theme applies at once and is there from the first paint after a restart", async () => {
+  await (await s.find("#nav-settings")).click();
+  await (await s.find('[data-testid="theme"] option[value="dark"]')).click();
+  const theme = () => s.execute("return document.documentElement.dataset.theme ?? null;");
+  await s.waitFor("dark theme on <html>", async () => (await theme()) === "dark");
+  await s.waitFor("saved", async () => fs.existsSync(path.join(home, "config/desktop.json")) && desktopJson().theme === "dark");
+  await shot("settings-desktop");
+
+  // A new app on the same profile: the shell sets the theme before the
+  // page's own script runs, so the first paint is dark.
+  await s.close();
+  s = await Session.create(driver.base, { "tauri:options": { application: app } });
+  await s.find("main h1");
+  assert.equal(await theme(), "dark");
+  const bg = await s.execute("return getComputedStyle(document.documentElement).backgroundColor;");
+  assert.equal(bg, "rgb(20, 24, 31)");
+
+  // Back to the system's (light here): data-theme goes.
+  await (await s.find("#nav-settings")).click();
+  await s.find('[data-testid="theme"]');
+  assert.equal(await s.execute("return document.querySelector('[data-testid=\"theme\"]').value;"), "dark");
+  await (await s.find('[data-testid="theme"] option[value="system"]')).click();
+  await s.waitFor("system theme", async () => (await theme()) === null);
+  await s.waitFor("saved", async () => desktopJson().theme === "system");
+});
+
+test("desktop settings: start at login writes and removes the OS login item", async () => {
+  // The XDG autostart entry lives in the real home; one there before the
+  // test is put back after it.
+  const entry = path.join(os.homedir(), ".config/autostart/Parley.desktop");
+  const before = fs.existsSync(entry) ? fs.readFileSync(entry) : null;
+  try {
+    if (before) fs.rmSync(entry);
+    await (await s.find("#nav-settings")).click();
+    const login = await s.find('[data-testid="start-at-login"]');
+    const checked = () => s.execute("return document.querySelector('[data-testid=\"start-at-login\"]').checked;");
+    await s.waitFor("switch loaded off", async () => (await checked()) === false);
+    await login.click();
+    await s.waitFor("login item written", async () => fs.existsSync(entry));
+    assert.match(fs.readFileSync(entry, "utf8"), /--autostart/);
+    await s.waitFor("switch on", async () => (await checked()) === true);
+    await login.click();
+    await s.waitFor("login item removed", async () => !fs.existsSync(entry));
+    await s.waitFor("switch off", async () => (await checked()) === false);
+  } finally {
+    if (before) fs.writeFileSync(entry, before);
+    else fs.rmSync(entry, { force: true });
+  }
+});
+
+test("desktop settings: a global shortcut is checked, registered and cleared", async () => {
+  await (await s.find("#nav-settings")).click();
+  const answer = await s.find('[data-testid="shortcut-answer"]');
+  const error = await s.find('[data-testid="shortcut-answer-error"]');
+  assert.equal(await answer.text(), "Not set");
+  // A plain letter is refused with the reason.
+  await answer.click();
+  await s.waitFor("recording", async () => (await answer.attribute("aria-pressed")) === "true");
+  await chord("k");
+  await s.waitFor("refused", async () => (await error.text()) === "K: add Ctrl, Alt or Super, or the key stops working in other apps");
+  // Ctrl+Alt+K: the X server grants the grab; saved in desktop.json.
+  await answer.click();
+  await chord("\uE009", "\uE00A", "k");
+  await s.waitFor("registered", async () => (await answer.text()) === "Ctrl+Alt+K", 10_000);
+  assert.equal(await error.text(), "");
+  assert.equal(desktopJson().shortcuts.answer, "Ctrl+Alt+K");
+  await (await s.find('[data-testid="shortcut-answer-clear"]')).click();
+  await s.waitFor("cleared", async () => (await answer.text()) === "Not set");
+  assert.equal(desktopJson().shortcuts.answer, null);
+});
+
 /**
  * parley-peers: Kamailio plus baresip users, and a line protocol to drive
  * them (`bob dial sip:...` -> `reply bob {...}`).

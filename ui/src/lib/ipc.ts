@@ -21,6 +21,9 @@ import type { SipTraceMessage } from "./bindings/SipTraceMessage";
 import type { WatcherDecision } from "./bindings/WatcherDecision";
 import type { VcardReport } from "./bindings/VcardReport";
 import type { Event } from "./bindings/Event";
+import type { Locale } from "./i18n.svelte";
+import type { ThemeChoice } from "./theme";
+import type { Bindings, ShortcutAction } from "./shortcuts";
 
 /** Name of the single ordered event stream the shell emits. */
 export const ENGINE_EVENT = "engine://event";
@@ -217,6 +220,52 @@ export const installUpdate = (): Promise<void> => call("update_install");
 
 export function onUpdateProgress(handler: (p: UpdateProgress) => void): Promise<UnlistenFn> {
   return listen<UpdateProgress>("update://progress", (msg) => handler(msg.payload));
+}
+
+// Desktop integration: theme, notifications, start at login, global
+// shortcuts (the shell keeps them in desktop.json), and what the tray and
+// notifications ask of the window.
+
+/** The desktop settings as the shell reports them. */
+export interface OsSettings {
+  theme: ThemeChoice;
+  notifications: boolean;
+  shortcuts: Bindings;
+  /** Whether the OS starts Parley at login; null when it cannot tell. */
+  start_at_login: boolean | null;
+  /** A tray icon exists. */
+  tray: boolean;
+}
+
+export const osSettings = (): Promise<OsSettings> => call("os_settings");
+
+export const setTheme = (theme: ThemeChoice): Promise<void> => call("os_theme_set", { theme });
+
+export const setNotifications = (on: boolean): Promise<void> => call("os_notifications_set", { on });
+
+/** The UI's language, for the tray menu and the notifications. */
+export const setOsLanguage = (language: Locale): Promise<void> => call("os_language_set", { language });
+
+/** Resolves to whether the OS starts Parley at login afterwards. */
+export const setStartAtLogin = (on: boolean): Promise<boolean> => call("os_autostart_set", { on });
+
+/** Sets (or clears, with null) a global shortcut; fails with the reason when the system refuses it. */
+export const setShortcut = (action: ShortcutAction, accelerator: string | null): Promise<Bindings> =>
+  call("os_shortcut_set", { action, accelerator });
+
+/** What a notification or the tray brings to the front. */
+export interface OsShow {
+  screen: "history" | "chats" | null;
+  call: number | null;
+}
+
+export function onOsShow(handler: (s: OsShow) => void): Promise<UnlistenFn> {
+  return listen<OsShow>("os://show", (msg) => handler(msg.payload));
+}
+
+/** The tray published our presence. */
+export function onTrayPresence(handler: (a: Availability) => void): Promise<UnlistenFn> {
+  return listen<{ availability: Availability }>("os://presence", (msg) => handler(msg.payload.availability));
 }
 
 export function onEngineEvent(handler: (e: Event) => void): Promise<UnlistenFn> {

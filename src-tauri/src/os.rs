@@ -1,0 +1,545 @@
+//! The app's place in the desktop: its own settings (theme, notifications,
+//! global shortcuts, the language of the tray and the notifications), start
+//! at login, and how the window first appears.
+//!
+//! These settings live in `desktop.json` beside the engine's `config.toml`
+//! rather than in it (as `[media]` does) because they belong to this
+//! window, tray and keyboard only: parley-cli drives the same engine and
+//! config and has none of them, and the engine never reads them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Manager, State, WebviewWindow, WindowEvent};
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::shortcuts::Bindings;
+use crate::{err, CmdResult};
+
+/// The argument the login item starts the app with: it then starts in the
+/// tray (or minimised when there is no tray).
+pub(crate) const AUTOSTART_ARG: &str = "--autostart";
+
+const FILE: &str = "desktop.json";
+
+/// The theme the user picked; `System` follows the OS (CSS
+/// `prefers-color-scheme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ThemeChoice {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+/// The language of the tray menu and the notifications (the UI's own
+/// choice, which it tells us).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Lang {
+    #[default]
+    En,
+    Ru,
+}
+
+/// What `desktop.json` holds. Unknown or missing fields take their
+/// defaults, so an older or newer file still loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct DesktopSettings {
+    pub(crate) theme: ThemeChoice,
+    /// Desktop notifications for calls and messages.
+    pub(crate) notifications: bool,
+    pub(crate) language: Lang,
+    pub(crate) shortcuts: Bindings,
+}
+
+impl Default for DesktopSettings {
+    fn default() -> Self {
+        Self {
+            theme: ThemeChoice::System,
+            notifications: true,
+            language: Lang::En,
+            shortcuts: Bindings::default(),
+        }
+    }
+}
+
+/// Why the desktop settings cannot be read, saved or applied.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OsError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not valid: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot save {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot change start at login: {0}")]
+    Autostart(#[from] tauri_plugin_autostart::Error),
+}
+
+/// Reads `path`; a missing file means the defaults.
+pub(crate) fn load(path: &Path) -> Result<DesktopSettings, OsError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|source| OsError::Parse {
+            path: path.to_owned(),
+            source,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DesktopSettings::default()),
+        Err(source) => Err(OsError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Writes `settings` to `path` through a temporary file, so a crash
+/// mid-write leaves the old file rather than half a new one.
+pub(crate) fn save(path: &Path, settings: &DesktopSettings) -> Result<(), OsError> {
+    let write = |source| OsError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(write)?;
+    }
+    let text = serde_json::to_string_pretty(settings).map_err(|e| write(e.into()))?;
+    let tmp = path.with_extension("json.tmp");
+    let mut file = std::fs::File::create(&tmp).map_err(write)?;
+    file.write_all(text.as_bytes()).map_err(write)?;
+    file.sync_all().map_err(write)?;
+    std::fs::rename(&tmp, path).map_err(write)
+}
+
+/// The desktop settings and what the shell knows about its window, shared
+/// by the commands, the tray, the notifications and the shortcuts.
+pub(crate) struct Desktop {
+    path: PathBuf,
+    settings: Mutex<DesktopSettings>,
+    /// The main window has the keyboard focus (notifications are only
+    /// needed when it does not).
+    focused: AtomicBool,
+    /// A tray icon was made (there may still be no host showing it).
+    tray: AtomicBool,
+}
+
+impl Desktop {
+    /// Loads `desktop.json` from `config_dir`; a broken file is reported
+    /// and replaced by the defaults (saved over on the next change).
+    pub(crate) fn open(config_dir: &Path) -> Self {
+        let path = config_dir.join(FILE);
+        let settings = load(&path).unwrap_or_else(|e| {
+            tracing::warn!("desktop settings: {e}; using the defaults");
+            DesktopSettings::default()
+        });
+        Self {
+            path,
+            settings: Mutex::new(settings),
+            focused: AtomicBool::new(false),
+            tray: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, DesktopSettings> {
+        self.settings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The settings now.
+    pub(crate) fn get(&self) -> DesktopSettings {
+        self.lock().clone()
+    }
+
+    /// Changes the settings with `f` and saves them; on a failed save
+    /// nothing changes. The lock is held through the write so two changes
+    /// land in order.
+    pub(crate) fn update<E: From<OsError>>(
+        &self,
+        f: impl FnOnce(&mut DesktopSettings) -> Result<(), E>,
+    ) -> Result<DesktopSettings, E> {
+        let mut current = self.lock();
+        let mut next = current.clone();
+        f(&mut next)?;
+        save(&self.path, &next)?;
+        *current = next.clone();
+        Ok(next)
+    }
+
+    pub(crate) fn focused(&self) -> bool {
+        self.focused.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn has_tray(&self) -> bool {
+        self.tray.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_tray(&self, made: bool) {
+        self.tray.store(made, Ordering::Relaxed);
+    }
+}
+
+/// The config directory, as the engine resolves it (PARLEY_CONFIG_DIR or
+/// the OS's).
+fn config_dir() -> Result<PathBuf, store::PathsError> {
+    let config = std::env::var_os("PARLEY_CONFIG_DIR").map(PathBuf::from);
+    let data = std::env::var_os("PARLEY_DATA_DIR").map(PathBuf::from);
+    Ok(store::Paths::resolve(config.as_deref(), data.as_deref())?.config_dir)
+}
+
+/// Adds the OS plugins and the desktop settings to the app being built.
+pub(crate) fn with_plugins(
+    builder: tauri::Builder<tauri::Wry>,
+) -> Result<tauri::Builder<tauri::Wry>, store::PathsError> {
+    use tauri_plugin_window_state::StateFlags;
+    let dir = config_dir()?;
+    let desktop = Desktop::open(&dir);
+    let theme = desktop.get().theme;
+    Ok(builder
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .arg(AUTOSTART_ARG)
+                .build(),
+        )
+        .plugin(
+            tauri_plugin_global_shortcut::Builder::new()
+                .with_handler(crate::shortcuts::on_shortcut)
+                .build(),
+        )
+        .plugin(tauri_plugin_notification::init())
+        .plugin(
+            // Size, position and maximised state per profile, beside
+            // desktop.json; whether the window shows is first_show's call.
+            tauri_plugin_window_state::Builder::new()
+                .with_filename(dir.join("window-state.json").to_string_lossy())
+                .with_state_flags(StateFlags::all() - StateFlags::VISIBLE)
+                .build(),
+        )
+        .plugin(
+            tauri::plugin::Builder::<tauri::Wry, ()>::new("parley-theme")
+                .js_init_script(theme_script(theme))
+                .build(),
+        )
+        .manage(desktop)
+        .on_window_event(on_window_event))
+}
+
+/// Tray, notifications, saved shortcuts and the first showing of the
+/// window, once the engine runs.
+pub(crate) fn setup(app: &AppHandle, engine: &ua::Engine) {
+    crate::tray::create(app);
+    crate::tray::follow(app, engine);
+    crate::notify::start(app, engine);
+    first_show(app, std::env::args().any(|a| a == AUTOSTART_ARG));
+    // Registration waits for the main thread's event loop, which runs
+    // once setup returns.
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move { crate::shortcuts::register_saved(&handle) });
+}
+
+/// Keeps [`Desktop::focused`] current.
+pub(crate) fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
+    if let WindowEvent::Focused(on) = event {
+        if let Some(desktop) = window.try_state::<Desktop>() {
+            desktop.focused.store(*on, Ordering::Relaxed);
+        }
+        // The tray's Show/Hide follows the window.
+        crate::tray::refresh(window.app_handle());
+    }
+}
+
+/// Script run in the page before its own: sets the saved theme on `<html>`
+/// so the first paint already has it (no light flash before a dark UI).
+/// It carries the theme of the start; the UI applies later changes itself
+/// and re-reads the setting after a reload.
+pub(crate) fn theme_script(theme: ThemeChoice) -> String {
+    let value = match theme {
+        ThemeChoice::System => return String::new(),
+        ThemeChoice::Light => "light",
+        ThemeChoice::Dark => "dark",
+    };
+    // At document start <html> may not exist yet: wait for it.
+    format!(
+        "(function(){{var t=\"{value}\";function a(){{document.documentElement.dataset.theme=t}}\
+         if(document.documentElement)a();else new MutationObserver(function(_,o){{\
+         if(document.documentElement){{a();o.disconnect()}}}}).observe(document,{{childList:true}})}})();"
+    )
+}
+
+/// The window's own theme (title bar, GTK widgets) for `theme`.
+fn window_theme(theme: ThemeChoice) -> Option<tauri::Theme> {
+    match theme {
+        ThemeChoice::System => None,
+        ThemeChoice::Light => Some(tauri::Theme::Light),
+        ThemeChoice::Dark => Some(tauri::Theme::Dark),
+    }
+}
+
+/// Background of the window before the page paints, as `app.css` has it.
+fn background(dark: bool) -> tauri::window::Color {
+    if dark {
+        tauri::window::Color(0x14, 0x18, 0x1f, 0xff)
+    } else {
+        tauri::window::Color(0xf6, 0xf7, 0xf9, 0xff)
+    }
+}
+
+fn apply_theme(window: &WebviewWindow, theme: ThemeChoice) {
+    if let Err(e) = window.set_theme(window_theme(theme)) {
+        tracing::debug!("window theme: {e}");
+    }
+    let dark = match theme {
+        ThemeChoice::System => matches!(window.theme(), Ok(tauri::Theme::Dark)),
+        ThemeChoice::Light => false,
+        ThemeChoice::Dark => true,
+    };
+    if let Err(e) = window.set_background_color(Some(background(dark))) {
+        tracing::debug!("window background: {e}");
+    }
+}
+
+/// How the window first appears: hidden in the tray when started at login
+/// and a tray host shows our icon, minimised when started at login without
+/// one (a hidden window could not be reached), else shown. The window is
+/// created hidden (`tauri.conf.json`) so its theme is set before it shows.
+pub(crate) fn first_show(app: &AppHandle, at_login: bool) {
+    let Some(window) = app.get_webview_window("main") else {
+        return;
+    };
+    apply_theme(&window, app.state::<Desktop>().get().theme);
+    if at_login && app.state::<Desktop>().has_tray() && tray_host_runs() {
+        tracing::info!("started at login: in the tray");
+        return;
+    }
+    if let Err(e) = window.show() {
+        tracing::warn!("cannot show the window: {e}");
+    }
+    if at_login {
+        let _ = window.minimize();
+    }
+}
+
+/// Whether a tray host shows status icons. Linux asks the session bus for
+/// a StatusNotifierWatcher (the icon is made either way, and invisible
+/// without one); Windows and macOS always have one.
+#[cfg(target_os = "linux")]
+fn tray_host_runs() -> bool {
+    let ask = || -> zbus::Result<bool> {
+        let bus = zbus::blocking::Connection::session()?;
+        let dbus = zbus::blocking::fdo::DBusProxy::new(&bus)?;
+        let name = zbus::names::BusName::try_from("org.kde.StatusNotifierWatcher")?;
+        Ok(dbus.name_has_owner(name)?)
+    };
+    ask().unwrap_or_else(|e| {
+        tracing::debug!("no tray host: {e}");
+        false
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tray_host_runs() -> bool {
+    true
+}
+
+/// Shows the window if hidden or minimised, hides it otherwise (the tray's
+/// Show/Hide).
+pub(crate) fn toggle_window(app: &AppHandle) {
+    let Some(w) = app.get_webview_window("main") else {
+        return;
+    };
+    let shown = w.is_visible().unwrap_or(false) && !w.is_minimized().unwrap_or(false);
+    if shown {
+        let _ = w.hide();
+    } else {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+/// The settings as the Settings screen shows them.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct OsSettings {
+    theme: ThemeChoice,
+    notifications: bool,
+    shortcuts: Bindings,
+    /// Whether the OS starts Parley at login (asked each time: the user may
+    /// have changed it in the OS's own settings); `None` when it cannot tell.
+    start_at_login: Option<bool>,
+    /// A tray icon exists (quick actions there).
+    tray: bool,
+}
+
+#[tauri::command]
+pub(crate) async fn os_settings(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+) -> CmdResult<OsSettings> {
+    let s = desktop.get();
+    let start_at_login = match app.autolaunch().is_enabled() {
+        Ok(on) => Some(on),
+        Err(e) => {
+            tracing::warn!("cannot tell whether Parley starts at login: {e}");
+            None
+        }
+    };
+    Ok(OsSettings {
+        theme: s.theme,
+        notifications: s.notifications,
+        shortcuts: s.shortcuts,
+        start_at_login,
+        tray: desktop.has_tray(),
+    })
+}
+
+/// Saves the theme and gives it to the window (the page sets its own).
+#[tauri::command]
+pub(crate) async fn os_theme_set(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    theme: ThemeChoice,
+) -> CmdResult<()> {
+    desktop
+        .update(|s| {
+            s.theme = theme;
+            Ok::<_, OsError>(())
+        })
+        .map_err(err)?;
+    if let Some(w) = app.get_webview_window("main") {
+        apply_theme(&w, theme);
+    }
+    Ok(())
+}
+
+#[tauri::command]
+pub(crate) async fn os_notifications_set(desktop: State<'_, Desktop>, on: bool) -> CmdResult<()> {
+    desktop
+        .update(|s| {
+            s.notifications = on;
+            Ok::<_, OsError>(())
+        })
+        .map(drop)
+        .map_err(err)
+}
+
+/// The UI's language, for the tray and the notifications.
+#[tauri::command]
+pub(crate) async fn os_language_set(
+    app: AppHandle,
+    desktop: State<'_, Desktop>,
+    language: Lang,
+) -> CmdResult<()> {
+    if desktop.get().language == language {
+        return Ok(());
+    }
+    desktop
+        .update(|s| {
+            s.language = language;
+            Ok::<_, OsError>(())
+        })
+        .map_err(err)?;
+    crate::tray::refresh(&app);
+    Ok(())
+}
+
+/// Makes the OS start Parley at login (`on`) or not; returns what the OS
+/// reports afterwards.
+#[tauri::command]
+pub(crate) async fn os_autostart_set(app: AppHandle, on: bool) -> CmdResult<bool> {
+    let launcher = app.autolaunch();
+    let r = if on {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    };
+    r.map_err(OsError::from).map_err(err)?;
+    launcher.is_enabled().map_err(OsError::from).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shortcuts::Action;
+
+    #[test]
+    fn settings_round_trip_and_missing_file_means_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join(FILE);
+        assert_eq!(load(&path).unwrap(), DesktopSettings::default());
+        let mut s = DesktopSettings {
+            theme: ThemeChoice::Dark,
+            notifications: false,
+            language: Lang::Ru,
+            ..DesktopSettings::default()
+        };
+        s.shortcuts.set(Action::Mute, Some("Ctrl+Alt+M".into()));
+        save(&path, &s).unwrap();
+        assert_eq!(load(&path).unwrap(), s);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"theme\": \"dark\""), "{text}");
+    }
+
+    #[test]
+    fn a_partial_file_keeps_defaults_and_a_broken_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        std::fs::write(&path, r#"{"theme":"light","future_field":1}"#).unwrap();
+        let s = load(&path).unwrap();
+        assert_eq!(s.theme, ThemeChoice::Light);
+        assert!(s.notifications);
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(matches!(load(&path), Err(OsError::Parse { .. })));
+        std::fs::write(&path, r#"{"theme":"purple"}"#).unwrap();
+        assert!(matches!(load(&path), Err(OsError::Parse { .. })));
+    }
+
+    #[test]
+    fn desktop_update_saves_and_a_refused_change_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Desktop::open(dir.path());
+        d.update(|s| {
+            s.theme = ThemeChoice::Dark;
+            Ok::<_, OsError>(())
+        })
+        .unwrap();
+        assert_eq!(
+            load(&dir.path().join(FILE)).unwrap().theme,
+            ThemeChoice::Dark
+        );
+        #[derive(Debug)]
+        struct No;
+        impl From<OsError> for No {
+            fn from(_: OsError) -> Self {
+                No
+            }
+        }
+        let r = d.update(|s| {
+            s.theme = ThemeChoice::Light;
+            Err(No)
+        });
+        assert!(r.is_err());
+        assert_eq!(d.get().theme, ThemeChoice::Dark);
+        // A broken file opens as the defaults.
+        std::fs::write(dir.path().join(FILE), "[").unwrap();
+        assert_eq!(Desktop::open(dir.path()).get(), DesktopSettings::default());
+    }
+
+    #[test]
+    fn the_theme_script_sets_only_a_chosen_theme() {
+        assert_eq!(theme_script(ThemeChoice::System), "");
+        let dark = theme_script(ThemeChoice::Dark);
+        assert!(dark.contains("var t=\"dark\""), "{dark}");
+        assert!(theme_script(ThemeChoice::Light).contains("var t=\"light\""));
+    }
+}

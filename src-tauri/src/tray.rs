@@ -1,0 +1,459 @@
+//! The tray (status bar) icon: the account's state and the missed calls in
+//! its tooltip (Windows, macOS) or label (Linux, where status icons have no
+//! tooltip), and quick actions in its menu: show or hide the window, my
+//! status, do not disturb, answer, hang up, quit.
+//!
+//! Without a tray host (a bare X session, the e2e run under Xvfb) the icon
+//! is simply not seen; the app works the same from its window.
+
+use std::sync::{Mutex, PoisonError};
+
+use serde::Serialize;
+use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Emitter, Manager};
+use tokio::sync::broadcast::error::RecvError;
+use ua::api::{CallInfo, CallState};
+use ua::presence::Availability;
+use ua::{AccountInfo, Engine, Event, RegistrationState};
+
+use crate::os::{Desktop, Lang};
+use crate::shortcuts::{call_op, Action, CallOp};
+use crate::texts::{fill, tr, Text};
+
+const TRAY: &str = "main";
+
+/// Event telling the UI which presence the tray published (so its own
+/// picker follows).
+pub(crate) const PRESENCE_EVENT: &str = "os://presence";
+
+/// What the tray shows, kept current from the engine's events.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Model {
+    pub(crate) accounts: Vec<AccountInfo>,
+    pub(crate) calls: Vec<CallInfo>,
+    pub(crate) missed: u32,
+    pub(crate) dnd: bool,
+}
+
+/// The tray's model, shared by the event loop and the menu.
+#[derive(Default)]
+pub(crate) struct TrayState(Mutex<Model>);
+
+impl TrayState {
+    fn with<T>(&self, f: impl FnOnce(&mut Model) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The account the status line describes (as the UI's status bar picks).
+fn shown_account(accounts: &[AccountInfo]) -> Option<&AccountInfo> {
+    crate::links::pick_account(accounts).or_else(|| accounts.first())
+}
+
+/// The account that publishes our presence: the first registered one with
+/// a server (the UI's `presenceAccount`).
+pub(crate) fn presence_account(accounts: &[AccountInfo]) -> Option<&AccountInfo> {
+    accounts
+        .iter()
+        .find(|a| !a.local && a.registration != RegistrationState::Disabled)
+        .filter(|a| matches!(a.registration, RegistrationState::Registered { .. }))
+}
+
+/// `Work: registered`, or what stands instead.
+pub(crate) fn status_line(model: &Model, lang: Lang) -> String {
+    let Some(a) = shown_account(&model.accounts) else {
+        return tr(lang, Text::NoAccount).to_owned();
+    };
+    let state = match &a.registration {
+        RegistrationState::Local => Text::Local,
+        RegistrationState::Registered { .. } => Text::Registered,
+        RegistrationState::Registering => Text::Registering,
+        RegistrationState::Failed { .. } => Text::RegistrationFailed,
+        RegistrationState::Disabled
+        | RegistrationState::NotRegistering
+        | RegistrationState::Unregistered => Text::NotRegistered,
+    };
+    let name = a.display_name.as_deref().unwrap_or(&a.name);
+    format!("{name}: {}", tr(lang, state))
+}
+
+fn in_call(model: &Model) -> bool {
+    model
+        .calls
+        .iter()
+        .any(|c| !matches!(c.state, CallState::Incoming | CallState::Ended))
+}
+
+/// The tooltip: the app, the status line, a call in progress, missed calls.
+pub(crate) fn tooltip(model: &Model, lang: Lang) -> String {
+    let mut lines = vec!["Parley".to_owned(), status_line(model, lang)];
+    if in_call(model) {
+        lines.push(tr(lang, Text::InCall).to_owned());
+    }
+    if model.missed > 0 {
+        lines.push(fill(lang, Text::MissedCalls, "", model.missed));
+    }
+    if model.dnd {
+        lines.push(tr(lang, Text::DoNotDisturb).to_owned());
+    }
+    lines.join("\n")
+}
+
+const PRESENCES: [(&str, Availability, Text); 4] = [
+    (
+        "presence-available",
+        Availability::Available,
+        Text::Available,
+    ),
+    ("presence-away", Availability::Away, Text::Away),
+    ("presence-busy", Availability::Busy, Text::Busy),
+    ("presence-offline", Availability::Offline, Text::Offline),
+];
+
+fn build_menu(app: &AppHandle, model: &Model, lang: Lang) -> tauri::Result<Menu<tauri::Wry>> {
+    let shown = app
+        .get_webview_window("main")
+        .is_some_and(|w| w.is_visible().unwrap_or(false) && !w.is_minimized().unwrap_or(false));
+    let t = |x| tr(lang, x);
+    let status = MenuItem::with_id(app, "status", status_line(model, lang), false, None::<&str>)?;
+    let missed = MenuItem::with_id(
+        app,
+        "missed",
+        fill(lang, Text::MissedCalls, "", model.missed),
+        model.missed > 0,
+        None::<&str>,
+    )?;
+    let toggle = MenuItem::with_id(
+        app,
+        "toggle",
+        t(if shown { Text::Hide } else { Text::Show }),
+        true,
+        None::<&str>,
+    )?;
+    let can_publish = presence_account(&model.accounts).is_some();
+    let presence = Submenu::with_id(app, "presence", t(Text::Status), can_publish)?;
+    for (id, _, text) in PRESENCES {
+        presence.append(&MenuItem::with_id(
+            app,
+            id,
+            t(text),
+            can_publish,
+            None::<&str>,
+        )?)?;
+    }
+    let dnd = CheckMenuItem::with_id(
+        app,
+        "dnd",
+        t(Text::DoNotDisturb),
+        true,
+        model.dnd,
+        None::<&str>,
+    )?;
+    let answer = MenuItem::with_id(
+        app,
+        "answer",
+        t(Text::Answer),
+        call_op(Action::Answer, &model.calls).is_some(),
+        None::<&str>,
+    )?;
+    let hangup = MenuItem::with_id(
+        app,
+        "hangup",
+        t(Text::HangUp),
+        matches!(
+            call_op(Action::Hangup, &model.calls),
+            Some(CallOp::Hangup(_))
+        ),
+        None::<&str>,
+    )?;
+    let quit = MenuItem::with_id(app, "quit", t(Text::Quit), true, None::<&str>)?;
+    Menu::with_items(
+        app,
+        &[
+            &status,
+            &missed,
+            &PredefinedMenuItem::separator(app)?,
+            &toggle,
+            &answer,
+            &hangup,
+            &PredefinedMenuItem::separator(app)?,
+            &presence,
+            &dnd,
+            &PredefinedMenuItem::separator(app)?,
+            &quit,
+        ],
+    )
+}
+
+/// Makes the tray icon. Failure (no tray support at all) leaves the app
+/// without one; it is reported and nothing else changes.
+pub(crate) fn create(app: &AppHandle) {
+    app.manage(TrayState::default());
+    let lang = app.state::<Desktop>().get().language;
+    let made = || -> tauri::Result<TrayIcon> {
+        let menu = build_menu(app, &Model::default(), lang)?;
+        let mut builder = TrayIconBuilder::with_id(TRAY)
+            .menu(&menu)
+            .tooltip("Parley")
+            .show_menu_on_left_click(false)
+            .on_menu_event(on_menu)
+            .on_tray_icon_event(|tray, event| {
+                // A left click shows or hides the window (Windows, macOS;
+                // Linux status icons open the menu on any click).
+                if let TrayIconEvent::Click {
+                    button: MouseButton::Left,
+                    button_state: MouseButtonState::Up,
+                    ..
+                } = event
+                {
+                    crate::os::toggle_window(tray.app_handle());
+                    refresh(tray.app_handle());
+                }
+            });
+        if let Some(icon) = app.default_window_icon() {
+            builder = builder.icon(icon.clone());
+        }
+        builder.build(app)
+    };
+    // On Linux the icon needs libayatana-appindicator (or libappindicator),
+    // loaded at run time; without it the loader panics rather than failing.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(made)) {
+        Ok(Ok(_)) => app.state::<Desktop>().set_tray(true),
+        Ok(Err(e)) => tracing::warn!("no tray icon: {e}"),
+        Err(_) => tracing::warn!("no tray icon: the system's status icon library is missing"),
+    }
+}
+
+/// Shows the model in the icon's tooltip, label and menu (after a change
+/// or a new language).
+pub(crate) fn refresh(app: &AppHandle) {
+    let Some(tray) = app.tray_by_id(TRAY) else {
+        return;
+    };
+    let Some(state) = app.try_state::<TrayState>() else {
+        return;
+    };
+    let lang = app.state::<Desktop>().get().language;
+    let model = state.with(|m| m.clone());
+    let r = build_menu(app, &model, lang).and_then(|menu| {
+        tray.set_menu(Some(menu))?;
+        tray.set_tooltip(Some(tooltip(&model, lang)))?;
+        // Linux shows no tooltip: the missed calls go beside the icon.
+        #[cfg(target_os = "linux")]
+        tray.set_title((model.missed > 0).then(|| model.missed.to_string()))?;
+        Ok(())
+    });
+    if let Err(e) = r {
+        tracing::debug!("tray update: {e}");
+    }
+}
+
+/// Whether `event` changes what the tray shows.
+fn matters(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::AccountsChanged { .. }
+            | Event::Registration { .. }
+            | Event::IncomingCall { .. }
+            | Event::CallState { .. }
+            | Event::CallEnded { .. }
+            | Event::HistoryChanged { .. }
+    )
+}
+
+/// Keeps the tray current from the engine's events until it stops.
+pub(crate) fn follow(app: &AppHandle, engine: &Engine) {
+    if app.tray_by_id(TRAY).is_none() {
+        return;
+    }
+    let mut events = engine.subscribe();
+    let engine = engine.clone();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut sync = true;
+        loop {
+            if sync {
+                if let Ok(s) = engine.status().await {
+                    let missed = engine.unseen_missed_calls().await.ok();
+                    app.state::<TrayState>().with(|m| {
+                        m.accounts = s.accounts;
+                        m.calls = s.calls;
+                        if let Some(n) = missed {
+                            m.missed = n;
+                        }
+                    });
+                    refresh(&app);
+                }
+                sync = false;
+            }
+            match events.recv().await {
+                Ok(Event::HistoryChanged { unseen_missed, .. }) => {
+                    app.state::<TrayState>().with(|m| m.missed = unseen_missed);
+                    refresh(&app);
+                }
+                Ok(e) => sync = matters(&e),
+                Err(RecvError::Lagged(_)) => sync = true,
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+#[derive(Clone, Serialize)]
+struct PresenceChange {
+    availability: Availability,
+}
+
+fn on_menu(app: &AppHandle, event: MenuEvent) {
+    let id = event.id().as_ref();
+    let engine = app.state::<Engine>().inner().clone();
+    let model = app.state::<TrayState>().with(|m| m.clone());
+    match id {
+        "toggle" => {
+            crate::os::toggle_window(app);
+            refresh(app);
+        }
+        "missed" => {
+            crate::links::focus(app);
+            let _ = app.emit(
+                crate::notify::SHOW_EVENT,
+                crate::notify::Show {
+                    screen: Some("history"),
+                    call: None,
+                },
+            );
+        }
+        "answer" => {
+            crate::links::focus(app);
+            crate::shortcuts::run(app, Action::Answer);
+        }
+        "hangup" => crate::shortcuts::run(app, Action::Hangup),
+        "dnd" => {
+            let on = !model.dnd;
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                // The app never auto-answers; only DND changes here.
+                match engine.set_call_policy(on, false).await {
+                    Ok(()) => app.state::<TrayState>().with(|m| m.dnd = on),
+                    Err(e) => tracing::warn!("do not disturb: {e}"),
+                }
+                refresh(&app);
+            });
+        }
+        "quit" => {
+            // Exit runs the engine's shutdown (main.rs), which unregisters.
+            app.exit(0);
+        }
+        _ => {
+            let Some((_, availability, _)) = PRESENCES.iter().find(|(p, _, _)| *p == id) else {
+                return;
+            };
+            let Some(account) = presence_account(&model.accounts).map(|a| a.name.clone()) else {
+                return;
+            };
+            let availability = *availability;
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                // The outcome reaches the UI as `presence_published`.
+                match engine.publish_presence(&account, availability, None).await {
+                    Ok(()) => {
+                        let _ = app.emit(PRESENCE_EVENT, PresenceChange { availability });
+                    }
+                    Err(e) => tracing::warn!("presence from the tray: {e}"),
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ua::api::CallDirection;
+    use ua::TransportKind;
+
+    fn account(name: &str, local: bool, registration: RegistrationState) -> AccountInfo {
+        AccountInfo {
+            name: name.into(),
+            uri: format!("sip:{name}@127.0.0.1"),
+            display_name: None,
+            transport: TransportKind::Udp,
+            local,
+            registration,
+        }
+    }
+
+    fn call(state: CallState) -> CallInfo {
+        CallInfo {
+            id: 1,
+            account: "work".into(),
+            direction: CallDirection::Incoming,
+            peer_uri: "sip:bob@127.0.0.1".into(),
+            peer_name: None,
+            state,
+            held_by_us: false,
+            held_by_peer: false,
+            muted: false,
+            codec: None,
+            started_ms: 1,
+            answered_ms: None,
+        }
+    }
+
+    #[test]
+    fn the_tooltip_tells_account_calls_missed_and_dnd() {
+        let mut m = Model::default();
+        assert_eq!(tooltip(&m, Lang::En), "Parley\nNo account");
+        m.accounts = vec![account(
+            "Work",
+            false,
+            RegistrationState::Registered { expires_in_s: 60 },
+        )];
+        assert_eq!(tooltip(&m, Lang::En), "Parley\nWork: registered");
+        m.missed = 2;
+        m.dnd = true;
+        m.calls = vec![call(CallState::Connected)];
+        assert_eq!(
+            tooltip(&m, Lang::En),
+            "Parley\nWork: registered\nIn a call\nMissed calls: 2\nDo not disturb"
+        );
+        assert_eq!(
+            tooltip(&m, Lang::Ru),
+            "Parley\nWork: зарегистрирован\nИдёт звонок\nПропущенные звонки: 2\nНе беспокоить"
+        );
+        // A ringing call is not "in a call" yet.
+        m.calls = vec![call(CallState::Incoming)];
+        assert!(!tooltip(&m, Lang::En).contains("In a call"));
+        assert_eq!(call_op(Action::Answer, &m.calls), Some(CallOp::Answer(1)));
+    }
+
+    #[test]
+    fn presence_is_published_by_the_first_registered_server_account() {
+        let local = account("Local", true, RegistrationState::Local);
+        let off = account("Off", false, RegistrationState::Disabled);
+        let failing = account(
+            "Work",
+            false,
+            RegistrationState::Failed {
+                reason: "403".into(),
+            },
+        );
+        assert!(presence_account(std::slice::from_ref(&local)).is_none());
+        assert!(presence_account(&[local.clone(), off.clone(), failing.clone()]).is_none());
+        let home = account(
+            "Home",
+            false,
+            RegistrationState::Registered { expires_in_s: 60 },
+        );
+        assert_eq!(
+            presence_account(&[local, off, home.clone()]).unwrap().name,
+            "Home"
+        );
+        let m = Model {
+            accounts: vec![failing],
+            ..Model::default()
+        };
+        assert_eq!(status_line(&m, Lang::En), "Work: registration failed");
+    }
+}
