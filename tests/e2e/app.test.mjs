@@ -97,6 +97,37 @@ test("settings shows the version the Rust engine reports", async () => {
 
 test("an account added in the window lands in the config and its password in the keyring only", async () => {
   await (await s.find("#nav-settings")).click();
+test("sound settings: the level meter moves while open; the echo test records, plays back and stops", async () => {
+  await (await s.find("#nav-settings")).click();
+  const meter = await s.find('[data-testid="audio-meter"][role="meter"]', { timeout: 20_000 });
+  const status = await s.find('[data-testid="audio-test-status"]');
+  const statusIs = (text) => async () => (await status.text()) === text;
+  await s.waitFor("metering", statusIs("Listening to the microphone."), 20_000);
+  const level = async () => Number(await meter.attribute("aria-valuenow"));
+  // The test sound goes to the sound server's null sink, whose monitor is
+  // the default microphone: the meter moves with it, then falls back.
+  await (await s.find('[data-testid="audio-play-output"]')).click();
+  await s.waitFor("the meter moved", async () => (await level()) > 30, 10_000);
+  const play = await s.find('[data-testid="audio-play-output"]');
+  await s.waitFor("test sound played", async () => (await play.text()) === "Play test sound", 10_000);
+  assert.equal((await s.findAll('[data-testid="audio-sound-error"]')).length, 0);
+  await s.waitFor("the meter fell back", async () => (await level()) < 10, 10_000);
+
+  await (await s.find('[data-testid="audio-echo"]')).click();
+  await s.waitFor("recording", statusIs("Recording: say something…"), 10_000);
+  await s.waitFor("playing back", statusIs("Playing back what you said…"), 10_000);
+  const stop = await s.find('[data-testid="audio-echo"]');
+  assert.equal(await stop.text(), "Stop echo test");
+  await stop.click();
+  await s.waitFor("metering again", statusIs("Listening to the microphone."), 10_000);
+  assert.equal(await (await s.find('[data-testid="audio-echo"]')).text(), "Echo test");
+  // Leaving the screen stops the test; coming back starts it again.
+  await (await s.find("#nav-dialpad")).click();
+  await (await s.find("#nav-settings")).click();
+  const again = await s.find('[data-testid="audio-test-status"]', { timeout: 20_000 });
+  await s.waitFor("metering after coming back", async () => (await again.text()) === "Listening to the microphone.", 20_000);
+});
+
   await (await s.find("button.primary")).click(); // Add account
   await (await s.find('input[name="name"]')).type("Work");
   await (await s.find('input[name="uri"]')).type("sip:alice@127.0.0.1");
@@ -117,6 +148,16 @@ test("an account added in the window lands in the config and its password in the
 
   await (await s.find('button[aria-label="Remove account Work"]')).click();
   await s.waitFor("local account back", async () => (await state.text()) === "Local");
+  // The pickup code can be set after the account was made, and is saved.
+  await (await s.find('button[aria-label="Edit account Work"]')).click();
+  const code = await s.find('[data-testid="edit-pickup-code"]');
+  await code.clear();
+  await code.type("**");
+  await (await s.find('[data-testid="edit-save"]')).click();
+  const saved = await s.find('[data-testid="edit-status"]');
+  await s.waitFor("pickup code saved", async () => (await saved.text()) === "Pickup code saved.");
+  assert.match(fs.readFileSync(path.join(home, "config/config.toml"), "utf8"), /pickup_code = "\*\*"/);
+
   assert.throws(() => execFileSync("secret-tool", ["lookup", "service", "org.parley.Parley", "username", "Work"], { stdio: "pipe" }));
 });
 
