@@ -327,6 +327,19 @@ mod tests {
     }
 
     #[test]
+    fn the_test_sound_is_three_rising_notes_once() {
+        let mut g = ToneGenerator::test_sound(RATE);
+        let x = render(&mut g, 1500);
+        assert!(g.finished(), "one-shot");
+        let ms = |a: u32, b: u32| &x[(a * RATE / 1000) as usize..(b * RATE / 1000) as usize];
+        let notes = [523.25, 659.25, 783.99];
+        assert_eq!(dominant(ms(20, 230), &notes), 523.25);
+        assert_eq!(dominant(ms(320, 530), &notes), 659.25);
+        assert_eq!(dominant(ms(620, 1080), &notes), 783.99);
+        assert!(ms(1100, 1500).iter().all(|&s| s == 0), "silence after");
+    }
+
+    #[test]
     fn edges_are_ramped_and_levels_bounded() {
         let mut g = ToneGenerator::busy(ToneRegion::Europe, RATE);
         let x = render(&mut g, 3000);
