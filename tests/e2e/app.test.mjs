@@ -27,6 +27,8 @@ before(async () => {
   driver = await startDriver({
     PARLEY_CONFIG_DIR: path.join(home, "config"),
     PARLEY_DATA_DIR: path.join(home, "data"),
+    // Where the SIP trace export saves (Downloads otherwise).
+    PARLEY_EXPORT_DIR: path.join(home, "exports"),
   });
   s = await Session.create(driver.base, { "tauri:options": { application: app } });
 });
@@ -362,6 +364,62 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     await s.waitFor("call pane gone", async () => (await s.findAll('[data-testid="calls"]')).length === 0);
     // The dialpad now offers to call bob again.
     assert.equal(await (await s.find('[data-testid="redial"]')).text(), "Redial bob");
+  });
+
+  test("the SIP trace shows the call's INVITE/200/ACK/BYE ladder and a raw message, masked, and exports it", async () => {
+    await (await s.find("#nav-trace")).click();
+    await s.waitFor("SIP trace heading", async () => (await heading()) === "SIP trace");
+    const dialogs = () =>
+      s.execute(`return [...document.querySelectorAll('[data-testid="trace-dialog"]')].map((d) => d.dataset.method);`);
+    await s.waitFor("the call and the registration listed", async () => {
+      const methods = await dialogs();
+      return methods.includes("INVITE") && methods.includes("REGISTER");
+    });
+    await (await s.find('[data-testid="trace-dialog"][data-method="INVITE"]')).click();
+    await s.find('[data-testid="trace-ladder"]');
+    const labels = await s.execute(
+      `return [...document.querySelectorAll('[data-testid="trace-arrow"]')].map((a) => a.dataset.label);`,
+    );
+    // In order (Kamailio may challenge the INVITE; hold and resume add re-INVITEs).
+    let at = 0;
+    for (const want of ["INVITE", "200 OK", "ACK", "BYE", "200 OK"]) {
+      const i = labels.indexOf(want, at);
+      assert.ok(i >= 0, `${want} after arrow ${at} in ${labels.join(", ")}`);
+      at = i + 1;
+    }
+    const columns = await s.execute(`return document.querySelectorAll('[data-testid="trace-column"]').length;`);
+    assert.ok(columns >= 2, "our UA and Kamailio");
+    const first = await s.find('[data-testid="trace-arrow"][data-label="INVITE"]');
+    assert.match(await first.attribute("aria-label"), /^Sent INVITE from 127\.0\.0\.1:\d+ to 127\.0\.0\.1:\d+ at /);
+    await first.click();
+    const raw = await s.find('[data-testid="trace-raw-text"]');
+    assert.match(await raw.text(), /^INVITE sip:bob@127\.0\.0\.1/);
+    const challenged = labels.findIndex((l) => /^407 /.test(l));
+    if (challenged >= 0) {
+      // The INVITE again, with credentials: kept, the response masked.
+      const again = labels.indexOf("INVITE", challenged);
+      await s.execute(`document.querySelectorAll('[data-testid="trace-arrow"]')[${again}].click();`);
+      await s.waitFor("the authorised INVITE shown", async () => /Proxy-Authorization: Digest /.test(await (await s.find('[data-testid="trace-raw-text"]')).text()));
+      assert.match(await (await s.find('[data-testid="trace-raw-text"]')).text(), /response="\*{8}"/);
+    }
+    await s.execute(`document.querySelector('[data-testid="trace-raw"]').scrollIntoView({ block: "end" });`);
+    await shot("sip-trace");
+    // No secret anywhere in the view: each raw message, one after another.
+    const texts = await s.execute(`return document.querySelectorAll('[data-testid="trace-arrow"]').length;`);
+    for (let i = 0; i < texts; i++) {
+      await s.execute(`document.querySelectorAll('[data-testid="trace-arrow"]')[${i}].click();`);
+      const text = await s.execute(`return document.querySelector('[data-testid="trace-raw-text"]').textContent;`);
+      assert.ok(!text.includes("alice123"), "no password in a raw message");
+      assert.ok(!/response="(?!\*{8}")/.test(text), `an unmasked digest response: ${text}`);
+    }
+    await (await s.find('[data-testid="trace-export"]')).click();
+    const saved = await s.find('[data-testid="trace-exported"]');
+    const shown = (await saved.text()).replace(/^Saved to /, "");
+    assert.equal(path.dirname(shown), path.join(home, "exports"));
+    const exported = fs.readFileSync(shown, "utf8");
+    assert.match(exported, /^==== INVITE sip:bob@127\.0\.0\.1/);
+    assert.match(exported, /---- \S+ \S+ UTC sent 127\.0\.0\.1:\d+ --> 127\.0\.0\.1:\d+ BYE \(UDP\) ----\nBYE sip:/);
+    assert.ok(!exported.includes("alice123"));
   });
 
   test("a call from baresip rings in a focused panel and is answered", async () => {
