@@ -468,6 +468,27 @@ mod tests {
         assert!(out[120_000..].iter().all(|&s| s == 0));
     }
 
+    /// The frame loop allocates nothing once made, in every phase.
+    #[test]
+    fn frames_run_without_allocating() {
+        let mut test = EchoLoop::default();
+        let mic = tone(440.0, FRAME, 0.3);
+        let mut spk = [0i16; FRAME];
+        test.step(&mic, &mut spk);
+        let ((), allocs) = crate::device::tests::watched(|| {
+            for i in 0..600 {
+                if i == 50 {
+                    test.set_echo(true);
+                }
+                if i == 450 {
+                    test.set_echo(false);
+                }
+                let _ = test.step(&mic, &mut spk);
+            }
+        });
+        assert_eq!(allocs, 0, "the sound test's frame loop allocated");
+    }
+
     #[test]
     fn metering_reads_the_microphone_and_plays_silence() {
         let mut test = EchoLoop::default();

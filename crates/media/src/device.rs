@@ -35,7 +35,7 @@ use crate::devices::{AudioSink, AudioSource, NullSink, NullSource, WavSink, WavS
 use crate::session::SESSION_RATE;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Samples in one 20 ms frame at [`SESSION_RATE`].
 pub const FRAME: usize = (SESSION_RATE / 50) as usize;

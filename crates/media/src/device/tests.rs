@@ -43,7 +43,9 @@ unsafe impl GlobalAlloc for CountingAlloc {
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
-fn watched<R>(f: impl FnOnce() -> R) -> (R, u64) {
+/// Runs `f` counting the allocations it makes (also for the sound test's
+/// frame loop in `audio_test`).
+pub(crate) fn watched<R>(f: impl FnOnce() -> R) -> (R, u64) {
     let before = WATCHED_ALLOCS.load(Ordering::Relaxed);
     WATCHING.with(|w| w.set(true));
     let r = f();
