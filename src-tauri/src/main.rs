@@ -295,6 +295,11 @@ fn main() {
             media::media_settings,
             media::media_settings_set,
             media::audio_devices,
+            media::audio_test_start,
+            media::audio_test_stop,
+            media::audio_test_sound,
+            presence::account_pickup_code_set,
+            presence::account_get,
             history::history_list,
             history::history_delete,
             history::history_clear,
@@ -331,11 +336,6 @@ fn main() {
             std::process::exit(1);
         }
     };
-            media::audio_test_start,
-            media::audio_test_stop,
-            media::audio_test_sound,
-            presence::account_pickup_code_set,
-            presence::account_get,
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             if let Some(engine) = handle.try_state::<Engine>() {

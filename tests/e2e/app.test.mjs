@@ -97,8 +97,6 @@ test("settings shows the version the Rust engine reports", async () => {
   await shot("settings");
 });
 
-test("an account added in the window lands in the config and its password in the keyring only", async () => {
-  await (await s.find("#nav-settings")).click();
 test("sound settings: the level meter moves while open; the echo test records, plays back and stops", async () => {
   await (await s.find("#nav-settings")).click();
   const meter = await s.find('[data-testid="audio-meter"][role="meter"]', { timeout: 20_000 });
@@ -130,6 +128,8 @@ test("sound settings: the level meter moves while open; the echo test records, p
   await s.waitFor("metering after coming back", async () => (await again.text()) === "Listening to the microphone.", 20_000);
 });
 
+test("an account added in the window lands in the config and its password in the keyring only", async () => {
+  await (await s.find("#nav-settings")).click();
   await (await s.find("button.primary")).click(); // Add account
   await (await s.find('input[name="name"]')).type("Work");
   await (await s.find('input[name="uri"]')).type("sip:alice@127.0.0.1");
@@ -148,8 +148,6 @@ test("sound settings: the level meter moves while open; the echo test records, p
   const stored = execFileSync("secret-tool", ["lookup", "service", "org.parley.Parley", "username", "Work"]).toString();
   assert.equal(stored, "e2e-secret-41");
 
-  await (await s.find('button[aria-label="Remove account Work"]')).click();
-  await s.waitFor("local account back", async () => (await state.text()) === "Local");
   // The pickup code can be set after the account was made, and is saved.
   await (await s.find('button[aria-label="Edit account Work"]')).click();
   const code = await s.find('[data-testid="edit-pickup-code"]');
@@ -160,6 +158,8 @@ test("sound settings: the level meter moves while open; the echo test records, p
   await s.waitFor("pickup code saved", async () => (await saved.text()) === "Pickup code saved.");
   assert.match(fs.readFileSync(path.join(home, "config/config.toml"), "utf8"), /pickup_code = "\*\*"/);
 
+  await (await s.find('button[aria-label="Remove account Work"]')).click();
+  await s.waitFor("local account back", async () => (await state.text()) === "Local");
   assert.throws(() => execFileSync("secret-tool", ["lookup", "service", "org.parley.Parley", "username", "Work"], { stdio: "pipe" }));
 });
 

@@ -51,9 +51,6 @@ export const setMediaSettings = (settings: MediaSettings): Promise<void> =>
 /** The sound devices there are now. */
 export const audioDevices = (): Promise<AudioDevices> => call("audio_devices");
 
-export const addAccount = (input: AccountInput, password: string | null): Promise<void> =>
-  call("add_account", { input, password });
-
 /** Starts or changes the sound test (level, and the echo test with `echo`); resolves once the devices are open. */
 export const startAudioTest = (request: AudioTestRequest): Promise<void> => call("audio_test_start", { request });
 
@@ -69,6 +66,9 @@ export const accountInput = (name: string): Promise<AccountInput> => call("accou
 /** Sets or (with null) clears an account's call-pickup code; the engine checks and saves it. */
 export const setPickupCode = (account: string, code: string | null): Promise<void> =>
   call("account_pickup_code_set", { account, code });
+
+export const addAccount = (input: AccountInput, password: string | null): Promise<void> =>
+  call("add_account", { input, password });
 
 export const removeAccount = (name: string): Promise<void> => call("remove_account", { name });
 
