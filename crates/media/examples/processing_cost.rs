@@ -75,18 +75,29 @@ fn main() {
     }
     let at48 = cpu_seconds() - t0;
 
-    // Parley's chain: 48 kHz in and out, the DSP at 16 kHz.
-    let mut p = AudioProcessor::new(ProcessingConfig::default()).expect("processor");
-    let mut frame = vec![0i16; 960];
-    let t0 = cpu_seconds();
-    for _ in 0..SECONDS {
-        for (n, f) in near_i.chunks_exact(960).zip(far_i.chunks_exact(960)) {
-            frame.copy_from_slice(n);
-            p.render(f).expect("render");
-            p.capture(&mut frame).expect("capture");
+    // Parley's chain: 48 kHz in and out, the DSP at 16 kHz, per stage set.
+    let run = |config: ProcessingConfig| -> f64 {
+        let mut p = AudioProcessor::new(config).expect("processor");
+        let mut frame = vec![0i16; 960];
+        let t0 = cpu_seconds();
+        for _ in 0..SECONDS {
+            for (n, f) in near_i.chunks_exact(960).zip(far_i.chunks_exact(960)) {
+                frame.copy_from_slice(n);
+                p.render(f).expect("render");
+                p.capture(&mut frame).expect("capture");
+            }
         }
-    }
-    let parley = cpu_seconds() - t0;
+        (cpu_seconds() - t0) * 60.0 / SECONDS as f64
+    };
+    let cfg = |aec, ns, agc| ProcessingConfig {
+        echo_cancellation: aec,
+        noise_suppression: ns,
+        auto_gain: agc,
+    };
+    let parley = run(ProcessingConfig::default());
+    let aec_ns = run(cfg(true, true, false));
+    let aec = run(cfg(true, false, false));
+    let ns = run(cfg(false, true, false));
 
     println!("processing chain, CPU seconds per minute of call audio:");
     println!(
@@ -94,9 +105,11 @@ fn main() {
         at48 * 60.0 / SECONDS as f64
     );
     println!(
-        "  Parley (DSP at {} kHz):   {:.2}",
+        "  Parley (DSP at {} kHz):   {parley:.2}  (aec+ns {aec_ns:.2}, aec {aec:.2}, ns {ns:.2})",
         media::processing::PROCESSING_RATE / 1000,
-        parley * 60.0 / SECONDS as f64
     );
-    println!("  ratio:                    {:.2}", parley / at48.max(1e-9));
+    println!(
+        "  ratio:                    {:.2}",
+        parley / (at48 * 60.0 / SECONDS as f64).max(1e-9)
+    );
 }
