@@ -53,6 +53,7 @@ fi
 
 cd "$ROOT"
 . "$ROOT/scripts/lib/keyring.sh"
+. "$ROOT/bench/kamailio.sh"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 PSS="$ROOT/bench/pss.py"
@@ -123,30 +124,13 @@ EOF
   PIDS_TO_STOP=("${PIDS_TO_STOP[@]/$pid}")
 }
 
-# The store's schema, taken from crates/store (its MIGRATIONS list), so the
-# contacts can be written before the app starts (parley-cli has no contact
-# import). user_version = number of migrations, as the store expects.
+# CONTACTS contacts written into the store before the app starts
+# (bench/parley_contacts.py: the store's own schema; parley-cli has no
+# contact import).
 parley_db_with_contacts() {
   local db="$1" user="$2"
   mkdir -p "$(dirname "$db")"
-  python3 - "$ROOT/crates/store/src/db/mod.rs" "$db" "$CONTACTS" "$user" <<'EOF'
-import re, sqlite3, sys
-src, db, n, user = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-text = open(src).read()
-block = text[text.index("const MIGRATIONS: &[&str] = &["):]
-block = block[: block.index("\n];")]
-scripts = re.findall(r'^\s*"(.*?)",\s*$', block, re.S | re.M)
-c = sqlite3.connect(db)
-for s in scripts:
-    c.executescript(s)
-c.execute(f"PRAGMA user_version = {len(scripts)}")
-c.executemany(
-    "INSERT INTO contacts (name, sip_uri, favourite, presence, blf) VALUES (?, ?, 0, 1, 0)",
-    [(f"Contact {i:03d}", f"sip:{user}{i:03d}@127.0.0.1") for i in range(1, n + 1)],
-)
-c.commit()
-print(len(scripts), "migrations,", n, "contacts", file=sys.stderr)
-EOF
+  python3 "$ROOT/bench/parley_contacts.py" "$ROOT" "$db" "$CONTACTS" "$user"
 }
 
 # Linphone's config: account at the Kamailio, contacts as [friend_N]
@@ -168,26 +152,6 @@ linphonerc() {
       done
     fi
   } >"$rc"
-}
-
-# The interop harness's Kamailio (parley-peers), kept until we close its stdin.
-start_kamailio() {
-  coproc PEERS { "$PEERS_BIN" kamailio 2>"$OUT/parley-peers.log"; }
-  PEERS_PID=$PEERS_PID
-  exec {PEERS_IN}>&"${PEERS[1]}"
-  local line
-  KAM_PORT=""
-  while read -r -t 30 line <&"${PEERS[0]}"; do
-    case "$line" in
-      kamailio\ *) KAM_PORT="${line#kamailio }" ;;
-      ready) break ;;
-    esac
-  done
-  [ -n "$KAM_PORT" ] || { echo "parley-peers did not start Kamailio; see $OUT/parley-peers.log" >&2; exit 1; }
-  local kpid
-  kpid="$(python3 "$PSS" --json "$PEERS_PID" | python3 -c 'import json,sys; print(next(p["pid"] for p in json.load(sys.stdin)["procs"] if p["comm"].startswith("kamailio")))')"
-  KAM_DIR="$(tr '\0' '\n' <"/proc/$kpid/cmdline" | sed -n '/^-w$/{n;p;q}')"
-  echo "kamailio on 127.0.0.1:$KAM_PORT ($KAM_DIR)" >&2
 }
 
 # What Kamailio holds for USER: registered contacts (usrloc), and the
