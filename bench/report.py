@@ -21,7 +21,7 @@ def mean(xs):
     return sum(xs) / len(xs) if xs else None
 
 
-def stack(d):
+def one_call(d):
     s = [load(os.path.join(d, f"score-{side}.json")) for side in ("caller", "callee")]
     cpu = load(os.path.join(d, "cpu.json"))
     per_min = None
@@ -29,9 +29,24 @@ def stack(d):
         # CPU seconds per call-minute, mean of the two endpoint processes
         per_min = (cpu["caller"] + cpu["callee"]) / 2 / cpu["seconds"] * 60
     return {"pesq": mean([x.get("pesq") for x in s]),
-            "pesq_dirs": [x.get("pesq") for x in s],
+            "dirs": [x.get("pesq") for x in s],
             "lag": mean([x.get("lag_ms") for x in s]),
             "cpu": per_min}
+
+
+def stack(d):
+    """Means over the calls of one stack: d, d.2, d.3, ... (REPEAT)."""
+    calls, n = [], 1
+    while os.path.isdir(d if n == 1 else f"{d}.{n}"):
+        calls.append(one_call(d if n == 1 else f"{d}.{n}"))
+        n += 1
+    per_call = [c["pesq"] for c in calls if c["pesq"] is not None]
+    return {"pesq": mean(per_call),
+            "pesq_dirs": [mean([c["dirs"][i] for c in calls]) for i in (0, 1)],
+            "lag": mean([c["lag"] for c in calls]),
+            "cpu": mean([c["cpu"] for c in calls]),
+            "n": len(calls),
+            "spread": (max(per_call) - min(per_call)) if len(per_call) > 1 else None}
 
 
 def f(x, fmt):
@@ -52,6 +67,7 @@ def main():
            f"{'lag ms P->P':>11}")
     print(hdr)
     print("-" * len(hdr))
+    spreads = []
     for c in codecs:
         mode = "nb" if c in ("pcmu", "pcma") else "wb"
         for cond in conds:
@@ -66,8 +82,17 @@ def main():
                   f"{f(p['cpu'], '.3f'):>16} {f(q['cpu'], '.3f'):>8} {f(b['cpu'], '.3f'):>7} "
                   f"{f(ratio(p['cpu'], b['cpu']), '.2f'):>5} {f(ratio(q['cpu'], b['cpu']), '.2f'):>6} | "
                   f"{f(p['lag'], '.0f'):>11}")
+            if m["n"] > 1 or b["n"] > 1:
+                spreads.append(f"{c + '/' + mode:7} {loss + '%':>4} {jit:>4} | calls: P->B {m['n']}, B->B {b['n']}, "
+                               f"P->P {p['n']}; PESQ max-min over calls: P->B {f(m['spread'], '.2f')}, "
+                               f"B->B {f(b['spread'], '.2f')}, P->P {f(p['spread'], '.2f')}")
     print()
-    print("PESQ: MOS-LQO (P.862; wb = P.862.2 at 16 kHz), mean of both directions of a call.")
+    for line in spreads:
+        print(line)
+    if spreads:
+        print()
+    print("PESQ: MOS-LQO (P.862; wb = P.862.2 at 16 kHz), mean of both directions of a call,")
+    print("  and of the calls when REPEAT > 1.")
     print("  P->B: Parley calls baresip (P rx: Parley hears baresip; B rx: baresip hears Parley);")
     print("  B->B: baresip calls baresip; P->P: Parley calls Parley; diff = P->B - B->B.")
     print("  Parley without processing in these (files are not acoustic).")

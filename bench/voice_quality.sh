@@ -37,6 +37,9 @@ ROOT="$(dirname "$HERE")"
 CODECS="${CODECS:-opus pcmu}"
 CONDITIONS="${CONDITIONS:-0:0 3:0 5:0 10:0 5:40}"
 STACKS="${STACKS:-parley mixed baresip proc}"
+# Calls per stack and condition: one 20 s call under random loss moves
+# PESQ by +-0.3, so REPEAT=3 or more for figures to compare.
+REPEAT="${REPEAT:-1}"
 PROC_STAGES="${PROC_STAGES:-aec,ns}"
 # Files are not acoustic: the PESQ calls run Parley without processing, as
 # parley-cli does for files (an echo canceller fed two talkers and no echo
@@ -274,11 +277,15 @@ for codec in $CODECS; do
   for cond in $CONDITIONS; do
     loss="${cond%%:*}"; jit="${cond#*:}"
     set_loss "$loss"
-    for stack in $STACKS; do
-      d="$OUT/$codec-loss$loss-jit$jit/$stack"; mkdir -p "$d"
-      echo "== $codec loss ${loss}% jitter 0-${jit} ms: $stack"
-      "${stack}_call" "$d" "$codec" "$jit"
-      score "$d" "$mode"
+    for rep in $(seq "$REPEAT"); do
+      for stack in $STACKS; do
+        # Repeats interleave the stacks, so a burst of load hits all.
+        d="$OUT/$codec-loss$loss-jit$jit/$stack"; [ "$rep" -gt 1 ] && d="$d.$rep"
+        mkdir -p "$d"
+        echo "== $codec loss ${loss}% jitter 0-${jit} ms: $stack (call $rep of $REPEAT)"
+        "${stack}_call" "$d" "$codec" "$jit"
+        score "$d" "$mode"
+      done
     done
   done
 done
