@@ -618,7 +618,7 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     await pick("ru");
     await s.waitFor("Settings in Russian", async () => (await heading()) === "Настройки");
     const navTexts = () => s.execute(`return [...document.querySelectorAll('nav [role="tab"]')].map((t) => { const c = t.cloneNode(true); c.querySelector('.badge')?.remove(); return c.textContent.trim(); });`);
-    assert.deepEqual(await navTexts(), ["Контакты", "Набор номера", "Чаты", "История", "Настройки"]);
+    assert.deepEqual(await navTexts(), ["Контакты", "Набор номера", "Чаты", "История", "Настройки", "SIP-трассировка"]);
     assert.equal(await s.execute("return document.documentElement.lang;"), "ru");
     assert.equal(await (await s.find('[data-testid="status-state"]')).text(), "Зарегистрирована");
     await shot("settings-ru");
@@ -658,7 +658,7 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
 
     await pick("en");
     await s.waitFor("Settings in English", async () => (await heading()) === "Settings");
-    assert.deepEqual(await navTexts(), ["Contacts", "Dialpad", "Chats", "History", "Settings"]);
+    assert.deepEqual(await navTexts(), ["Contacts", "Dialpad", "Chats", "History", "Settings", "SIP trace"]);
     assert.equal(await s.execute("return document.documentElement.lang;"), "en");
   });
 
