@@ -62,8 +62,8 @@ pub(crate) enum Notice {
     Incoming { call: u32, peer: Peer },
     /// The ringing call's notification is no longer needed.
     Handled { call: u32 },
-    /// An incoming call was not answered.
-    Missed { peer: Peer },
+    /// An incoming call was not answered (its ringing notification goes).
+    Missed { call: u32, peer: Peer },
     /// A chat message arrived.
     Message { peer: Peer, text: String },
 }
@@ -98,7 +98,10 @@ pub(crate) fn decide(event: &Event, enabled: bool, focused: bool) -> Option<Noti
         }
         Event::CallEnded { call, end } if call.direction == CallDirection::Incoming => {
             if wanted && *end == CallEnd::Missed {
-                Some(Notice::Missed { peer: peer(call) })
+                Some(Notice::Missed {
+                    call: call.id,
+                    peer: peer(call),
+                })
             } else {
                 Some(Notice::Handled { call: call.id })
             }
@@ -233,17 +236,18 @@ fn show(app: &AppHandle, lang: Lang, notice: Notice, contacts: &[ContactEntry], 
                     .show()
             })
         }
-        Notice::Missed { peer } => n
-            .builder()
-            .id(id)
-            .title(fill(
-                lang,
-                Text::MissedCall,
-                &display_name(&peer, contacts),
-                0,
-            ))
-            .extra("parley", json!({ "screen": "history" }))
-            .show(),
+        Notice::Missed { call, peer } => n.remove_active(vec![call as i32]).and_then(|()| {
+            n.builder()
+                .id(id)
+                .title(fill(
+                    lang,
+                    Text::MissedCall,
+                    &display_name(&peer, contacts),
+                    0,
+                ))
+                .extra("parley", json!({ "screen": "history" }))
+                .show()
+        }),
         Notice::Message { peer, text } => n
             .builder()
             .id(id)
@@ -321,20 +325,7 @@ mod tests {
     use ua::presence::ContactInput;
 
     fn call(direction: CallDirection, state: CallState, name: Option<&str>) -> CallInfo {
-        CallInfo {
-            id: 7,
-            account: "work".into(),
-            direction,
-            peer_uri: "sip:Bob@127.0.0.1;transport=udp".into(),
-            peer_name: name.map(Into::into),
-            state,
-            held_by_us: false,
-            held_by_peer: false,
-            muted: false,
-            codec: None,
-            started_ms: 1,
-            answered_ms: None,
-        }
+        crate::shortcuts::test_call(7, direction, state, name, 1, false)
     }
 
     fn message(outgoing: bool, text: &str) -> Event {
@@ -389,7 +380,7 @@ mod tests {
         };
         assert!(matches!(
             decide(&missed, true, false),
-            Some(Notice::Missed { .. })
+            Some(Notice::Missed { call: 7, .. })
         ));
         // Focused or switched off: no missed-call notice, but the ringing one goes.
         assert_eq!(

@@ -374,6 +374,8 @@ pub(crate) struct OsSettings {
     theme: ThemeChoice,
     notifications: bool,
     shortcuts: Bindings,
+    /// Saved shortcuts the system does not hold for us (refused at start).
+    inactive_shortcuts: Vec<crate::shortcuts::Action>,
     /// Whether the OS starts Parley at login (asked each time: the user may
     /// have changed it in the OS's own settings); `None` when it cannot tell.
     start_at_login: Option<bool>,
@@ -397,6 +399,7 @@ pub(crate) async fn os_settings(
     Ok(OsSettings {
         theme: s.theme,
         notifications: s.notifications,
+        inactive_shortcuts: crate::shortcuts::inactive(&app, &s.shortcuts),
         shortcuts: s.shortcuts,
         start_at_login,
         tray: desktop.has_tray(),

@@ -262,6 +262,20 @@ pub(crate) fn register_saved(app: &AppHandle) {
     }
 }
 
+/// The saved shortcuts the system does not hold for us (refused at start,
+/// or since taken): Settings says so next to them.
+pub(crate) fn inactive(app: &AppHandle, bindings: &Bindings) -> Vec<Action> {
+    let gs = app.global_shortcut();
+    Action::ALL
+        .into_iter()
+        .filter(|&a| {
+            bindings
+                .get(a)
+                .is_some_and(|t| parse(t).map_or(true, |(s, _)| !gs.is_registered(s)))
+        })
+        .collect()
+}
+
 /// Sets (or clears, with `None`) the shortcut of `action`: checks it,
 /// registers it with the system, and saves it. Returns the bindings now.
 #[tauri::command]
@@ -324,29 +338,45 @@ fn set(
     }
 }
 
+/// A call for the tests, built from JSON so fields added to `CallInfo`
+/// later (with serde defaults) need no change here.
+#[cfg(test)]
+pub(crate) fn test_call(
+    id: u32,
+    direction: CallDirection,
+    state: CallState,
+    peer_name: Option<&str>,
+    started_ms: i64,
+    muted: bool,
+) -> CallInfo {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "account": "work",
+        "direction": direction,
+        "peer_uri": "sip:Bob@127.0.0.1;transport=udp",
+        "peer_name": peer_name,
+        "state": state,
+        "held_by_us": false,
+        "held_by_peer": false,
+        "muted": muted,
+        "codec": null,
+        "started_ms": started_ms,
+        "answered_ms": null,
+    }))
+    .expect("a CallInfo")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn call(id: u32, state: CallState, started_ms: i64, muted: bool) -> CallInfo {
-        CallInfo {
-            id,
-            account: "a".into(),
-            direction: if state == CallState::Incoming {
-                CallDirection::Incoming
-            } else {
-                CallDirection::Outgoing
-            },
-            peer_uri: "sip:bob@127.0.0.1".into(),
-            peer_name: None,
-            state,
-            held_by_us: false,
-            held_by_peer: false,
-            muted,
-            codec: None,
-            started_ms,
-            answered_ms: None,
-        }
+        let direction = if state == CallState::Incoming {
+            CallDirection::Incoming
+        } else {
+            CallDirection::Outgoing
+        };
+        test_call(id, direction, state, None, started_ms, muted)
     }
 
     #[test]

@@ -385,20 +385,7 @@ mod tests {
     }
 
     fn call(state: CallState) -> CallInfo {
-        CallInfo {
-            id: 1,
-            account: "work".into(),
-            direction: CallDirection::Incoming,
-            peer_uri: "sip:bob@127.0.0.1".into(),
-            peer_name: None,
-            state,
-            held_by_us: false,
-            held_by_peer: false,
-            muted: false,
-            codec: None,
-            started_ms: 1,
-            answered_ms: None,
-        }
+        crate::shortcuts::test_call(1, CallDirection::Incoming, state, None, 1, false)
     }
 
     #[test]

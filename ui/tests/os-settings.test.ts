@@ -16,6 +16,7 @@ vi.mock("../src/lib/ipc", () => ({
     theme: "system",
     notifications: true,
     shortcuts: { answer: null, hangup: "Ctrl+Alt+H", mute: null },
+    inactive_shortcuts: [],
     start_at_login: false,
     tray: true,
   })),
@@ -223,6 +224,25 @@ describe("desktop settings section", () => {
     await waitFor(() => expect(answer.textContent).toBe("Not set"));
   });
 
+  it("says which saved shortcut the system did not grant at start", async () => {
+    vi.mocked(ipc.osSettings).mockResolvedValueOnce({
+      theme: "system",
+      notifications: true,
+      shortcuts: { answer: null, hangup: "Ctrl+Alt+H", mute: null },
+      inactive_shortcuts: ["hangup"],
+      start_at_login: false,
+      tray: false,
+    });
+    render(AppSettings);
+    await waitFor(() =>
+      expect(screen.getByTestId("shortcut-hangup-error").textContent).toBe(
+        "Saved, but the system did not give Parley this combination at start (another app may hold it). Record it again or pick another.",
+      ),
+    );
+    expect(screen.getByTestId("shortcut-hangup").textContent).toBe("Ctrl+Alt+H");
+    expect(screen.getByText("Parley then starts minimised, ready for calls.")).toBeTruthy();
+  });
+
   it("says when the settings cannot be loaded", async () => {
     vi.mocked(ipc.osSettings).mockRejectedValueOnce(new Error("the engine has stopped"));
     render(AppSettings);
@@ -243,6 +263,7 @@ describe("the window's side of the shell", () => {
       theme: "dark",
       notifications: true,
       shortcuts: none(),
+      inactive_shortcuts: [],
       start_at_login: null,
       tray: false,
     });

@@ -231,6 +231,8 @@ export interface OsSettings {
   theme: ThemeChoice;
   notifications: boolean;
   shortcuts: Bindings;
+  /** Saved shortcuts the system does not hold for Parley (refused at start). */
+  inactive_shortcuts: ShortcutAction[];
   /** Whether the OS starts Parley at login; null when it cannot tell. */
   start_at_login: boolean | null;
   /** A tray icon exists. */

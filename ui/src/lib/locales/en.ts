@@ -396,6 +396,7 @@ export const en = {
   "os.scTaken": "{keys} is already the shortcut to {action}",
   "os.scUnsupported": "The key {key} cannot be part of a shortcut",
   "os.scRefused": "Not set: {error}",
+  "os.scInactive": "Saved, but the system did not give Parley this combination at start (another app may hold it). Record it again or pick another.",
   "os.scSaved": "{action}: {keys}",
   "os.scCleared": "{action}: no shortcut",
   "os.loadFailed": "Cannot load the desktop settings: {error}",

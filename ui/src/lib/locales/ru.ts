@@ -376,6 +376,7 @@ export const ru: Messages = {
   "os.scTaken": "{keys} уже назначено для «{action}»",
   "os.scUnsupported": "Клавишу {key} нельзя использовать в сочетании",
   "os.scRefused": "Не задано: {error}",
+  "os.scInactive": "Сохранено, но при запуске система не отдала Parley это сочетание (возможно, его занимает другое приложение). Запишите его снова или выберите другое.",
   "os.scSaved": "{action}: {keys}",
   "os.scCleared": "{action}: без сочетания",
   "os.loadFailed": "Не удалось загрузить настройки рабочего стола: {error}",
