@@ -343,3 +343,42 @@ fn times_are_formatted_in_utc() {
     );
     assert_eq!(format_time(951_782_400_000), "2000-02-29 00:00:00.000 UTC");
 }
+
+#[test]
+fn masking_any_mix_of_tricky_pieces_never_panics_and_keeps_lines() {
+    // Multibyte text next to quotes, escapes and the markers the masker
+    // looks for: every slice it takes must stay on a char boundary.
+    const PIECES: [&str; 14] = [
+        "response=\"",
+        "\\",
+        "é",
+        "\"",
+        "sip:",
+        ":",
+        "@",
+        "Authorization: Digest ",
+        "\r\n",
+        "a=crypto:1 x inline:",
+        "rspauth=",
+        ",",
+        " ",
+        "ж",
+    ];
+    let n = PIECES.len();
+    for code in 0..n.pow(4) {
+        let mut text = String::new();
+        let mut c = code;
+        for _ in 0..4 {
+            text.push_str(PIECES[c % n]);
+            c /= n;
+        }
+        for input in [text.clone(), format!("X: y\r\n\r\n{text}")] {
+            let out = mask(&input);
+            assert_eq!(
+                out.matches('\n').count(),
+                input.matches('\n').count(),
+                "{input:?} -> {out:?}"
+            );
+        }
+    }
+}
