@@ -72,6 +72,17 @@ pub(crate) async fn prepare(engine: &Engine, account: &str, out: &Output) -> Res
     }
 }
 
+/// A call's files: our voice, what we hear, the call's recording.
+pub(crate) struct CallFiles {
+    /// Played as our microphone.
+    pub(crate) play: Option<PathBuf>,
+    /// What the peer sends, 48 kHz.
+    pub(crate) record: Option<PathBuf>,
+    /// The whole call (both directions mixed, 16 kHz), via the engine's
+    /// recorder as the app records.
+    pub(crate) record_call: Option<PathBuf>,
+}
+
 /// `call URI`: exit 0 when the call was answered and ended normally.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn call(
@@ -79,19 +90,25 @@ pub(crate) async fn call(
     account: &str,
     uri: &str,
     duration: u64,
-    play: Option<PathBuf>,
-    record: Option<PathBuf>,
+    files: CallFiles,
     dtmf: Option<String>,
     processing: media::processing::ProcessingConfig,
     out: &Output,
 ) -> Result<(), CliError> {
     prepare(engine, account, out).await?;
     let mut events = engine.subscribe();
+    let CallFiles {
+        play,
+        record,
+        mut record_call,
+    } = files;
     let audio = AudioChoice::Files {
         play,
         record,
         processing,
     };
+    let mut recording = false;
+    let mut record_failed: Option<String> = None;
     let id = engine.call_with_audio(account, uri, Some(audio)).await?;
     let mut hangup_at: Option<tokio::time::Instant> = None;
     let mut dtmf = dtmf;
@@ -114,14 +131,50 @@ pub(crate) async fn call(
                 out.engine_event(&ev);
                 if call.state == CallState::Connected && hangup_at.is_none() {
                     hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs(duration));
+                    if let Some(path) = record_call.take() {
+                        // A recording that cannot start is reported; the
+                        // call goes on, and the exit status tells.
+                        match engine.start_recording(id, Some(path)).await {
+                            Ok(_) => recording = true,
+                            Err(e) => {
+                                out.event(
+                                    "error",
+                                    account,
+                                    serde_json::json!({ "reason": e.to_string() }),
+                                );
+                                record_failed = Some(e.to_string());
+                            }
+                        }
+                    }
                     if let Some(d) = dtmf.take() {
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         engine.dtmf(id, &d).await?;
                     }
                 }
             }
+            Event::Recording {
+                id: r,
+                active,
+                error,
+                ..
+            } if *r == id => {
+                out.engine_event(&ev);
+                if !*active {
+                    recording = false;
+                    if let Some(e) = error {
+                        return Err(CliError::Recording(e.clone()));
+                    }
+                }
+            }
             Event::CallEnded { call, end } if call.id == id => {
                 out.engine_event(&ev);
+                if recording {
+                    // The engine reports the finished file before the end.
+                    return Err(CliError::Recording("no word of the recording's end".into()));
+                }
+                if let Some(e) = record_failed {
+                    return Err(CliError::Recording(e));
+                }
                 return match end {
                     CallEnd::HungUp { .. } | CallEnd::Transferred if call.answered_ms.is_some() => {
                         Ok(())
@@ -171,7 +224,7 @@ fn describe(end: &CallEnd) -> String {
 /// `run`: stay registered and serve, printing every event; commands on
 /// stdin (`call URI`, `answer`, `hangup`, `hold`, `resume`, `mute`,
 /// `unmute`, `dtmf D`, `transfer URI`, `transfer-to ID`, `switch ID`,
-/// `quit`). Commands act on the current call: the last one that rang,
+/// `merge ID`, `split`, `record [WAV]`, `stop-recording`, `quit`). Commands act on the current call: the last one that rang,
 /// was dialled or switched to.
 pub(crate) async fn run(engine: &Engine, account: &str, out: &Output) -> Result<(), CliError> {
     let mut events = engine.subscribe();
@@ -274,6 +327,32 @@ async fn command(
         },
         "dtmf" => match id() {
             Ok(i) => engine.dtmf(i, rest).await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        // 3-way: merge the current call with call <rest>.
+        "merge" => match (id(), rest.parse::<u32>()) {
+            (Ok(i), Ok(other)) => engine.merge(i, other).await.map(|_| ()).map_err(Into::into),
+            (Err(e), _) => Err(e),
+            (_, Err(_)) => Err(CliError::UnknownCommand(line.to_owned())),
+        },
+        "split" => match id() {
+            Ok(i) => engine.split(i).await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        // `record` alone: the engine's recordings folder.
+        "record" => match id() {
+            Ok(i) => {
+                let path = (!rest.is_empty()).then(|| PathBuf::from(rest));
+                engine
+                    .start_recording(i, path)
+                    .await
+                    .map(|_| ())
+                    .map_err(Into::into)
+            }
+            Err(e) => Err(e),
+        },
+        "stop-recording" => match id() {
+            Ok(i) => engine.stop_recording(i).await.map_err(Into::into),
             Err(e) => Err(e),
         },
         other => crate::chat::stdin_command(engine, account, other, rest).await,

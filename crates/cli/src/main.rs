@@ -79,6 +79,10 @@ enum Command {
         /// Record what the peer sends to this WAV file (48 kHz mono).
         #[arg(long, value_name = "WAV")]
         record: Option<PathBuf>,
+        /// Record the call (what we hear and what we send, mixed; mono
+        /// 16-bit 16 kHz) to this WAV file once it is answered.
+        #[arg(long, value_name = "WAV")]
+        record_call: Option<PathBuf>,
         /// DTMF digits to send once connected.
         #[arg(long)]
         dtmf: Option<String>,
@@ -90,7 +94,8 @@ enum Command {
     /// Stay registered (or listening, for the local account) and serve:
     /// print every event, read commands from stdin (`call URI`, `answer`,
     /// `reject`, `busy`, `hangup`, `hold`, `resume`, `mute`, `unmute`,
-    /// `dtmf D`, `quit`).
+    /// `dtmf D`, `switch ID`, `merge ID` (3-way with the current call),
+    /// `split`, `record [WAV]`, `stop-recording`, `quit`).
     Run {
         /// The account to serve (`Local` for direct calls).
         #[arg(long, default_value = "Local")]
@@ -210,6 +215,8 @@ enum CliError {
     RegistrationTimeout(String),
     #[error("call {0}")]
     CallFailed(String),
+    #[error("recording: {0}")]
+    Recording(String),
     #[error("no call to act on")]
     NoCall,
     #[error("unknown command {0:?}")]
@@ -349,12 +356,18 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
             duration,
             play,
             record,
+            record_call,
             dtmf,
             processing,
         } => {
             let processing = processing.unwrap_or_else(media::processing::ProcessingConfig::off);
+            let files = calls::CallFiles {
+                play,
+                record,
+                record_call,
+            };
             calls::call(
-                engine, &account, &uri, duration, play, record, dtmf, processing, out,
+                engine, &account, &uri, duration, files, dtmf, processing, out,
             )
             .await?
         }
@@ -560,6 +573,16 @@ impl Output {
                 quality.loss_pct, quality.jitter_ms, quality.mos
             ),
             ua::Event::Dtmf { id, digit } => println!("call {id} dtmf {digit}"),
+            ua::Event::Recording {
+                id,
+                path,
+                active,
+                error,
+            } => match (active, error) {
+                (true, _) => println!("call {id} recording to {path}"),
+                (false, None) => println!("call {id} recorded to {path}"),
+                (false, Some(e)) => println!("call {id} recording to {path} failed: {e}"),
+            },
             ua::Event::AudioLevel { .. } => {}
             ua::Event::Registration { account, state } => println!("{account}: {state:?}"),
             ua::Event::AccountsChanged { .. } => {}

@@ -8,61 +8,7 @@ use std::time::{Duration, Instant};
 use parley_interop::{free_port, Baresip, BaresipOptions, Kamailio, KamailioOptions, Sipp};
 
 mod common;
-use common::{call_state, cli, cli_cmd, event, Running};
-
-/// A mono 16-bit 48 kHz WAV of a sine.
-fn tone(path: &Path, hz: f64, secs: f64) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    let n = (48_000.0 * secs) as usize;
-    for i in 0..n {
-        let s = (2.0 * std::f64::consts::PI * hz * i as f64 / 48_000.0).sin() * 8000.0;
-        w.write_sample(s as i16).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
-/// Share of the signal's energy at `hz`, over the middle second of the
-/// recording. Goertzel runs on 50 ms blocks and the block powers are
-/// summed: the receiver's jitter buffer may stretch or shorten a frame
-/// by a few samples to follow clock drift, which shifts the tone's phase
-/// between blocks. A single 1 s Goertzel window would read that as the
-/// tone vanishing although every block still carries it.
-fn tone_share(path: &Path, hz: f64) -> f64 {
-    let mut r = hound::WavReader::open(path).unwrap();
-    let rate = f64::from(r.spec().sample_rate);
-    let all: Vec<f64> = r.samples::<i16>().map(|s| f64::from(s.unwrap())).collect();
-    assert!(
-        all.len() as f64 > rate * 1.5,
-        "recording too short: {} samples",
-        all.len()
-    );
-    let start = all.len() / 2 - (rate as usize) / 2;
-    let x = &all[start..start + rate as usize];
-    let w = 2.0 * std::f64::consts::PI * hz / rate;
-    let block = (rate / 20.0) as usize;
-    let (mut power, mut energy) = (0.0, 0.0);
-    for b in x.chunks_exact(block) {
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &v in b {
-            let s = v + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s;
-        }
-        // Goertzel power of a pure tone is energy * N / 2.
-        power += (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (block as f64 / 2.0);
-        energy += b.iter().map(|v| v * v).sum::<f64>();
-    }
-    if energy == 0.0 {
-        return 0.0;
-    }
-    power / energy
-}
+use common::{add_alice, call_state, cli, cli_cmd, event, tone, tone_share, Running};
 
 #[test]
 fn two_parleys_on_the_local_account_call_each_other_with_audio_both_ways() {
@@ -144,26 +90,6 @@ fn two_parleys_on_the_local_account_call_each_other_with_audio_both_ways() {
         b_hears_a > 0.8,
         "caller heard the 440 Hz tone: share {b_hears_a:.2}"
     );
-}
-
-fn add_alice(dir: &Path, kam: &Kamailio) {
-    let proxy = format!("sip:127.0.0.1:{}", kam.port);
-    let add = cli(
-        dir,
-        &[
-            "account",
-            "add",
-            "work",
-            "--uri",
-            "sip:alice@127.0.0.1",
-            "--display-name",
-            "Alice",
-            "--proxy",
-            &proxy,
-        ],
-        None,
-    );
-    assert!(add.status.success(), "{add:?}");
 }
 
 fn baresip(kam: &Kamailio, answer_mode: &'static str) -> Baresip {

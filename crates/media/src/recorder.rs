@@ -37,6 +37,14 @@ const WRITER_PERIOD: Duration = Duration::from_millis(40);
 /// Recording failures.
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
+    /// The folder for recordings could not be made.
+    #[error("cannot create the recordings folder {}: {source}", path.display())]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The file could not be created (folder missing or not writable).
     #[error("cannot create the recording {}: {source}", path.display())]
     Create {

@@ -184,6 +184,13 @@ pub struct CallInfo {
     /// Unix ms when it was answered.
     #[ts(type = "number | null")]
     pub answered_ms: Option<i64>,
+    /// The local conference this call is mixed in (calls with the same
+    /// id hear each other and us), if any.
+    #[serde(default)]
+    pub conference: Option<u32>,
+    /// The WAV file this call is being recorded to, while it is.
+    #[serde(default)]
+    pub recording: Option<String>,
 }
 
 /// How a call ended.
@@ -293,6 +300,18 @@ pub enum Event {
         rms_db: f32,
         /// Peak in dBFS.
         peak_db: f32,
+    },
+    /// A call's recording started (`active`) or stopped; once stopped the
+    /// file is complete (up to the failure, when `error` says one ended it).
+    Recording {
+        /// The call id.
+        id: u32,
+        /// The WAV file.
+        path: String,
+        /// Recording now.
+        active: bool,
+        /// Why it stopped early (disk full, file gone), when it failed.
+        error: Option<String>,
     },
     /// The peer sent a DTMF digit (RFC 4733 or SIP INFO).
     Dtmf {

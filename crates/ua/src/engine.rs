@@ -161,6 +161,7 @@ enum Command {
     Chat(chat::ChatCommand),
     Presence(presence::PresenceCommand),
     Settings(settings::SettingsCommand),
+    Conference(calls::ConferenceCommand),
     AudioTest(audio_test::AudioTestCommand),
 }
 
@@ -528,7 +529,7 @@ impl Task {
                     let _ = reply.send(self.dial(&account, &target, audio).await);
                 }
                 Command::ToCall(id, cmd, reply) => {
-                    let _ = reply.send(self.calls.command(id, cmd).map_err(Into::into));
+                    let _ = reply.send(self.calls.user_command(id, cmd).map_err(Into::into));
                 }
                 Command::CallPolicy {
                     dnd,
@@ -552,6 +553,7 @@ impl Task {
                 Command::Chat(cmd) => self.chat_command(cmd).await,
                 Command::Presence(cmd) => self.presence_command(cmd).await,
                 Command::Settings(cmd) => self.settings_command(cmd),
+                Command::Conference(cmd) => self.conference_command(cmd).await,
                 Command::AudioTest(cmd) => self.audio_test_command(cmd),
                 Command::AddAccount(input, password, reply) => {
                     let name = input.name.trim().to_owned();

@@ -161,6 +161,8 @@ mod tests {
             codec: None,
             started_ms: 0,
             answered_ms: None,
+            conference: None,
+            recording: None,
         }
     }
 

@@ -6,6 +6,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+
+use parley_interop::Kamailio;
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -141,4 +143,98 @@ pub(crate) fn event(v: &Value) -> &str {
 
 pub(crate) fn call_state(v: &Value, state: &str) -> bool {
     event(v) == "call_state" && v["call"]["state"] == state
+}
+
+/// A mono 16-bit 48 kHz WAV of a sine.
+pub(crate) fn tone(path: &Path, hz: f64, secs: f64) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let n = (48_000.0 * secs) as usize;
+    for i in 0..n {
+        let s = (2.0 * std::f64::consts::PI * hz * i as f64 / 48_000.0).sin() * 8000.0;
+        w.write_sample(s as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// A WAV's samples as mono (the mean of its channels: baresip dumps Opus
+/// as stereo) and its rate.
+pub(crate) fn mono(path: &Path) -> (f64, Vec<f64>) {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rate = f64::from(r.spec().sample_rate);
+    let ch = usize::from(r.spec().channels.max(1));
+    let all: Vec<f64> = r
+        .samples::<i16>()
+        .map(|s| f64::from(s.unwrap_or(0)))
+        .collect();
+    (
+        rate,
+        all.chunks(ch)
+            .map(|c| c.iter().sum::<f64>() / ch as f64)
+            .collect(),
+    )
+}
+
+/// Share of the signal's energy at `hz`, over the middle second of the
+/// recording. Goertzel runs on 50 ms blocks and the block powers are
+/// summed: the receiver's jitter buffer may stretch or shorten a frame
+/// by a few samples to follow clock drift, which shifts the tone's phase
+/// between blocks. A single 1 s Goertzel window would read that as the
+/// tone vanishing although every block still carries it.
+pub(crate) fn tone_share(path: &Path, hz: f64) -> f64 {
+    let (rate, all) = mono(path);
+    assert!(
+        all.len() as f64 > rate * 1.5,
+        "recording too short: {} samples",
+        all.len()
+    );
+    let start = all.len() / 2 - (rate as usize) / 2;
+    share(&all[start..start + rate as usize], rate, hz)
+}
+
+/// Share of `x`'s energy at `hz` (see [`tone_share`]).
+pub(crate) fn share(x: &[f64], rate: f64, hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / rate;
+    let block = (rate / 20.0) as usize;
+    let (mut power, mut energy) = (0.0, 0.0);
+    for b in x.chunks_exact(block) {
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &v in b {
+            let s = v + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s;
+        }
+        // Goertzel power of a pure tone is energy * N / 2.
+        power += (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (block as f64 / 2.0);
+        energy += b.iter().map(|v| v * v).sum::<f64>();
+    }
+    if energy == 0.0 {
+        return 0.0;
+    }
+    power / energy
+}
+
+pub(crate) fn add_alice(dir: &Path, kam: &Kamailio) {
+    let proxy = format!("sip:127.0.0.1:{}", kam.port);
+    let add = cli(
+        dir,
+        &[
+            "account",
+            "add",
+            "work",
+            "--uri",
+            "sip:alice@127.0.0.1",
+            "--display-name",
+            "Alice",
+            "--proxy",
+            &proxy,
+        ],
+        None,
+    );
+    assert!(add.status.success(), "{add:?}");
 }

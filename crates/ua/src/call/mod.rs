@@ -67,6 +67,15 @@ pub enum CallError {
     /// The call's audio processing could not start.
     #[error(transparent)]
     Processing(#[from] media::call_audio::CallAudioError),
+    /// A recording could not start (folder missing or not writable).
+    #[error(transparent)]
+    Recording(#[from] media::recorder::RecorderError),
+    /// The call is not in a local conference.
+    #[error("call {0} is not in a conference")]
+    NotInConference(u32),
+    /// The conference mixes as many calls as it can.
+    #[error("the conference is full ({} calls)", media::call_audio::MAX_LEGS + 1)]
+    ConferenceFull,
 }
 
 /// Where a call's audio comes from and goes to.
@@ -130,6 +139,35 @@ pub(crate) struct CallEnv {
 pub(crate) struct Calls {
     next_id: u32,
     calls: HashMap<u32, CallSlot>,
+    /// The local conference, when calls are merged (one at a time).
+    conference: Option<Conference>,
+    next_conference: u32,
+}
+
+/// A local conference: one call's media mixes (the host), the others'
+/// swap audio with it (legs). See `media::conference`.
+///
+/// ```text
+///  two calls ──merge──> host + 1 leg ──merge a third──> host + 2 legs
+///      ^                  │   │                           │
+///      └── split / hold / hang-up either (dissolve) ──────┘ leg leaves:
+///          the one split off is held, the other talks on      host + 1 leg
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+struct Conference {
+    id: u32,
+    host: u32,
+    legs: Vec<u32>,
+}
+
+impl Conference {
+    fn has(&self, id: u32) -> bool {
+        self.host == id || self.legs.contains(&id)
+    }
+
+    fn members(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::once(self.host).chain(self.legs.iter().copied())
+    }
 }
 
 struct CallSlot {
@@ -188,17 +226,154 @@ impl Calls {
         Ok(id)
     }
 
-    /// Passes a user command to call `id`.
+    /// Passes a user command to call `id`. In a conference, holding a
+    /// call takes it out first (the others talk on), and mute is the
+    /// conference's: every member gets it (the host's is the one heard).
+    pub(crate) fn user_command(&mut self, id: u32, cmd: CallCommand) -> Result<(), CallError> {
+        let member = self.conference.as_ref().is_some_and(|c| c.has(id));
+        match cmd {
+            CallCommand::Hold(true) if member => return self.split(id),
+            CallCommand::Mute(on) if member => {
+                let members: Vec<u32> = self.conference.iter().flat_map(|c| c.members()).collect();
+                for m in members.into_iter().filter(|&m| m != id) {
+                    let _ = self.send(m, CallCommand::Mute(on));
+                }
+            }
+            _ => {}
+        }
+        self.send(id, cmd)
+    }
+
+    /// Passes a command to call `id` as it is.
     pub(crate) fn command(&self, id: u32, cmd: CallCommand) -> Result<(), CallError> {
+        self.send(id, cmd)
+    }
+
+    fn send(&self, id: u32, cmd: CallCommand) -> Result<(), CallError> {
         let slot = self.calls.get(&id).ok_or(CallError::NoSuchCall(id))?;
         slot.input
             .try_send(CallInput::Command(cmd))
             .map_err(|_| CallError::NoSuchCall(id))
     }
 
-    /// A call ended: forget it.
+    /// A call ended: forget it. If it was in the conference, the rest
+    /// carry on (its media link is gone already); a conference of one is
+    /// no conference.
     pub(crate) fn remove(&mut self, id: u32) {
         self.calls.remove(&id);
+        if self.conference.as_ref().is_some_and(|c| c.has(id)) {
+            self.leave(id, false);
+        }
+    }
+
+    /// Merges calls `a` and `b` (both answered, per `states`) into the
+    /// local conference: a new one hosted by the call we talk in, or the
+    /// existing one that either is in already. Returns its id.
+    pub(crate) fn merge(
+        &mut self,
+        a: u32,
+        b: u32,
+        states: &HashMap<u32, CallInfo>,
+    ) -> Result<u32, CallError> {
+        for id in [a, b] {
+            if !self.calls.contains_key(&id) {
+                return Err(CallError::NoSuchCall(id));
+            }
+            let answered = states
+                .get(&id)
+                .is_some_and(|c| matches!(c.state, CallState::Connected | CallState::OnHold));
+            if !answered {
+                return Err(CallError::WrongState {
+                    id,
+                    what: "join a conference",
+                });
+            }
+        }
+        if a == b {
+            return Err(CallError::WrongState {
+                id: a,
+                what: "be merged with itself",
+            });
+        }
+        let (host, joining, conf_id) = match &self.conference {
+            Some(c) if c.has(a) && c.has(b) => return Ok(c.id),
+            Some(c) if c.has(a) || c.has(b) => {
+                if c.legs.len() >= media::call_audio::MAX_LEGS {
+                    return Err(CallError::ConferenceFull);
+                }
+                (c.host, if c.has(a) { b } else { a }, c.id)
+            }
+            Some(_) => {
+                return Err(CallError::WrongState {
+                    id: b,
+                    what: "start a second conference",
+                })
+            }
+            None => {
+                // The call we talk in mixes: its audio is open and live.
+                let held = |id: u32| states.get(&id).is_some_and(|c| c.held_by_us);
+                let (host, joining) = if held(a) && !held(b) { (b, a) } else { (a, b) };
+                self.next_conference = self.next_conference.wrapping_add(1).max(1);
+                (host, joining, self.next_conference)
+            }
+        };
+        let (h, l) = media::conference::link();
+        self.send(
+            host,
+            CallCommand::Conference {
+                id: conf_id,
+                role: std::sync::Mutex::new(media::conference::Role::Host(h)),
+            },
+        )?;
+        self.send(
+            joining,
+            CallCommand::Conference {
+                id: conf_id,
+                role: std::sync::Mutex::new(media::conference::Role::Leg(l)),
+            },
+        )?;
+        let conf = self.conference.get_or_insert_with(|| Conference {
+            id: conf_id,
+            host,
+            legs: Vec::new(),
+        });
+        conf.legs.push(joining);
+        Ok(conf_id)
+    }
+
+    /// Takes call `id` out of the conference and holds it; the others
+    /// talk on (the host's leaving ends the conference: each call is
+    /// plain again, one of them talking, the rest held).
+    pub(crate) fn split(&mut self, id: u32) -> Result<(), CallError> {
+        if !self.conference.as_ref().is_some_and(|c| c.has(id)) {
+            return Err(CallError::NotInConference(id));
+        }
+        self.leave(id, true);
+        Ok(())
+    }
+
+    /// Call `id` leaves the conference (held when `hold`).
+    fn leave(&mut self, id: u32, hold: bool) {
+        let Some(mut conf) = self.conference.take() else {
+            return;
+        };
+        if hold {
+            let _ = self.send(id, CallCommand::LeaveConference);
+            let _ = self.send(id, CallCommand::Hold(true));
+        }
+        if conf.host != id && conf.legs.len() > 1 {
+            conf.legs.retain(|&l| l != id);
+            self.conference = Some(conf);
+            return;
+        }
+        // Dissolve: every other member is a plain call again; one talks.
+        let rest: Vec<u32> = conf.members().filter(|&m| m != id).collect();
+        for (i, &m) in rest.iter().enumerate() {
+            let _ = self.send(m, CallCommand::LeaveConference);
+            if i > 0 {
+                let _ = self.send(m, CallCommand::Hold(true));
+            }
+        }
     }
 
     /// Ids of live calls.

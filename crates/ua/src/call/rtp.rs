@@ -54,6 +54,14 @@ pub(crate) enum MediaCommand {
     /// Play (or stop) the call-waiting tone to our speaker: another call
     /// rings while this one talks.
     CallWaiting(bool),
+    /// Take a part in a local conference (host: one more leg to mix).
+    Conference(media::conference::Role),
+    /// Leave the local conference: a plain call again.
+    LeaveConference,
+    /// Feed a recording (heard plus sent audio).
+    Record(media::recorder::RecorderTap),
+    /// Stop feeding the recording; its writer then finishes the file.
+    StopRecording,
 }
 
 /// What media tells the call task.
@@ -74,6 +82,8 @@ pub(crate) enum MediaReport {
     },
     /// The sound device failed and the call goes on without it.
     AudioFailed(String),
+    /// A recording is over (from its writer thread): complete, or failed.
+    RecordingDone(Result<media::recorder::Recording, media::recorder::RecorderError>),
 }
 
 /// A bound RTP socket, before negotiation.
@@ -224,6 +234,10 @@ async fn run(
                         debug!("dtmf: {e}");
                     }
                 }
+                Some(MediaCommand::Conference(role)) => audio.join_conference(role),
+                Some(MediaCommand::LeaveConference) => audio.leave_conference(),
+                Some(MediaCommand::Record(tap)) => audio.set_recorder(Some(tap)),
+                Some(MediaCommand::StopRecording) => audio.set_recorder(None),
             },
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, from)) => session.handle_packet(Instant::now(), Some(from), &buf[..n]),

@@ -69,6 +69,28 @@ pub(crate) enum CallCommand {
     CallWaiting(bool),
     /// Send DTMF digits.
     Dtmf(String),
+    /// Take a part in local conference `id` (resuming the call first if
+    /// we hold it). Ignored unless connected.
+    Conference {
+        /// The conference.
+        id: u32,
+        /// Host (mixes) or leg (is mixed). In a mutex only so that the
+        /// command is `Sync` like the rest of the call task's state (the
+        /// links' rings are `Send` only); taken once, never contended.
+        role: std::sync::Mutex<media::conference::Role>,
+    },
+    /// Leave the local conference: a plain call again.
+    LeaveConference,
+    /// Record the call (heard plus sent audio) to `path`; the answer says
+    /// whether it started.
+    Record {
+        /// The WAV file to create.
+        path: std::path::PathBuf,
+        /// Where the outcome goes.
+        reply: tokio::sync::oneshot::Sender<Result<std::path::PathBuf, CallError>>,
+    },
+    /// Stop recording; [`Event::Recording`] follows once the file is complete.
+    StopRecording,
     /// Send a MESSAGE in this call's dialog (RFC 3428 §4: the dialog's
     /// route set, tags and CSeq); the final response comes back, `None`
     /// when it could not be sent. Dropped (no answer) unless connected.
@@ -253,6 +275,8 @@ pub(crate) fn spawn_outgoing(
         codec: None,
         started_ms: unix_ms(),
         answered_ms: None,
+        conference: None,
+        recording: None,
     };
     let cid = call_id.clone();
     tokio::spawn(async move {
@@ -295,6 +319,8 @@ pub(crate) fn spawn_incoming(
         codec: None,
         started_ms: unix_ms(),
         answered_ms: None,
+        conference: None,
+        recording: None,
     };
     tokio::spawn(async move {
         if let Err(e) = check_audio(&audio) {
@@ -1375,6 +1401,26 @@ impl Call {
                         }
                     }
                     Some(CallInput::Command(CallCommand::Dtmf(digits))) => self.dtmf(&digits).await,
+                    Some(CallInput::Command(CallCommand::Conference { id, role })) => {
+                        let role = role.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        self.join_conference(id, role).await;
+                    }
+                    Some(CallInput::Command(CallCommand::LeaveConference)) => {
+                        if let Some(media) = &self.media {
+                            media.send(MediaCommand::LeaveConference);
+                        }
+                        if self.info.conference.take().is_some() {
+                            self.publish_state();
+                        }
+                    }
+                    Some(CallInput::Command(CallCommand::Record { path, reply })) => {
+                        let _ = reply.send(self.record(path).await);
+                    }
+                    Some(CallInput::Command(CallCommand::StopRecording)) => {
+                        if let Some(media) = &self.media {
+                            media.send(MediaCommand::StopRecording);
+                        }
+                    }
                     Some(CallInput::Command(CallCommand::Transfer { target, replaces })) => {
                         self.refer(&target, replaces.as_deref()).await;
                     }
@@ -1572,6 +1618,58 @@ impl Call {
                 let _ = ep.request(bye, hop).await;
             });
         }
+    }
+
+    /// Joins local conference `id` in `role`: resumes the call if we hold
+    /// it (a held peer would hear nothing), then hands the link to media.
+    async fn join_conference(&mut self, id: u32, role: media::conference::Role) {
+        if self.info.held_by_us {
+            self.hold(false).await;
+        }
+        let Some(media) = &self.media else {
+            // No media (yet): dropping the link tells the other side.
+            debug!(id = self.info.id, "no media to conference");
+            return;
+        };
+        media.send(MediaCommand::Conference(role));
+        if self.info.conference != Some(id) {
+            self.info.conference = Some(id);
+            self.publish_state();
+        }
+    }
+
+    /// Starts recording to `path` (the file is created off this task).
+    async fn record(&mut self, path: std::path::PathBuf) -> Result<std::path::PathBuf, CallError> {
+        let id = self.info.id;
+        let busy = move |what| CallError::WrongState { id, what };
+        if self.info.recording.is_some() {
+            return Err(busy("start a second recording"));
+        }
+        let Some(media) = &self.media else {
+            return Err(busy("record before audio flows"));
+        };
+        let reports = self.reports_tx.clone();
+        let file = path.clone();
+        let tap = tokio::task::spawn_blocking(move || {
+            media::recorder::start(&file, move |done| {
+                // From the writer thread, once the file is complete.
+                let _ = reports.blocking_send(MediaReport::RecordingDone(done));
+            })
+        })
+        .await
+        .map_err(|_| busy("start the recorder"))??;
+        media.send(MediaCommand::Record(tap));
+        let shown = path.display().to_string();
+        self.info.recording = Some(shown.clone());
+        self.publish_state();
+        let _ = self.env.events.send(Event::Recording {
+            id: self.info.id,
+            path: shown,
+            active: true,
+            error: None,
+        });
+        info!(id = self.info.id, "recording started");
+        Ok(path)
     }
 
     fn mute(&mut self, m: bool) {
@@ -2141,6 +2239,28 @@ impl Call {
             MediaReport::AudioFailed(reason) => {
                 warn!(id = self.info.id, "call audio stopped: {reason}");
             }
+            MediaReport::RecordingDone(done) => {
+                let Some(path) = self.info.recording.take() else {
+                    return;
+                };
+                let error = match done {
+                    Ok(r) => {
+                        info!(id = self.info.id, seconds = r.seconds, "recording complete");
+                        None
+                    }
+                    Err(e) => {
+                        warn!(id = self.info.id, "recording failed: {e}");
+                        Some(e.to_string())
+                    }
+                };
+                self.publish_state();
+                let _ = self.env.events.send(Event::Recording {
+                    id: self.info.id,
+                    path,
+                    active: false,
+                    error,
+                });
+            }
         }
     }
 
@@ -2150,6 +2270,17 @@ impl Call {
             // recording is complete before the call is reported over).
             m.stop().await;
         }
+        // The media thread dropped the recorder's tap: wait (briefly) for
+        // its writer to finish the file, so the UI hears of it first.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.info.recording.is_some() {
+            match tokio::time::timeout_at(deadline, self.reports.recv()).await {
+                Ok(Some(r)) => self.on_media_report(r),
+                _ => break,
+            }
+        }
+        self.info.recording = None;
+        self.info.conference = None;
         self.info.state = CallState::Ended;
         info!(id = self.info.id, ?end, "call ended");
         let _ = self.env.events.send(Event::CallEnded {

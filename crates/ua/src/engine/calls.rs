@@ -2,13 +2,16 @@
 //! sends to the right call task, refusing ghost calls, keeping history.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use sip_message::{Method, Request, Uri};
 use tracing::{debug, info};
 
 use super::{EngineError, Task, LOCAL_ACCOUNT};
 use crate::api::{CallEnd, CallInfo, Event};
-use crate::call::{response, AccountCtx, AudioChoice, CallCommand, CallEnv, CallInput, MAX_CALLS};
+use crate::call::{
+    response, AccountCtx, AudioChoice, CallCommand, CallEnv, CallError, CallInput, MAX_CALLS,
+};
 use crate::dns::SipResolver;
 use crate::endpoint::EndpointEvent;
 use crate::transport::Proto;
@@ -434,4 +437,238 @@ impl Task {
 
 fn call_id(request: &Request) -> Option<String> {
     request.headers.get("Call-ID").map(|c| c.trim().to_owned())
+}
+
+/// Conference and recording commands (they need the engine's view of
+/// every call, not one call's task).
+pub(super) enum ConferenceCommand {
+    Merge {
+        a: u32,
+        b: u32,
+        reply: tokio::sync::oneshot::Sender<Result<u32, EngineError>>,
+    },
+    Split {
+        id: u32,
+        reply: tokio::sync::oneshot::Sender<Result<(), EngineError>>,
+    },
+    Record {
+        id: u32,
+        path: Option<PathBuf>,
+        reply: tokio::sync::oneshot::Sender<Result<PathBuf, EngineError>>,
+    },
+}
+
+impl super::Engine {
+    /// Merges calls `a` and `b` into the local conference (3-way calling):
+    /// each peer hears us and the other; we hear both. A call we hold is
+    /// resumed. Returns the conference id (also in each call's
+    /// [`CallInfo::conference`]).
+    pub async fn merge(&self, a: u32, b: u32) -> Result<u32, EngineError> {
+        self.ask(|reply| super::Command::Conference(ConferenceCommand::Merge { a, b, reply }))
+            .await?
+    }
+
+    /// Takes call `id` out of the conference and holds it; the other
+    /// call talks on.
+    pub async fn split(&self, id: u32) -> Result<(), EngineError> {
+        self.ask(|reply| super::Command::Conference(ConferenceCommand::Split { id, reply }))
+            .await?
+    }
+
+    /// Records call `id` (what we hear and what we send, the whole
+    /// conference when merged) to `path`, or to a dated file named after
+    /// the peer in the recordings folder. Returns the file; an
+    /// [`Event::Recording`] follows when it is complete.
+    pub async fn start_recording(
+        &self,
+        id: u32,
+        path: Option<PathBuf>,
+    ) -> Result<PathBuf, EngineError> {
+        self.ask(|reply| super::Command::Conference(ConferenceCommand::Record { id, path, reply }))
+            .await?
+    }
+
+    /// Stops recording call `id`.
+    pub async fn stop_recording(&self, id: u32) -> Result<(), EngineError> {
+        self.call_command(id, CallCommand::StopRecording).await
+    }
+}
+
+impl Task {
+    pub(super) async fn conference_command(&mut self, cmd: ConferenceCommand) {
+        match cmd {
+            ConferenceCommand::Merge { a, b, reply } => {
+                let r = self.calls.merge(a, b, &self.live_calls);
+                if let Ok(conf) = r {
+                    info!(conf, "calls merged");
+                }
+                let _ = reply.send(r.map_err(Into::into));
+            }
+            ConferenceCommand::Split { id, reply } => {
+                let _ = reply.send(self.calls.split(id).map_err(Into::into));
+            }
+            ConferenceCommand::Record { id, path, reply } => {
+                let path = match path {
+                    Some(p) => p,
+                    None => {
+                        let dir = self.options.paths.data_dir.join(RECORDINGS_DIR);
+                        let made = {
+                            let dir = dir.clone();
+                            tokio::task::spawn_blocking(move || std::fs::create_dir_all(dir)).await
+                        };
+                        if let Err(e) = made.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
+                            let err = media::recorder::RecorderError::Folder {
+                                path: dir,
+                                source: e,
+                            };
+                            let _ = reply.send(Err(CallError::from(err).into()));
+                            return;
+                        }
+                        let peer = self
+                            .live_calls
+                            .get(&id)
+                            .map(recording_label)
+                            .unwrap_or_default();
+                        dir.join(recording_name(&peer, std::time::SystemTime::now()))
+                    }
+                };
+                // The call task answers; the engine goes on meanwhile.
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if let Err(e) = self
+                    .calls
+                    .command(id, CallCommand::Record { path, reply: tx })
+                {
+                    let _ = reply.send(Err(e.into()));
+                    return;
+                }
+                tokio::spawn(async move {
+                    let r = rx.await.unwrap_or(Err(CallError::WrongState {
+                        id,
+                        what: "be recorded now",
+                    }));
+                    let _ = reply.send(r.map_err(Into::into));
+                });
+            }
+        }
+    }
+}
+
+/// Recordings go here, under the data directory.
+pub(crate) const RECORDINGS_DIR: &str = "recordings";
+
+/// Who a recording is with: the peer's display name, else its user part.
+fn recording_label(c: &CallInfo) -> String {
+    if let Some(n) = c.peer_name.as_deref().filter(|n| !n.trim().is_empty()) {
+        return n.to_owned();
+    }
+    let uri = c.peer_uri.as_str();
+    let rest = uri.split_once(':').map_or(uri, |(_, r)| r);
+    rest.split(['@', ';', '>'])
+        .next()
+        .unwrap_or(rest)
+        .to_owned()
+}
+
+/// `2026-11-24_09-30-15Z_Bob_Smith.wav`: UTC date and time (sorts, and
+/// needs no time zone database), then the peer with anything a file
+/// system or a shell might mind replaced by `_`, at most 40 characters.
+pub(crate) fn recording_name(peer: &str, at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let mut name: String = peer
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '+' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    // No hidden files, no "..", nothing empty.
+    name = name.trim_matches(['.', '_']).to_owned();
+    if name.is_empty() {
+        name = "call".into();
+    }
+    format!(
+        "{y:04}-{m:02}-{d:02}_{:02}-{:02}-{:02}Z_{name}.wav",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod recording_name_tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_utc_time_and_a_safe_peer() {
+        // 2026-11-24 09:30:15 UTC.
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_512_615);
+        assert_eq!(
+            recording_name("Bob Smith", at),
+            "2026-11-24_09-30-15Z_Bob_Smith.wav"
+        );
+        assert_eq!(
+            recording_name("../../etc/passwd", at),
+            "2026-11-24_09-30-15Z_etc_passwd.wav"
+        );
+        assert_eq!(recording_name("..", at), "2026-11-24_09-30-15Z_call.wav");
+        assert_eq!(recording_name("", at), "2026-11-24_09-30-15Z_call.wav");
+        assert_eq!(
+            recording_name("Анна/\"x\"*?<>|:", at),
+            "2026-11-24_09-30-15Z_Анна__x.wav"
+        );
+        let long = "a".repeat(200);
+        assert_eq!(
+            recording_name(&long, at).len(),
+            "2026-11-24_09-30-15Z_".len() + 40 + 4
+        );
+        // Leap day and the epoch.
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn the_label_is_the_display_name_else_the_user_part() {
+        let mut c = crate::api::CallInfo {
+            id: 1,
+            account: "work".into(),
+            direction: crate::api::CallDirection::Outgoing,
+            peer_uri: "sip:bob@127.0.0.1;transport=udp".into(),
+            peer_name: None,
+            state: crate::api::CallState::Connected,
+            held_by_us: false,
+            held_by_peer: false,
+            muted: false,
+            codec: None,
+            started_ms: 0,
+            answered_ms: None,
+            conference: None,
+            recording: None,
+        };
+        assert_eq!(recording_label(&c), "bob");
+        c.peer_name = Some("Bob B.".into());
+        assert_eq!(recording_label(&c), "Bob B.");
+    }
 }

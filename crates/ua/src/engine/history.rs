@@ -335,6 +335,8 @@ mod tests {
             codec: None,
             started_ms: 1000,
             answered_ms: None,
+            conference: None,
+            recording: None,
         }
     }
 

@@ -53,4 +53,13 @@ started_ms: number,
 /**
  * Unix ms when it was answered.
  */
-answered_ms: number | null, };
+answered_ms: number | null, 
+/**
+ * The local conference this call is mixed in (calls with the same
+ * id hear each other and us), if any.
+ */
+conference: number | null, 
+/**
+ * The WAV file this call is being recorded to, while it is.
+ */
+recording: string | null, };

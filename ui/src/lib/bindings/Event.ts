@@ -73,7 +73,23 @@ rms_db: number,
 /**
  * Peak in dBFS.
  */
-peak_db: number, } | { "event": "dtmf", 
+peak_db: number, } | { "event": "recording", 
+/**
+ * The call id.
+ */
+id: number, 
+/**
+ * The WAV file.
+ */
+path: string, 
+/**
+ * Recording now.
+ */
+active: boolean, 
+/**
+ * Why it stopped early (disk full, file gone), when it failed.
+ */
+error: string | null, } | { "event": "dtmf", 
 /**
  * The call id.
  */
