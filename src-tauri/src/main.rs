@@ -22,6 +22,7 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+mod calls;
 mod chat;
 mod history;
 mod links;
@@ -269,6 +270,10 @@ fn main() {
             call_dtmf,
             call_transfer,
             call_transfer_attended,
+            calls::call_merge,
+            calls::call_split,
+            calls::call_record_start,
+            calls::call_record_stop,
             chat::chat_send,
             chat::chat_retry,
             chat::chat_composing,

@@ -4,10 +4,12 @@ import {
   applyCallEvent,
   callElapsed,
   callStateLabel,
+  conferencePeers,
   endReason,
   formatDuration,
   frontCall,
   liveCalls,
+  mergeCandidate,
   peerLabel,
   qualityDetail,
   qualityLevel,
@@ -135,5 +137,50 @@ describe("how calls read", () => {
     expect(peerLabel(info())).toBe("bob");
     expect(peerLabel(info({ peer_uri: "tel:+4930123" }))).toBe("+4930123");
     expect(peerLabel(info({ peer_uri: "weird" }))).toBe("weird");
+  });
+});
+
+describe("conference and recording logic", () => {
+  const live = (over: Partial<CallView["info"]>): CallView => ({
+    info: info({ state: "connected", answered_ms: ms(1), ...over }),
+    quality: null,
+    dtmfIn: "",
+    end: null,
+  });
+
+  it("merges with the one other answered call not already in the conference", () => {
+    const a = live({ id: 1 });
+    const b = live({ id: 2, state: "on_hold", held_by_us: true });
+    expect(mergeCandidate([a, b], 1)?.info.id).toBe(2);
+    expect(mergeCandidate([a, b], 2)?.info.id).toBe(1);
+    // Not with a ringing call, nor with ourselves alone.
+    expect(mergeCandidate([a, live({ id: 3, state: "ringing", answered_ms: null })], 1)).toBeNull();
+    expect(mergeCandidate([a], 1)).toBeNull();
+    // Two candidates: which one is ambiguous, so no button.
+    expect(mergeCandidate([a, b, live({ id: 3 })], 1)).toBeNull();
+    // Merged already: nothing to merge; a third call can join.
+    const ma = live({ id: 1, conference: 5 });
+    const mb = live({ id: 2, conference: 5 });
+    expect(mergeCandidate([ma, mb], 1)).toBeNull();
+    expect(mergeCandidate([ma, mb, live({ id: 3 })], 1)?.info.id).toBe(3);
+    // An ended call is no candidate.
+    expect(mergeCandidate([a, { ...b, end: { outcome: "hung_up", by_us: false } }], 1)).toBeNull();
+  });
+
+  it("lists the other parties of a conference", () => {
+    const calls = [live({ id: 1, conference: 5 }), live({ id: 2, conference: 5 }), live({ id: 3 })];
+    expect(conferencePeers(calls, 1).map((c) => c.info.id)).toEqual([2]);
+    expect(conferencePeers(calls, 3)).toEqual([]);
+  });
+
+  it("keeps where a finished recording went, or why it failed", () => {
+    const calls = [live({ id: 1, recording: "/r/a.wav" })];
+    const started = applyCallEvent(calls, { event: "recording", id: 1, path: "/r/a.wav", active: true, error: null });
+    expect(started).toBe(calls);
+    const done = applyCallEvent(calls, { event: "recording", id: 1, path: "/r/a.wav", active: false, error: null });
+    expect(done[0].recorded).toEqual({ path: "/r/a.wav", error: null });
+    const failed = applyCallEvent(calls, { event: "recording", id: 1, path: "/r/a.wav", active: false, error: "disk full" });
+    expect(failed[0].recorded).toEqual({ path: "/r/a.wav", error: "disk full" });
+    expect(applyCallEvent(calls, { event: "recording", id: 9, path: "/x", active: false, error: null })).toEqual(calls);
   });
 });

@@ -20,6 +20,8 @@ export function info(over: Partial<CallInfo> = {}): CallInfo {
     codec: null,
     started_ms: ms(1_000_000),
     answered_ms: null,
+    conference: null,
+    recording: null,
     ...over,
   };
 }

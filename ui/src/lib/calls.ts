@@ -16,6 +16,8 @@ export interface CallView {
   dtmfIn: string;
   /** Set once the call is over; the panel shows why, then drops it. */
   end: CallEnd | null;
+  /** The last finished recording of this call: its file, or why it failed. */
+  recorded?: { path: string; error: string | null };
 }
 
 /** How long an ended call stays on screen with its reason. */
@@ -41,6 +43,10 @@ export function applyCallEvent(calls: CallView[], e: Event): CallView[] {
       return calls.map((c) => (c.info.id === e.id && !c.end ? { ...c, quality: e.quality } : c));
     case "dtmf":
       return calls.map((c) => (c.info.id === e.id ? { ...c, dtmfIn: (c.dtmfIn + e.digit).slice(-32) } : c));
+    case "recording":
+      // Started: the call's own state shows it. Stopped: keep where it went.
+      if (e.active) return calls;
+      return calls.map((c) => (c.info.id === e.id ? { ...c, recorded: { path: e.path, error: e.error } } : c));
     default:
       return calls;
   }
@@ -152,4 +158,29 @@ export function toHoldFor(calls: CallView[], id: number): CallView[] {
   return calls.filter(
     (c) => !c.end && c.info.id !== id && (c.info.state === "connected" || c.info.state === "on_hold") && !c.info.held_by_us,
   );
+}
+
+/** Answered calls that are not over. */
+const answeredLive = (c: CallView) => !c.end && (c.info.state === "connected" || c.info.state === "on_hold");
+
+/**
+ * The call that "Merge" joins with call `id` into a 3-way conference: the
+ * one other answered call that is not in the same conference already
+ * (none, so no button, when there is no such call or more than one).
+ */
+export function mergeCandidate(calls: CallView[], id: number): CallView | null {
+  const me = calls.find((c) => c.info.id === id);
+  if (!me || !answeredLive(me)) return null;
+  const others = calls.filter(
+    (c) => c.info.id !== id && answeredLive(c) && (me.info.conference === null || c.info.conference !== me.info.conference),
+  );
+  return others.length === 1 ? others[0] : null;
+}
+
+/** The other parties of the conference call `id` is in (empty when it is in none). */
+export function conferencePeers(calls: CallView[], id: number): CallView[] {
+  const me = calls.find((c) => c.info.id === id);
+  const conf = me?.info.conference ?? null;
+  if (conf === null) return [];
+  return calls.filter((c) => c.info.id !== id && !c.end && c.info.conference === conf);
 }

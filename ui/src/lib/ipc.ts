@@ -94,6 +94,18 @@ export const transferCall = (id: number, target: string): Promise<void> => call(
 /** Attended transfer: connects the peers of calls `id` and `other`. */
 export const transferAttended = (id: number, other: number): Promise<void> => call("call_transfer_attended", { id, other });
 
+/** Merges calls `a` and `b` into a local 3-way conference; resolves to its id. */
+export const mergeCalls = (a: number, b: number): Promise<number> => call("call_merge", { a, b });
+
+/** Takes call `id` out of its conference (it is held; the other talks on). */
+export const splitCall = (id: number): Promise<void> => call("call_split", { id });
+
+/** Starts recording call `id` to the recordings folder; resolves to the file. */
+export const startRecording = (id: number): Promise<string> => call("call_record_start", { id });
+
+/** Stops recording call `id`; a `recording` event follows once the file is complete. */
+export const stopRecording = (id: number): Promise<void> => call("call_record_stop", { id });
+
 // Chat. Ids are i64 (typed bigint by ts-rs, numbers over JSON).
 type Id = bigint | number;
 
