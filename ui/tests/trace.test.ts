@@ -237,6 +237,19 @@ describe("SIP trace screen", () => {
     expect((await screen.findByTestId("trace-empty")).textContent).toContain("Recording is off.");
   });
 
+  it("picks up new dialogs and messages while open", async () => {
+    render(Trace);
+    await fireEvent.click((await screen.findAllByTestId("trace-dialog"))[0]);
+    expect(await screen.findAllByTestId("trace-arrow")).toHaveLength(7);
+    messages["call-1"] = [...call(), msg("sent", "INVITE", PROXY, 9000)];
+    dialogs = [{ ...dialog("call-1", "INVITE", 200, 8), last_ms: T0 + 9000 }, dialog("msg-1", "MESSAGE", 202, 2), ...dialogs.slice(1)];
+    await waitFor(() => expect(screen.getAllByTestId("trace-dialog").map((b) => b.dataset.method)).toEqual(["INVITE", "MESSAGE", "REGISTER"]), {
+      timeout: 4000,
+    });
+    await waitFor(() => expect(screen.getAllByTestId("trace-arrow")).toHaveLength(8), { timeout: 4000 });
+    expect(screen.getByTestId("trace-ladder")).toBeTruthy();
+  });
+
   it("shows a dialog that is gone as an error, and speaks Russian", async () => {
     setLocale("ru");
     render(Trace);
