@@ -2249,7 +2249,9 @@ impl Call {
                         None
                     }
                     Err(e) => {
-                        warn!(id = self.info.id, "recording failed: {e}");
+                        // The error names the file, and the file the peer.
+                        warn!(id = self.info.id, "recording failed");
+                        debug!("recording failed: {e}");
                         Some(e.to_string())
                     }
                 };

@@ -512,24 +512,27 @@ impl Task {
                     Some(p) => p,
                     None => {
                         let dir = self.options.paths.data_dir.join(RECORDINGS_DIR);
-                        let made = {
-                            let dir = dir.clone();
-                            tokio::task::spawn_blocking(move || std::fs::create_dir_all(dir)).await
-                        };
-                        if let Err(e) = made.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
-                            let err = media::recorder::RecorderError::Folder {
-                                path: dir,
-                                source: e,
-                            };
-                            let _ = reply.send(Err(CallError::from(err).into()));
-                            return;
-                        }
                         let peer = self
                             .live_calls
                             .get(&id)
                             .map(recording_label)
                             .unwrap_or_default();
-                        dir.join(recording_name(&peer, std::time::SystemTime::now()))
+                        let name = recording_name(&peer, std::time::SystemTime::now());
+                        let made = {
+                            let dir = dir.clone();
+                            tokio::task::spawn_blocking(move || fresh_file(&dir, &name)).await
+                        };
+                        match made.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                let err = media::recorder::RecorderError::Folder {
+                                    path: dir,
+                                    source: e,
+                                };
+                                let _ = reply.send(Err(CallError::from(err).into()));
+                                return;
+                            }
+                        }
                     }
                 };
                 // The call task answers; the engine goes on meanwhile.
@@ -567,6 +570,28 @@ fn recording_label(c: &CallInfo) -> String {
         .next()
         .unwrap_or(rest)
         .to_owned()
+}
+
+/// Makes `dir` if needed and returns `dir/name`, or `dir/<stem>-2.wav`
+/// and so on when a recording of that name (same peer, same second)
+/// exists: a new recording never overwrites an old one.
+fn fresh_file(dir: &std::path::Path, name: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let stem = name.strip_suffix(".wav").unwrap_or(name);
+    for n in 1..1000 {
+        let p = if n == 1 {
+            dir.join(name)
+        } else {
+            dir.join(format!("{stem}-{n}.wav"))
+        };
+        if !p.exists() {
+            return Ok(p);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "too many recordings of the same name",
+    ))
 }
 
 /// `2026-11-24_09-30-15Z_Bob_Smith.wav`: UTC date and time (sorts, and
@@ -647,6 +672,20 @@ mod recording_name_tests {
         // Leap day and the epoch.
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn a_new_recording_never_overwrites_an_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = dir.path().join("recordings");
+        let first = fresh_file(&rec, "a.wav").unwrap();
+        assert_eq!(first, rec.join("a.wav"));
+        std::fs::write(&first, b"x").unwrap();
+        assert_eq!(fresh_file(&rec, "a.wav").unwrap(), rec.join("a-2.wav"));
+        // A file where the folder should be: a clear error, no panic.
+        let blocked = dir.path().join("file");
+        std::fs::write(&blocked, b"x").unwrap();
+        assert!(fresh_file(&blocked.join("sub"), "a.wav").is_err());
     }
 
     #[test]
