@@ -62,12 +62,7 @@ cleanup() {
   [ -z "$CHURN_PID" ] || { kill "$CHURN_PID" 2>/dev/null; wait "$CHURN_PID" 2>/dev/null; } || true
   if [ -n "$PEERS_PID" ]; then
     [ -z "${KAM_DIR:-}" ] || cp "$KAM_DIR"/*.log "$OUT/" 2>/dev/null || true
-    # parley-peers stops Kamailio when its stdin closes.
-    exec {PEERS_IN}>&- 2>/dev/null || true
-    [ -z "${PEERS[1]:-}" ] || eval "exec ${PEERS[1]}>&-" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$PEERS_PID" 2>/dev/null || break; sleep 0.1; done
-    kill "$PEERS_PID" 2>/dev/null || true
-    wait "$PEERS_PID" 2>/dev/null || true
+    stop_kamailio
   fi
   [ -z "$DRAIN_PID" ] || { kill "$DRAIN_PID" 2>/dev/null; wait "$DRAIN_PID" 2>/dev/null; } || true
 }

@@ -23,3 +23,14 @@ start_kamailio() {
   echo "kamailio on 127.0.0.1:$KAM_PORT ($KAM_DIR)" >&2
 }
 
+
+# parley-peers stops Kamailio when its stdin closes: close our copy and the
+# coproc's own write end (left open it kept parley-peers, and the caller
+# holding the peers lock, waiting forever), then make sure.
+stop_kamailio() {
+  exec {PEERS_IN}>&- 2>/dev/null || true
+  [ -z "${PEERS[1]:-}" ] || eval "exec ${PEERS[1]}>&-" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$PEERS_PID" 2>/dev/null || break; sleep 0.1; done
+  kill "$PEERS_PID" 2>/dev/null || true
+  wait "$PEERS_PID" 2>/dev/null || true
+}

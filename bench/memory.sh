@@ -62,10 +62,7 @@ PEERS_PID=""
 
 cleanup() {
   for p in "${PIDS_TO_STOP[@]}"; do stop_tree "$p"; done
-  if [ -n "$PEERS_PID" ]; then
-    exec {PEERS_IN}>&- 2>/dev/null || true
-    wait "$PEERS_PID" 2>/dev/null || true
-  fi
+  [ -z "$PEERS_PID" ] || stop_kamailio
 }
 trap cleanup EXIT
 
