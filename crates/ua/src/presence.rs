@@ -47,8 +47,9 @@ use crate::transport::Proto;
 const EXPIRES: u32 = 600;
 /// NOTIFYs waiting for one subscription task.
 const NOTIFY_QUEUE: usize = 16;
-/// Most subscriptions at once (contacts with presence or BLF, and MWI).
-pub(crate) const MAX_WATCHES: usize = 500;
+/// Most subscriptions at once (contacts with presence or BLF, and MWI):
+/// a large company directory, paced by [`SubscribePacer`].
+pub(crate) const MAX_WATCHES: usize = 2000;
 /// Most peer-to-peer watchers of one account's presence.
 pub(crate) const MAX_WATCHERS: usize = 200;
 /// Requests waiting for one notifier task.
@@ -295,6 +296,22 @@ impl Package {
 /// NOTIFYs in flight to subscription tasks, by the Call-ID of their dialog.
 pub(crate) type Routes = Arc<Mutex<HashMap<String, mpsc::Sender<(TransactionId, Request)>>>>;
 
+/// SUBSCRIBEs in flight at once, over all subscriptions.
+const SUBSCRIBES_IN_FLIGHT: usize = 32;
+
+/// Paces SUBSCRIBE requests: a contact list of hundreds subscribed at
+/// start would otherwise go out in one burst, each with its 401/407
+/// retry, and the server's NOTIFYs come back in one (Kamailio answered
+/// late enough for Timer E retransmissions of the same SUBSCRIBE).
+#[derive(Clone)]
+pub(crate) struct SubscribePacer(Arc<tokio::sync::Semaphore>);
+
+impl Default for SubscribePacer {
+    fn default() -> Self {
+        SubscribePacer(Arc::new(tokio::sync::Semaphore::new(SUBSCRIBES_IN_FLIGHT)))
+    }
+}
+
 /// What the tasks share.
 #[derive(Clone)]
 pub(crate) struct UsageEnv {
@@ -424,6 +441,23 @@ fn send(env: &UsageEnv, ctx: &Arc<AccountCtx>, req: Request) -> Pending {
     })
 }
 
+/// [`send`], once one of the pacer's slots is free; the slot is held
+/// until the final response.
+fn send_paced(
+    env: &UsageEnv,
+    ctx: &Arc<AccountCtx>,
+    req: Request,
+    pacer: &SubscribePacer,
+) -> Pending {
+    let sem = pacer.0.clone();
+    let inner = send(env, ctx, req);
+    Box::pin(async move {
+        // Never closed; a closed semaphore would only mean no pacing.
+        let _slot = sem.acquire_owned().await.ok();
+        inner.await
+    })
+}
+
 async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
@@ -473,6 +507,7 @@ pub(crate) async fn watch(
     target: String,
     package: Package,
     routes: Routes,
+    pacer: SubscribePacer,
 ) -> Result<WatchHandle, PresenceError> {
     let uri: Uri = target
         .parse()
@@ -492,7 +527,14 @@ pub(crate) async fn watch(
     };
     let sub = Subscription::new(config, crate::util::os_seed())?;
     let (stop, stop_rx) = oneshot::channel();
-    let done = tokio::spawn(run_watch(env, ctx, target, package, routes, sub, stop_rx));
+    let done = tokio::spawn(run_watch(
+        env,
+        ctx,
+        (target, package),
+        (routes, pacer),
+        sub,
+        stop_rx,
+    ));
     Ok(WatchHandle {
         stop: Some(stop),
         done: Some(done),
@@ -502,9 +544,8 @@ pub(crate) async fn watch(
 async fn run_watch(
     env: UsageEnv,
     ctx: AccountCtx,
-    target: String,
-    package: Package,
-    routes: Routes,
+    (target, package): (String, Package),
+    (routes, pacer): (Routes, SubscribePacer),
     mut sub: Subscription,
     mut stop_rx: oneshot::Receiver<()>,
 ) {
@@ -547,7 +588,7 @@ async fn run_watch(
                         call_ids.push(cid);
                     }
                 }
-                pending = Some(send(&env, &ctx, req));
+                pending = Some(send_paced(&env, &ctx, req, &pacer));
                 continue;
             }
         }

@@ -196,7 +196,11 @@ impl Default for LayerConfig {
     fn default() -> Self {
         LayerConfig {
             timers: TimerConfig::default(),
-            max_transactions: 1024,
+            // A presence list leaves a server transaction per NOTIFY for
+            // Timer J (32 s on UDP) and two client transactions per
+            // SUBSCRIBE (digest retry) for Timer K: 500 contacts passed
+            // 1024 at start, and the NOTIFYs beyond it got 503.
+            max_transactions: 8192,
             max_queue: 4096,
             seed: 0,
         }

@@ -18,8 +18,8 @@ use crate::chat::peer_key;
 use crate::presence::{
     document, mwi, notifier, pickup_plan, publisher, watch, AutoPresence, Availability,
     ContactEntry, ContactInput, Lines, NotifierCommand, NotifierHandle, Package, PendingWatcher,
-    PendingWatchers, PickupPlan, PresenceError, PublishHandle, Routes, UsageEnv, VcardReport,
-    WatchHandle, WatcherDecision, MAX_WATCHES,
+    PendingWatchers, PickupPlan, PresenceError, PublishHandle, Routes, SubscribePacer, UsageEnv,
+    VcardReport, WatchHandle, WatcherDecision, MAX_WATCHES,
 };
 use sip_core::usage::notifier::Decision;
 
@@ -75,6 +75,8 @@ pub(super) enum PresenceCommand {
 #[derive(Default)]
 pub(super) struct PresenceSide {
     pub(super) routes: Routes,
+    /// Keeps a long contact list from subscribing in one burst.
+    pacer: SubscribePacer,
     watches: HashMap<(String, Package, String), WatchHandle>,
     publishers: HashMap<String, PublishHandle>,
     /// Peer-to-peer watchers' dialogs (in-dialog SUBSCRIBEs), by Call-ID.
@@ -830,7 +832,8 @@ impl Task {
         }
         let env = self.usage_env().await?;
         let routes = self.presence.routes.clone();
-        let handle = watch(env, ctx, target, package, routes).await?;
+        let pacer = self.presence.pacer.clone();
+        let handle = watch(env, ctx, target, package, routes, pacer).await?;
         self.presence.watches.insert(key, handle);
         Ok(())
     }
