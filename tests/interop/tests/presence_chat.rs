@@ -1242,3 +1242,107 @@ async fn a_ringing_call_of_ours_picked_up_elsewhere_moves_to_the_picker() {
     alice.shutdown().await.unwrap();
     carol.shutdown().await.unwrap();
 }
+
+/// A long contact list subscribed at registration: one subscription
+/// dialog per contact at the real Kamailio, each accepted, none started
+/// again. 500 contacts once passed the transaction table's cap at start
+/// and came out as 549-735 dialogs, the NOTIFYs beyond it refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_contacts_subscribe_once_each_at_registration() {
+    logs();
+    const N: usize = 500;
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(EngineOptions {
+        paths: Paths {
+            config_dir: dir.path().join("config"),
+            data_dir: dir.path().join("data"),
+        },
+        secrets: Arc::new(MemorySecrets::default()),
+        sip: SipOptions {
+            bind_ip: "127.0.0.1".parse().unwrap(),
+            ..SipOptions::default()
+        },
+        auto_register: false,
+        auto_answer: false,
+        dnd: false,
+        call_audio: ua::call::AudioChoice::Null,
+    })
+    .unwrap();
+    let mut events = engine.subscribe();
+    engine
+        .add_account(
+            AccountInput {
+                name: "work".into(),
+                uri: "sip:alice@127.0.0.1".into(),
+                display_name: None,
+                auth_user: None,
+                proxy: Some(format!("sip:127.0.0.1:{}", kam.port)),
+                transport: TransportKind::Udp,
+                register: true,
+                pickup_code: None,
+            },
+            Some("alice123".into()),
+        )
+        .await
+        .unwrap();
+    for i in 0..N {
+        engine
+            .add_contact(ContactInput {
+                name: format!("Contact {i:03}"),
+                sip_uri: Some(format!("sip:listed{i:03}@127.0.0.1")),
+                phones: Vec::new(),
+                favourite: false,
+                presence: true,
+                blf: false,
+            })
+            .await
+            .unwrap();
+    }
+    // All of them at once, as at start.
+    engine.register("work", None).await.unwrap();
+    let mut active = std::collections::HashSet::new();
+    let mut refused = Vec::new();
+    let deadline = Duration::from_secs(60);
+    while active.len() < N {
+        let Some((uri, ok, reason)) = next(&mut events, deadline, |e| match e {
+            Event::WatchStatus {
+                uri,
+                package,
+                active,
+                reason,
+                ..
+            } if package == "presence" => Some((uri.clone(), *active, reason.clone())),
+            _ => None,
+        })
+        .await
+        else {
+            break;
+        };
+        if ok {
+            active.insert(uri);
+        } else {
+            refused.push(reason);
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "{} subscriptions refused, the first: {:?}",
+        refused.len(),
+        refused.first()
+    );
+    assert_eq!(active.len(), N, "accepted subscriptions");
+    // Distinct Call-IDs among Kamailio's "initial SUBSCRIBE" lines (the
+    // log prefix carries CSeq, method and Call-ID).
+    let log = kam.log();
+    let dialogs: std::collections::HashSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("initial SUBSCRIBE sip:alice@"))
+        .filter_map(|l| {
+            let inner = &l[l.find('{')? + 1..l.find('}')?];
+            inner.split_whitespace().nth(3)
+        })
+        .collect();
+    assert_eq!(dialogs.len(), N, "subscription dialogs at Kamailio");
+    engine.shutdown().await.unwrap();
+}
