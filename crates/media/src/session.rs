@@ -318,6 +318,15 @@ struct Receiver {
     received: u64,
     expected_prior: u64,
     received_prior: u64,
+    /// Every valid packet, copies included, and the copies alone: a peer
+    /// that sends each packet twice hides the path's loss from the
+    /// received count, and these recover it.
+    arrivals: u64,
+    copies: u64,
+    arrivals_prior: u64,
+    copies_prior: u64,
+    /// The path's loss over the last report interval, percent.
+    path_loss: f64,
     jitter: f64,
     last_transit: Option<i64>,
     last_sr: u32,
@@ -344,8 +353,11 @@ impl Receiver {
             self.received = 0;
             self.expected_prior = 0;
             self.received_prior = 0;
+            self.arrivals_prior = self.arrivals;
+            self.copies_prior = self.copies;
             self.last_transit = None;
             self.received += 1;
+            self.arrivals += 1;
             self.seen = 1;
             return (continue_at, true);
         }
@@ -359,6 +371,7 @@ impl Receiver {
             self.max_ext = ext;
             self.seen |= 1;
             self.received += 1;
+            self.arrivals += 1;
             (ext, true)
         } else {
             let bit = 1u128.checked_shl((self.max_ext - ext) as u32).unwrap_or(0);
@@ -366,7 +379,10 @@ impl Receiver {
             if fresh {
                 self.seen |= bit;
                 self.received += 1;
+            } else {
+                self.copies += 1;
             }
+            self.arrivals += 1;
             (ext, fresh)
         }
     }
@@ -391,6 +407,19 @@ impl Receiver {
         let rec_int = self.received.saturating_sub(self.received_prior);
         self.expected_prior = expected;
         self.received_prior = self.received;
+        let arr_int = self.arrivals.saturating_sub(self.arrivals_prior);
+        let copies_int = self.copies.saturating_sub(self.copies_prior);
+        self.arrivals_prior = self.arrivals;
+        self.copies_prior = self.copies;
+        self.path_loss = if exp_int == 0 {
+            0.0
+        } else if copies_int * 2 > exp_int {
+            // The peer sends copies (most frames came twice): of the
+            // 2 x expected packets sent, arrivals came through.
+            100.0 * (1.0 - arr_int as f64 / (2 * exp_int) as f64).max(0.0)
+        } else {
+            100.0 * exp_int.saturating_sub(rec_int) as f64 / exp_int as f64
+        };
         let lost_int = exp_int.saturating_sub(rec_int);
         let fraction = (lost_int << 8)
             .checked_div(exp_int)
@@ -761,8 +790,9 @@ impl AudioSession {
 
     fn build_rtcp(&mut self, now: Instant) -> Option<Vec<u8>> {
         let report = self.rx.report(now);
-        if let Some(r) = &report {
-            let own = f64::from(r.fraction_lost) * 100.0 / 256.0;
+        if report.is_some() {
+            // The path's loss, not what the peer's copies left of it.
+            let own = self.rx.path_loss;
             let fec = self.fec.own_loss(own);
             // Before the peer reports, our own loss stands in for the
             // path; afterwards it only keeps copies going (Redundancy).

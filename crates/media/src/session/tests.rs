@@ -552,6 +552,94 @@ fn redundancy_starts_on_reported_loss_and_stops_after_half_a_minute_clean() {
     assert!(!off.observe(at(0), 50.0, true));
 }
 
+#[test]
+fn path_loss_is_seen_through_the_peers_copies() {
+    let now = Instant::now();
+    // The peer sends every packet twice; the path drops 5 % of packets:
+    // five originals and five copies, never both of one frame.
+    let mut r = Receiver::default();
+    for seq in 0..100u16 {
+        if seq % 20 != 7 {
+            r.extend(9, seq);
+        }
+        if seq % 20 != 13 {
+            let (_, fresh) = r.extend(9, seq);
+            assert_eq!(fresh, seq % 20 == 7, "seq {seq}");
+        }
+    }
+    let rep = r.report(now).unwrap();
+    assert_eq!(rep.fraction_lost, 0, "every frame arrived once at least");
+    assert!((r.path_loss - 5.0).abs() < 0.01, "{}", r.path_loss);
+    // Without copies the path's loss is the frames' loss.
+    for seq in 100..200u16 {
+        if seq % 20 != 7 {
+            r.extend(9, seq);
+        }
+    }
+    let rep = r.report(now).unwrap();
+    assert_eq!(rep.fraction_lost, 12, "5 % of 256");
+    assert!((r.path_loss - 5.0).abs() < 0.01, "{}", r.path_loss);
+}
+
+/// Both ends send audio through a link dropping every 20th datagram
+/// each way; returns what each heard, and the stats each reported.
+fn run_both_ways(
+    a: &mut AudioSession,
+    b: &mut AudioSession,
+    ms: u64,
+) -> (Vec<MediaEvent>, Vec<MediaEvent>) {
+    let start = Instant::now();
+    let (mut ea, mut eb) = (Vec::new(), Vec::new());
+    let (mut na, mut nb) = (0usize, 0usize);
+    let mut n = 0usize;
+    for step in 0..ms / 10 {
+        let now = start + Duration::from_millis(step * 10);
+        let block: Vec<i16> = (0..480).map(|i| tone(n + i)).collect();
+        n += 480;
+        a.push_capture(&block);
+        b.push_capture(&block);
+        while let Some((p, _)) = a.poll_transmit(now) {
+            na += 1;
+            if na % 20 != 0 {
+                b.handle_packet(now, Some(A.parse().unwrap()), &p);
+            }
+        }
+        while let Some((p, _)) = b.poll_transmit(now) {
+            nb += 1;
+            if nb % 20 != 0 {
+                a.handle_packet(now, Some(B.parse().unwrap()), &p);
+            }
+        }
+        let mut out = [0i16; 480];
+        a.pull_playout(now, &mut out);
+        b.pull_playout(now, &mut out);
+        while let Some(e) = a.poll_event() {
+            ea.push(e);
+        }
+        while let Some(e) = b.poll_event() {
+            eb.push(e);
+        }
+    }
+    (ea, eb)
+}
+
+#[test]
+fn both_ends_keep_their_copies_when_both_send_them() {
+    // Each end's own receive loss is hidden by the other's copies; the
+    // path's loss, seen through them, keeps both protected.
+    let (na, nb) = negotiate(vec![CodecKind::Opus], false);
+    let now = Instant::now();
+    let mut a = AudioSession::new(&na, now).unwrap();
+    let mut b = AudioSession::new(&nb, now).unwrap();
+    let (ea, eb) = run_both_ways(&mut a, &mut b, 40_000);
+    assert!(a.redundancy_active() && b.redundancy_active());
+    for (who, events) in [("A", &ea), ("B", &eb)] {
+        let c = concealed(events);
+        assert!(c.len() >= 7, "{who}: {c:?}");
+        assert_eq!(c.last().unwrap() - c[0], 0, "{who} concealed: {c:?}");
+    }
+}
+
 /// Concealed frames the receiver reported over the run's last stats.
 fn concealed(events: &[MediaEvent]) -> Vec<u64> {
     events
