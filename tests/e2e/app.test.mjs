@@ -181,6 +181,7 @@ test("desktop settings: the theme applies at once and is there from the first pa
   const theme = () => s.execute("return document.documentElement.dataset.theme ?? null;");
   await s.waitFor("dark theme on <html>", async () => (await theme()) === "dark");
   await s.waitFor("saved", async () => fs.existsSync(path.join(home, "config/desktop.json")) && desktopJson().theme === "dark");
+  await s.execute("document.querySelector('[data-testid=\"desktop-settings\"]').scrollIntoView();");
   await shot("settings-desktop");
 
   // A new app on the same profile: the shell sets the theme before the
