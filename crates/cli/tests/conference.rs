@@ -366,3 +366,51 @@ fn recording_to_an_unwritable_folder_is_refused_and_the_call_goes_on() {
         "{stdout}"
     );
 }
+
+#[test]
+fn baresip_hears_us_again_after_hold_and_resume() {
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let dir = tempfile::tempdir().unwrap();
+    let (bob_wav, our_wav) = (dir.path().join("bob.wav"), dir.path().join("parley.wav"));
+    tone(&bob_wav, BOB_HZ, 60.0);
+    tone(&our_wav, PARLEY_HZ, 60.0);
+    let bob = peer(&kam, "bob", bob_wav);
+    add_alice(dir.path(), &kam);
+    let mut parley = Running::start(
+        dir.path(),
+        &["--account", "work", "--play", our_wav.to_str().unwrap()],
+        Some("alice123"),
+    );
+    parley.wait("registered", Duration::from_secs(15), |v| {
+        event(v) == "registered"
+    });
+    parley.send("call sip:bob@127.0.0.1");
+    parley.wait("bob connected", Duration::from_secs(10), |v| {
+        connected_to(v, "bob")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    parley.send("hold");
+    parley.wait("held", Duration::from_secs(5), |v| call_state(v, "on_hold"));
+    std::thread::sleep(Duration::from_secs(2));
+    parley.send("resume");
+    parley.wait("resumed", Duration::from_secs(5), |v| {
+        call_state(v, "connected")
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    parley.send("hangup");
+    parley.wait("ended", Duration::from_secs(10), |v| {
+        event(v) == "call_ended"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let heard = windows(&dump(&bob), &[PARLEY_HZ]);
+    let end = &heard[heard.len().saturating_sub(8)..heard.len().saturating_sub(2)];
+    assert!(
+        end.iter().all(|w| w[0] > 0.6),
+        "after resume bob hears Parley: {heard:.2?}\n{}",
+        bob.log()
+            .lines()
+            .filter(|l| !l.contains("dropping"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
