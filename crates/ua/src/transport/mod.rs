@@ -266,31 +266,43 @@ impl Transports {
     ) -> Result<(Self, mpsc::Receiver<TransportEvent>), TransportError> {
         let (events, rx) = mpsc::channel(INCOMING_QUEUE);
         let want = SocketAddr::new(config.bind_ip, config.port);
-        let udp = UdpSocket::bind(want)
-            .await
-            .map_err(|source| TransportError::Bind {
+        // With any port asked for, the system picks UDP's and TCP must get
+        // the same number, which another program may hold over TCP only
+        // (seen in CI): pick again rather than fail.
+        let attempts = if config.port == 0 { 16 } else { 1 };
+        let mut attempt = 0;
+        let (udp, udp_local, tcp) = loop {
+            attempt += 1;
+            let udp = UdpSocket::bind(want)
+                .await
+                .map_err(|source| TransportError::Bind {
+                    proto: Proto::Udp,
+                    addr: want,
+                    source,
+                })?;
+            let udp_local = udp.local_addr().map_err(|source| TransportError::Bind {
                 proto: Proto::Udp,
                 addr: want,
                 source,
             })?;
-        let udp_local = udp.local_addr().map_err(|source| TransportError::Bind {
-            proto: Proto::Udp,
-            addr: want,
-            source,
-        })?;
-        let tcp = if config.tcp {
+            if !config.tcp {
+                break (udp, udp_local, None);
+            }
             // Same port as UDP, so one Contact/Via port serves both.
             let addr = SocketAddr::new(config.bind_ip, udp_local.port());
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|source| TransportError::Bind {
-                    proto: Proto::Tcp,
-                    addr,
-                    source,
-                })?;
-            Some(l)
-        } else {
-            None
+            match TcpListener::bind(addr).await {
+                Ok(l) => break (udp, udp_local, Some(l)),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempt < attempts => {
+                    continue
+                }
+                Err(source) => {
+                    return Err(TransportError::Bind {
+                        proto: Proto::Tcp,
+                        addr,
+                        source,
+                    })
+                }
+            }
         };
         let tls = config.tls.as_ref().map(tls::TlsContext::new).transpose()?;
         let tls_listener = match (&tls, config.tls.as_ref().and_then(|t| t.listen_port)) {
