@@ -519,19 +519,6 @@ impl Task {
                     continue;
                 }
             };
-            // What the engine announced before this command came (a call
-            // that just connected, which the user then merges) is taken
-            // in first: the select above may pick the command before it.
-            loop {
-                match self.own_events.try_recv() {
-                    Ok(ev) => {
-                        self.track(&ev);
-                        self.own_event(ev).await;
-                    }
-                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
-                    Err(_) => break,
-                }
-            }
             match cmd {
                 Command::Dial {
                     account,

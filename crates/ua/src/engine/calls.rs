@@ -498,6 +498,13 @@ impl Task {
     pub(super) async fn conference_command(&mut self, cmd: ConferenceCommand) {
         match cmd {
             ConferenceCommand::Merge { a, b, reply } => {
+                // The calls' states as announced before this command (a
+                // call that just connected, which the user then merges):
+                // the engine's loop may take the command before the event.
+                while let Ok(ev) = self.own_events.try_recv() {
+                    self.track(&ev);
+                    self.own_event(ev).await;
+                }
                 let r = self.calls.merge(a, b, &self.live_calls);
                 if let Ok(conf) = r {
                     info!(conf, "calls merged");
