@@ -49,6 +49,27 @@ async fn engine(
     user: &str,
     password: &str,
 ) -> (Engine, Receiver<Event>) {
+    let (engine, mut events) = unregistered_engine(dir, kam, user, password).await;
+    engine.register("work", None).await.unwrap();
+    next(&mut events, Duration::from_secs(10), |e| match e {
+        Event::Registration {
+            state: RegistrationState::Registered { .. },
+            ..
+        } => Some(()),
+        _ => None,
+    })
+    .await
+    .expect("registered");
+    (engine, events)
+}
+
+/// The same engine and account, not registered yet.
+async fn unregistered_engine(
+    dir: &std::path::Path,
+    kam: &Kamailio,
+    user: &str,
+    password: &str,
+) -> (Engine, Receiver<Event>) {
     let engine = Engine::start(EngineOptions {
         paths: Paths {
             config_dir: dir.join("config"),
@@ -65,7 +86,7 @@ async fn engine(
         call_audio: ua::call::AudioChoice::Null,
     })
     .unwrap();
-    let mut events = engine.subscribe();
+    let events = engine.subscribe();
     engine
         .add_account(
             AccountInput {
@@ -82,16 +103,6 @@ async fn engine(
         )
         .await
         .unwrap();
-    engine.register("work", None).await.unwrap();
-    next(&mut events, Duration::from_secs(10), |e| match e {
-        Event::Registration {
-            state: RegistrationState::Registered { .. },
-            ..
-        } => Some(()),
-        _ => None,
-    })
-    .await
-    .expect("registered");
     (engine, events)
 }
 
@@ -1253,39 +1264,7 @@ async fn five_hundred_contacts_subscribe_once_each_at_registration() {
     const N: usize = 500;
     let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::start(EngineOptions {
-        paths: Paths {
-            config_dir: dir.path().join("config"),
-            data_dir: dir.path().join("data"),
-        },
-        secrets: Arc::new(MemorySecrets::default()),
-        sip: SipOptions {
-            bind_ip: "127.0.0.1".parse().unwrap(),
-            ..SipOptions::default()
-        },
-        auto_register: false,
-        auto_answer: false,
-        dnd: false,
-        call_audio: ua::call::AudioChoice::Null,
-    })
-    .unwrap();
-    let mut events = engine.subscribe();
-    engine
-        .add_account(
-            AccountInput {
-                name: "work".into(),
-                uri: "sip:alice@127.0.0.1".into(),
-                display_name: None,
-                auth_user: None,
-                proxy: Some(format!("sip:127.0.0.1:{}", kam.port)),
-                transport: TransportKind::Udp,
-                register: true,
-                pickup_code: None,
-            },
-            Some("alice123".into()),
-        )
-        .await
-        .unwrap();
+    let (engine, mut events) = unregistered_engine(dir.path(), &kam, "alice", "alice123").await;
     for i in 0..N {
         engine
             .add_contact(ContactInput {
