@@ -514,8 +514,7 @@ impl Task {
                     continue;
                 }
                 Ok(ev) = self.own_events.recv() => {
-                    self.track(&ev);
-                    self.own_event(ev).await;
+                    self.take_own_event(ev).await;
                     continue;
                 }
             };

@@ -401,6 +401,13 @@ impl Task {
         None
     }
 
+    /// One of the engine's own events: the call table, then the
+    /// presence and chat reactions to it.
+    pub(super) async fn take_own_event(&mut self, ev: Event) {
+        self.track(&ev);
+        self.own_event(ev).await;
+    }
+
     /// A call's latest state (for status snapshots: a UI that reloads
     /// mid-call finds its calls).
     pub(super) fn track(&mut self, ev: &Event) {
@@ -502,8 +509,7 @@ impl Task {
                 // call that just connected, which the user then merges):
                 // the engine's loop may take the command before the event.
                 while let Ok(ev) = self.own_events.try_recv() {
-                    self.track(&ev);
-                    self.own_event(ev).await;
+                    self.take_own_event(ev).await;
                 }
                 let r = self.calls.merge(a, b, &self.live_calls);
                 if let Ok(conf) = r {
