@@ -56,6 +56,22 @@ pub enum UriError {
         /// Byte offset of the address.
         at: usize,
     },
+    /// A `tel:` number (or a global-number phone-context) with only visual
+    /// separators and no digit (RFC 3966 §3).
+    #[error("{part} has no digit in URI at offset {at}")]
+    NoDigit {
+        /// `global number`, `local number` or `phone-context`.
+        part: &'static str,
+        /// Byte offset of the number.
+        at: usize,
+    },
+    /// A local `tel:` number without the `phone-context` parameter that
+    /// RFC 3966 §5.1.5 requires.
+    #[error("local telephone number without phone-context in URI at offset {at}")]
+    MissingPhoneContext {
+        /// Byte offset of the number.
+        at: usize,
+    },
 }
 
 /// Any URI that can appear in a SIP message.
@@ -156,6 +172,16 @@ fn check_chars(
 }
 
 impl UriError {
+    /// Renames the component of a character or digit error, for a
+    /// number checked as part of a larger one (phone-context).
+    fn with_part(self, part: &'static str) -> Self {
+        match self {
+            UriError::InvalidChar { at, ch, .. } => UriError::InvalidChar { part, at, ch },
+            UriError::NoDigit { at, .. } => UriError::NoDigit { part, at },
+            e => e,
+        }
+    }
+
     fn shift(self, base: usize) -> Self {
         match self {
             UriError::InvalidChar { part, at, ch } => UriError::InvalidChar {
@@ -170,6 +196,11 @@ impl UriError {
             },
             UriError::Port { at } => UriError::Port { at: at + base },
             UriError::IpAddress { at } => UriError::IpAddress { at: at + base },
+            UriError::NoDigit { part, at } => UriError::NoDigit {
+                part,
+                at: at + base,
+            },
+            UriError::MissingPhoneContext { at } => UriError::MissingPhoneContext { at: at + base },
             UriError::Scheme => UriError::Scheme,
         }
     }
@@ -978,8 +1009,40 @@ fn scan_sip_ref(s: &str, secure: bool, base: usize) -> Result<SipUriRef<'_>, Uri
     })
 }
 
-fn is_phonedigit(b: u8) -> bool {
-    b.is_ascii_hexdigit() || matches!(b, b'*' | b'#' | b'-' | b'.' | b'(' | b')' | b'+')
+fn is_visual_separator(b: u8) -> bool {
+    matches!(b, b'-' | b'.' | b'(' | b')')
+}
+
+/// Checks RFC 3966 global-number-digits (`+` then digits and visual
+/// separators, at least one digit) or, when `global` is false,
+/// local-number-digits (hex digits, `*`, `#`, separators, at least one
+/// non-separator). `at` is the offset of `s` in the URI.
+fn check_phone_digits(s: &str, at: usize, global: bool) -> Result<(), UriError> {
+    let (part, digits, first) = if global {
+        let d = s.strip_prefix('+').ok_or(UriError::InvalidChar {
+            part: "global number",
+            at,
+            ch: s.chars().next().unwrap_or('\0'),
+        })?;
+        ("global number", d, 1)
+    } else {
+        ("local number", s, 0)
+    };
+    let ok = |b: u8| {
+        is_visual_separator(b)
+            || if global {
+                b.is_ascii_digit()
+            } else {
+                b.is_ascii_hexdigit() || b == b'*' || b == b'#'
+            }
+    };
+    if let Some(i) = digits.bytes().position(|b| !ok(b)) {
+        return Err(invalid(part, s, first + i).shift(at));
+    }
+    if digits.bytes().all(is_visual_separator) {
+        return Err(UriError::NoDigit { part, at });
+    }
+    Ok(())
 }
 
 fn scan_tel(s: &str, base: usize) -> Result<UriRef<'_>, UriError> {
@@ -991,10 +1054,9 @@ fn scan_tel(s: &str, base: usize) -> Result<UriRef<'_>, UriError> {
             at: base,
         });
     }
-    if let Some(i) = number.bytes().skip(1).position(|b| b == b'+') {
-        return Err(invalid("telephone number", number, i + 1).shift(base));
-    }
-    check_chars(number, base, "telephone number", is_phonedigit)?;
+    let global = number.starts_with('+');
+    check_phone_digits(number, base, global)?;
+    let mut context = false;
     let mut off = base + end;
     for p in s[end..].split(';').skip(1) {
         let (n, v) = match split_byte(p, b'=') {
@@ -1010,10 +1072,31 @@ fn scan_tel(s: &str, base: usize) -> Result<UriRef<'_>, UriError> {
         check_chars(n, off + 1, "parameter", |b| {
             b.is_ascii_alphanumeric() || b == b'-'
         })?;
-        if let Some(v) = v {
-            check_chars(v, off + 2 + n.len(), "parameter", is_param_char)?;
+        let value_at = off + 2 + n.len();
+        if n.eq_ignore_ascii_case("phone-context") {
+            // descriptor = domainname / global-number-digits (§3).
+            let v = v.unwrap_or_default();
+            if v.is_empty() {
+                return Err(UriError::Empty {
+                    part: "phone-context",
+                    at: value_at,
+                });
+            }
+            if v.starts_with('+') {
+                check_phone_digits(v, value_at, true).map_err(|e| e.with_part("phone-context"))?;
+            } else {
+                check_chars(v, value_at, "phone-context", |b| {
+                    b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
+                })?;
+            }
+            context = true;
+        } else if let Some(v) = v {
+            check_chars(v, value_at, "parameter", is_param_char)?;
         }
         off += 1 + p.len();
+    }
+    if !global && !context {
+        return Err(UriError::MissingPhoneContext { at: base });
     }
     Ok(UriRef::Tel {
         number,
@@ -1178,6 +1261,111 @@ mod tests {
         assert!(u.equivalent(&Uri::parse("tel:+1.201.555.0123;EXT=42").unwrap()));
         assert!(Uri::parse("tel:12+3").is_err());
         assert!(Uri::parse("tel:").is_err());
+    }
+
+    #[test]
+    fn tel_local_numbers_need_phone_context() {
+        let u = Uri::parse("tel:*70#;phone-context=example.com").unwrap();
+        let Uri::Tel(t) = &u else { panic!("not tel") };
+        assert!(!t.is_global());
+        assert_eq!(t.number, "*70#");
+        assert!(Uri::parse("tel:7042;phone-context=+1-201-555").is_ok());
+        assert!(Uri::parse("tel:AB-cd;phone-context=pbx").is_ok());
+        // Offsets count from the start of the URI text: "tel:" is 4 bytes.
+        assert_eq!(
+            Uri::parse("tel:7042"),
+            Err(UriError::MissingPhoneContext { at: 4 })
+        );
+        assert_eq!(
+            Uri::parse("tel:7042;ext=1"),
+            Err(UriError::MissingPhoneContext { at: 4 })
+        );
+        assert_eq!(
+            Uri::parse("tel:7042;phone-context="),
+            Err(UriError::Empty {
+                part: "phone-context",
+                at: 23
+            })
+        );
+        assert_eq!(
+            Uri::parse("tel:1;phone-context=+1x"),
+            Err(UriError::InvalidChar {
+                part: "phone-context",
+                at: 22,
+                ch: 'x'
+            })
+        );
+        assert_eq!(
+            Uri::parse("tel:1;phone-context=a_b"),
+            Err(UriError::InvalidChar {
+                part: "phone-context",
+                at: 21,
+                ch: '_'
+            })
+        );
+    }
+
+    #[test]
+    fn tel_number_characters() {
+        // Global numbers: digits and visual separators only.
+        assert!(Uri::parse("tel:+1(201)555.0123").is_ok());
+        assert_eq!(
+            Uri::parse("tel:+1-201-A"),
+            Err(UriError::InvalidChar {
+                part: "global number",
+                at: 11,
+                ch: 'A'
+            })
+        );
+        assert_eq!(
+            Uri::parse("tel:+12*3"),
+            Err(UriError::InvalidChar {
+                part: "global number",
+                at: 7,
+                ch: '*'
+            })
+        );
+        assert_eq!(
+            Uri::parse("tel:+1+2"),
+            Err(UriError::InvalidChar {
+                part: "global number",
+                at: 6,
+                ch: '+'
+            })
+        );
+        assert_eq!(
+            Uri::parse("tel:+--"),
+            Err(UriError::NoDigit {
+                part: "global number",
+                at: 4
+            })
+        );
+        // Local numbers: hex digits, * and #, separators; not letters past F.
+        assert_eq!(
+            Uri::parse("tel:12G;phone-context=x"),
+            Err(UriError::InvalidChar {
+                part: "local number",
+                at: 6,
+                ch: 'G'
+            })
+        );
+        assert_eq!(
+            Uri::parse("tel:(-);phone-context=x"),
+            Err(UriError::NoDigit {
+                part: "local number",
+                at: 4
+            })
+        );
+        assert_eq!(
+            Uri::parse("tel:1%202;phone-context=x"),
+            Err(UriError::InvalidChar {
+                part: "local number",
+                at: 5,
+                ch: '%'
+            })
+        );
+        let e = Uri::parse("tel:+1-201-A").unwrap_err().to_string();
+        assert!(e.contains("global number") && e.contains("11"), "{e}");
     }
 
     #[test]

@@ -67,19 +67,41 @@ fn sip_uri() -> impl Strategy<Value = SipUri> {
         )
 }
 
+/// RFC 3966 numbers: global ones with digits and separators, local ones
+/// with hex digits, `*`, `#` and the phone-context they require.
+fn tel_uri() -> impl Strategy<Value = TelUri> {
+    let number = prop_oneof![
+        ("\\+[0-9][0-9.()-]{0,12}", Just(None)),
+        (
+            "[0-9A-Fa-f*#][0-9A-Fa-f*#.()-]{0,10}",
+            prop_oneof![
+                "[a-z][a-z0-9-]{0,6}(\\.[a-z]{2,4})?".prop_map(Some),
+                "\\+[0-9][0-9.-]{0,6}".prop_map(Some),
+            ]
+        ),
+    ];
+    (
+        number,
+        prop::collection::vec(("[a-z][a-z-]{0,6}", "[a-z0-9+]{1,6}"), 0..2),
+    )
+        .prop_map(|((number, context), p)| {
+            let mut params = Params::new();
+            if let Some(c) = context {
+                params.set("phone-context", Some(&c));
+            }
+            for (n, v) in p {
+                if !params.contains(&n) && n != "phone-context" {
+                    params.set(&n, Some(&v));
+                }
+            }
+            TelUri { number, params }
+        })
+}
+
 fn uri() -> impl Strategy<Value = Uri> {
     prop_oneof![
         4 => sip_uri().prop_map(Uri::Sip),
-        1 => ("\\+?[0-9][0-9.()-]{0,12}", prop::collection::vec(("[a-z][a-z-]{0,6}", "[a-z0-9+]{1,6}"), 0..2))
-            .prop_map(|(number, p)| {
-                let mut params = Params::new();
-                for (n, v) in p {
-                    if !params.contains(&n) {
-                        params.set(&n, Some(&v));
-                    }
-                }
-                Uri::Tel(TelUri { number, params })
-            }),
+        1 => tel_uri().prop_map(Uri::Tel),
     ]
 }
 
