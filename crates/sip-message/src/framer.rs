@@ -56,6 +56,22 @@ pub enum Frame {
     Pong,
 }
 
+/// Which keep-alives this end of the connection receives (RFC 5626
+/// §4.4.1: the flow's client sends `CRLFCRLF` pings, its server answers
+/// with a `CRLF` pong).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeepAliveRole {
+    /// We send pings and receive pongs: a lone `CRLF` is a pong at once,
+    /// so a keep-alive waiting for it is never delayed. A ping split
+    /// across reads shows as two pongs here.
+    #[default]
+    Client,
+    /// We receive pings: a `CRLF` at the end of the buffered data is held
+    /// until the next bytes tell whether it is the first half of a ping
+    /// (`CRLF` follows) or a pong (anything else follows).
+    Server,
+}
+
 /// Cuts a byte stream into SIP messages and keep-alives.
 #[derive(Debug, Clone)]
 pub struct StreamFramer {
@@ -68,6 +84,7 @@ pub struct StreamFramer {
     pending: Option<(usize, usize)>,
     max_head: usize,
     max_body: usize,
+    role: KeepAliveRole,
 }
 
 impl Default for StreamFramer {
@@ -93,7 +110,15 @@ impl StreamFramer {
             pending: None,
             max_head: max_head.min(MAX_HEAD_LEN),
             max_body,
+            role: KeepAliveRole::Client,
         }
+    }
+
+    /// Sets which keep-alives this end receives (default
+    /// [`KeepAliveRole::Client`]).
+    pub fn with_role(mut self, role: KeepAliveRole) -> Self {
+        self.role = role;
+        self
     }
 
     /// Bytes buffered and not yet framed.
@@ -142,17 +167,13 @@ impl StreamFramer {
                 self.consume(4);
                 return Ok(Some(Frame::Ping));
             }
-            // A lone CRLF is a pong. If a ping's two halves arrive in
-            // separate segments it shows as two pongs, which is harmless;
-            // waiting instead would delay every real pong.
-            if data.len() == 2 || data.get(2) != Some(&b'\r') {
-                self.consume(2);
-                return Ok(Some(Frame::Pong));
-            }
-            if data.len() == 3 {
+            // Data so far is "\r\n" or "\r\n\r": a ping may be arriving in
+            // pieces. A server waits for the rest; a client takes the CRLF
+            // as the pong it is waiting for.
+            let maybe_ping = b"\r\n\r".starts_with(data);
+            if maybe_ping && (self.role == KeepAliveRole::Server || data.len() == 3) {
                 return Ok(None);
             }
-            // "\r\n\r" + something other than '\n': treat the CRLF as a pong.
             self.consume(2);
             return Ok(Some(Frame::Pong));
         }
@@ -288,6 +309,73 @@ mod tests {
         assert_eq!(frames[1..3], [Frame::Pong, Frame::Pong]);
         assert!(matches!(&frames[3], Frame::Message(_)));
         assert_eq!(frames[4], Frame::Pong);
+        assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn server_joins_a_ping_split_across_reads() {
+        let mut f = StreamFramer::new().with_role(KeepAliveRole::Server);
+        f.push(b"\r\n").unwrap();
+        assert_eq!(f.next_frame().unwrap(), None);
+        f.push(b"\r\n").unwrap();
+        assert_eq!(f.next_frame().unwrap(), Some(Frame::Ping));
+        assert_eq!(f.next_frame().unwrap(), None);
+        assert_eq!(f.buffered(), 0);
+        // Split 1 + 3 bytes as well.
+        f.push(b"\r").unwrap();
+        assert_eq!(f.next_frame().unwrap(), None);
+        f.push(b"\n\r\n").unwrap();
+        assert_eq!(f.next_frame().unwrap(), Some(Frame::Ping));
+    }
+
+    #[test]
+    fn lone_crlf_then_message_is_pong_then_message() {
+        for role in [KeepAliveRole::Client, KeepAliveRole::Server] {
+            let mut f = StreamFramer::new().with_role(role);
+            f.push(b"\r\n").unwrap();
+            let first = f.next_frame().unwrap();
+            f.push(OPTIONS).unwrap();
+            let mut frames: Vec<Frame> = first.into_iter().collect();
+            while let Some(fr) = f.next_frame().unwrap() {
+                frames.push(fr);
+            }
+            assert_eq!(frames.len(), 2, "{role:?}: {frames:?}");
+            assert_eq!(frames[0], Frame::Pong, "{role:?}");
+            assert!(matches!(&frames[1], Frame::Message(m) if m.body() == b"hello"));
+            assert_eq!(f.buffered(), 0);
+        }
+        // In one read too.
+        let mut f = StreamFramer::new().with_role(KeepAliveRole::Server);
+        let mut data = b"\r\n".to_vec();
+        data.extend_from_slice(OPTIONS);
+        f.push(&data).unwrap();
+        assert_eq!(f.next_frame().unwrap(), Some(Frame::Pong));
+        assert!(matches!(f.next_frame().unwrap(), Some(Frame::Message(_))));
+    }
+
+    #[test]
+    fn server_byte_by_byte_sees_one_ping() {
+        let mut f = StreamFramer::new().with_role(KeepAliveRole::Server);
+        let mut stream = OPTIONS.to_vec();
+        stream.extend_from_slice(b"\r\n\r\n");
+        stream.extend_from_slice(OPTIONS);
+        let mut frames = Vec::new();
+        for b in &stream {
+            f.push(&[*b]).unwrap();
+            while let Some(fr) = f.next_frame().unwrap() {
+                frames.push(fr);
+            }
+        }
+        assert_eq!(frames.len(), 3, "{frames:?}");
+        assert_eq!(frames[1], Frame::Ping);
+        assert!(matches!(&frames[2], Frame::Message(_)));
+    }
+
+    #[test]
+    fn client_pong_is_not_delayed() {
+        let mut f = StreamFramer::new();
+        f.push(b"\r\n").unwrap();
+        assert_eq!(f.next_frame().unwrap(), Some(Frame::Pong));
         assert_eq!(f.buffered(), 0);
     }
 

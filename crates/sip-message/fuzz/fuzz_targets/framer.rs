@@ -3,15 +3,21 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sip_message::framer::{Frame, StreamFramer};
+use sip_message::framer::{Frame, KeepAliveRole, StreamFramer};
 
 fuzz_target!(|data: &[u8]| {
-    // The first byte picks the chunk size so the fuzzer explores splits.
-    let Some((&chunk, rest)) = data.split_first() else {
+    // The first byte picks the chunk size so the fuzzer explores splits,
+    // and its low bit the keep-alive role.
+    let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let chunk = usize::from(chunk).max(1);
-    let mut framer = StreamFramer::with_limits(4096, 4096);
+    let chunk = usize::from(first >> 1).max(1);
+    let role = if first & 1 == 1 {
+        KeepAliveRole::Server
+    } else {
+        KeepAliveRole::Client
+    };
+    let mut framer = StreamFramer::with_limits(4096, 4096).with_role(role);
     let mut frames = 0usize;
     for piece in rest.chunks(chunk) {
         if framer.push(piece).is_err() {
