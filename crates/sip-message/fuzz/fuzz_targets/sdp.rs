@@ -12,6 +12,10 @@ fuzz_target!(|data: &[u8]| {
     let text = sdp.to_bytes();
     let again = Sdp::parse(&text).expect("serialized SDP re-parses");
     assert_eq!(again, sdp, "parse(serialize(s)) == s");
+    // Strict parsing only adds checks: when it accepts, it agrees.
+    if let Ok(strict) = Sdp::parse_strict(data) {
+        assert_eq!(strict, sdp);
+    }
     for m in &sdp.media {
         let _ = m.rtpmaps();
         let _ = m.crypto();

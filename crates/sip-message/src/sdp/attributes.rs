@@ -2,7 +2,42 @@
 
 use std::fmt;
 
-use super::{Attribute, Media, Sdp};
+use super::{Attribute, Media, Sdp, SdpError};
+
+fn bad(name: &'static str, at: usize, expected: &'static str) -> SdpError {
+    SdpError::Attribute {
+        line: None,
+        name,
+        at,
+        expected,
+    }
+}
+
+/// Space-separated words of `s` with their byte offsets, empty words
+/// (from repeated spaces) skipped.
+fn words(s: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut off = 0;
+    s.split(' ').filter_map(move |w| {
+        let at = off;
+        off += w.len() + 1;
+        (!w.is_empty()).then_some((at, w))
+    })
+}
+
+/// Checks the value of an attribute that has a typed view, for
+/// [`Sdp::parse_strict`]; other attributes pass.
+pub(super) fn check(name: &str, value: Option<&str>) -> Result<(), SdpError> {
+    let v = value.unwrap_or("");
+    if name.eq_ignore_ascii_case("rtpmap") {
+        RtpMap::parse(v).map(drop)
+    } else if name.eq_ignore_ascii_case("fmtp") {
+        Fmtp::parse(v).map(drop)
+    } else if name.eq_ignore_ascii_case("crypto") {
+        Crypto::parse(v).map(drop)
+    } else {
+        Ok(())
+    }
+}
 
 /// Media direction (RFC 8866 §6.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,21 +107,48 @@ pub struct RtpMap {
 }
 
 impl RtpMap {
-    /// Parses the attribute value; `None` if malformed.
-    pub fn parse(value: &str) -> Option<RtpMap> {
-        let (pt, rest) = value.split_once(' ')?;
-        let payload_type: u8 = pt.parse().ok().filter(|p| *p <= 127)?;
-        let mut parts = rest.trim().split('/');
-        let encoding = parts.next().filter(|e| !e.is_empty())?.to_owned();
-        let clock_rate = parts.next()?.parse().ok()?;
+    /// Parses the attribute value.
+    pub fn parse(value: &str) -> Result<RtpMap, SdpError> {
+        const N: &str = "rtpmap";
+        let (pt, rest) = value.split_once(' ').ok_or(bad(
+            N,
+            value.len(),
+            "<payload type> <encoding>/<clock rate>",
+        ))?;
+        let payload_type: u8 =
+            pt.parse()
+                .ok()
+                .filter(|p| *p <= 127)
+                .ok_or(bad(N, 0, "payload type 0-127"))?;
+        let lead = rest.len() - rest.trim_start().len();
+        let rest = rest.trim();
+        let mut at = pt.len() + 1 + lead;
+        let mut parts = rest.split('/');
+        let encoding = parts
+            .next()
+            .filter(|e| !e.is_empty())
+            .ok_or(bad(N, at, "encoding name"))?
+            .to_owned();
+        at += encoding.len();
+        let clock = parts.next().ok_or(bad(N, at, "/<clock rate>"))?;
+        at += 1;
+        let clock_rate = clock
+            .parse()
+            .map_err(|_| bad(N, at, "numeric clock rate"))?;
+        at += clock.len();
         let channels = match parts.next() {
-            Some(c) => Some(c.parse().ok()?),
+            Some(c) => {
+                at += 1;
+                let n = c.parse().map_err(|_| bad(N, at, "numeric channel count"))?;
+                at += c.len();
+                Some(n)
+            }
             None => None,
         };
         if parts.next().is_some() {
-            return None;
+            return Err(bad(N, at, "end of value after channels"));
         }
-        Some(RtpMap {
+        Ok(RtpMap {
             payload_type,
             encoding,
             clock_rate,
@@ -119,6 +181,18 @@ pub struct Fmtp {
 }
 
 impl Fmtp {
+    /// Parses the attribute value: a format token, then parameters.
+    pub fn parse(value: &str) -> Result<Fmtp, SdpError> {
+        let (f, p) = value.split_once(' ').unwrap_or((value, ""));
+        if !crate::scan::is_token_str(f) {
+            return Err(bad("fmtp", 0, "format token"));
+        }
+        Ok(Fmtp {
+            format: f.to_owned(),
+            params: p.trim().to_owned(),
+        })
+    }
+
     /// Looks up `name=value` in `;`-separated parameters.
     pub fn param(&self, name: &str) -> Option<String> {
         self.params.split(';').find_map(|p| {
@@ -144,23 +218,32 @@ pub struct Crypto {
 }
 
 impl Crypto {
-    /// Parses the attribute value; `None` if malformed.
-    pub fn parse(value: &str) -> Option<Crypto> {
-        let mut it = value.split(' ').filter(|s| !s.is_empty());
-        let tag = it.next()?;
-        if tag.is_empty() || tag.len() > 9 || !tag.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
+    /// Parses the attribute value.
+    pub fn parse(value: &str) -> Result<Crypto, SdpError> {
+        const N: &str = "crypto";
+        let mut it = words(value);
+        let tag = match it.next() {
+            Some((_, t)) if t.len() <= 9 && t.bytes().all(|b| b.is_ascii_digit()) => t,
+            Some((at, _)) => return Err(bad(N, at, "tag of 1-9 digits")),
+            None => return Err(bad(N, 0, "tag of 1-9 digits")),
+        };
+        let (_, suite) = it.next().ok_or(bad(N, value.len(), "crypto suite"))?;
+        let (kat, keys) = it.next().ok_or(bad(N, value.len(), "key parameters"))?;
+        let mut key_params = Vec::new();
+        let mut at = kat;
+        for k in keys.split(';') {
+            if !k.contains(':') {
+                return Err(bad(N, at, "key parameter <method>:<info>"));
+            }
+            key_params.push(k.to_owned());
+            at += k.len() + 1;
         }
-        let suite = it.next()?.to_owned();
-        let key_params: Vec<String> = it.next()?.split(';').map(str::to_owned).collect();
-        if key_params.iter().any(|k| !k.contains(':')) {
-            return None;
-        }
-        Some(Crypto {
-            tag: tag.parse().ok()?,
-            suite,
+        Ok(Crypto {
+            // At most 9 digits always fits in u32.
+            tag: tag.parse().map_err(|_| bad(N, 0, "tag of 1-9 digits"))?,
+            suite: suite.to_owned(),
             key_params,
-            session_params: it.map(str::to_owned).collect(),
+            session_params: it.map(|(_, w)| w.to_owned()).collect(),
         })
     }
 
@@ -224,7 +307,9 @@ impl Media {
 
     /// Well-formed `rtpmap`s.
     pub fn rtpmaps(&self) -> Vec<RtpMap> {
-        self.values("rtpmap").filter_map(RtpMap::parse).collect()
+        self.values("rtpmap")
+            .filter_map(|v| RtpMap::parse(v).ok())
+            .collect()
     }
 
     /// The `rtpmap` of a payload type.
@@ -235,13 +320,9 @@ impl Media {
     /// The `fmtp` of a payload type.
     pub fn fmtp(&self, pt: u8) -> Option<Fmtp> {
         let pt = pt.to_string();
-        self.values("fmtp").find_map(|v| {
-            let (f, p) = v.split_once(' ').unwrap_or((v, ""));
-            (f == pt).then(|| Fmtp {
-                format: f.to_owned(),
-                params: p.trim().to_owned(),
-            })
-        })
+        self.values("fmtp")
+            .filter_map(|v| Fmtp::parse(v).ok())
+            .find(|f| f.format == pt)
     }
 
     /// `ptime` in milliseconds.
@@ -272,7 +353,9 @@ impl Media {
 
     /// Well-formed `crypto` attributes.
     pub fn crypto(&self) -> Vec<Crypto> {
-        self.values("crypto").filter_map(Crypto::parse).collect()
+        self.values("crypto")
+            .filter_map(|v| Crypto::parse(v).ok())
+            .collect()
     }
 
     /// Effective direction: the media's own, else the session's, else
@@ -297,9 +380,37 @@ mod tests {
     fn rtpmap() {
         let m = RtpMap::parse("96 H264/90000").unwrap();
         assert_eq!(m.to_string(), "96 H264/90000");
-        assert!(RtpMap::parse("200 X/8000").is_none());
-        assert!(RtpMap::parse("0 PCMU").is_none());
-        assert!(RtpMap::parse("0 PCMU/8000/1/2").is_none());
+        let err = |at, expected| SdpError::Attribute {
+            line: None,
+            name: "rtpmap",
+            at,
+            expected,
+        };
+        assert_eq!(
+            RtpMap::parse("200 X/8000"),
+            Err(err(0, "payload type 0-127"))
+        );
+        assert_eq!(RtpMap::parse("0 PCMU"), Err(err(6, "/<clock rate>")));
+        assert_eq!(
+            RtpMap::parse("0 PCMU/8k"),
+            Err(err(7, "numeric clock rate"))
+        );
+        assert_eq!(
+            RtpMap::parse("0 PCMU/8000/x"),
+            Err(err(12, "numeric channel count"))
+        );
+        assert_eq!(
+            RtpMap::parse("0 PCMU/8000/1/2"),
+            Err(err(13, "end of value after channels"))
+        );
+        assert_eq!(RtpMap::parse("0  /8000"), Err(err(3, "encoding name")));
+        assert_eq!(
+            RtpMap::parse("0"),
+            Err(err(1, "<payload type> <encoding>/<clock rate>"))
+        );
+        let two = RtpMap::parse("111 opus/48000/2").unwrap();
+        assert_eq!(two.channels, Some(2));
+        assert_eq!(RtpMap::parse(&two.to_string()).unwrap(), two);
     }
 
     #[test]
@@ -308,8 +419,38 @@ mod tests {
         assert_eq!(c.key_params.len(), 2);
         assert_eq!(c.session_params, vec!["FEC_ORDER=FEC_SRTP"]);
         assert_eq!(Crypto::parse(&c.to_string()).unwrap(), c);
-        assert!(Crypto::parse("x AES inline:abc").is_none());
-        assert!(Crypto::parse("1 AES").is_none());
+        let err = |at, expected| SdpError::Attribute {
+            line: None,
+            name: "crypto",
+            at,
+            expected,
+        };
+        assert_eq!(
+            Crypto::parse("x AES inline:abc"),
+            Err(err(0, "tag of 1-9 digits"))
+        );
+        assert_eq!(
+            Crypto::parse("1234567890 AES inline:abc"),
+            Err(err(0, "tag of 1-9 digits"))
+        );
+        assert_eq!(Crypto::parse("1 AES"), Err(err(5, "key parameters")));
+        assert_eq!(Crypto::parse(""), Err(err(0, "tag of 1-9 digits")));
+        assert_eq!(Crypto::parse("1"), Err(err(1, "crypto suite")));
+        assert_eq!(
+            Crypto::parse("1 AES inline:a;bogus"),
+            Err(err(15, "key parameter <method>:<info>"))
+        );
+    }
+
+    #[test]
+    fn fmtp() {
+        let f = Fmtp::parse("101 0-16").unwrap();
+        assert_eq!((f.format.as_str(), f.params.as_str()), ("101", "0-16"));
+        assert_eq!(Fmtp::parse("97").unwrap().params, "");
+        assert_eq!(
+            Fmtp::parse("").unwrap_err().to_string(),
+            "SDP a=fmtp value at byte 0: expected format token"
+        );
     }
 
     #[test]

@@ -35,6 +35,42 @@ pub enum SdpError {
     /// More lines than [`MAX_LINES`].
     #[error("SDP has more than {MAX_LINES} lines")]
     TooManyLines,
+    /// A typed attribute value (rtpmap, fmtp, crypto) is malformed. `at`
+    /// is the byte offset in the value (after `a=name:`); `line` is known
+    /// when the value was checked while parsing a body
+    /// ([`Sdp::parse_strict`]).
+    #[error("SDP {}a={name} value at byte {at}: expected {expected}", line_prefix(*.line))]
+    Attribute {
+        /// Line of the `a=` line, if known.
+        line: Option<usize>,
+        /// Attribute name.
+        name: &'static str,
+        /// Byte offset in the attribute value.
+        at: usize,
+        /// What the attribute grammar wanted.
+        expected: &'static str,
+    },
+}
+
+fn line_prefix(line: Option<usize>) -> String {
+    line.map(|l| format!("line {l}: ")).unwrap_or_default()
+}
+
+impl SdpError {
+    /// Sets the line of an attribute error found while parsing a body.
+    fn at_line(self, n: usize) -> SdpError {
+        match self {
+            SdpError::Attribute {
+                name, at, expected, ..
+            } => SdpError::Attribute {
+                line: Some(n),
+                name,
+                at,
+                expected,
+            },
+            e => e,
+        }
+    }
 }
 
 /// Upper bound on lines, to bound work on hostile bodies.
@@ -168,10 +204,20 @@ pub struct Sdp {
     pub key: Option<String>,
     /// Session-level `a=` lines in order.
     pub attributes: Vec<Attribute>,
-    /// Session-level lines of unknown type, as `x=value` text.
-    pub unknown: Vec<String>,
+    /// Session-level lines of unknown type, with where they stood.
+    pub unknown: Vec<UnknownLine>,
     /// Media sections.
     pub media: Vec<Media>,
+}
+
+/// A session-level line of a type this crate does not model.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UnknownLine {
+    /// How many known session-level lines after `s=` precede it (in the
+    /// order they are printed), so printing puts it back in place.
+    pub after: usize,
+    /// The whole line, `x=value`.
+    pub text: String,
 }
 
 fn syntax(line: usize, expected: &'static str) -> SdpError {
@@ -219,13 +265,16 @@ fn bandwidth(v: &str, line: usize) -> Result<Bandwidth, SdpError> {
     })
 }
 
-fn attribute(v: &str, line: usize) -> Result<Attribute, SdpError> {
+fn attribute(v: &str, line: usize, strict: bool) -> Result<Attribute, SdpError> {
     let (name, value) = match v.split_once(':') {
         Some((n, v)) => (n, Some(v)),
         None => (v, None),
     };
     if !crate::scan::is_token_str(name) {
         return Err(syntax(line, "attribute name token"));
+    }
+    if strict {
+        attributes::check(name, value).map_err(|e| e.at_line(line))?;
     }
     Ok(Attribute {
         name: name.to_owned(),
@@ -273,8 +322,19 @@ fn media(v: &str, line: usize) -> Result<Media, SdpError> {
 }
 
 impl Sdp {
-    /// Parses an SDP body. Lines may end in CRLF or LF.
+    /// Parses an SDP body. Lines may end in CRLF or LF. Attribute values
+    /// are not checked: the typed views skip malformed ones.
     pub fn parse(body: &[u8]) -> Result<Sdp, SdpError> {
+        Sdp::parse_with(body, false)
+    }
+
+    /// Like [`Sdp::parse`], but also rejects a malformed `rtpmap`, `fmtp`
+    /// or `crypto` value, naming its line.
+    pub fn parse_strict(body: &[u8]) -> Result<Sdp, SdpError> {
+        Sdp::parse_with(body, true)
+    }
+
+    fn parse_with(body: &[u8], strict: bool) -> Result<Sdp, SdpError> {
         let text = std::str::from_utf8(body).map_err(|e| SdpError::Utf8 {
             line: 1 + body
                 .get(..e.valid_up_to())
@@ -338,6 +398,8 @@ impl Sdp {
             media: Vec::new(),
         };
         let mut count = 3;
+        // Known session-level lines seen after s=, to place unknown ones.
+        let mut known = 0;
         for (n, l) in lines {
             count += 1;
             if count > MAX_LINES {
@@ -359,11 +421,22 @@ impl Sdp {
                     b'c' => m.connections.push(connection(v, n)?),
                     b'b' => m.bandwidths.push(bandwidth(v, n)?),
                     b'k' => m.key = Some(v.to_owned()),
-                    b'a' => m.attributes.push(attribute(v, n)?),
+                    b'a' => m.attributes.push(attribute(v, n, strict)?),
                     _ => m.unknown.push(l.to_owned()),
                 }
                 continue;
             }
+            if !matches!(
+                kind,
+                b'i' | b'u' | b'e' | b'p' | b'c' | b'b' | b't' | b'r' | b'z' | b'k' | b'a'
+            ) {
+                sdp.unknown.push(UnknownLine {
+                    after: known,
+                    text: l.to_owned(),
+                });
+                continue;
+            }
+            known += 1;
             match kind {
                 b'i' => sdp.info = Some(v.to_owned()),
                 b'u' => sdp.uri = Some(v.to_owned()),
@@ -390,8 +463,8 @@ impl Sdp {
                     .push(v.to_owned()),
                 b'z' => sdp.zone = Some(v.to_owned()),
                 b'k' => sdp.key = Some(v.to_owned()),
-                b'a' => sdp.attributes.push(attribute(v, n)?),
-                _ => sdp.unknown.push(l.to_owned()),
+                b'a' => sdp.attributes.push(attribute(v, n, strict)?),
+                _ => {}
             }
         }
         Ok(sdp)
@@ -454,6 +527,35 @@ impl fmt::Display for Attribute {
     }
 }
 
+/// Prints session-level lines, putting each unknown line back after the
+/// number of known lines it followed when parsed.
+struct SessionWriter<'a, 'f> {
+    f: &'a mut fmt::Formatter<'f>,
+    unknown: &'a [UnknownLine],
+    next: usize,
+    known: usize,
+}
+
+impl SessionWriter<'_, '_> {
+    fn unknown_here(&mut self) -> fmt::Result {
+        while let Some(u) = self.unknown.get(self.next) {
+            if u.after > self.known {
+                break;
+            }
+            write!(self.f, "{}\r\n", u.text)?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
+        self.f.write_fmt(args)?;
+        self.f.write_str("\r\n")?;
+        self.known += 1;
+        self.unknown_here()
+    }
+}
+
 impl fmt::Display for Sdp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = &self.origin;
@@ -468,41 +570,49 @@ impl fmt::Display for Sdp {
             o.address,
             self.session_name
         )?;
+        let mut w = SessionWriter {
+            f,
+            unknown: &self.unknown,
+            next: 0,
+            known: 0,
+        };
+        w.unknown_here()?;
         if let Some(i) = &self.info {
-            write!(f, "i={i}\r\n")?;
+            w.line(format_args!("i={i}"))?;
         }
         if let Some(u) = &self.uri {
-            write!(f, "u={u}\r\n")?;
+            w.line(format_args!("u={u}"))?;
         }
         for e in &self.emails {
-            write!(f, "e={e}\r\n")?;
+            w.line(format_args!("e={e}"))?;
         }
         for p in &self.phones {
-            write!(f, "p={p}\r\n")?;
+            w.line(format_args!("p={p}"))?;
         }
         if let Some(c) = &self.connection {
-            write!(f, "c={c}\r\n")?;
+            w.line(format_args!("c={c}"))?;
         }
         for b in &self.bandwidths {
-            write!(f, "b={}:{}\r\n", b.bwtype, b.value)?;
+            w.line(format_args!("b={}:{}", b.bwtype, b.value))?;
         }
         for t in &self.timing {
-            write!(f, "t={} {}\r\n", t.start, t.stop)?;
+            w.line(format_args!("t={} {}", t.start, t.stop))?;
             for r in &t.repeats {
-                write!(f, "r={r}\r\n")?;
+                w.line(format_args!("r={r}"))?;
             }
         }
         if let Some(z) = &self.zone {
-            write!(f, "z={z}\r\n")?;
+            w.line(format_args!("z={z}"))?;
         }
         if let Some(k) = &self.key {
-            write!(f, "k={k}\r\n")?;
+            w.line(format_args!("k={k}"))?;
         }
         for a in &self.attributes {
-            write!(f, "a={a}\r\n")?;
+            w.line(format_args!("a={a}"))?;
         }
-        for u in &self.unknown {
-            write!(f, "{u}\r\n")?;
+        // Unknown lines placed past the end go last.
+        for u in w.unknown.get(w.next..).unwrap_or(&[]) {
+            write!(w.f, "{}\r\n", u.text)?;
         }
         for m in &self.media {
             write!(f, "m={} {}", m.media, m.port)?;
@@ -573,7 +683,13 @@ m=video 0 RTP/AVP 31\r\n";
         );
         assert_eq!(s.bandwidths[0].value, 64);
         assert_eq!(s.direction(), Direction::SendRecv);
-        assert_eq!(s.unknown, vec!["x=unknown line"]);
+        assert_eq!(
+            s.unknown,
+            vec![UnknownLine {
+                after: 4,
+                text: "x=unknown line".into()
+            }]
+        );
         assert_eq!(s.media.len(), 2);
         let a = &s.media[0];
         assert_eq!(a.port, 49170);
@@ -615,10 +731,68 @@ m=video 0 RTP/AVP 31\r\n";
     fn round_trip_is_lossless() {
         let s = Sdp::parse(OFFER.as_bytes()).unwrap();
         let printed = s.to_string();
-        // Unknown session lines move after the attributes, otherwise the
-        // text is identical.
         assert_eq!(Sdp::parse(printed.as_bytes()).unwrap(), s);
         assert_eq!(printed, OFFER);
+    }
+
+    #[test]
+    fn unknown_session_lines_keep_their_place() {
+        let text = "v=0\r\no=- 1 1 IN IP4 a\r\ns=-\r\ny=first\r\nc=IN IP4 192.0.2.1\r\n\
+x=after c\r\nt=0 0\r\na=one\r\nw=between\r\na=two\r\nm=audio 9 RTP/AVP 0\r\n";
+        let s = Sdp::parse(text.as_bytes()).unwrap();
+        let at: Vec<usize> = s.unknown.iter().map(|u| u.after).collect();
+        assert_eq!(at, [0, 1, 3]);
+        assert_eq!(s.to_string(), text);
+        // A line placed past the known lines is printed last.
+        let mut s2 = s.clone();
+        s2.unknown[2].after = 99;
+        assert!(s2
+            .to_string()
+            .ends_with("a=two\r\nw=between\r\nm=audio 9 RTP/AVP 0\r\n"));
+    }
+
+    #[test]
+    fn strict_parse_names_the_attribute_line() {
+        let base = "v=0\r\no=- 1 1 IN IP4 a\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n";
+        let bad = format!("{base}a=rtpmap:0 PCMU/8000\r\na=rtpmap:0 PCMU\r\n");
+        // Lenient parse keeps the line; the typed view skips it.
+        let s = Sdp::parse(bad.as_bytes()).unwrap();
+        assert_eq!(s.media[0].rtpmaps().len(), 1);
+        let e = Sdp::parse_strict(bad.as_bytes()).unwrap_err();
+        assert_eq!(
+            e,
+            SdpError::Attribute {
+                line: Some(7),
+                name: "rtpmap",
+                at: 6,
+                expected: "/<clock rate>",
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "SDP line 7: a=rtpmap value at byte 6: expected /<clock rate>"
+        );
+        let crypto = format!("{base}a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline\r\n");
+        assert_eq!(
+            Sdp::parse_strict(crypto.as_bytes()).unwrap_err(),
+            SdpError::Attribute {
+                line: Some(6),
+                name: "crypto",
+                at: 26,
+                expected: "key parameter <method>:<info>",
+            }
+        );
+        let fmtp = format!("{base}a=fmtp: x=1\r\n");
+        assert!(matches!(
+            Sdp::parse_strict(fmtp.as_bytes()).unwrap_err(),
+            SdpError::Attribute {
+                line: Some(6),
+                name: "fmtp",
+                at: 0,
+                ..
+            }
+        ));
+        assert!(Sdp::parse_strict(OFFER.as_bytes()).is_ok());
     }
 
     #[test]
