@@ -17,28 +17,46 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FramerError {
     /// No end of the header section within the limit.
-    #[error("header section exceeds {limit} bytes without an empty line")]
+    #[error("message at stream byte {offset}: header section exceeds {limit} bytes without an empty line")]
     HeadTooLarge {
         /// The limit.
         limit: usize,
+        /// Stream offset of the message's first byte.
+        offset: u64,
     },
     /// Content-Length announces a body over the limit.
-    #[error("Content-Length {length} exceeds the {limit}-byte body limit")]
+    #[error(
+        "message at stream byte {offset}, line {line}: Content-Length {length} exceeds the \
+         {limit}-byte body limit"
+    )]
     BodyTooLarge {
         /// Announced length.
         length: usize,
         /// The limit.
         limit: usize,
+        /// Line of the Content-Length header in the message.
+        line: usize,
+        /// Stream offset of the message's first byte.
+        offset: u64,
     },
     /// Content-Length is missing a number, malformed, or repeated with
     /// different values, so the message boundary is unknown.
-    #[error("cannot frame message: Content-Length {0}")]
-    ContentLength(&'static str),
+    #[error("message at stream byte {offset}, line {line}: cannot frame message: Content-Length {problem}")]
+    ContentLength {
+        /// What is wrong with it.
+        problem: &'static str,
+        /// Line of the offending Content-Length header in the message.
+        line: usize,
+        /// Stream offset of the message's first byte.
+        offset: u64,
+    },
     /// More bytes pushed than a full message may hold.
-    #[error("receive buffer over {limit} bytes")]
+    #[error("receive buffer over {limit} bytes (unframed data from stream byte {offset})")]
     BufferFull {
         /// The limit.
         limit: usize,
+        /// Stream offset of the first byte not yet framed.
+        offset: u64,
     },
 }
 
@@ -82,6 +100,8 @@ pub struct StreamFramer {
     scanned: usize,
     /// Once the head is complete: its length and the whole message's.
     pending: Option<(usize, usize)>,
+    /// Stream offset of `buf[start]`: bytes consumed so far, for errors.
+    consumed: u64,
     max_head: usize,
     max_body: usize,
     role: KeepAliveRole,
@@ -108,6 +128,7 @@ impl StreamFramer {
             start: 0,
             scanned: 0,
             pending: None,
+            consumed: 0,
             max_head: max_head.min(MAX_HEAD_LEN),
             max_body,
             role: KeepAliveRole::Client,
@@ -135,6 +156,7 @@ impl StreamFramer {
         if self.buffered() + data.len() > self.limit() {
             return Err(FramerError::BufferFull {
                 limit: self.limit(),
+                offset: self.consumed,
             });
         }
         // Compact once the consumed prefix dominates, keeping pushes O(n).
@@ -148,6 +170,7 @@ impl StreamFramer {
 
     fn consume(&mut self, n: usize) {
         self.start += n;
+        self.consumed += n as u64;
         self.scanned = 0;
         self.pending = None;
         if self.start >= self.buf.len() {
@@ -191,17 +214,27 @@ impl StreamFramer {
                 if data.len() > self.max_head + 4 {
                     return Err(FramerError::HeadTooLarge {
                         limit: self.max_head,
+                        offset: self.consumed,
                     });
                 }
                 return Ok(None);
             }
         };
         let head = data.get(..head_end).unwrap_or(&[]);
-        let body_len = content_length(head)?.unwrap_or(0);
+        let offset = self.consumed;
+        let (body_len, line) = content_length(head)
+            .map_err(|(problem, line)| FramerError::ContentLength {
+                problem,
+                line,
+                offset,
+            })?
+            .unwrap_or((0, 0));
         if body_len > self.max_body {
             return Err(FramerError::BodyTooLarge {
                 length: body_len,
                 limit: self.max_body,
+                line,
+                offset,
             });
         }
         let total = head_end + body_len;
@@ -225,12 +258,19 @@ impl StreamFramer {
 }
 
 /// Finds Content-Length (or `l`) in a raw header section without a full
-/// parse: `Ok(None)` if absent (treated as 0 on streams), an error if it is
+/// parse: `Ok(None)` if absent (treated as 0 on streams), else the value
+/// and the 1-based line of its header; an error (with that line) if it is
 /// malformed or repeated with different values.
-fn content_length(head: &[u8]) -> Result<Option<usize>, FramerError> {
-    let mut found: Option<usize> = None;
-    let mut lines = head.split(|&b| b == b'\n').skip(1).peekable();
-    while let Some(line) = lines.next() {
+fn content_length(head: &[u8]) -> Result<Option<(usize, usize)>, (&'static str, usize)> {
+    let mut found: Option<(usize, usize)> = None;
+    // Line 1 is the start line.
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .skip(1)
+        .peekable();
+    while let Some((line_no, line)) = lines.next() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let name_end = line
             .iter()
@@ -254,7 +294,7 @@ fn content_length(head: &[u8]) -> Result<Option<usize>, FramerError> {
         }
         let mut value: Vec<u8> = rest.get(colon + 1..).unwrap_or(&[]).to_vec();
         // Folded continuation lines belong to the value.
-        while let Some(next) = lines.peek() {
+        while let Some((_, next)) = lines.peek() {
             if next.first().is_some_and(|&b| b == b' ' || b == b'\t') {
                 value.extend_from_slice(next.strip_suffix(b"\r").unwrap_or(next));
                 lines.next();
@@ -267,16 +307,15 @@ fn content_length(head: &[u8]) -> Result<Option<usize>, FramerError> {
             .filter(|b| !b.is_ascii_whitespace())
             .collect();
         if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
-            return Err(FramerError::ContentLength("is not a decimal number"));
+            return Err(("is not a decimal number", line_no));
         }
         let n = digits.iter().fold(0usize, |acc, d| {
             acc.saturating_mul(10).saturating_add(usize::from(d - b'0'))
         });
         match found {
-            Some(f) if f != n => {
-                return Err(FramerError::ContentLength("appears with different values"))
-            }
-            _ => found = Some(n),
+            Some((f, _)) if f != n => return Err(("appears with different values", line_no)),
+            Some(_) => {}
+            None => found = Some((n, line_no)),
         }
     }
     Ok(found)
@@ -421,7 +460,7 @@ mod tests {
         f.push(OPTIONS).unwrap();
         assert!(matches!(
             f.next_frame().unwrap(),
-            Some(Frame::Invalid(ParseError::Version(_)))
+            Some(Frame::Invalid(ParseError::Version { column: 17, .. }))
         ));
         assert!(matches!(f.next_frame().unwrap(), Some(Frame::Message(_))));
     }
@@ -432,28 +471,64 @@ mod tests {
         f.push(&[b'a'; 110]).unwrap();
         assert_eq!(
             f.next_frame(),
-            Err(FramerError::HeadTooLarge { limit: 100 })
+            Err(FramerError::HeadTooLarge {
+                limit: 100,
+                offset: 0
+            })
         );
         let mut f = StreamFramer::with_limits(100, 10);
         f.push(b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 11\r\n\r\n")
             .unwrap();
-        assert!(matches!(
+        assert_eq!(
             f.next_frame(),
-            Err(FramerError::BodyTooLarge { length: 11, .. })
-        ));
+            Err(FramerError::BodyTooLarge {
+                length: 11,
+                limit: 10,
+                line: 2,
+                offset: 0
+            })
+        );
         let mut f = StreamFramer::with_limits(100, 10);
         assert!(matches!(
             f.push(&[0; 200]),
-            Err(FramerError::BufferFull { .. })
+            Err(FramerError::BufferFull { offset: 0, .. })
         ));
+        // Offsets are in the stream: after a 4-byte ping and one message.
         let mut f = StreamFramer::new();
-        f.push(b"OPTIONS sip:a SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\nxx")
+        f.push(b"\r\n\r\n").unwrap();
+        f.push(OPTIONS).unwrap();
+        f.push(b"OPTIONS sip:a SIP/2.0\r\nl: 1\r\nX: y\r\nContent-Length: 2\r\n\r\nxx")
             .unwrap();
-        assert!(matches!(f.next_frame(), Err(FramerError::ContentLength(_))));
+        assert_eq!(f.next_frame(), Ok(Some(Frame::Ping)));
+        assert!(matches!(f.next_frame(), Ok(Some(Frame::Message(_)))));
+        let e = f.next_frame().unwrap_err();
+        assert_eq!(
+            e,
+            FramerError::ContentLength {
+                problem: "appears with different values",
+                line: 4,
+                offset: 4 + OPTIONS.len() as u64
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "message at stream byte {}, line 4: cannot frame message: \
+                 Content-Length appears with different values",
+                4 + OPTIONS.len()
+            )
+        );
         let mut f = StreamFramer::new();
         f.push(b"OPTIONS sip:a SIP/2.0\r\nContent-Length: -5\r\n\r\n")
             .unwrap();
-        assert!(matches!(f.next_frame(), Err(FramerError::ContentLength(_))));
+        assert_eq!(
+            f.next_frame(),
+            Err(FramerError::ContentLength {
+                problem: "is not a decimal number",
+                line: 2,
+                offset: 0
+            })
+        );
         let mut f = StreamFramer::new();
         f.push(b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 99999999999999999999\r\n\r\n")
             .unwrap();
@@ -464,7 +539,7 @@ mod tests {
     fn folded_content_length() {
         assert_eq!(
             content_length(b"X\r\nContent-Length :\r\n  12\r\n").unwrap(),
-            Some(12)
+            Some((12, 2))
         );
         assert_eq!(
             content_length(b"X\r\nX-Content-Length: 3\r\n").unwrap(),

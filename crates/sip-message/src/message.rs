@@ -60,8 +60,13 @@ pub enum ParseError {
         expected: &'static str,
     },
     /// The SIP-Version is not `SIP/2.0`.
-    #[error("line 1: unsupported protocol version {0:?}")]
-    Version(String),
+    #[error("line 1, column {column}: unsupported protocol version {version:?}")]
+    Version {
+        /// Column of the version in the start line.
+        column: usize,
+        /// The version as written.
+        version: String,
+    },
     /// The Request-URI does not parse.
     #[error("line 1, column {column}: invalid Request-URI: {source}")]
     RequestUri {
@@ -77,8 +82,13 @@ pub enum ParseError {
         column: usize,
     },
     /// The status code is not three digits in 100..=699.
-    #[error("line 1: invalid status code {0:?}")]
-    StatusCode(String),
+    #[error("line 1, column {column}: invalid status code {code:?}")]
+    StatusCode {
+        /// Column of the code in the status line.
+        column: usize,
+        /// The code as written.
+        code: String,
+    },
     /// A core header failed its grammar.
     #[error("line {line}: {source}")]
     Header {
@@ -88,8 +98,15 @@ pub enum ParseError {
         source: HeaderError,
     },
     /// Content-Length promises more bytes than the datagram holds.
-    #[error("Content-Length is {declared} but only {available} body bytes follow")]
+    #[error(
+        "line {line}: Content-Length is {declared} but only {available} body bytes follow \
+         (body starts at byte {offset})"
+    )]
     BodyTooShort {
+        /// Line of the Content-Length header.
+        line: usize,
+        /// Byte offset in the input where the body starts.
+        offset: usize,
         /// Declared length.
         declared: usize,
         /// Bytes present.
@@ -582,22 +599,24 @@ pub(crate) fn parse_inner(
     };
 
     // Content-Length decides where the body ends.
-    let mut declared: Option<u32> = None;
+    let mut declared: Option<(u32, usize)> = None;
     let mut conflict = false;
     // Content-Length is single-valued, so its check is its parse.
     for (i, v) in headers.indexed_values(HeaderName::ContentLength) {
         let ContentLength(n) = ContentLength::parse(v).map_err(|e| header_err((i, e)))?;
         match declared {
-            Some(d) if d != n => conflict = true,
-            _ => declared = Some(n),
+            Some((d, _)) if d != n => conflict = true,
+            _ => declared = Some((n, i)),
         }
     }
     let rest = data.get(head_end..).unwrap_or(&[]);
     let body_len = match declared {
-        Some(n) if !conflict => {
+        Some((n, i)) if !conflict => {
             let n = n as usize;
             if n > rest.len() {
                 return Err(ParseError::BodyTooShort {
+                    line: header_line(i),
+                    offset: skip + head_end,
                     declared: n,
                     available: rest.len(),
                 });
@@ -664,7 +683,8 @@ impl StatusLine {
     }
 }
 
-fn check_version(v: &str) -> Result<(), ParseError> {
+/// `column` is the 1-based column of `v` in the start line.
+fn check_version(v: &str, column: usize) -> Result<(), ParseError> {
     let ok_shape = v.len() > 4
         && v.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/"))
         && v.get(4..).is_some_and(|n| {
@@ -678,7 +698,10 @@ fn check_version(v: &str) -> Result<(), ParseError> {
     if ok_shape && v.get(4..) == Some("2.0") {
         Ok(())
     } else {
-        Err(ParseError::Version(v.to_owned()))
+        Err(ParseError::Version {
+            column,
+            version: v.to_owned(),
+        })
     }
 }
 
@@ -689,7 +712,7 @@ pub(crate) fn parse_status_line(
     let sp = line
         .find(' ')
         .ok_or_else(|| syntax(line.len(), "SP after SIP version"))?;
-    check_version(&line[..sp])?;
+    check_version(&line[..sp], 1)?;
     let rest = &line[sp + 1..];
     let (code, reason) = match rest.find(' ') {
         Some(i) => (&rest[..i], &rest[i + 1..]),
@@ -700,7 +723,10 @@ pub(crate) fn parse_status_line(
         .then(|| code.parse::<u16>().ok())
         .flatten()
         .and_then(StatusCode::new)
-        .ok_or_else(|| ParseError::StatusCode(code.to_owned()))?;
+        .ok_or_else(|| ParseError::StatusCode {
+            column: sp + 2,
+            code: code.to_owned(),
+        })?;
     if let Some(i) = reason
         .bytes()
         .position(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
@@ -731,7 +757,7 @@ pub(crate) fn parse_request_line(
     if version.is_empty() {
         return Err(syntax(last, "SIP version (no trailing whitespace)"));
     }
-    check_version(version)?;
+    check_version(version, last + 2)?;
     let uri_text = &line[first + 1..last];
     if let Some(i) = crate::scan::find_either(uri_text, b' ', b'\t') {
         return Err(syntax(
@@ -1101,18 +1127,53 @@ v=0\n";
 
     #[test]
     fn status_line_errors() {
-        assert!(matches!(
+        assert_eq!(
             parse(b"SIP/2.0 4294967301 Big\r\n\r\n").unwrap_err(),
-            ParseError::StatusCode(_)
-        ));
-        assert!(matches!(
-            parse(b"SIP/2.0 99 Low\r\n\r\n").unwrap_err(),
-            ParseError::StatusCode(_)
-        ));
-        assert!(matches!(
+            ParseError::StatusCode {
+                column: 9,
+                code: "4294967301".into()
+            }
+        );
+        let e = parse(b"SIP/2.0 99 Low\r\n\r\n").unwrap_err();
+        assert_eq!(
+            e,
+            ParseError::StatusCode {
+                column: 9,
+                code: "99".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "line 1, column 9: invalid status code \"99\""
+        );
+        assert_eq!(
             parse(b"SIP/3.0 200 OK\r\n\r\n").unwrap_err(),
-            ParseError::Version(_)
-        ));
+            ParseError::Version {
+                column: 1,
+                version: "SIP/3.0".into()
+            }
+        );
+        let e = parse(b"OPTIONS sip:a SIP/2.1\r\n\r\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 1, column 15: unsupported protocol version \"SIP/2.1\""
+        );
+        // Lines count from the start line; the byte offset is in the input,
+        // leading CRLFs included.
+        let e = parse(b"\r\nSIP/2.0 200 OK\r\nCSeq: 1 A\r\nl: 10\r\n\r\nabc").unwrap_err();
+        assert_eq!(
+            e,
+            ParseError::BodyTooShort {
+                line: 3,
+                offset: 38,
+                declared: 10,
+                available: 3
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "line 3: Content-Length is 10 but only 3 body bytes follow (body starts at byte 38)"
+        );
         let m = parse(b"SIP/2.0 100\r\n\r\n").unwrap();
         assert_eq!(m.as_response().unwrap().reason, "");
     }

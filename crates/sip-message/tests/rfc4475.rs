@@ -324,10 +324,16 @@ fn badinv01_extraneous_separators() {
 
 #[test]
 fn clerr_content_length_larger_than_message() {
-    assert!(matches!(
+    // Content-Length is on line 10; the 154-byte body starts at byte 344.
+    assert_eq!(
         parse(msg!("clerr")),
-        Err(ParseError::BodyTooShort { declared: 9999, .. })
-    ));
+        Err(ParseError::BodyTooShort {
+            line: 10,
+            offset: 344,
+            declared: 9999,
+            available: 154
+        })
+    );
 }
 
 #[test]
@@ -483,7 +489,10 @@ fn baddn_non_token_display_name() {
 fn badvers_unknown_version() {
     assert_eq!(
         parse(msg!("badvers")),
-        Err(ParseError::Version("SIP/7.0".into()))
+        Err(ParseError::Version {
+            column: 34,
+            version: "SIP/7.0".into()
+        })
     );
 }
 
@@ -511,7 +520,10 @@ fn mismatch02_unknown_method_cseq_mismatch() {
 fn bigcode_overlarge_status_code() {
     assert_eq!(
         parse(msg!("bigcode")),
-        Err(ParseError::StatusCode("4294967301".into()))
+        Err(ParseError::StatusCode {
+            column: 9,
+            code: "4294967301".into()
+        })
     );
 }
 
