@@ -100,3 +100,21 @@ macro_rules! addr_header {
     };
 }
 pub(super) use addr_header;
+
+/// Adds `tag()` / `set_tag()` to an address header (From, To).
+macro_rules! tag_accessors {
+    ($ty:ident) => {
+        impl $ty {
+            /// The `tag` parameter.
+            pub fn tag(&self) -> Option<&str> {
+                self.params.get("tag").flatten()
+            }
+
+            /// Sets the `tag` parameter.
+            pub fn set_tag(&mut self, tag: &str) {
+                self.params.set("tag", Some(tag));
+            }
+        }
+    };
+}
+pub(super) use tag_accessors;

@@ -24,4 +24,24 @@ mod tests {
         assert_eq!(p.0.algorithm().as_deref(), Some("SHA-256"));
         assert_eq!(ProxyAuthenticate::parse(&p.to_string()).unwrap(), p);
     }
+
+    #[test]
+    fn rejects() {
+        for bad in [
+            "",
+            "Digest realm=\"atlanta.com\" nonce=\"n\"",
+            "Digest realm=\"unterminated",
+            "Digest =x",
+            "Digest realm=\"a\",, ,",
+        ] {
+            let r = ProxyAuthenticate::parse(bad);
+            match r {
+                Err(e) => {
+                    assert_eq!(e.header(), "Proxy-Authenticate", "{bad:?}");
+                    assert!(e.to_string().contains("offset"), "{bad:?}: {e}");
+                }
+                Ok(v) => panic!("{bad:?} accepted as {v:?}"),
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@ token_header!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::{Headers, TypedHeader};
+    use crate::headers::{HeaderError, Headers, TypedHeader};
 
     #[test]
     fn list() {
@@ -27,6 +27,33 @@ mod tests {
         assert_eq!(
             ProxyRequire::parse(" sec-agree ").unwrap().to_string(),
             "sec-agree"
+        );
+    }
+
+    #[test]
+    fn rejects() {
+        // The offset points at the first character that is not a token.
+        assert_eq!(
+            ProxyRequire::parse(" sec agree"),
+            Err(HeaderError::Syntax {
+                header: "Proxy-Require",
+                offset: 4,
+                expected: "option-tag token",
+            })
+        );
+        assert_eq!(
+            ProxyRequire::parse("foo/bar"),
+            Err(HeaderError::Syntax {
+                header: "Proxy-Require",
+                offset: 3,
+                expected: "option-tag token",
+            })
+        );
+        let mut h = Headers::new();
+        h.push("Proxy-Require", "100rel, x@y").unwrap();
+        assert_eq!(
+            h.typed_all::<ProxyRequire>().unwrap_err().header(),
+            "Proxy-Require"
         );
     }
 }

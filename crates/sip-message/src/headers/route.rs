@@ -1,5 +1,5 @@
-//! Route and Record-Route (RFC 3261 §20.34, §20.30): comma lists of
-//! name-addr with optional parameters.
+//! Route (RFC 3261 §20.34): a comma list of name-addr with optional
+//! parameters.
 
 use super::addr::addr_header;
 
@@ -7,12 +7,6 @@ addr_header!(
     /// One Route value.
     Route,
     Route,
-    true
-);
-addr_header!(
-    /// One Record-Route value.
-    RecordRoute,
-    RecordRoute,
     true
 );
 
@@ -23,20 +17,10 @@ impl Route {
     }
 }
 
-impl std::convert::From<RecordRoute> for Route {
-    /// Route sets are built from Record-Route values (RFC 3261 §12.1).
-    fn from(r: RecordRoute) -> Self {
-        Route {
-            addr: r.addr,
-            params: r.params,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::Headers;
+    use crate::headers::{HeaderError, Headers, TypedHeader};
 
     #[test]
     fn list_in_one_line_and_repeated() {
@@ -55,13 +39,28 @@ mod tests {
             r[2].to_string(),
             "<sip:services.example.com;lr;unknownwith=value;unknown-no-value>"
         );
-        h.push(
-            "Record-Route",
-            "<sip:UserB@example.com;maddr=ss1.example.com>",
-        )
-        .unwrap();
-        let rr = h.record_route().unwrap();
-        let as_route: Route = rr[0].clone().into();
-        assert!(!as_route.is_loose());
+        assert_eq!(Route::parse(&r[2].to_string()).unwrap(), r[2]);
+    }
+
+    #[test]
+    fn rejects() {
+        // Junk after the address.
+        let e = Route::parse("<sip:p1.example.com;lr> x").unwrap_err();
+        assert_eq!(e.header(), "Route");
+        assert!(matches!(e, HeaderError::Syntax { offset: 24, .. }), "{e:?}");
+        // An invalid URI inside the brackets names the URI's offset.
+        assert!(matches!(
+            Route::parse("<sip:p1.example.com:99999;lr>"),
+            Err(HeaderError::Uri {
+                header: "Route",
+                offset: 1,
+                ..
+            })
+        ));
+        assert!(Route::parse("").is_err());
+        assert!(Route::parse("<sip:p1.example.com;lr").is_err());
+        let mut h = Headers::new();
+        h.push("Route", "<sip:ok.example.com;lr>, <bad>").unwrap();
+        assert_eq!(h.route().unwrap_err().header(), "Route");
     }
 }

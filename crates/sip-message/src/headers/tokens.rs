@@ -21,9 +21,16 @@ macro_rules! token_header {
                 if $crate::scan::is_token_str(v) {
                     Ok($ty(v.to_owned()))
                 } else {
+                    // Point at the first offending byte (or the end when
+                    // the value is empty), counting leading whitespace.
+                    let lead = value.len() - value.trim_start().len();
+                    let bad = v
+                        .bytes()
+                        .position(|b| !$crate::scan::is_token(b))
+                        .unwrap_or(v.len());
                     Err($crate::headers::HeaderError::syntax(
                         $crate::headers::HeaderName::$name.as_str(),
-                        0,
+                        lead + bad,
                         $what,
                     ))
                 }

@@ -1,4 +1,4 @@
-//! Refer-To (RFC 3515) and Referred-By (RFC 3892).
+//! Refer-To (RFC 3515 §2.1): where the referee should send its request.
 
 use super::addr::addr_header;
 
@@ -7,12 +7,6 @@ addr_header!(
     /// carry escaped headers such as `?Replaces=...`.
     ReferTo,
     ReferTo,
-    false
-);
-addr_header!(
-    /// Referred-By: who asked for the REFER.
-    ReferredBy,
-    ReferredBy,
     false
 );
 
@@ -30,14 +24,11 @@ mod tests {
         let u = r.addr.sip_uri().unwrap();
         assert_eq!(u.headers[0].0, "Replaces");
         assert_eq!(ReferTo::parse(&r.to_string()).unwrap(), r);
-        let b = ReferredBy::parse(
-            "<sip:referrer@referrer.example>;cid=\"20398823.2UWQFN309shb3@referrer.example\"",
-        )
-        .unwrap();
-        assert!(b.params.contains("cid"));
-        assert!(
-            ReferTo::parse("sip:a@b?x=y").is_err(),
-            "'?' needs angle brackets"
-        );
+    }
+
+    #[test]
+    fn uri_headers_need_angle_brackets() {
+        let e = ReferTo::parse("sip:a@b?x=y").unwrap_err();
+        assert_eq!(e.header(), "Refer-To");
     }
 }
