@@ -507,3 +507,144 @@ async fn dropping_the_last_handle_closes_sockets_and_connections() {
     }
     assert!(rebound, "ports released");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sends_from_many_tasks_open_one_connection() {
+    // The lookup of an open connection and the registration of a new one
+    // are one step: tasks racing to send to a new peer share a connection.
+    for round in 0..20 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dest = listener.local_addr().unwrap();
+        let (a, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
+            .await
+            .unwrap();
+        let from = a.local_addr(Proto::Udp).unwrap();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (a, start) = (a.clone(), start.clone());
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                a.enqueue(dest, Proto::Tcp, None, options(&format!("r{i}"), from, 0))
+                    .unwrap()
+            }));
+        }
+        let mut conns = std::collections::HashSet::new();
+        for t in tasks {
+            conns.insert(t.await.unwrap());
+        }
+        assert_eq!(
+            conns.len(),
+            1,
+            "round {round}: every send on one connection"
+        );
+        assert_eq!(a.open_connections(), 1, "round {round}");
+        let (_s, _) = listener.accept().await.unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), listener.accept())
+                .await
+                .is_err(),
+            "round {round}: a second connection was opened"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_silent_peer_fails_the_flow_keep_alive_and_the_flow_is_closed() {
+    // A peer that accepts the connection but never answers the CRLF ping.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dest = listener.local_addr().unwrap();
+    let (a, mut rx) = Transports::bind(TransportConfig {
+        pong_timeout: Duration::from_millis(300),
+        ..TransportConfig::new(LOCALHOST)
+    })
+    .await
+    .unwrap();
+    let from = a.local_addr(Proto::Udp).unwrap();
+    let conn = a
+        .send(dest, Proto::Tcp, None, &options("flow", from, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    let (mut peer, _) = listener.accept().await.unwrap();
+    let started = std::time::Instant::now();
+    let err = a.ping_conn(conn).await.unwrap_err();
+    assert!(err.to_string().contains("no pong"), "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // The ping went out on the flow, and the flow was closed after it.
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(2), peer.read_to_end(&mut got))
+        .await
+        .expect("closed by us")
+        .unwrap();
+    assert!(
+        got.ends_with(b"\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    match next(&mut rx).await {
+        TransportEvent::Closed {
+            conn: c, reason, ..
+        } => {
+            assert_eq!(c, conn);
+            assert!(reason.contains("keep-alive"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A closed flow is an error at once, and no new connection replaces it.
+    a.closed(conn).await;
+    assert!(matches!(
+        a.ping_conn(conn).await,
+        Err(TransportError::ConnectionGone)
+    ));
+    assert_eq!(a.open_connections(), 0);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), listener.accept())
+            .await
+            .is_err(),
+        "no new connection for a dead flow"
+    );
+}
+
+#[tokio::test]
+async fn a_flow_keep_alive_answered_by_a_pong_succeeds() {
+    let (a, _arx) = Transports::bind(TransportConfig::new(LOCALHOST))
+        .await
+        .unwrap();
+    let (b, _brx) = Transports::bind(TransportConfig::new(LOCALHOST))
+        .await
+        .unwrap();
+    let from = a.local_addr(Proto::Udp).unwrap();
+    let conn = a
+        .send(
+            b.local_addr(Proto::Tcp).unwrap(),
+            Proto::Tcp,
+            None,
+            &options("p", from, 0),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    a.ping_conn(conn)
+        .await
+        .expect("pong from the peer's transports");
+    assert_eq!(a.open_connections(), 1, "the flow stays open");
+}
+
+#[tokio::test]
+async fn udp_keep_alive_is_a_crlf_datagram() {
+    let (a, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
+        .await
+        .unwrap();
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    a.ping(peer.local_addr().unwrap(), Proto::Udp)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = tokio::time::timeout(Duration::from_secs(2), peer.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], b"\r\n\r\n");
+    assert_eq!(from, a.local_addr(Proto::Udp).unwrap());
+}

@@ -63,8 +63,8 @@ pub(crate) struct Outgoing {
 #[derive(Clone)]
 pub(crate) struct ConnHandle {
     pub(crate) id: ConnId,
-    peer: SocketAddr,
-    proto: Proto,
+    pub(crate) peer: SocketAddr,
+    pub(crate) proto: Proto,
     queue: mpsc::Sender<Outgoing>,
     /// Set once the connection is up (streams are usable), for `send`
     /// callers that want connect errors rather than a queued message.
@@ -112,6 +112,13 @@ impl ConnHandle {
     /// usual `Closed` event follows.
     pub(crate) fn close(&self) {
         self.kill.notify_one();
+    }
+
+    /// Waits until the connection has closed (or failed to open).
+    pub(crate) async fn closed(&self) {
+        let mut rx = self.ready.clone();
+        // An error means the connection's tasks are gone: closed too.
+        let _ = rx.wait_for(|r| matches!(r, Readiness::Failed(..))).await;
     }
 
     /// Waits until the connection is open (or has failed).
@@ -217,10 +224,33 @@ impl ConnTable {
     pub(crate) fn len(&self) -> usize {
         self.lock().by_id.len()
     }
+    /// The connection to `peer` over `proto` if one is open or opening,
+    /// else a new outbound one from `make`, added under the same lock: two
+    /// concurrent sends to one peer cannot both miss and open two.
+    fn peer_or_insert(
+        &self,
+        peer: SocketAddr,
+        proto: Proto,
+        make: impl FnOnce() -> (ConnHandle, Channels),
+    ) -> Result<(ConnHandle, Option<Channels>), Refused> {
+        let mut t = self.lock();
+        if let Some(e) = t.by_peer.get(&(peer, proto)).and_then(|id| t.by_id.get(id)) {
+            return Ok((e.handle.clone(), None));
+        }
+        let (handle, ch) = make();
+        Self::insert_locked(&mut t, handle.clone(), false)?;
+        Ok((handle, Some(ch)))
+    }
     /// Adds a connection, or says why not. Outbound ones replace a stale
     /// peer mapping; inbound ones are counted per source.
+    #[cfg(test)]
     fn insert(&self, handle: ConnHandle, inbound: bool) -> Result<(), Refused> {
-        let mut t = self.lock();
+        Self::insert_locked(&mut self.lock(), handle, inbound)
+    }
+    fn insert_inbound(&self, handle: ConnHandle) -> Result<(), Refused> {
+        Self::insert_locked(&mut self.lock(), handle, true)
+    }
+    fn insert_locked(t: &mut Tables, handle: ConnHandle, inbound: bool) -> Result<(), Refused> {
         if inbound {
             if t.inbound >= MAX_INBOUND {
                 return Err(Refused::TableFull);
@@ -293,24 +323,30 @@ struct Channels {
     ready: watch::Sender<Readiness>,
 }
 
-/// Opens (in the background) a connection to `peer`, registered at once
-/// so later sends queue behind it. `server_name` is what a TLS
-/// certificate must match.
+/// The open (or opening) connection to `peer`, else one opened in the
+/// background and registered at once so later sends queue behind it.
+/// `server_name` is what a TLS certificate must match.
 pub(crate) fn connect(
     inner: &Arc<Inner>,
     peer: SocketAddr,
     proto: Proto,
     server_name: Option<String>,
 ) -> Result<ConnHandle, TransportError> {
-    let (handle, ch) = new_handle(peer, proto, Readiness::Connecting);
-    if inner.conns.insert(handle.clone(), false).is_err() {
-        return Err(error(
-            &FailKind::Connect,
-            proto,
-            peer,
-            "too many open connections",
-        ));
-    }
+    let (handle, ch) = match inner.conns.peer_or_insert(peer, proto, || {
+        new_handle(peer, proto, Readiness::Connecting)
+    }) {
+        Ok((handle, Some(ch))) => (handle, ch),
+        Ok((existing, None)) => return Ok(existing),
+        Err(_) => {
+            return Err(error(
+                &FailKind::Connect,
+                proto,
+                peer,
+                "too many open connections",
+            ))
+        }
+    };
+    debug!(%peer, ?proto, "connecting");
     let task_inner = inner.clone();
     let task_handle = handle.clone();
     tokio::spawn(async move {
@@ -377,7 +413,7 @@ pub(crate) fn accepted(
     proto: Proto,
 ) -> Result<ConnHandle, Refused> {
     let (handle, ch) = new_handle(peer, proto, Readiness::Open);
-    inner.conns.insert(handle.clone(), true)?;
+    inner.conns.insert_inbound(handle.clone())?;
     tokio::spawn(run(inner, stream, handle.clone(), ch));
     Ok(handle)
 }
@@ -534,6 +570,37 @@ mod tests {
         assert_ne!(source_key(a), source_key(c));
         let v4: IpAddr = "192.0.2.1".parse().unwrap();
         assert_eq!(source_key(v4), v4);
+    }
+
+    #[tokio::test]
+    async fn looking_up_and_adding_a_peer_connection_is_one_step() {
+        // While one sender makes a new connection for a peer, another
+        // sender to that peer waits and then shares it, instead of
+        // finding nothing and opening a second one.
+        let t = Arc::new(ConnTable::default());
+        let peer = SocketAddr::from(([192, 0, 2, 1], 5060));
+        let mut other = None;
+        let (mine, ch) = t
+            .peer_or_insert(peer, Proto::Tcp, || {
+                let t2 = t.clone();
+                other = Some(std::thread::spawn(move || {
+                    let (h, ch) = t2
+                        .peer_or_insert(peer, Proto::Tcp, || {
+                            new_handle(peer, Proto::Tcp, Readiness::Connecting)
+                        })
+                        .unwrap();
+                    (h.id, ch.is_some())
+                }));
+                // Give the other sender every chance to get in between.
+                std::thread::sleep(Duration::from_millis(100));
+                new_handle(peer, Proto::Tcp, Readiness::Connecting)
+            })
+            .unwrap();
+        assert!(ch.is_some(), "the first sender made the connection");
+        let (theirs, made) = other.unwrap().join().unwrap();
+        assert!(!made, "the second sender made none");
+        assert_eq!(theirs, mine.id);
+        assert_eq!(t.len(), 1);
     }
 
     #[tokio::test]

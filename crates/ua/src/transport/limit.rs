@@ -1,23 +1,36 @@
 //! Per-source rate limiting: a token bucket per source IP, in a table of
 //! bounded size, so one noisy or hostile host cannot starve the others or
 //! grow our memory.
+//!
+//! A full table forgets a source picked by a clock hand (second chance):
+//! each bucket has a bit set when its source sends; the hand clears set
+//! bits and evicts the first clear one. A flood of new (e.g. spoofed)
+//! sources therefore costs amortised O(1) per message, never a scan of
+//! the whole table under the lock, and sources that keep sending keep
+//! their buckets.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-/// Sources remembered at once; the stalest is forgotten beyond this.
+/// Sources remembered at once; beyond this one is forgotten.
 const MAX_SOURCES: usize = 4096;
 
 pub(crate) struct RateLimiter {
     rate: f64,
     burst: f64,
-    buckets: HashMap<IpAddr, Bucket>,
+    slots: Vec<Slot>,
+    index: HashMap<IpAddr, usize>,
+    /// The clock hand: the next slot considered for eviction.
+    hand: usize,
 }
 
-struct Bucket {
+struct Slot {
+    ip: IpAddr,
     tokens: f64,
     last: Instant,
+    /// Sent since the hand last passed: spared once.
+    referenced: bool,
 }
 
 impl RateLimiter {
@@ -27,7 +40,9 @@ impl RateLimiter {
         Self {
             rate,
             burst: rate * 2.0,
-            buckets: HashMap::new(),
+            slots: Vec::new(),
+            index: HashMap::new(),
+            hand: 0,
         }
     }
 
@@ -35,22 +50,35 @@ impl RateLimiter {
     /// one bucket per /64, which one host usually owns whole.
     pub(crate) fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
         let ip = super::conn::source_key(ip);
-        if !self.buckets.contains_key(&ip) && self.buckets.len() >= MAX_SOURCES {
-            if let Some(stalest) = self
-                .buckets
-                .iter()
-                .min_by_key(|(_, b)| b.last)
-                .map(|(ip, _)| *ip)
-            {
-                self.buckets.remove(&stalest);
+        let i = match self.index.get(&ip) {
+            Some(&i) => {
+                self.slots[i].referenced = true;
+                i
             }
-        }
-        let b = self.buckets.entry(ip).or_insert(Bucket {
-            tokens: self.burst,
-            last: now,
-        });
+            None => {
+                let fresh = Slot {
+                    ip,
+                    tokens: self.burst,
+                    last: now,
+                    referenced: false,
+                };
+                let i = if self.slots.len() < MAX_SOURCES {
+                    self.slots.push(fresh);
+                    self.slots.len() - 1
+                } else {
+                    let i = self.evict();
+                    self.index.remove(&self.slots[i].ip);
+                    self.slots[i] = fresh;
+                    i
+                };
+                self.index.insert(ip, i);
+                i
+            }
+        };
+        let (rate, burst) = (self.rate, self.burst);
+        let b = &mut self.slots[i];
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
+        b.tokens = (b.tokens + elapsed * rate).min(burst);
         b.last = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
@@ -60,9 +88,24 @@ impl RateLimiter {
         }
     }
 
+    /// The slot to reuse. Each step clears one bit set by an earlier
+    /// message, so the steps are paid for by the messages (amortised O(1)).
+    fn evict(&mut self) -> usize {
+        loop {
+            let i = self.hand;
+            self.hand = (self.hand + 1) % self.slots.len();
+            let s = &mut self.slots[i];
+            if !s.referenced {
+                return i;
+            }
+            s.referenced = false;
+        }
+    }
+
     #[cfg(test)]
     fn sources(&self) -> usize {
-        self.buckets.len()
+        debug_assert_eq!(self.index.len(), self.slots.len());
+        self.slots.len()
     }
 }
 
@@ -111,5 +154,43 @@ mod tests {
             l.allow(ip, t0 + Duration::from_micros(u64::from(i)));
         }
         assert_eq!(l.sources(), MAX_SOURCES);
+    }
+
+    #[test]
+    fn a_flood_of_new_sources_does_not_reset_a_busy_one() {
+        let mut l = RateLimiter::new(10);
+        let t0 = Instant::now();
+        let noisy: IpAddr = "192.0.2.9".parse().unwrap();
+        // The noisy source spends its burst...
+        while l.allow(noisy, t0) {}
+        // ...then hides among a flood of new sources (several table
+        // sizes of them), sending between them: it never gets a fresh
+        // bucket, so it stays limited.
+        for i in 0..(3 * MAX_SOURCES as u32) {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + i));
+            l.allow(ip, t0);
+            if i % 64 == 0 {
+                assert!(!l.allow(noisy, t0), "still limited after {i} new sources");
+            }
+        }
+        assert_eq!(l.sources(), MAX_SOURCES);
+    }
+
+    #[test]
+    fn a_flood_of_new_sources_is_cheap() {
+        // 200k new sources through a full table: a scan per source
+        // (the old eviction) took seconds here; the clock hand is linear.
+        let mut l = RateLimiter::new(10);
+        let t0 = Instant::now();
+        let started = Instant::now();
+        for i in 0..200_000u32 {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + i));
+            l.allow(ip, t0);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

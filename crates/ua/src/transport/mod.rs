@@ -146,6 +146,9 @@ pub enum TransportError {
     /// TCP is turned off in the configuration.
     #[error("{0:?} is not enabled")]
     Disabled(Proto),
+    /// The connection (an RFC 5626 flow) asked for is closed.
+    #[error("the connection is closed")]
+    ConnectionGone,
 }
 
 /// How the transports are set up.
@@ -168,6 +171,9 @@ pub struct TransportConfig {
     pub idle_timeout: Duration,
     /// Messages per second a single source IP may send us (burst = 2x).
     pub per_source_rate: u32,
+    /// How long a stream keep-alive waits for its pong ([`PONG_TIMEOUT`];
+    /// shorter only in tests).
+    pub pong_timeout: Duration,
 }
 
 impl TransportConfig {
@@ -182,6 +188,7 @@ impl TransportConfig {
             max_body: sip_message::framer::DEFAULT_MAX_BODY,
             idle_timeout: Duration::from_secs(600),
             per_source_rate: 200,
+            pong_timeout: PONG_TIMEOUT,
         }
     }
 }
@@ -461,6 +468,35 @@ impl Transports {
             return self.keep_alive(dest, proto).await;
         }
         let handle = self.connection(dest, proto, None)?;
+        self.ping_handle(handle).await
+    }
+
+    /// As [`Self::ping`], on connection `conn` only: a registration's
+    /// flow. A closed connection is an error at once, never replaced by a
+    /// new one (the registrar would hold a binding over the dead flow).
+    pub async fn ping_conn(&self, conn: ConnId) -> Result<(), TransportError> {
+        let handle = self
+            .inner
+            .conns
+            .by_id(conn)
+            .ok_or(TransportError::ConnectionGone)?;
+        self.ping_handle(handle).await
+    }
+
+    /// Resolves when connection `conn` closes (at once if it is gone).
+    pub async fn closed(&self, conn: ConnId) {
+        if let Some(handle) = self.inner.conns.by_id(conn) {
+            handle.closed().await;
+        }
+    }
+
+    /// Whether a stream connection to `dest` is open or opening.
+    pub fn is_connected(&self, dest: SocketAddr, proto: Proto) -> bool {
+        self.inner.conns.by_peer(dest, proto).is_some()
+    }
+
+    async fn ping_handle(&self, handle: conn::ConnHandle) -> Result<(), TransportError> {
+        let (dest, proto) = (handle.peer, handle.proto);
         handle.wait_ready().await?;
         let (tx, rx) = oneshot::channel();
         {
@@ -480,7 +516,7 @@ impl Transports {
             pongs.entry(handle.id).or_default().push(tx);
         }
         handle.enqueue(b"\r\n\r\n".to_vec(), None)?;
-        let result = tokio::time::timeout(PONG_TIMEOUT, rx).await;
+        let result = tokio::time::timeout(self.inner.config.pong_timeout, rx).await;
         match result {
             Ok(Ok(())) => Ok(()),
             _ => {
@@ -534,9 +570,6 @@ impl Transports {
         if let Some(h) = hint.and_then(|id| self.inner.conns.by_id(id)) {
             return Ok(h);
         }
-        if let Some(h) = self.inner.conns.by_peer(dest, proto) {
-            return Ok(h);
-        }
         let domain = match proto {
             Proto::Tls => {
                 if self.inner.tls.is_none() {
@@ -551,7 +584,6 @@ impl Transports {
             }
             _ => None,
         };
-        debug!(%dest, ?proto, "connecting");
         conn::connect(&self.inner, dest, proto, domain)
     }
 }
