@@ -222,10 +222,11 @@ fn describe(end: &CallEnd) -> String {
 }
 
 /// `run`: stay registered and serve, printing every event; commands on
-/// stdin (`call URI`, `answer`, `hangup`, `hold`, `resume`, `mute`,
-/// `unmute`, `dtmf D`, `transfer URI`, `transfer-to ID`, `switch ID`,
-/// `merge ID`, `split`, `record [WAV]`, `stop-recording`, `quit`). Commands act on the current call: the last one that rang,
-/// was dialled or switched to.
+/// stdin (`call URI`, `answer`, `progress`, `reject`/`decline`, `busy`,
+/// `hangup`, `hold`, `resume`, `mute`, `unmute`, `dtmf D`, `transfer URI`,
+/// `transfer-to ID`, `switch ID`, `merge ID`, `split`, `record [WAV]`,
+/// `stop-recording`, `message URI TEXT`, `quit`). Commands act on the
+/// current call: the last one that rang, was dialled or switched to.
 pub(crate) async fn run(engine: &Engine, account: &str, out: &Output) -> Result<(), CliError> {
     let mut events = engine.subscribe();
     prepare(engine, account, out).await?;
@@ -292,8 +293,14 @@ async fn command(
             Ok(i) => engine.answer(i).await.map_err(Into::into),
             Err(e) => Err(e),
         },
-        "reject" | "busy" => match id() {
+        // reject/decline: 603 Decline; busy: 486 Busy Here.
+        "reject" | "decline" | "busy" => match id() {
             Ok(i) => engine.reject(i, verb == "busy").await.map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        // Early media: a 183 with our SDP before answering.
+        "progress" => match id() {
+            Ok(i) => engine.progress(i).await.map_err(Into::into),
             Err(e) => Err(e),
         },
         "hangup" => match id() {

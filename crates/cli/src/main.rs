@@ -93,9 +93,11 @@ enum Command {
     },
     /// Stay registered (or listening, for the local account) and serve:
     /// print every event, read commands from stdin (`call URI`, `answer`,
-    /// `reject`, `busy`, `hangup`, `hold`, `resume`, `mute`, `unmute`,
-    /// `dtmf D`, `switch ID`, `merge ID` (3-way with the current call),
-    /// `split`, `record [WAV]`, `stop-recording`, `quit`).
+    /// `progress` (early media: 183 with SDP), `reject` or `decline` (603),
+    /// `busy` (486), `hangup`, `hold`, `resume`, `mute`, `unmute`, `dtmf D`,
+    /// `transfer URI`, `transfer-to ID` (attended), `switch ID`, `merge ID`
+    /// (3-way with the current call), `split`, `record [WAV]`,
+    /// `stop-recording`, `message URI TEXT`, `quit`).
     Run {
         /// The account to serve (`Local` for direct calls).
         #[arg(long, default_value = "Local")]

@@ -310,3 +310,480 @@ fn a_second_answering_fork_is_acked_and_released() {
         run.trace("msg")
     );
 }
+
+#[test]
+fn attended_transfer_as_transferee_invites_the_target_with_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let target_port = free_port(1);
+    let out: PathBuf = dir.path().join("sipp");
+    let target = Sipp::scenario("replaces_target")
+        .port(target_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&dir.path().join("target"))
+        .expect("sipp target");
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let run = scenario("refer_attended_transferor", port)
+        .args(["-key", "target_port", &target_port.to_string()])
+        .run(&out)
+        .expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp transferor: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+    parley.wait(
+        "the call to the target connected",
+        Duration::from_secs(5),
+        |v| call_state(v, "connected") && v["call"]["id"] == 2,
+    );
+    let ended = parley.wait("the transferor's call over", Duration::from_secs(5), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == 1
+    });
+    assert_eq!(ended["end"]["outcome"], "transferred");
+    parley.send("switch 2");
+    parley.send("hangup");
+    let t = target.wait().expect("sipp target ends");
+    assert!(
+        t.passed(),
+        "SIPp target (Replaces, Referred-By): {}",
+        t.trace("msg")
+    );
+    // NOTIFY 100 Trying came before the 200 OK one (the scenario's order).
+    let msgs = run.trace("msg");
+    let trying = msgs
+        .find("\r\n\r\nSIP/2.0 100 Trying")
+        .expect("sipfrag 100");
+    let ok = msgs.rfind("\r\n\r\nSIP/2.0 200 OK").expect("sipfrag 200");
+    assert!(trying < ok, "{msgs}");
+}
+
+#[test]
+fn attended_transfer_as_transferor_refers_with_replaces_of_the_consultation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b_port, c_port) = (free_port(1), free_port(1));
+    let b = Sipp::scenario("attended_transferee")
+        .port(b_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&dir.path().join("b"))
+        .expect("sipp b");
+    let c = Sipp::scenario("attended_consult")
+        .port(c_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&dir.path().join("c"))
+        .expect("sipp c");
+    let mut parley = Running::start(dir.path(), &[], None);
+    parley.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    parley.send(&format!("call sip:bob@127.0.0.1:{b_port}"));
+    parley.wait("call 1 connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected") && v["call"]["id"] == 1
+    });
+    parley.send(&format!("call sip:carol@127.0.0.1:{c_port}"));
+    parley.wait("call 2 connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected") && v["call"]["id"] == 2
+    });
+    parley.send("switch 1");
+    parley.send("transfer-to 2");
+    let one = parley.wait("call 1 transferred", Duration::from_secs(10), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == 1
+    });
+    assert_eq!(one["end"]["outcome"], "transferred");
+    let two = parley.seen_or_wait("the target hung up", Duration::from_secs(10), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == 2
+    });
+    assert_eq!(two["end"]["by_us"], false);
+    let b = b.wait().expect("sipp b");
+    assert!(
+        b.passed(),
+        "SIPp transferee: {}\n{}",
+        b.trace("err"),
+        b.trace("msg")
+    );
+    let c = c.wait().expect("sipp c");
+    assert!(c.passed(), "SIPp target: {}", c.trace("msg"));
+    // The Replaces names the consultation call: its Call-ID, escaped.
+    let c_msgs = c.trace("msg");
+    let call_id = c_msgs
+        .lines()
+        .find_map(|l| l.strip_prefix("Call-ID: "))
+        .expect("Call-ID")
+        .trim()
+        .replace('@', "%40");
+    let b_msgs = b.trace("msg");
+    assert!(
+        b_msgs.contains(&format!("?Replaces={call_id}%3B")),
+        "{b_msgs}"
+    );
+}
+
+#[test]
+fn an_invite_with_replaces_takes_over_a_confirmed_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let file = dir.path().join("replaces");
+    let a = scenario("replaces_dialog", port)
+        .args(["-key", "replaces_file", file.to_str().unwrap()])
+        .start(&dir.path().join("a"))
+        .expect("sipp a");
+    parley.wait("call 1 connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected") && v["call"]["id"] == 1
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let replaces = loop {
+        // Complete once its newline is there.
+        if let Some(s) = std::fs::read_to_string(&file)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+        {
+            break s.trim().to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIPp wrote no Replaces"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let b = scenario("replaces_caller", port)
+        .args(["-key", "replaces", &replaces])
+        .run(&dir.path().join("b"))
+        .expect("sipp b");
+    assert!(
+        b.passed(),
+        "SIPp new caller: {}\n{}",
+        b.trace("err"),
+        b.trace("msg")
+    );
+    let old = parley.seen_or_wait("call 1 replaced", Duration::from_secs(5), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == 1
+    });
+    assert_eq!(old["end"]["outcome"], "transferred");
+    parley.seen_or_wait("the new call connected", Duration::from_secs(5), |v| {
+        call_state(v, "connected") && v["call"]["id"] == 2
+    });
+    let a = a.wait().expect("sipp a");
+    assert!(
+        a.passed(),
+        "SIPp replaced caller wanted a BYE: {}",
+        a.trace("msg")
+    );
+}
+
+#[test]
+fn the_peer_holds_and_resumes_by_update_in_a_confirmed_dialog() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let run = scenario("update_hold", port)
+        .run(&dir.path().join("sipp"))
+        .expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp (recvonly, then sendrecv): {}",
+        run.trace("msg")
+    );
+    parley.wait("held by UPDATE", Duration::from_secs(5), |v| {
+        call_state(v, "on_hold") && v["call"]["held_by_peer"] == true
+    });
+    parley.wait("resumed by UPDATE", Duration::from_secs(5), |v| {
+        call_state(v, "connected") && v["call"]["held_by_peer"] == false
+    });
+}
+
+#[test]
+fn parley_holds_an_early_dialog_by_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let uas = Sipp::scenario("uas_early_update")
+        .port(sipp_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    let mut parley = Running::start(dir.path(), &[], None);
+    parley.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    parley.send(&format!("call sip:bob@127.0.0.1:{sipp_port}"));
+    parley.wait("early media", Duration::from_secs(10), |v| {
+        call_state(v, "early_media")
+    });
+    parley.send("hold");
+    parley.wait("held before the answer", Duration::from_secs(10), |v| {
+        call_state(v, "early_media") && v["call"]["held_by_us"] == true
+    });
+    // Answered while held: the call starts on hold.
+    parley.wait("answered on hold", Duration::from_secs(10), |v| {
+        call_state(v, "on_hold") && v["call"]["held_by_us"] == true
+    });
+    parley.send("hangup");
+    let run = uas.wait().expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+}
+
+#[test]
+fn parley_sends_early_media_in_a_reliable_183_and_answers_an_offer_in_prack() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = Running::start(dir.path(), &["--port", &port.to_string()], None);
+    parley.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    let uac = scenario("uac_100rel", port)
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    parley.wait("ringing", Duration::from_secs(10), |v| {
+        event(v) == "incoming_call"
+    });
+    // Answer at once after the 183: the 200 must still wait for the PRACK.
+    parley.send("progress");
+    parley.send("answer");
+    parley.wait(
+        "answered (held by the PRACK's offer)",
+        Duration::from_secs(10),
+        |v| call_state(v, "on_hold") && v["call"]["held_by_peer"] == true,
+    );
+    let run = uac.wait().expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+    let msgs = run.trace("msg");
+    // The 183 was sent reliably although the caller only supports 100rel.
+    let p183 = msgs.find("SIP/2.0 183").expect("183");
+    assert!(msgs[p183..].contains("RSeq: "), "{msgs}");
+}
+
+#[test]
+fn options_lists_methods_bodies_extensions_and_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let _parley = callee(dir.path(), port);
+    let run = scenario("options_parley", port)
+        .run(&dir.path().join("sipp"))
+        .expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+}
+
+#[test]
+fn a_declined_call_gets_603() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = Running::start(dir.path(), &["--port", &port.to_string()], None);
+    parley.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    let uac = scenario("uac_decline", port)
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    parley.wait("ringing", Duration::from_secs(10), |v| {
+        event(v) == "incoming_call"
+    });
+    parley.send("decline");
+    let ended = parley.wait("declined", Duration::from_secs(5), |v| {
+        event(v) == "call_ended"
+    });
+    assert_eq!(ended["end"]["status"], 603, "{ended}");
+    let run = uac.wait().expect("sipp");
+    assert!(run.passed(), "SIPp wanted 603: {}", run.trace("msg"));
+}
+
+#[test]
+fn an_info_of_unknown_type_gets_415_with_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let run = scenario("info_unknown", port)
+        .run(&dir.path().join("sipp"))
+        .expect("sipp");
+    assert!(run.passed(), "SIPp: {}", run.trace("msg"));
+    let d = parley.wait("the DTMF INFO after it", Duration::from_secs(5), |v| {
+        event(v) == "dtmf"
+    });
+    assert_eq!(d["digit"], "7");
+}
+
+#[test]
+fn a_session_the_peer_stops_refreshing_ends_with_bye() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let started = std::time::Instant::now();
+    let run = scenario("session_expiry", port)
+        .timeout(Duration::from_secs(100))
+        .run(&dir.path().join("sipp"))
+        .expect("sipp");
+    assert!(run.passed(), "SIPp wanted a BYE: {}", run.trace("msg"));
+    // RFC 4028 §10: BYE at 90 - min(32, 30) = 60 s, not at once.
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(55), "BYE after {took:?}");
+    let ended = parley.wait("ended", Duration::from_secs(5), |v| {
+        event(v) == "call_ended"
+    });
+    assert_eq!(ended["end"]["outcome"], "failed", "{ended}");
+    assert!(ended["end"]["reason"].as_str().unwrap().contains("session"));
+}
+
+#[test]
+fn of_two_early_dialogs_the_answering_one_is_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let forks = Sipp::scenario("early_dialogs")
+        .port(sipp_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    let call = cli(
+        dir.path(),
+        &[
+            "call",
+            &format!("sip:forked@127.0.0.1:{sipp_port}"),
+            "--duration",
+            "1",
+        ],
+        None,
+    );
+    let run = forks.wait().expect("sipp");
+    assert!(
+        call.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&call.stdout),
+        String::from_utf8_lossy(&call.stderr)
+    );
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+}
+
+/// (when, sent, the message) of each message in a SIPp `-trace_msg` log;
+/// `when` in seconds, from the separator line's last time stamp.
+fn trace_messages(log: &str) -> Vec<(f64, bool, String)> {
+    let mut out = Vec::new();
+    for block in log.split("\n----------------------------------------------- ") {
+        let mut lines = block.lines();
+        let stamp = lines.next().unwrap_or("");
+        let when = stamp
+            .split_whitespace()
+            .filter_map(|t| {
+                if let Ok(v) = t.parse::<f64>() {
+                    return Some(v);
+                }
+                // HH:MM:SS.ffffff
+                let mut p = t.split(':');
+                let (h, m, s) = (p.next()?, p.next()?, p.next()?);
+                Some(
+                    h.parse::<f64>().ok()? * 3600.0
+                        + m.parse::<f64>().ok()? * 60.0
+                        + s.parse::<f64>().ok()?,
+                )
+            })
+            .next_back();
+        let rest: String = lines.collect::<Vec<_>>().join("\n");
+        if let Some(when) = when {
+            out.push((when, rest.contains("message sent"), rest));
+        }
+    }
+    out
+}
+
+#[test]
+fn crossing_re_invites_get_491_and_the_retry_waits_the_back_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let sipp = scenario("glare_crossing", port)
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    parley.wait("connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected")
+    });
+    parley.send("hold");
+    parley.wait("held after the retry", Duration::from_secs(10), |v| {
+        call_state(v, "on_hold") && v["call"]["held_by_us"] == true
+    });
+    let run = sipp.wait().expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+    let msgs = trace_messages(&run.trace("msg"));
+    // Parley answered SIPp's crossing re-INVITE with 491.
+    assert!(
+        msgs.iter()
+            .any(|(_, sent, m)| !sent && m.contains("SIP/2.0 491") && m.contains("CSeq: 2 INVITE")),
+        "{msgs:#?}"
+    );
+    // §14.1: Parley does not own the Call-ID: its retry comes 0-2 s after
+    // our 491.
+    let refused = msgs
+        .iter()
+        .position(|(_, sent, m)| *sent && m.contains("SIP/2.0 491"))
+        .expect("our 491");
+    let retry = msgs[refused..]
+        .iter()
+        .find(|(_, sent, m)| !sent && m.contains("INVITE sip:") && m.contains("a=sendonly"))
+        .expect("the retry");
+    let wait = retry.0 - msgs[refused].0;
+    assert!((0.0..=2.3).contains(&wait), "retry after {wait} s");
+    parley.wait("ended", Duration::from_secs(5), |v| {
+        event(v) == "call_ended"
+    });
+}
+
+#[test]
+fn dtmf_by_info_and_chat_inside_a_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let uas = Sipp::scenario("uas_dtmf_message")
+        .port(sipp_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    let mut parley = Running::start(dir.path(), &[], None);
+    parley.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    let peer = format!("sip:bob@127.0.0.1:{sipp_port}");
+    parley.send(&format!("call {peer}"));
+    parley.wait("connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected")
+    });
+    parley.send("dtmf 5");
+    let got = parley.wait("message_received", Duration::from_secs(10), |v| {
+        event(v) == "message_received"
+    });
+    assert!(got.to_string().contains("hello from sipp"), "{got}");
+    parley.send(&format!("message {peer} hi sipp"));
+    // The 200 from SIPp: sent (delivered would need an IMDN).
+    let status = parley.wait("message sent", Duration::from_secs(10), |v| {
+        event(v) == "message_status" && v.to_string().contains("\"sent\"")
+    });
+    assert!(status.to_string().contains("hi sipp"), "{status}");
+    parley.send("hangup");
+    let run = uas.wait().expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+}

@@ -35,7 +35,8 @@ const SUPPORTED: &str = "replaces, 100rel, timer";
 const SESSION_EXPIRES: u32 = 1800;
 const MIN_SE: u32 = 90;
 /// What we can do inside a call, for Allow (§20.5).
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, NOTIFY";
+const ALLOW: &str =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, PRACK, REFER, MESSAGE, NOTIFY";
 
 /// What the user asks of a call.
 #[derive(Debug)]
@@ -53,6 +54,10 @@ pub(crate) enum CallCommand {
     DialogInfo(tokio::sync::oneshot::Sender<Option<(String, String)>>),
     /// Answer an incoming call.
     Answer,
+    /// Early media on an incoming call: answer the caller's offer in a
+    /// 183 Session Progress, reliable (RFC 3262) when the caller supports
+    /// 100rel, so that it hears us before we answer. Ignored otherwise.
+    Progress,
     /// Refuse an incoming call: 486 Busy Here, or 603 Decline.
     Reject {
         /// Busy rather than decline.
@@ -201,6 +206,23 @@ struct Call {
     transferred_away: bool,
     /// As transferee: the call made for the REFER, and its events.
     referred: Option<(u32, tokio::sync::broadcast::Receiver<Event>)>,
+    /// The next RSeq of a reliable provisional of ours (RFC 3262 §3).
+    next_rseq: u32,
+    /// Our SDP in a 183 (early media as callee) and whether it went
+    /// reliably: the 2xx then omits it (reliable) or repeats it.
+    early_sdp: Option<(Sdp, bool)>,
+    /// Our offer in a reliable 183 (offer-less INVITE): the PRACK answers.
+    early_offer: Option<Sdp>,
+    /// The user asked for early media while a reliable 1xx was unPRACKed.
+    progress_wanted: bool,
+    /// The user answered while a reliable 1xx with SDP was unPRACKed
+    /// (RFC 3262 §3: no 2xx before that PRACK).
+    answer_wanted: bool,
+    /// As caller: the offer/answer completed in a reliable 1xx (any SDP
+    /// in the 2xx repeats it, RFC 6337 §3.1).
+    early_oa_done: bool,
+    /// The peer's Allow lists UPDATE (RFC 3311: we may hold early by it).
+    peer_allows_update: bool,
     rng: u64,
 }
 
@@ -396,6 +418,13 @@ impl Call {
             sent_invite: None,
             deferred: std::collections::VecDeque::new(),
             transferred_away: false,
+            next_rseq: 1,
+            early_sdp: None,
+            early_offer: None,
+            progress_wanted: false,
+            answer_wanted: false,
+            early_oa_done: false,
+            peer_allows_update: false,
             rng: seed,
         }
     }
@@ -771,6 +800,7 @@ impl Call {
                         }
                     }
                     Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
+                    Some(CallInput::Command(CallCommand::Hold(on))) => self.early_hold(on).await,
                     Some(CallInput::Request { id, request }) => self.early_request(id, request).await,
                     // Call pickup (RFC 3891 §3): a new INVITE replaced one of
                     // our early dialogs; the ringing phone is cancelled, and
@@ -811,6 +841,9 @@ impl Call {
             return; // a retransmission: already PRACKed
         }
         self.last_rseq = Some(rseq);
+        if self.negotiated.is_some() && sdp_of(&p.headers, &p.body).is_some() {
+            self.early_oa_done = true;
+        }
         let cseq = invite.headers.cseq().ok().flatten().map_or(1, |c| c.seq);
         if let Ok(d) = Dialog::from_uac_response(invite, p) {
             let same = self.dialog.as_ref().map(|x| x.id()) == Some(d.id());
@@ -876,6 +909,7 @@ impl Call {
         if self.info.peer_name.is_none() {
             self.info.peer_name = peer_name(&p.headers, true).1;
         }
+        self.peer_allows_update |= allows(&p.headers, "UPDATE");
         match sdp_of(&p.headers, &p.body) {
             Some(answer) if self.negotiated.is_none() => {
                 match msdp::accept_answer(offer, &answer) {
@@ -912,7 +946,11 @@ impl Call {
             .headers
             .get("Session-Expires")
             .and_then(|v| SessionTimer::from_header(v, "uac"));
-        match sdp_of(&resp.headers, &resp.body) {
+        self.peer_allows_update |= allows(&resp.headers, "UPDATE");
+        // After an offer/answer in a reliable 1xx the 2xx's SDP (if any)
+        // only repeats it: the session may have moved on by UPDATE since.
+        let answer = sdp_of(&resp.headers, &resp.body).filter(|_| !self.early_oa_done);
+        match answer {
             Some(answer) => match msdp::accept_answer(offer, &answer) {
                 Ok(neg) => self.start_or_update_media(neg),
                 Err(e) => {
@@ -1049,10 +1087,17 @@ impl Call {
         // RFC 3262: the caller requires reliable provisionals; send the
         // 180 with RSeq and retransmit it until its PRACK.
         if required.iter().any(|t| t == "100rel") {
+            let rseq = self.take_rseq();
             let _ = ringing.headers.push("Require", "100rel");
-            let _ = ringing.headers.push("RSeq", "1");
-            self.prack_wait = Some(PrackWait::new(ringing.clone(), 1, &invite));
+            let _ = ringing.headers.push("RSeq", &rseq.to_string());
+            self.prack_wait = Some(PrackWait::new(ringing.clone(), rseq, &invite, false));
         }
+        // RFC 3262 §3: a caller that supports 100rel gets early SDP reliably.
+        let reliable_ok = required.iter().any(|t| t == "100rel")
+            || invite.headers.get_all("Supported").any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("100rel"))
+            });
         let _ = self.env.endpoint.respond(tx, ringing).await;
         let _ = self.env.events.send(Event::IncomingCall {
             call: self.info.clone(),
@@ -1076,7 +1121,7 @@ impl Call {
                         let mut r = self.tagged(&invite, 504, &local_tag);
                         let _ = r.headers.push("Reason", "SIP;cause=504;text=\"no PRACK\"");
                         let _ = self.env.endpoint.respond(tx, r).await;
-                        return Setup::Ended(CallEnd::Failed { status: Some(504), reason: "no PRACK for our 180".into() });
+                        return Setup::Ended(CallEnd::Failed { status: Some(504), reason: "no PRACK for our reliable provisional".into() });
                     }
                     let r = w.response.clone();
                     w.interval = (w.interval * 2).min(Duration::from_secs(4));
@@ -1089,7 +1134,15 @@ impl Call {
                 }
                 input = self.input.recv() => match input {
                     Some(CallInput::Command(CallCommand::Answer)) => {
+                        // §3: no 2xx while a reliable 1xx with SDP waits for its PRACK.
+                        if self.prack_wait.as_ref().is_some_and(|w| w.has_sdp) {
+                            self.answer_wanted = true;
+                            continue;
+                        }
                         return self.answer(tx, &invite, &local_tag, offer.as_ref()).await;
+                    }
+                    Some(CallInput::Command(CallCommand::Progress)) => {
+                        self.progress(tx, &invite, &local_tag, offer.as_ref(), reliable_ok).await;
                     }
                     Some(CallInput::Command(CallCommand::Reject { busy })) => {
                         return self.reject(tx, &invite, &local_tag, busy).await;
@@ -1104,7 +1157,11 @@ impl Call {
                     Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
                     Some(CallInput::Request { id, request }) => {
                         let _ = self.in_dialog_request(id, request).await;
-                        if auto_answer && self.prack_wait.is_none() {
+                        if self.prack_wait.is_none() && self.progress_wanted {
+                            self.progress_wanted = false;
+                            self.progress(tx, &invite, &local_tag, offer.as_ref(), reliable_ok).await;
+                        }
+                        if (auto_answer || self.answer_wanted) && self.prack_wait.is_none() {
                             return self.answer(tx, &invite, &local_tag, offer.as_ref()).await;
                         }
                     }
@@ -1115,6 +1172,122 @@ impl Call {
                     Some(other) => debug!(?other, "ignored while ringing"),
                 },
             }
+        }
+    }
+
+    fn take_rseq(&mut self) -> u32 {
+        let r = self.next_rseq;
+        self.next_rseq = self.next_rseq.wrapping_add(1).max(1);
+        r
+    }
+
+    /// Early media as callee: our answer (or, to an offer-less INVITE, our
+    /// offer) in a 183, reliable when the caller supports 100rel. One
+    /// reliable provisional at a time (RFC 3262 §3): while the 180 waits
+    /// for its PRACK, the 183 waits too.
+    async fn progress(
+        &mut self,
+        tx: TransactionId,
+        invite: &Request,
+        tag: &str,
+        offer: Option<&Sdp>,
+        reliable: bool,
+    ) {
+        if self.early_sdp.is_some() {
+            return;
+        }
+        if reliable && self.prack_wait.is_some() {
+            self.progress_wanted = true;
+            return;
+        }
+        let sdp = match offer {
+            Some(offer) => match self.answer_offer(offer) {
+                Ok(sdp) => sdp,
+                Err(e) => {
+                    debug!("no early media: {e}");
+                    return;
+                }
+            },
+            // An offer may only go in a reliable 1xx.
+            None if reliable => {
+                let o = self.offer(Direction::SendRecv);
+                self.early_offer = Some(o.clone());
+                o
+            }
+            None => return,
+        };
+        let mut r = self.tagged(invite, 183, tag);
+        let rseq = reliable.then(|| self.take_rseq());
+        if let Some(rseq) = rseq {
+            let _ = r.headers.push("Require", "100rel");
+            let _ = r.headers.push("RSeq", &rseq.to_string());
+        }
+        r.set_body(sdp.to_bytes(), Some(sdp_type()));
+        if let Some(rseq) = rseq {
+            self.prack_wait = Some(PrackWait::new(r.clone(), rseq, invite, true));
+        }
+        self.early_sdp = Some((sdp, reliable));
+        let _ = self.env.endpoint.respond(tx, r).await;
+    }
+
+    /// Answers the peer's offer with our current hold state; follows the
+    /// peer's hold (sendonly, inactive or a zero address) and updates media.
+    fn answer_offer(&mut self, offer: &Sdp) -> Result<Sdp, String> {
+        self.sdp_version += 1;
+        let (answer, neg) = msdp::create_answer(
+            &self.env.media,
+            offer,
+            self.rtp_local,
+            self.sdp_session,
+            self.sdp_version,
+            self.info.held_by_us,
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+        let remote_dir = offer
+            .media
+            .iter()
+            .find(|m| m.media.eq_ignore_ascii_case("audio"))
+            .map(|m| m.direction(offer));
+        let zero_ip = neg.remote_rtp.ip().is_unspecified();
+        self.info.held_by_peer =
+            zero_ip || matches!(remote_dir, Some(Direction::SendOnly | Direction::Inactive));
+        self.start_or_update_media(neg);
+        Ok(answer)
+    }
+
+    /// Hold or resume while our call still rings out: an UPDATE in the
+    /// early dialog (RFC 3311 §5.1), once the first offer/answer completed
+    /// in a reliable 1xx and the peer allows UPDATE; else not possible.
+    async fn early_hold(&mut self, on: bool) {
+        if self.info.held_by_us == on {
+            return;
+        }
+        if !(self.early_oa_done && self.peer_allows_update && self.dialog.is_some()) {
+            debug!("no hold before the answer: no early offer/answer or no UPDATE");
+            return;
+        }
+        let offer = self.offer(if on {
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        });
+        let resp = self
+            .request_in_dialog(Method::Update, Some((offer.to_bytes(), sdp_type())))
+            .await;
+        match resp {
+            Some(r) if r.status.is_success() => {
+                if let Some(answer) = sdp_of(&r.headers, &r.body) {
+                    match msdp::accept_answer(&offer, &answer) {
+                        Ok(neg) => self.start_or_update_media(neg),
+                        Err(e) => warn!("hold answer unusable: {e}"),
+                    }
+                }
+                self.info.held_by_us = on;
+                self.publish_state();
+            }
+            Some(r) => warn!(status = r.status.as_u16(), "early UPDATE refused"),
+            None => warn!("early UPDATE failed"),
         }
     }
 
@@ -1168,8 +1341,13 @@ impl Call {
         }
         let mut ok = self.tagged(invite, 200, tag);
         self.negotiate_session_timer(invite, &mut ok);
-        let body = match offer {
-            Some(offer) => {
+        let body = match (offer, self.early_sdp.take()) {
+            // The offer/answer completed in a reliable 183 (and its PRACK):
+            // no SDP in the 2xx (RFC 6337 §3.1).
+            (_, Some((_, true))) => None,
+            // §13.3.1.1: the 2xx repeats the answer of an unreliable 183.
+            (Some(_), Some((sdp, false))) => Some(sdp),
+            (Some(offer), _) => {
                 self.sdp_version += 1;
                 match msdp::create_answer(
                     &self.env.media,
@@ -1182,7 +1360,7 @@ impl Call {
                 ) {
                     Ok((sdp, neg)) => {
                         self.start_or_update_media(neg);
-                        sdp
+                        Some(sdp)
                     }
                     Err(e) => {
                         let mut r = self.tagged(invite, 488, tag);
@@ -1198,9 +1376,11 @@ impl Call {
                 }
             }
             // Offer-less INVITE: we offer in the 200, the answer comes in the ACK.
-            None => self.offer(Direction::SendRecv),
+            (None, _) => Some(self.offer(Direction::SendRecv)),
         };
-        ok.set_body(body.to_bytes(), Some(sdp_type()));
+        if let Some(b) = &body {
+            ok.set_body(b.to_bytes(), Some(sdp_type()));
+        }
         if self.env.endpoint.respond(tx, ok.clone()).await.is_err() {
             return Setup::Ended(CallEnd::Failed {
                 status: None,
@@ -1215,7 +1395,7 @@ impl Call {
             tx,
             AckWait::new(Instant::now(), ok, TimerConfig::default(), reliable),
         ));
-        if offer.is_none() {
+        if let (None, Some(body)) = (offer, body) {
             // The answer is in the ACK; wait for it here.
             let deadline = tokio::time::sleep(Duration::from_secs(32));
             tokio::pin!(deadline);
@@ -1359,7 +1539,12 @@ impl Call {
 
     async fn connected(&mut self) -> CallEnd {
         self.info.answered_ms = Some(unix_ms());
-        self.set_state(CallState::Connected);
+        // Held before the answer (UPDATE in the early dialog): on hold.
+        if self.info.held_by_us || self.info.held_by_peer {
+            self.set_state(CallState::OnHold);
+        } else {
+            self.set_state(CallState::Connected);
+        }
         loop {
             if self.peer_hung_up {
                 return if self.transferred_away {
@@ -1958,39 +2143,16 @@ impl Call {
                     t.reset();
                 }
                 match sdp_of(&request.headers, &request.body) {
-                    Some(offer) => {
-                        self.sdp_version += 1;
-                        match msdp::create_answer(
-                            &self.env.media,
-                            &offer,
-                            self.rtp_local,
-                            self.sdp_session,
-                            self.sdp_version,
-                            self.info.held_by_us,
-                            None,
-                        ) {
-                            Ok((answer, neg)) => {
-                                let remote_dir = offer
-                                    .media
-                                    .iter()
-                                    .find(|m| m.media.eq_ignore_ascii_case("audio"))
-                                    .map(|m| m.direction(&offer));
-                                let zero_ip = neg.remote_rtp.ip().is_unspecified();
-                                self.info.held_by_peer = zero_ip
-                                    || matches!(
-                                        remote_dir,
-                                        Some(Direction::SendOnly | Direction::Inactive)
-                                    );
-                                self.start_or_update_media(neg);
-                                ok.set_body(answer.to_bytes(), Some(sdp_type()));
-                            }
-                            Err(e) => {
-                                debug!("re-offer refused: {e}");
-                                let _ = ep.respond(id, response(&request, 488)).await;
-                                return None;
-                            }
+                    Some(offer) => match self.answer_offer(&offer) {
+                        Ok(answer) => {
+                            ok.set_body(answer.to_bytes(), Some(sdp_type()));
                         }
-                    }
+                        Err(e) => {
+                            debug!("re-offer refused: {e}");
+                            let _ = ep.respond(id, response(&request, 488)).await;
+                            return None;
+                        }
+                    },
                     None if request.method == Method::Invite => {
                         // Offer-less re-INVITE: offer our current state.
                         let dir = if self.info.held_by_us {
@@ -2101,7 +2263,26 @@ impl Call {
                 let matched = self.prack_wait.as_ref().is_some_and(|w| w.matches(rack));
                 if matched {
                     self.prack_wait = None;
-                    let _ = ep.respond(id, response(&request, 200)).await;
+                    let mut ok = response(&request, 200);
+                    if let Some(sdp) = sdp_of(&request.headers, &request.body) {
+                        match self.early_offer.take() {
+                            // Our offer went in the reliable 1xx: this answers it.
+                            Some(ours) => match msdp::accept_answer(&ours, &sdp) {
+                                Ok(neg) => self.start_or_update_media(neg),
+                                Err(e) => debug!("answer in PRACK unusable: {e}"),
+                            },
+                            // A new offer (RFC 3262 §5): answered in the 200.
+                            None => match self.answer_offer(&sdp) {
+                                Ok(answer) => ok.set_body(answer.to_bytes(), Some(sdp_type())),
+                                Err(e) => {
+                                    debug!("offer in PRACK refused: {e}");
+                                    let _ = ep.respond(id, response(&request, 488)).await;
+                                    return None;
+                                }
+                            },
+                        }
+                    }
+                    let _ = ep.respond(id, ok).await;
                 } else {
                     // §3: a PRACK for nothing we sent reliably.
                     let _ = ep.respond(id, response(&request, 481)).await;
@@ -2112,6 +2293,7 @@ impl Call {
                 let mut r = response(&request, 200);
                 let _ = r.headers.push("Allow", ALLOW);
                 let _ = r.headers.push("Accept", "application/sdp");
+                let _ = r.headers.push("Supported", SUPPORTED);
                 let _ = ep.respond(id, r).await;
                 None
             }
@@ -2297,6 +2479,8 @@ impl Call {
 /// (RFC 3262 §3: T1, doubling up to T2; give up after 64*T1).
 struct PrackWait {
     response: Response,
+    /// It carries SDP (no 2xx until its PRACK, RFC 3262 §3).
+    has_sdp: bool,
     /// The RAck that acknowledges it: RSeq, CSeq number.
     rack: (u32, u32),
     next: Instant,
@@ -2305,11 +2489,12 @@ struct PrackWait {
 }
 
 impl PrackWait {
-    fn new(response: Response, rseq: u32, invite: &Request) -> Self {
+    fn new(response: Response, rseq: u32, invite: &Request, has_sdp: bool) -> Self {
         let cseq = invite.headers.cseq().ok().flatten().map_or(0, |c| c.seq);
         let t1 = Duration::from_millis(500);
         Self {
             response,
+            has_sdp,
             rack: (rseq, cseq),
             next: Instant::now() + t1,
             interval: t1,
@@ -2430,6 +2615,12 @@ fn escape_header_value(v: &str) -> String {
         }
     }
     out
+}
+
+/// Whether a message's Allow lists `method`.
+fn allows(h: &sip_message::Headers, method: &str) -> bool {
+    h.get_all("Allow")
+        .any(|v| v.split(',').any(|m| m.trim().eq_ignore_ascii_case(method)))
 }
 
 fn failed(e: &EndpointError) -> CallEnd {

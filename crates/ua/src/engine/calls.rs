@@ -21,7 +21,8 @@ use media::tones::ToneRegion;
 pub(crate) const LOCAL_USER: &str = "parley";
 
 /// Methods we take out of dialog, for Allow in OPTIONS answers (§11.2).
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, NOTIFY, SUBSCRIBE";
+const ALLOW: &str =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, PRACK, REFER, MESSAGE, NOTIFY, SUBSCRIBE";
 
 impl Task {
     /// What call tasks share, made once the endpoint runs.
@@ -191,6 +192,10 @@ impl Task {
                     let _ = self.calls.route(&cid, CallInput::Stray(response));
                 }
             }
+            // An incoming INVITE's transaction died (e.g. rang past the
+            // 300 s guard): it can no longer be answered, so the call
+            // ends as if cancelled.
+            EndpointEvent::TransactionFailed { id, .. } => self.calls.cancelled(id),
         }
     }
 
@@ -257,9 +262,13 @@ impl Task {
                 let mut r = response(&request, 200);
                 for (n, v) in [
                     ("Allow", ALLOW),
-                    ("Accept", "application/sdp, text/plain"),
-                    ("Supported", "replaces, outbound, path"),
-                    ("Allow-Events", "presence, dialog, message-summary"),
+                    (
+                        "Accept",
+                        "application/sdp, text/plain, application/dtmf-relay, message/sipfrag",
+                    ),
+                    // Registration uses outbound (RFC 5626) when it can.
+                    ("Supported", "100rel, timer, replaces, outbound, path"),
+                    ("Allow-Events", "presence, dialog, message-summary, refer"),
                 ] {
                     let _ = r.headers.push(n, v);
                 }
@@ -493,6 +502,13 @@ impl super::Engine {
     ) -> Result<PathBuf, EngineError> {
         self.ask(|reply| super::Command::Conference(ConferenceCommand::Record { id, path, reply }))
             .await?
+    }
+
+    /// Early media on incoming call `id`: our answer to the caller's offer
+    /// goes in a 183 Session Progress (reliable, RFC 3262, when the caller
+    /// supports 100rel), before [`Self::answer`].
+    pub async fn progress(&self, id: u32) -> Result<(), EngineError> {
+        self.call_command(id, CallCommand::Progress).await
     }
 
     /// Stops recording call `id`.
