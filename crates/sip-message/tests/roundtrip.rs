@@ -3,9 +3,12 @@
 
 use proptest::prelude::*;
 use sip_message::headers::{
-    CSeq, CallId, Contact, ContentLength, From, MaxForwards, To, TypedHeader, Via,
+    CSeq, Contact, From, MaxForwards, RecordRoute, Route, To, TypedHeader, Via,
 };
-use sip_message::sdp::{Attribute, Connection, Media, Origin, Sdp, Timing};
+use sip_message::sdp::{
+    Attribute, Bandwidth, Connection, Crypto, Direction, Fmtp, Media, Origin, RtpMap, Sdp,
+    UnknownLine,
+};
 use sip_message::uri::{Host, SipUri, TelUri};
 use sip_message::{parse, Message, Method, NameAddr, Params, Request, Response, StatusCode, Uri};
 
@@ -157,67 +160,184 @@ fn method() -> impl Strategy<Value = Method> {
     ]
 }
 
-fn message() -> impl Strategy<Value = Message> {
+/// How a list header's values go on the wire.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// One header line per value.
+    Repeated,
+    /// All values on one line, joined with this separator (commas with
+    /// optional whitespace or a folded line break).
+    Joined(&'static str),
+}
+
+fn layout() -> impl Strategy<Value = Layout> {
+    prop_oneof![
+        Just(Layout::Repeated),
+        Just(Layout::Joined(", ")),
+        Just(Layout::Joined(",")),
+        Just(Layout::Joined(" ,\t")),
+        Just(Layout::Joined(",\r\n ")),
+        Just(Layout::Joined("\r\n\t,\r\n  ")),
+    ]
+}
+
+/// Pushes `values` under `name` in the given layout.
+fn push_list<T: TypedHeader>(h: &mut sip_message::Headers, name: &str, values: &[T], l: Layout) {
+    let texts: Vec<String> = values.iter().map(T::to_string).collect();
+    match l {
+        Layout::Repeated => {
+            for t in &texts {
+                h.push(name, t).unwrap();
+            }
+        }
+        Layout::Joined(sep) if !texts.is_empty() => h.push(name, &texts.join(sep)).unwrap(),
+        Layout::Joined(_) => {}
+    }
+}
+
+/// Folds a printed address header between the address and its parameters
+/// (where RFC 3261 allows linear white space), if `fold` is set.
+fn maybe_fold(text: String, fold: bool) -> String {
+    match (fold, text.rfind('>')) {
+        (true, Some(i)) if text.get(i + 1..).is_some_and(|r| r.starts_with(';')) => {
+            format!("{}\r\n {}", &text[..=i], &text[i + 1..])
+        }
+        _ => text,
+    }
+}
+
+/// The typed values a generated message was built from, to compare with
+/// what the parser reads back whatever the wire form.
+#[derive(Debug, Clone)]
+struct Expected {
+    vias: Vec<Via>,
+    from: From,
+    to: To,
+    contacts: Vec<Contact>,
+    routes: Vec<Route>,
+    record_routes: Vec<RecordRoute>,
+}
+
+fn sip_name_addr() -> impl Strategy<Value = NameAddr> {
+    (prop::option::of("[a-zA-Z ]{1,10}"), sip_uri()).prop_map(|(d, mut u)| {
+        // Route URIs in angle brackets may carry anything, but keep them
+        // free of headers so Route and Record-Route stay comparable.
+        u.headers.clear();
+        NameAddr {
+            display_name: d,
+            uri: Uri::Sip(u),
+        }
+    })
+}
+
+fn message_with_expected() -> impl Strategy<Value = (Message, Expected)> {
     (
-        any::<bool>(),
-        method(),
-        uri(),
-        100u16..700,
-        "[ -~]{0,20}",
-        prop::collection::vec(via(), 1..4),
-        (name_addr(), header_params(), name_addr(), header_params()),
+        (any::<bool>(), method(), uri(), 100u16..700, "[ -~]{0,20}"),
+        (prop::collection::vec(via(), 1..4), layout(), any::<bool>()),
+        (
+            name_addr(),
+            header_params(),
+            name_addr(),
+            header_params(),
+            any::<[bool; 4]>(),
+        ),
         (
             "[a-zA-Z0-9.-]{1,16}(@[a-z0-9.]{1,10})?",
             0u32..(1 << 31),
             any::<u8>(),
         ),
-        prop::collection::vec((name_addr(), header_params()), 0..3),
+        (
+            prop::collection::vec((name_addr(), header_params()), 0..3),
+            layout(),
+            any::<bool>(),
+        ),
+        (
+            prop::collection::vec(sip_name_addr(), 0..3),
+            layout(),
+            prop::collection::vec(sip_name_addr(), 0..3),
+            layout(),
+        ),
         prop::collection::vec(("X-[a-zA-Z0-9-]{1,10}", "[!-~]([ -~]{0,20}[!-~])?"), 0..4),
-        prop::collection::vec(any::<u8>(), 0..64),
+        (prop::collection::vec(any::<u8>(), 0..64), any::<bool>()),
     )
         .prop_map(
             |(
-                is_req,
-                m,
-                u,
-                code,
-                reason,
-                vias,
-                (fa, fp, ta, tp),
+                (is_req, m, u, code, reason),
+                (vias, via_layout, via_compact),
+                (fa, fp, ta, tp, [f_compact, f_fold, t_compact, t_fold]),
                 (cid, seq, mf),
-                contacts,
+                (contacts, contact_layout, contact_compact),
+                (routes, route_layout, rroutes, rroute_layout),
                 extra,
-                body,
+                (body, l_compact),
             )| {
-                let mut h = sip_message::Headers::new();
-                for v in &vias {
-                    h.push_typed(v);
-                }
-                h.push_typed(&From {
+                let name = |compact: bool, long: &'static str, short: &'static str| {
+                    if compact {
+                        short
+                    } else {
+                        long
+                    }
+                };
+                let from = From {
                     addr: fa,
                     params: fp,
-                });
-                h.push_typed(&To {
+                };
+                let to = To {
                     addr: ta,
                     params: tp,
-                });
-                h.push_typed(&CallId::parse(&cid).unwrap());
+                };
+                let contacts: Vec<Contact> = contacts
+                    .into_iter()
+                    .map(|(a, p)| Contact {
+                        addr: Some(a),
+                        params: p,
+                    })
+                    .collect();
+                let routes: Vec<Route> = routes.into_iter().map(Route::new).collect();
+                let rroutes: Vec<RecordRoute> = rroutes.into_iter().map(RecordRoute::new).collect();
+                let mut h = sip_message::Headers::new();
+                push_list(&mut h, name(via_compact, "Via", "v"), &vias, via_layout);
+                h.push(
+                    name(f_compact, "From", "f"),
+                    &maybe_fold(from.to_string(), f_fold),
+                )
+                .unwrap();
+                h.push(
+                    name(t_compact, "To", "t"),
+                    &maybe_fold(to.to_string(), t_fold),
+                )
+                .unwrap();
+                h.push(name(via_compact, "Call-ID", "i"), &cid).unwrap();
                 h.push_typed(&CSeq {
                     seq,
                     method: m.clone(),
                 });
                 h.push_typed(&MaxForwards(mf));
-                for (a, p) in contacts {
-                    h.push_typed(&Contact {
-                        addr: Some(a),
-                        params: p,
-                    });
-                }
+                push_list(&mut h, "Route", &routes, route_layout);
+                push_list(&mut h, "Record-Route", &rroutes, rroute_layout);
+                push_list(
+                    &mut h,
+                    name(contact_compact, "Contact", "m"),
+                    &contacts,
+                    contact_layout,
+                );
                 for (n, v) in extra {
                     h.push(&n, &v).unwrap();
                 }
-                h.push_typed(&ContentLength(body.len() as u32));
-                if is_req {
+                h.push(
+                    name(l_compact, "Content-Length", "l"),
+                    &body.len().to_string(),
+                )
+                .unwrap();
+                let expected = Expected {
+                    vias,
+                    from,
+                    to,
+                    contacts,
+                    routes,
+                    record_routes: rroutes,
+                };
+                let msg = if is_req {
                     // A Request-URI may not carry headers.
                     let mut u = u;
                     if let Uri::Sip(s) = &mut u {
@@ -236,65 +356,241 @@ fn message() -> impl Strategy<Value = Message> {
                         headers: h,
                         body,
                     })
-                }
+                };
+                (msg, expected)
             },
         )
 }
 
-fn sdp() -> impl Strategy<Value = Sdp> {
-    let attr = ("[a-z][a-z0-9-]{0,10}", prop::option::of("[!-~][ -~]{0,15}"))
-        .prop_map(|(n, v)| Attribute { name: n, value: v });
+fn message() -> impl Strategy<Value = Message> {
+    message_with_expected().prop_map(|(m, _)| m)
+}
+
+fn connection() -> impl Strategy<Value = Connection> {
+    prop_oneof![
+        any::<[u8; 4]>().prop_map(|o| ("IP4", std::net::Ipv4Addr::from(o).to_string())),
+        any::<[u16; 8]>().prop_map(|s| ("IP6", std::net::Ipv6Addr::from(s).to_string())),
+        label().prop_map(|l| ("IP4", format!("{l}.example.com"))),
+    ]
+    .prop_map(|(t, a)| Connection {
+        net_type: "IN".into(),
+        addr_type: t.into(),
+        address: a,
+    })
+}
+
+fn bandwidth() -> impl Strategy<Value = Bandwidth> {
+    (
+        prop_oneof![Just("AS"), Just("CT"), Just("TIAS"), Just("X-YZ")],
+        any::<u64>(),
+    )
+        .prop_map(|(t, v)| Bandwidth {
+            bwtype: t.into(),
+            value: v,
+        })
+}
+
+fn rtpmap() -> impl Strategy<Value = RtpMap> {
+    (
+        0u8..128,
+        "[a-zA-Z][a-zA-Z0-9-]{0,10}",
+        any::<u32>(),
+        prop::option::of(any::<u16>()),
+    )
+        .prop_map(|(pt, enc, clock, ch)| RtpMap {
+            payload_type: pt,
+            encoding: enc,
+            clock_rate: clock,
+            channels: ch,
+        })
+}
+
+fn crypto() -> impl Strategy<Value = Crypto> {
+    (
+        1u32..1_000_000_000,
+        prop_oneof![
+            Just("AES_CM_128_HMAC_SHA1_80"),
+            Just("AES_CM_128_HMAC_SHA1_32"),
+            Just("AEAD_AES_256_GCM")
+        ],
+        prop::collection::vec("inline:[A-Za-z0-9+/]{8,40}(\\|2\\^20)?(\\|1:4)?", 1..3),
+        prop::collection::vec(
+            prop_oneof![
+                Just("UNENCRYPTED_SRTP".to_owned()),
+                "KDR=[0-9]{1,2}".prop_map(|s| s)
+            ],
+            0..3,
+        ),
+    )
+        .prop_map(|(tag, suite, keys, sess)| Crypto {
+            tag,
+            suite: suite.into(),
+            key_params: keys,
+            session_params: sess,
+        })
+}
+
+fn direction() -> impl Strategy<Value = Direction> {
+    prop_oneof![
+        Just(Direction::SendRecv),
+        Just(Direction::SendOnly),
+        Just(Direction::RecvOnly),
+        Just(Direction::Inactive),
+    ]
+}
+
+/// Typed attributes of one media section, plus the views they should give.
+#[derive(Debug, Clone)]
+struct TypedAttrs {
+    rtpmaps: Vec<RtpMap>,
+    fmtps: Vec<Fmtp>,
+    crypto: Vec<Crypto>,
+    direction: Option<Direction>,
+}
+
+fn typed_attrs() -> impl Strategy<Value = TypedAttrs> {
+    (
+        prop::collection::vec(rtpmap(), 0..4),
+        prop::collection::vec(
+            "[a-z-]{1,8}=[0-9a-z]{1,5}(;[a-z-]{1,8}=[0-9]{1,3}){0,2}",
+            0..4,
+        ),
+        prop::collection::vec(crypto(), 0..3),
+        prop::option::of(direction()),
+    )
+        .prop_map(|(maps, params, crypto, direction)| {
+            // One rtpmap per payload type, each fmtp tied to one of them.
+            let mut rtpmaps: Vec<RtpMap> = Vec::new();
+            for m in maps {
+                if rtpmaps.iter().all(|x| x.payload_type != m.payload_type) {
+                    rtpmaps.push(m);
+                }
+            }
+            let fmtps = rtpmaps
+                .iter()
+                .zip(params)
+                .map(|(m, p)| Fmtp {
+                    format: m.payload_type.to_string(),
+                    params: p,
+                })
+                .collect();
+            TypedAttrs {
+                rtpmaps,
+                fmtps,
+                crypto,
+                direction,
+            }
+        })
+}
+
+fn attribute() -> impl Strategy<Value = Attribute> {
+    // Names avoid the typed attributes so the views see only generated ones.
+    ("x[a-z0-9-]{0,10}", prop::option::of("[!-~][ -~]{0,15}"))
+        .prop_map(|(n, v)| Attribute { name: n, value: v })
+}
+
+fn sdp_with_expected() -> impl Strategy<Value = (Sdp, Vec<TypedAttrs>)> {
     let media = (
         prop_oneof![Just("audio"), Just("video"), Just("application")],
         any::<u16>(),
         prop_oneof![Just("RTP/AVP"), Just("RTP/SAVP"), Just("UDP/TLS/RTP/SAVPF")],
         prop::collection::vec(0u8..128, 1..5),
-        prop::collection::vec(attr.clone(), 0..5),
+        prop::collection::vec(attribute(), 0..3),
+        typed_attrs(),
+        (
+            prop::collection::vec(connection(), 0..2),
+            prop::collection::vec(bandwidth(), 0..2),
+        ),
     )
-        .prop_map(|(m, port, proto, fmts, attributes)| Media {
-            media: m.into(),
-            port,
-            num_ports: None,
-            proto: proto.into(),
-            formats: fmts.iter().map(u8::to_string).collect(),
-            title: None,
-            connections: vec![Connection {
-                net_type: "IN".into(),
-                addr_type: "IP4".into(),
-                address: "192.0.2.1".into(),
-            }],
-            bandwidths: Vec::new(),
-            key: None,
-            attributes,
-            unknown: Vec::new(),
-        });
+        .prop_map(
+            |(m, port, proto, fmts, mut attributes, typed, (connections, bandwidths))| {
+                for r in &typed.rtpmaps {
+                    attributes.push(Attribute::value("rtpmap", &r.to_string()));
+                }
+                for f in &typed.fmtps {
+                    attributes.push(Attribute::value(
+                        "fmtp",
+                        &format!("{} {}", f.format, f.params),
+                    ));
+                }
+                for c in &typed.crypto {
+                    attributes.push(Attribute::value("crypto", &c.to_string()));
+                }
+                if let Some(d) = typed.direction {
+                    attributes.push(Attribute::flag(d.as_str()));
+                }
+                let media = Media {
+                    media: m.into(),
+                    port,
+                    num_ports: None,
+                    proto: proto.into(),
+                    formats: fmts.iter().map(u8::to_string).collect(),
+                    title: None,
+                    connections,
+                    bandwidths,
+                    key: None,
+                    attributes,
+                    unknown: Vec::new(),
+                };
+                (media, typed)
+            },
+        );
     (
-        "[a-z-]{1,8}",
-        any::<u32>(),
-        any::<u64>(),
-        "[!-~][ -~]{0,10}",
-        prop::collection::vec(attr, 0..4),
+        (
+            "[a-z-]{1,8}",
+            any::<u32>(),
+            any::<u64>(),
+            "[!-~][ -~]{0,10}",
+        ),
+        (
+            prop::option::of(connection()),
+            prop::collection::vec(bandwidth(), 0..3),
+            prop::collection::vec(attribute(), 0..4),
+            prop::option::of(direction()),
+        ),
+        prop::collection::vec(
+            (any::<prop::sample::Index>(), "[dfghjlnqwxy]=[ -~]{0,10}"),
+            0..3,
+        ),
         prop::collection::vec(media, 0..3),
     )
-        .prop_map(|(user, id, ver, name, attributes, media)| {
-            let mut s = Sdp::new(Origin {
-                username: user,
-                session_id: id.to_string(),
-                session_version: ver,
-                net_type: "IN".into(),
-                addr_type: "IP4".into(),
-                address: "host.example.com".into(),
-            });
-            s.session_name = name;
-            s.timing = vec![Timing {
-                start: 0,
-                stop: 0,
-                repeats: Vec::new(),
-            }];
-            s.attributes = attributes;
-            s.media = media;
-            s
-        })
+        .prop_map(
+            |((user, id, ver, name), (conn, bws, mut attributes, dir), unknown, media)| {
+                let mut s = Sdp::new(Origin {
+                    username: user,
+                    session_id: id.to_string(),
+                    session_version: ver,
+                    net_type: "IN".into(),
+                    addr_type: "IP4".into(),
+                    address: "host.example.com".into(),
+                });
+                s.session_name = name;
+                s.connection = conn;
+                s.bandwidths = bws;
+                if let Some(d) = dir {
+                    attributes.push(Attribute::flag(d.as_str()));
+                }
+                s.attributes = attributes;
+                // Known session lines after s=: c, b, t and a; unknown lines
+                // go anywhere among them, in order.
+                let known = usize::from(s.connection.is_some())
+                    + s.bandwidths.len()
+                    + s.timing.len()
+                    + s.attributes.len();
+                let mut unknown: Vec<UnknownLine> = unknown
+                    .into_iter()
+                    .map(|(i, text)| UnknownLine {
+                        after: i.index(known + 1),
+                        text,
+                    })
+                    .collect();
+                unknown.sort_by_key(|u| u.after);
+                s.unknown = unknown;
+                let (media, typed): (Vec<Media>, Vec<TypedAttrs>) = media.into_iter().unzip();
+                s.media = media;
+                (s, typed)
+            },
+        )
 }
 
 proptest! {
@@ -313,22 +609,43 @@ proptest! {
     }
 
     #[test]
-    fn message_round_trip(m in message()) {
+    fn message_round_trip((m, want) in message_with_expected()) {
         let bytes = m.to_bytes();
         let back = parse(&bytes).unwrap();
         prop_assert_eq!(&back, &m);
-        // Typed views survive too.
-        let h = back.headers();
-        prop_assert_eq!(h.via().unwrap(), m.headers().via().unwrap());
-        prop_assert_eq!(h.from().unwrap(), m.headers().from().unwrap());
-        prop_assert_eq!(h.contact().unwrap(), m.headers().contact().unwrap());
         prop_assert_eq!(back.to_bytes(), bytes);
+        // Whatever the wire form (compact names, folds, one line per value
+        // or comma-joined), the typed views read the generated values.
+        let h = back.headers();
+        prop_assert_eq!(h.via().unwrap(), want.vias);
+        prop_assert_eq!(h.from().unwrap(), Some(want.from));
+        prop_assert_eq!(h.to().unwrap(), Some(want.to));
+        prop_assert_eq!(h.contact().unwrap(), want.contacts);
+        prop_assert_eq!(h.route().unwrap(), want.routes);
+        prop_assert_eq!(h.record_route().unwrap(), want.record_routes);
+        prop_assert_eq!(
+            h.content_length().unwrap().map(|c| c.0 as usize),
+            Some(back.body().len())
+        );
     }
 
     #[test]
-    fn sdp_round_trip(s in sdp()) {
+    fn sdp_round_trip((s, typed) in sdp_with_expected()) {
         let text = s.to_string();
-        prop_assert_eq!(Sdp::parse(text.as_bytes()).unwrap(), s);
+        let back = Sdp::parse_strict(text.as_bytes()).unwrap();
+        prop_assert_eq!(&back, &s);
+        prop_assert_eq!(back.to_string(), text);
+        // The typed views read back exactly the generated attributes.
+        for (m, t) in back.media.iter().zip(&typed) {
+            prop_assert_eq!(&m.rtpmaps(), &t.rtpmaps);
+            for f in &t.fmtps {
+                let pt: u8 = f.format.parse().unwrap();
+                prop_assert_eq!(m.fmtp(pt), Some(f.clone()));
+            }
+            prop_assert_eq!(&m.crypto(), &t.crypto);
+            let want = t.direction.unwrap_or_else(|| back.direction());
+            prop_assert_eq!(m.direction(&back), want);
+        }
     }
 
     #[test]
