@@ -198,6 +198,13 @@ pub struct AccountConfig {
     /// like `**` that takes the ringing extension after it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pickup_code: Option<String>,
+    /// Send an OPTIONS to the registrar (or outbound proxy) this often,
+    /// in seconds, while registered; unset or 0: off. Over UDP the
+    /// RFC 5626 CRLF keep-alive is never answered, so only this finds a
+    /// registrar that went away (or restarted and forgot us); no answer
+    /// within 10 s registers again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options_keepalive_secs: Option<u32>,
 }
 
 impl AccountConfig {
@@ -215,6 +222,7 @@ impl AccountConfig {
             expires: default_expires(),
             enabled: true,
             pickup_code: None,
+            options_keepalive_secs: None,
         }
     }
 

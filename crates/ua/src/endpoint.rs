@@ -112,6 +112,28 @@ pub enum EndpointEvent {
         /// Where it came from.
         source: SocketAddr,
     },
+    /// Server transaction `id` (a request we were answering) ended
+    /// without completing: a timeout (Timer H: our final response was
+    /// never acknowledged; or the 300 s guard: no final response in
+    /// time) or its response could not be sent. Whoever owns the request
+    /// (e.g. a ringing call) must not wait for it any longer.
+    TransactionFailed {
+        /// The server transaction.
+        id: TransactionId,
+        /// A timer fired (else a transport error).
+        timed_out: bool,
+    },
+}
+
+/// The path a request's final response came back on (an RFC 5626 flow):
+/// the target the request went to in the end (after failover, or the
+/// switch from UDP to TCP for size) and, over TCP/TLS, the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Where the request went.
+    pub target: Target,
+    /// The stream connection the response came on (`None` on UDP).
+    pub conn: Option<ConnId>,
 }
 
 enum Command {
@@ -122,6 +144,8 @@ enum Command {
         reply: oneshot::Sender<Result<Response, EndpointError>>,
         /// Lets the caller CANCEL it later ([`ClientInvite::cancel`]).
         token: Option<u64>,
+        /// Told which flow the final response came on.
+        flow: Option<oneshot::Sender<Flow>>,
     },
     Cancel {
         token: u64,
@@ -212,6 +236,30 @@ impl Endpoint {
         Ok(self.transports.ping(target.addr, target.proto).await?)
     }
 
+    /// An RFC 5626 keep-alive on `flow` only: over TCP/TLS a ping on its
+    /// connection (an error when that connection is gone or no pong
+    /// comes: the flow is dead, never silently replaced by a new one);
+    /// on UDP a CRLFCRLF datagram to its target.
+    pub async fn keep_alive_flow(&self, flow: &Flow) -> Result<(), EndpointError> {
+        match flow.conn {
+            Some(conn) => Ok(self.transports.ping_conn(conn).await?),
+            None if flow.target.proto.is_reliable() => Err(TransportError::ConnectionGone.into()),
+            None => Ok(self
+                .transports
+                .keep_alive(flow.target.addr, flow.target.proto)
+                .await?),
+        }
+    }
+
+    /// Resolves when `flow`'s connection closes (peer gone, error, dead
+    /// keep-alive); never for a UDP flow, which has no connection.
+    pub async fn flow_closed(&self, flow: &Flow) {
+        match flow.conn {
+            Some(conn) => self.transports.closed(conn).await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Our address as the last responding peer saw it over `proto`
     /// (RFC 3581), if a response has told us.
     pub fn public_addr(&self, proto: Proto) -> Option<SocketAddr> {
@@ -239,6 +287,32 @@ impl Endpoint {
         self.request_with_provisional(request, targets, None).await
     }
 
+    /// As [`Endpoint::request`], also saying which flow the final
+    /// response came on (e.g. a REGISTER's, to keep that flow alive).
+    pub async fn request_on_flow(
+        &self,
+        request: Request,
+        targets: Vec<Target>,
+    ) -> Result<(Response, Flow), EndpointError> {
+        let (reply, rx) = oneshot::channel();
+        let (flow_tx, flow_rx) = oneshot::channel();
+        self.commands
+            .send(Command::Request {
+                request,
+                targets,
+                provisional: None,
+                reply,
+                token: None,
+                flow: Some(flow_tx),
+            })
+            .await
+            .map_err(|_| EndpointError::Stopped)?;
+        let response = rx.await.map_err(|_| EndpointError::Stopped)??;
+        // Sent just before the response, by the same task.
+        let flow = flow_rx.await.map_err(|_| EndpointError::Stopped)?;
+        Ok((response, flow))
+    }
+
     /// As [`Endpoint::request`], passing 1xx responses to `provisional`.
     pub async fn request_with_provisional(
         &self,
@@ -254,6 +328,7 @@ impl Endpoint {
                 provisional,
                 reply,
                 token: None,
+                flow: None,
             })
             .await
             .map_err(|_| EndpointError::Stopped)?;
@@ -280,6 +355,7 @@ impl Endpoint {
                 provisional: Some(ptx),
                 reply,
                 token: Some(token),
+                flow: None,
             })
             .await
             .map_err(|_| EndpointError::Stopped)?;
@@ -360,6 +436,10 @@ struct Pending {
     last_error: Option<String>,
     /// The stream connection the current attempt went out on.
     conn: Option<ConnId>,
+    /// The stream connection a response came back on.
+    response_conn: Option<ConnId>,
+    /// Who wants to know the flow of the final response.
+    flow: Option<oneshot::Sender<Flow>>,
     /// The caller's handle for CANCEL.
     token: Option<u64>,
     /// The request is an INVITE (its extra 2xx go to the dialog).
@@ -393,6 +473,7 @@ impl Driver {
                                 Some(TransportEvent::Message(inc)) => {
                                     let inc = *inc;
                                     self.trace(TraceDirection::Received, inc.proto, inc.source, &inc.message);
+                                    self.note_response_conn(&inc);
                                     self.layer.handle_message(Instant::now(), inc.message, inc.source, inc.proto.to_via());
                                 }
             Some(TransportEvent::Closed { conn, peer, reason }) => {
@@ -448,6 +529,7 @@ impl Driver {
                 provisional,
                 reply,
                 token,
+                flow,
             } => {
                 let mut remaining: VecDeque<Target> = targets.into();
                 let Some(target) = remaining.pop_front() else {
@@ -464,6 +546,8 @@ impl Driver {
                     reply: Some(reply),
                     last_error: None,
                     conn: None,
+                    response_conn: None,
+                    flow,
                     token,
                     invite,
                 };
@@ -529,6 +613,7 @@ impl Driver {
                     self.branches.insert(branch, id);
                     p.target = target;
                     p.conn = None;
+                    p.response_conn = None;
                     self.pending.insert(id, p);
                     return;
                 }
@@ -580,7 +665,16 @@ impl Driver {
             Message::Response(_) => None,
         };
         let id = branch.and_then(|b| self.branches.get(&b).copied());
-        match self.transports.enqueue(t.dest, proto, None, bytes) {
+        let mut dest = t.dest;
+        if let Message::Response(r) = &t.message {
+            if proto.is_reliable() && !self.transports.is_connected(dest, proto) {
+                if let Some(d) = stream_response_fallback(r, proto) {
+                    debug!(from = %dest, to = %d, "request's connection gone; answering its Via sent-by");
+                    dest = d;
+                }
+            }
+        }
+        match self.transports.enqueue(dest, proto, None, bytes) {
             // Remember the connection, so its closing fails exactly the
             // requests that were waiting on it.
             Ok(conn) => {
@@ -644,6 +738,12 @@ impl Driver {
                 }
                 p.answered = true;
                 if response.status.is_final() {
+                    if let Some(tx) = p.flow.take() {
+                        let _ = tx.send(Flow {
+                            target: p.target,
+                            conn: p.response_conn.or(p.conn),
+                        });
+                    }
                     match p.reply.take() {
                         Some(reply) => {
                             let _ = reply.send(Ok(response));
@@ -670,6 +770,11 @@ impl Driver {
             TransactionEvent::Timeout { id } | TransactionEvent::TransportError { id } => {
                 let timed_out = matches!(ev, TransactionEvent::Timeout { .. });
                 let Some(mut p) = self.pending.remove(&id) else {
+                    // Not a request of ours: a server transaction failed.
+                    // Its owner must learn it (a call ringing past the
+                    // guard would otherwise wait forever).
+                    debug!(?id, timed_out, "server transaction failed");
+                    self.emit(EndpointEvent::TransactionFailed { id, timed_out });
                     return;
                 };
                 self.branches.retain(|_, v| *v != id);
@@ -710,6 +815,22 @@ impl Driver {
         }
     }
 
+    /// Remembers which connection a response to one of our requests came
+    /// on: that is the request's flow (RFC 5626), e.g. a REGISTER's.
+    fn note_response_conn(&mut self, inc: &crate::transport::Incoming) {
+        let (Message::Response(r), Some(conn)) = (&inc.message, inc.conn) else {
+            return;
+        };
+        let branch = r.headers.top_via().ok().flatten();
+        let id = branch
+            .as_ref()
+            .and_then(|v| v.branch())
+            .and_then(|b| self.branches.get(b));
+        if let Some(p) = id.and_then(|id| self.pending.get_mut(id)) {
+            p.response_conn = Some(conn);
+        }
+    }
+
     fn trace(&self, direction: TraceDirection, proto: Proto, remote: SocketAddr, m: &Message) {
         if let Some(trace) = self.trace.as_ref().filter(|t| t.is_enabled()) {
             // Bound to every interface: show the one the peer is reached on.
@@ -733,6 +854,22 @@ impl Driver {
             warn!("endpoint event queue full or closed; dropping an event");
         }
     }
+}
+
+/// RFC 3261 §18.2.2: a response whose request's connection is gone goes
+/// over a new connection to the Via's `received` address (else its
+/// sent-by host) at the sent-by port (else the transport's default).
+/// Not `rport`: over a stream that is the gone connection's ephemeral
+/// source port, where nobody listens.
+fn stream_response_fallback(response: &Response, proto: Proto) -> Option<SocketAddr> {
+    let via = response.headers.top_via().ok().flatten()?;
+    let ip = via.received().or(match &via.host {
+        Host::Ipv4(ip) => Some(IpAddr::V4(*ip)),
+        Host::Ipv6(ip) => Some(IpAddr::V6(*ip)),
+        Host::Domain(_) => None,
+    })?;
+    let default = if proto == Proto::Tls { 5061 } else { 5060 };
+    Some(SocketAddr::new(ip, via.port.unwrap_or(default)))
 }
 
 /// Where the peer saw the request come from: `received` and `rport` of

@@ -18,7 +18,7 @@ use tracing::{debug, info};
 
 use crate::api::{Event, RegistrationState};
 use crate::dns::{Destination, SipResolver};
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Flow};
 use crate::transport::Proto;
 
 /// Registration states by account name, shared with the engine's status.
@@ -137,6 +137,11 @@ pub(crate) fn spawn(
     let auth_user = account.auth_user.clone().unwrap_or_else(|| user.clone());
     let realm = account.realm.clone();
     let expires = account.expires;
+    // 0 means off, like unset.
+    let options_every = account
+        .options_keepalive_secs
+        .filter(|&s| s > 0)
+        .map(|s| Duration::from_secs(u64::from(s)));
     let aor_text = account.uri.clone();
     let (stop_tx, stop_rx) = mpsc::channel(1);
     let (kick_tx, kick_rx) = mpsc::channel(1);
@@ -187,14 +192,8 @@ pub(crate) fn spawn(
                 endpoint.set_tls_domain(t.addr, &dest.host);
             }
         }
-        let first = targets[0];
-        let via = endpoint.via_for(&first);
-        let contact = contact_uri(
-            &user,
-            &via.host.to_string(),
-            via.port.unwrap_or(5060),
-            first.proto,
-        );
+        // The first target's until one answers (see `run`).
+        let contact = local_contact(&endpoint, &user, &targets[0]);
         let user_for_run = user.clone();
         let config = RegistrationConfig {
             aor: aor_text,
@@ -225,6 +224,7 @@ pub(crate) fn spawn(
             stop_rx,
             &publish,
             keep_alive,
+            options_every,
             kick_rx,
         )
         .await;
@@ -242,6 +242,18 @@ async fn wait_stop(mut stop: mpsc::Receiver<oneshot::Sender<()>>) {
     }
 }
 
+/// What the task keeps a registration with, besides the binding itself.
+struct Context<'a> {
+    endpoint: &'a Endpoint,
+    targets: &'a [crate::dns::Target],
+    creds: &'a [Credential<'a>],
+    user: &'a str,
+    /// Fixed RFC 5626 keep-alive interval (tests); `None`: the RFC's.
+    keep_alive: Option<Duration>,
+    /// The account's OPTIONS keep-alive interval, when turned on.
+    options_every: Option<Duration>,
+}
+
 // The task's whole context, passed once; a struct would only rename it.
 #[allow(clippy::too_many_arguments)]
 async fn run(
@@ -250,23 +262,48 @@ async fn run(
     targets: &[crate::dns::Target],
     creds: &[Credential<'_>],
     user: &str,
-    mut stop: mpsc::Receiver<oneshot::Sender<()>>,
+    stop: mpsc::Receiver<oneshot::Sender<()>>,
     publish: &impl Fn(RegistrationState),
     keep_alive: Option<Duration>,
+    options_every: Option<Duration>,
+    kick: mpsc::Receiver<()>,
+) {
+    let cx = Context {
+        endpoint,
+        targets,
+        creds,
+        user,
+        keep_alive,
+        options_every,
+    };
+    run_with(&cx, reg, stop, publish, kick).await;
+}
+
+async fn run_with(
+    cx: &Context<'_>,
+    reg: &mut Registration,
+    mut stop: mpsc::Receiver<oneshot::Sender<()>>,
+    publish: &impl Fn(RegistrationState),
     mut kick: mpsc::Receiver<()>,
 ) {
+    let (endpoint, creds, user) = (cx.endpoint, cx.creds, cx.user);
     reg.start(Instant::now(), creds);
     let mut stopping: Option<oneshot::Sender<()>> = None;
-    // RFC 5626 §4.4: keep the flow to the registrar alive (and find out
-    // when it dies) while registered.
+    // RFC 5626 §4.4: the flow the registrar holds our binding on (the
+    // target that answered, after any failover, and over TCP/TLS its
+    // connection). Keep-alives go on it alone; when it dies the binding
+    // is useless and we register again over a new one.
+    let mut flow: Option<Flow> = None;
     let mut next_ping: Option<Instant> = None;
+    let mut next_options: Option<Instant> = None;
     let mut flow_timer: Option<u32> = None;
     let mut jitter = crate::util::os_seed();
     // While the registrar is unreachable: when to check for its return.
     let mut next_probe: Option<Instant> = None;
     loop {
         'send: while let Some(req) = reg.poll_request() {
-            let request = endpoint.request(req, targets.to_vec());
+            // Refreshes go over the flow we have, then the other targets.
+            let request = endpoint.request_on_flow(req, ordered(cx.targets, flow));
             tokio::pin!(request);
             let result = tokio::select! {
                 result = &mut request => result,
@@ -279,33 +316,47 @@ async fn run(
                 }
             };
             match result {
-                Ok(resp) => {
+                Ok((resp, answered)) => {
                     next_probe = None;
                     reg.handle_response(Instant::now(), &resp, creds);
-                    if resp.status.is_success() {
-                        flow_timer = resp
-                            .headers
-                            .get("Flow-Timer")
-                            .and_then(|v| v.trim().parse().ok());
+                    if !(resp.status.is_success() && reg.is_registered()) {
+                        continue;
                     }
-                    // RFC 3581: behind NAT the registrar sees another
-                    // address than our socket's; register that one so
-                    // requests can reach us. Only after a success, so a
-                    // challenge or failure does not move the binding.
-                    // Over TCP/TLS the source port is the connection's
-                    // ephemeral one, useless as a Contact without RFC 5626
-                    // outbound, so only UDP bindings move.
-                    let proto = targets[0].proto;
-                    if proto == Proto::Udp && resp.status.is_success() && reg.is_registered() {
-                        if let Some(public) = crate::endpoint::observed_addr(&resp) {
+                    flow_timer = resp
+                        .headers
+                        .get("Flow-Timer")
+                        .and_then(|v| v.trim().parse().ok());
+                    if flow != Some(answered) {
+                        debug!(?answered, "registered over a new flow");
+                        flow = Some(answered);
+                        next_ping = None;
+                        next_options = None;
+                    }
+                    // Our Contact must name the transport (and address)
+                    // of the target that answered, which after failover
+                    // may not be the first one. RFC 3581: behind NAT the
+                    // registrar sees another address than our socket's;
+                    // over UDP register that one so requests can reach
+                    // us. Over TCP/TLS the source port is the
+                    // connection's ephemeral one, useless as a Contact
+                    // without RFC 5626 outbound, so only UDP bindings
+                    // move. Only after a success, so a challenge or
+                    // failure does not move the binding.
+                    let target = answered.target;
+                    let public = (target.proto == Proto::Udp)
+                        .then(|| crate::endpoint::observed_addr(&resp))
+                        .flatten();
+                    let contact = match public {
+                        Some(public) => {
                             let host = match public.ip() {
                                 std::net::IpAddr::V6(ip) => format!("[{ip}]"),
                                 std::net::IpAddr::V4(ip) => ip.to_string(),
                             };
-                            let contact = contact_uri(user, &host, public.port(), proto);
-                            reg.set_contact(Instant::now(), contact, creds);
+                            contact_uri(user, &host, public.port(), target.proto)
                         }
-                    }
+                        None => local_contact(endpoint, user, &target),
+                    };
+                    reg.set_contact(Instant::now(), contact, creds);
                 }
                 Err(e) => {
                     reg.handle_failure(Instant::now(), e.to_string());
@@ -336,18 +387,34 @@ async fn run(
                 }
             }
         }
-        let target = &targets[0];
-        if !reg.is_registered() || stopping.is_some() {
+        let target = flow.map_or(cx.targets[0], |f| f.target);
+        let live = flow.filter(|_| reg.is_registered() && stopping.is_none());
+        if live.is_none() {
             next_ping = None;
-        } else if next_ping.is_none() {
-            jitter = jitter
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            let every =
-                keep_alive.unwrap_or_else(|| keep_alive_interval(target.proto, flow_timer, jitter));
-            next_ping = Some(Instant::now() + every);
+            next_options = None;
+        } else {
+            if next_ping.is_none() {
+                jitter = jitter
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let every = cx
+                    .keep_alive
+                    .unwrap_or_else(|| keep_alive_interval(target.proto, flow_timer, jitter));
+                next_ping = Some(Instant::now() + every);
+            }
+            if next_options.is_none() {
+                next_options = cx.options_every.map(|every| Instant::now() + every);
+            }
         }
+        let flow_closed = async {
+            match live {
+                Some(f) => endpoint.flow_closed(&f).await,
+                None => std::future::pending().await,
+            }
+        };
         let wake = reg.poll_timeout();
+        // Set when the flow is found dead: register again over a new one.
+        let mut lost: Option<String> = None;
         tokio::select! {
             cmd = stop.recv(), if stopping.is_none() => {
                 stopping = Some(cmd.unwrap_or_else(|| oneshot::channel().0));
@@ -359,20 +426,18 @@ async fn run(
                 // route to the registrar now, and register at once (a
                 // binding to a dead address loses every call).
                 info!("network changed; registering again");
-                let via = endpoint.via_for(target);
-                let contact = contact_uri(
-                    user,
-                    &via.host.to_string(),
-                    via.port.unwrap_or(5060),
-                    target.proto,
-                );
                 next_probe = None;
-                reg.set_contact(Instant::now(), contact, creds);
+                reg.set_contact(Instant::now(), local_contact(endpoint, user, &target), creds);
                 reg.start(Instant::now(), creds);
+            }
+            () = flow_closed => {
+                // Over TCP/TLS a registrar that dies (or restarts)
+                // closes the connection: nothing reaches us over it now.
+                lost = Some("connection closed".to_owned());
             }
             () = crate::util::sleep_until(next_probe), if next_probe.is_some() && stopping.is_none() => {
                 next_probe = None;
-                let probe = probe(endpoint, reg.options_probe(), target);
+                let probe = probe(endpoint, reg.options_probe(), &target);
                 tokio::pin!(probe);
                 tokio::select! {
                     back = &mut probe => if back {
@@ -389,17 +454,18 @@ async fn run(
             }
             () = crate::util::sleep_until(next_ping), if next_ping.is_some() => {
                 next_ping = None;
-                let ping = endpoint.keep_alive(target);
+                let Some(f) = live else { continue };
+                let ping = endpoint.keep_alive_flow(&f);
                 tokio::pin!(ping);
                 tokio::select! {
                     result = &mut ping => if let Err(e) = result {
-                        if target.proto.is_reliable() {
-                            // §4.4.1: no pong, the flow is gone (the
-                            // registrar restarted, NAT forgot us): register
-                            // again over a new flow.
-                            info!("flow to the registrar failed; registering again");
+                        // §4.4.1: no pong (or the connection is gone):
+                        // the flow is dead. On UDP a CRLF is not
+                        // answered, so an error is only a local one.
+                        if f.target.proto.is_reliable() {
+                            lost = Some(e.to_string());
+                        } else {
                             debug!("keep-alive: {e}");
-                            reg.start(Instant::now(), creds);
                         }
                     },
                     cmd = stop.recv() => {
@@ -408,9 +474,74 @@ async fn run(
                     }
                 }
             }
+            () = crate::util::sleep_until(next_options), if next_options.is_some() => {
+                next_options = None;
+                let Some(f) = live else { continue };
+                // The account's OPTIONS keep-alive: the registrar (or
+                // proxy) must answer it, which a CRLF on UDP never is.
+                // Any response means it is there; none in time (or a
+                // transport error) means the flow is dead. A registrar
+                // that lost our binding in a restart is found this way
+                // only if it stayed away longer than the wait.
+                let check = tokio::time::timeout(
+                    OPTIONS_ANSWER_WAIT,
+                    endpoint.request(reg.options_probe(), vec![f.target]),
+                );
+                tokio::pin!(check);
+                tokio::select! {
+                    result = &mut check => match result {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => lost = Some(e.to_string()),
+                        Err(_) => lost = Some(format!("no answer to OPTIONS in {OPTIONS_ANSWER_WAIT:?}")),
+                    },
+                    cmd = stop.recv() => {
+                        stopping = Some(cmd.unwrap_or_else(|| oneshot::channel().0));
+                        reg.stop(Instant::now(), creds);
+                    }
+                }
+            }
+        }
+        if let Some(reason) = lost.filter(|_| stopping.is_none() && reg.is_registered()) {
+            info!("flow to the registrar lost; registering again");
+            debug!("flow lost: {reason}");
+            flow = None;
+            next_ping = None;
+            next_options = None;
+            // The binding is useless now: say so, then register over a
+            // new flow at once; if that fails, the probe watches for the
+            // registrar's return.
+            publish(RegistrationState::Failed {
+                reason: format!("connection to the registrar lost: {reason}"),
+            });
+            reg.start(Instant::now(), creds);
         }
     }
 }
+
+/// `targets` with the flow's target first (refreshes stay on the flow).
+fn ordered(targets: &[crate::dns::Target], flow: Option<Flow>) -> Vec<crate::dns::Target> {
+    let mut out = targets.to_vec();
+    if let Some(i) = flow.and_then(|f| out.iter().position(|t| *t == f.target)) {
+        let first = out.remove(i);
+        out.insert(0, first);
+    }
+    out
+}
+
+/// Our Contact for `target` from the local address routed to it.
+fn local_contact(endpoint: &Endpoint, user: &str, target: &crate::dns::Target) -> String {
+    let via = endpoint.via_for(target);
+    contact_uri(
+        user,
+        &via.host.to_string(),
+        via.port.unwrap_or(5060),
+        target.proto,
+    )
+}
+
+/// How long an OPTIONS keep-alive waits for any answer before the flow is
+/// taken for dead: as long as a stream keep-alive waits for its pong.
+const OPTIONS_ANSWER_WAIT: Duration = crate::transport::PONG_TIMEOUT;
 
 /// How often an unreachable registrar is checked for its return.
 const PROBE_EVERY: Duration = Duration::from_secs(2);
