@@ -175,6 +175,12 @@ struct AddArgs {
     /// The PBX's call-pickup code (`*8`, `**`), for `presence pickup`.
     #[arg(long)]
     pickup_code: Option<String>,
+    /// Digest realm to answer (any realm the server names when unset).
+    #[arg(long)]
+    realm: Option<String>,
+    /// Registration lifetime to ask for, in seconds (10-86400).
+    #[arg(long, value_name = "SECONDS")]
+    expires: Option<u32>,
     /// Read the password from the first line of stdin.
     #[arg(long)]
     password_stdin: bool,
@@ -341,6 +347,8 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
                         transport: args.transport.into(),
                         register: !args.no_register,
                         pickup_code: args.pickup_code,
+                        realm: args.realm,
+                        expires: args.expires,
                     },
                     password,
                 )

@@ -183,3 +183,25 @@ fn watcher_decisions_are_listed_and_forgotten() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a SIP address"));
 }
+
+#[test]
+fn an_accounts_realm_and_expiry_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ["account", "add", "work", "--uri", "sip:alice@127.0.0.1"];
+    // Out of range (10-86400 s): refused, nothing written.
+    let bad = cli(dir.path(), &[&base[..], &["--expires", "5"]].concat());
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expires"));
+    let add = cli(
+        dir.path(),
+        &[
+            &base[..],
+            &["--realm", "pbx.example.com", "--expires", "120"],
+        ]
+        .concat(),
+    );
+    assert!(add.status.success(), "{add:?}");
+    let text = std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
+    assert!(text.contains("realm = \"pbx.example.com\""), "{text}");
+    assert!(text.contains("expires = 120"), "{text}");
+}

@@ -226,3 +226,48 @@ fn registers_over_tcp() {
 fn registers_over_tls_trusting_the_pbx_ca() {
     register_over("tls");
 }
+
+#[test]
+fn the_accounts_realm_and_expiry_reach_the_registrar() {
+    let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
+    let proxy = format!("sip:127.0.0.1:{}", kam.port);
+    let register = |realm: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let add = cli(
+            dir.path(),
+            None,
+            &[
+                "account",
+                "add",
+                "work",
+                "--uri",
+                "sip:alice@127.0.0.1",
+                "--proxy",
+                &proxy,
+                "--realm",
+                realm,
+                "--expires",
+                "120",
+            ],
+        );
+        assert!(add.status.success(), "{add:?}");
+        events(&cli(
+            dir.path(),
+            Some("alice123"),
+            &["--json", "register", "work"],
+        ))
+    };
+    // Kamailio's realm is the From domain: the 120 s asked for is granted.
+    let evs = register("127.0.0.1");
+    let ok = evs
+        .iter()
+        .find(|e| e["event"] == "registered")
+        .unwrap_or_else(|| panic!("{evs:?}"));
+    assert_eq!(ok["expires"], 120, "{evs:?}");
+    // Credentials for another realm are not offered to this one.
+    let evs = register("other.example");
+    assert!(
+        evs.iter().any(|e| e["event"] == "registration_failed"),
+        "{evs:?}"
+    );
+}

@@ -106,6 +106,15 @@ pub struct AccountInput {
     /// ringing extension when the server hides the ringing call.
     #[serde(default)]
     pub pickup_code: Option<String>,
+    /// Digest realm to answer; any realm the server names when unset.
+    #[serde(default)]
+    #[ts(optional)]
+    pub realm: Option<String>,
+    /// Registration lifetime asked for, in seconds (10-86400; 600 when
+    /// unset).
+    #[serde(default)]
+    #[ts(optional)]
+    pub expires: Option<u32>,
 }
 
 /// A snapshot of the engine for a UI that just (re)connected.

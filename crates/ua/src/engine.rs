@@ -811,7 +811,7 @@ impl Task {
             return Err(EngineError::LocalAccount);
         }
         let mut config = self.config.clone();
-        let account = AccountConfig {
+        let mut account = AccountConfig {
             display_name: input.display_name.filter(|s| !s.is_empty()),
             auth_user: input.auth_user.filter(|s| !s.is_empty()),
             proxy: input.proxy.filter(|s| !s.is_empty()),
@@ -821,8 +821,16 @@ impl Task {
                 .pickup_code
                 .map(|c| c.trim().to_owned())
                 .filter(|c| !c.is_empty()),
+            realm: input
+                .realm
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty()),
             ..AccountConfig::new(input.name.trim(), input.uri.trim())
         };
+        // Checked with the rest by add_account (10-86400 s).
+        if let Some(e) = input.expires {
+            account.expires = e;
+        }
         let name = account.name.clone();
         config.add_account(account)?;
         // Keyring first: a config entry without its password is recoverable
@@ -929,6 +937,8 @@ mod tests {
             transport: TransportKind::Tcp,
             register: true,
             pickup_code: None,
+            realm: None,
+            expires: None,
         }
     }
 

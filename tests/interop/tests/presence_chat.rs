@@ -98,6 +98,8 @@ async fn unregistered_engine(
                 transport: TransportKind::Udp,
                 register: true,
                 pickup_code: None,
+                realm: None,
+                expires: None,
             },
             Some(password.into()),
         )

@@ -67,6 +67,8 @@ async fn register_with_digest_is_traced_with_the_response_masked() {
                 transport: TransportKind::Udp,
                 register: true,
                 pickup_code: None,
+                realm: None,
+                expires: None,
             },
             Some(PASSWORD.into()),
         )

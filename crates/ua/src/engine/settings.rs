@@ -71,6 +71,8 @@ impl Task {
                         transport: a.transport.into(),
                         register: a.register,
                         pickup_code: a.pickup_code.clone(),
+                        realm: a.realm.clone(),
+                        expires: Some(a.expires),
                     })
                     .ok_or(EngineError::NoSuchAccount(name));
                 let _ = reply.send(r);
@@ -203,6 +205,8 @@ mod tests {
             transport: crate::api::TransportKind::Udp,
             register: false,
             pickup_code: Some("*8".into()),
+            realm: None,
+            expires: Some(600),
         };
         e.add_account(input.clone(), None).await.unwrap();
         assert_eq!(e.account_input("office").await.unwrap(), input);
@@ -248,6 +252,42 @@ mod tests {
         );
         let text = std::fs::read_to_string(&config).unwrap();
         assert!(!text.contains("pickup_code"), "{text}");
+    }
+
+    /// Realm and registration lifetime go to the config file and back.
+    #[tokio::test]
+    async fn an_accounts_realm_and_expiry_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let input = AccountInput {
+            name: "office".into(),
+            uri: "sip:alice@127.0.0.1".into(),
+            display_name: None,
+            auth_user: None,
+            proxy: None,
+            transport: crate::api::TransportKind::Udp,
+            register: false,
+            pickup_code: None,
+            realm: Some("pbx.example.com".into()),
+            expires: Some(120),
+        };
+        e.add_account(input.clone(), None).await.unwrap();
+        assert_eq!(e.account_input("office").await.unwrap(), input);
+        // Out of range: refused, nothing added.
+        let bad = AccountInput {
+            name: "bad".into(),
+            register: true,
+            expires: Some(5),
+            ..input.clone()
+        };
+        assert!(e.add_account(bad, None).await.is_err());
+        e.shutdown().await.unwrap();
+        let text = std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
+        assert!(text.contains("realm = \"pbx.example.com\""), "{text}");
+        assert!(text.contains("expires = 120"), "{text}");
+        assert!(!text.contains("\"bad\""), "{text}");
+        let again = engine(dir.path());
+        assert_eq!(again.account_input("office").await.unwrap(), input);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

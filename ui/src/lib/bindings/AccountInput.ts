@@ -37,4 +37,13 @@ register: boolean,
  * The PBX's call-pickup code (`*8`, `**`), dialled followed by the
  * ringing extension when the server hides the ringing call.
  */
-pickup_code: string | null, };
+pickup_code: string | null, 
+/**
+ * Digest realm to answer; any realm the server names when unset.
+ */
+realm?: string, 
+/**
+ * Registration lifetime asked for, in seconds (10-86400; 600 when
+ * unset).
+ */
+expires?: number, };
