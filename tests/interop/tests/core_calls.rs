@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use parley_interop::{Sipp, UdpRelay};
+use parley_interop::{Direction, Sipp, UdpRelay};
 use sip_core::{AckWait, AckWaitAction, Dialog, TimerConfig};
 use sip_message::headers::{ContentType, MediaType};
 use sip_message::{Message, Method, Request, Response, StatusCode};
@@ -113,6 +113,26 @@ async fn sipp_calls_parley_via(proto: Proto, lossy: bool) {
     );
     assert!(acked, "the ACK for the 2xx matched");
     assert!(bye, "the BYE was answered");
+    if let Some(relay) = relay {
+        // The loss really happened: SIPp's first INVITE and Parley's
+        // first 200, each exactly once, so the retransmissions made the call.
+        let dropped = relay.dropped();
+        assert_eq!(
+            dropped
+                .iter()
+                .map(|(d, line)| (*d, line.split(' ').next().unwrap_or_default()))
+                .collect::<Vec<_>>(),
+            [
+                (Direction::ToUpstream, "INVITE"),
+                (Direction::ToClient, "SIP/2.0")
+            ],
+            "{dropped:?}"
+        );
+        assert!(dropped[1].1.starts_with("SIP/2.0 200"), "{dropped:?}");
+        // SIPp sent its INVITE at least twice: the lost one and the retransmission.
+        let msgs = run.trace("msg");
+        assert!(msgs.matches("INVITE sip:").count() >= 2, "{msgs}");
+    }
 }
 
 /// Parley calls SIPp; SIPp rings and answers; Parley ACKs and hangs up.
