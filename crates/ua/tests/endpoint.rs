@@ -264,3 +264,116 @@ async fn a_connection_closed_by_the_peer_fails_over_at_once() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_server_transaction_that_times_out_is_reported() {
+    // T1 = 50 ms: Timer H (64*T1) fires 3.2 s after our final response.
+    let (ep, mut events) = Endpoint::start(config(50)).await.unwrap();
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = peer.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKnoack;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>\r\n\
+         Call-ID: noack@test\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{me}>\r\nContent-Length: 0\r\n\r\n"
+    );
+    peer.send_to(invite.as_bytes(), ep.local_addr(Proto::Udp).unwrap())
+        .await
+        .unwrap();
+    let (id, request) = match next_event(&mut events).await {
+        EndpointEvent::Request { id, request, .. } => (id, request),
+        other => panic!("{other:?}"),
+    };
+    let mut busy = Response::for_request(&request, StatusCode::new(486).unwrap());
+    busy.headers.remove("To");
+    busy.headers
+        .push("To", "<sip:bob@127.0.0.1>;tag=b1")
+        .unwrap();
+    ep.respond(id, busy).await.unwrap();
+    // The peer never ACKs: the owner of the INVITE hears of it.
+    let started = Instant::now();
+    match next_event(&mut events).await {
+        EndpointEvent::TransactionFailed {
+            id: failed,
+            timed_out,
+        } => {
+            assert_eq!(failed, id);
+            assert!(timed_out);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_tcp_response_whose_connection_is_gone_goes_to_the_via_sent_by_port() {
+    // RFC 3261 §18.2.2: the response opens a connection to the Via's
+    // sent-by port, not the closed connection's ephemeral port.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (ep, mut events) = Endpoint::start(config(500)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sent_by = listener.local_addr().unwrap();
+    let mut client = tokio::net::TcpStream::connect(ep.local_addr(Proto::Tcp).unwrap())
+        .await
+        .unwrap();
+    let ephemeral = client.local_addr().unwrap();
+    assert_ne!(ephemeral.port(), sent_by.port());
+    let req = format!(
+        "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP {sent_by};branch=z9hG4bKgone;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>\r\n\
+         Call-ID: gone@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    client.write_all(req.as_bytes()).await.unwrap();
+    let (id, request, source) = loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            EndpointEvent::Request {
+                id,
+                request,
+                source,
+                ..
+            } => break (id, request, source),
+            _ => continue,
+        }
+    };
+    assert_eq!(source, ephemeral);
+    // The client goes away before the answer is ready.
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ep.respond(
+        id,
+        Response::for_request(&request, StatusCode::new(200).unwrap()),
+    )
+    .await
+    .unwrap();
+    let (mut s, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+        .await
+        .expect("a new connection to the sent-by port")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed before the response");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("SIP/2.0 200"), "{text}");
+    assert!(text.contains("gone@test"), "{text}");
+}
+
+async fn next_event(events: &mut Receiver<EndpointEvent>) -> EndpointEvent {
+    tokio::time::timeout(Duration::from_secs(6), events.recv())
+        .await
+        .expect("event in time")
+        .expect("endpoint running")
+}
