@@ -584,6 +584,281 @@ fn contact_uri(user: &str, host: &str, port: u16, proto: Proto) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::EndpointConfig;
+    use crate::transport::TransportConfig;
+    use sip_message::{Message, Request, Response, StatusCode};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const LOCALHOST: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    /// A registration of alice through `proxy`, with the given keep-alive.
+    async fn register(
+        proxy: String,
+        transport: store::Transport,
+        keep_alive: Option<Duration>,
+    ) -> (RegistrationHandle, broadcast::Receiver<Event>) {
+        let (endpoint, _net) = Endpoint::start(EndpointConfig {
+            transport: TransportConfig {
+                pong_timeout: Duration::from_millis(300),
+                ..TransportConfig::new(LOCALHOST)
+            },
+            timers: sip_core::TimerConfig::default(),
+        })
+        .await
+        .unwrap();
+        let resolver = SipResolver::system(vec![Proto::Udp, Proto::Tcp]).unwrap();
+        let account = AccountConfig {
+            proxy: Some(proxy),
+            transport,
+            ..AccountConfig::new("work", "sip:alice@127.0.0.1")
+        };
+        let (events, rx) = broadcast::channel(64);
+        let handle = spawn(
+            endpoint,
+            resolver,
+            &account,
+            "secret".into(),
+            events,
+            States::default(),
+            keep_alive,
+            Some("urn:uuid:00000000-0000-4000-8000-000000000001".into()),
+        )
+        .unwrap();
+        (handle, rx)
+    }
+
+    async fn state(rx: &mut broadcast::Receiver<Event>) -> RegistrationState {
+        loop {
+            let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("a registration event in time")
+                .unwrap();
+            if let Event::Registration { state, .. } = ev {
+                if state != RegistrationState::Registering {
+                    return state;
+                }
+            }
+        }
+    }
+
+    /// 200 OK to `req`, with `extra` headers.
+    fn ok(req: &Request, extra: &[(&str, &str)]) -> Vec<u8> {
+        let mut r = Response::for_request(req, StatusCode::new(200).unwrap());
+        for (n, v) in extra {
+            r.headers.push(n, v).unwrap();
+        }
+        Message::Response(r).to_bytes()
+    }
+
+    /// One end of a stream to Parley, as a registrar sees it.
+    struct StreamPeer {
+        s: tokio::net::TcpStream,
+        buf: Vec<u8>,
+    }
+
+    #[derive(Debug)]
+    enum Got {
+        Ping,
+        Request(Box<Request>),
+        Closed,
+    }
+
+    impl StreamPeer {
+        async fn next(&mut self) -> Got {
+            loop {
+                if self.buf.starts_with(b"\r\n\r\n") {
+                    self.buf.drain(..4);
+                    return Got::Ping;
+                }
+                if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let bytes: Vec<u8> = self.buf.drain(..end + 4).collect();
+                    match sip_message::parse(&bytes) {
+                        Ok(Message::Request(r)) => return Got::Request(Box::new(r)),
+                        other => panic!("not a request: {other:?}"),
+                    }
+                }
+                let mut chunk = [0u8; 4096];
+                let n = tokio::time::timeout(Duration::from_secs(15), self.s.read(&mut chunk))
+                    .await
+                    .expect("input in time")
+                    .unwrap_or(0);
+                if n == 0 {
+                    return Got::Closed;
+                }
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+
+        async fn register(&mut self) -> Box<Request> {
+            match self.next().await {
+                Got::Request(r) if r.method == sip_message::Method::Register => r,
+                other => panic!("expected a REGISTER, got {other:?}"),
+            }
+        }
+    }
+
+    async fn accept(l: &tokio::net::TcpListener) -> StreamPeer {
+        let (s, _) = tokio::time::timeout(Duration::from_secs(5), l.accept())
+            .await
+            .expect("a connection in time")
+            .unwrap();
+        StreamPeer { s, buf: Vec::new() }
+    }
+
+    #[tokio::test]
+    async fn a_flow_without_pong_is_closed_and_registered_again_over_a_new_one() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = format!("sip:{};transport=tcp", l.local_addr().unwrap());
+        let (_reg, mut rx) = register(
+            proxy,
+            store::Transport::Tcp,
+            Some(Duration::from_millis(200)),
+        )
+        .await;
+        let mut first = accept(&l).await;
+        let req = first.register().await;
+        first.s.write_all(&ok(&req, &[])).await.unwrap();
+        assert!(matches!(
+            state(&mut rx).await,
+            RegistrationState::Registered { .. }
+        ));
+        // The registrar goes silent: the ping gets no pong.
+        assert!(matches!(first.next().await, Got::Ping));
+        let pinged = Instant::now();
+        assert!(
+            matches!(first.next().await, Got::Closed),
+            "the dead flow is closed"
+        );
+        match state(&mut rx).await {
+            RegistrationState::Failed { reason } => assert!(reason.contains("lost"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        // Registered again at once, over a new connection.
+        let mut second = accept(&l).await;
+        let req = second.register().await;
+        assert!(
+            pinged.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            pinged.elapsed()
+        );
+        second.s.write_all(&ok(&req, &[])).await.unwrap();
+        assert!(matches!(
+            state(&mut rx).await,
+            RegistrationState::Registered { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_flow_closed_by_the_registrar_is_registered_again_at_once() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = format!("sip:{};transport=tcp", l.local_addr().unwrap());
+        // Default keep-alive (95-120 s): the close alone must be noticed.
+        let (_reg, mut rx) = register(proxy, store::Transport::Tcp, None).await;
+        let mut first = accept(&l).await;
+        let req = first.register().await;
+        first.s.write_all(&ok(&req, &[])).await.unwrap();
+        assert!(matches!(
+            state(&mut rx).await,
+            RegistrationState::Registered { .. }
+        ));
+        drop(first);
+        let closed = Instant::now();
+        assert!(matches!(
+            state(&mut rx).await,
+            RegistrationState::Failed { .. }
+        ));
+        let mut second = accept(&l).await;
+        let req = second.register().await;
+        assert!(
+            closed.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            closed.elapsed()
+        );
+        second.s.write_all(&ok(&req, &[])).await.unwrap();
+        assert!(matches!(
+            state(&mut rx).await,
+            RegistrationState::Registered { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_registrars_flow_timer_sets_the_keep_alive_interval() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = format!("sip:{};transport=tcp", l.local_addr().unwrap());
+        let (_reg, mut rx) = register(proxy, store::Transport::Tcp, None).await;
+        let mut peer = accept(&l).await;
+        let req = peer.register().await;
+        // RFC 5626 §4.4.1: pings at 80-100% of Flow-Timer (10 s, the
+        // least we honour), not the 95-120 s default.
+        peer.s
+            .write_all(&ok(&req, &[("Flow-Timer", "10")]))
+            .await
+            .unwrap();
+        let registered = Instant::now();
+        assert!(matches!(
+            state(&mut rx).await,
+            RegistrationState::Registered { .. }
+        ));
+        assert!(matches!(peer.next().await, Got::Ping));
+        let after = registered.elapsed();
+        assert!(
+            (Duration::from_secs(8)..=Duration::from_millis(10_500)).contains(&after),
+            "{after:?}"
+        );
+        // Answered: the flow stays, nothing is registered again.
+        peer.s.write_all(b"\r\n").await.unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), peer.next())
+                .await
+                .is_err(),
+            "no REGISTER after a pong"
+        );
+    }
+
+    #[tokio::test]
+    async fn udp_flows_get_crlf_keep_alives_on_schedule() {
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let proxy = format!("sip:{}", sock.local_addr().unwrap());
+        let (_reg, mut rx) = register(
+            proxy,
+            store::Transport::Udp,
+            Some(Duration::from_millis(300)),
+        )
+        .await;
+        let mut buf = vec![0u8; 65_536];
+        let (n, from) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let Ok(Message::Request(req)) = sip_message::parse(&buf[..n]) else {
+            panic!("not a request");
+        };
+        sock.send_to(&ok(&req, &[]), from).await.unwrap();
+        let registered = Instant::now();
+        assert!(matches!(
+            state(&mut rx).await,
+            RegistrationState::Registered { .. }
+        ));
+        let mut at = Vec::new();
+        while at.len() < 4 {
+            let (n, src) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+                .await
+                .expect("keep-alives keep coming")
+                .unwrap();
+            assert_eq!(src, from, "from our SIP socket");
+            assert_eq!(&buf[..n], b"\r\n\r\n", "only CRLF keep-alives");
+            at.push(registered.elapsed());
+        }
+        // Every 300 ms, the first 300 ms after the 200.
+        for (i, t) in at.iter().enumerate() {
+            let due = Duration::from_millis(300 * (i as u64 + 1));
+            assert!(*t >= due - Duration::from_millis(50), "{at:?}");
+            assert!(
+                *t <= due + Duration::from_millis(250 * (i as u64 + 1)),
+                "{at:?}"
+            );
+        }
+    }
 
     #[test]
     fn keep_alive_intervals_follow_rfc_5626() {
