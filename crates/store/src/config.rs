@@ -391,6 +391,28 @@ mod tests {
     }
 
     #[test]
+    fn options_keepalive_is_off_in_older_files_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let older = "[[account]]\nname = \"work\"\nuri = \"sip:alice@127.0.0.1\"\n";
+        std::fs::write(&path, older).unwrap();
+        let mut cfg = Config::load(&path).unwrap();
+        assert_eq!(cfg.accounts[0].options_keepalive_secs, None);
+        cfg.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("options_keepalive"),
+            "unset stays unwritten: {text}"
+        );
+        cfg.accounts[0].options_keepalive_secs = Some(30);
+        cfg.save(&path).unwrap();
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("options_keepalive_secs = 30"));
+        assert_eq!(Config::load(&path).unwrap(), cfg);
+    }
+
+    #[test]
     fn media_prefs_default_round_trip_and_are_checked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
