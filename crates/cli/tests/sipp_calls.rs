@@ -787,3 +787,75 @@ fn dtmf_by_info_and_chat_inside_a_call() {
         run.trace("msg")
     );
 }
+
+#[test]
+fn to_an_offer_less_invite_parley_offers_in_a_reliable_183_and_takes_the_answer_in_prack() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = Running::start(dir.path(), &["--port", &port.to_string()], None);
+    parley.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    let uac = scenario("uac_100rel_offerless", port)
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    parley.wait("ringing", Duration::from_secs(10), |v| {
+        event(v) == "incoming_call"
+    });
+    // The 183 waits for the 180's PRACK, the 200 for the 183's.
+    parley.send("progress");
+    parley.send("answer");
+    let up = parley.wait("connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected")
+    });
+    assert_eq!(up["call"]["codec"], "pcmu/8000", "{up}");
+    let run = uac.wait().expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+}
+
+#[test]
+fn the_call_id_owner_retries_a_refused_re_invite_after_2_1_to_4_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let uas = Sipp::scenario("glare_owner")
+        .port(sipp_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    let mut parley = Running::start(dir.path(), &[], None);
+    parley.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    parley.send(&format!("call sip:bob@127.0.0.1:{sipp_port}"));
+    parley.wait("connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected")
+    });
+    parley.send("hold");
+    parley.wait("held after the retry", Duration::from_secs(10), |v| {
+        call_state(v, "on_hold") && v["call"]["held_by_us"] == true
+    });
+    parley.send("hangup");
+    let run = uas.wait().expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+    let msgs = trace_messages(&run.trace("msg"));
+    let refused = msgs
+        .iter()
+        .position(|(_, sent, m)| *sent && m.contains("SIP/2.0 491"))
+        .expect("our 491");
+    let retry = msgs[refused..]
+        .iter()
+        .find(|(_, sent, m)| !sent && m.contains("INVITE sip:"))
+        .expect("the retry");
+    let wait = retry.0 - msgs[refused].0;
+    assert!((2.1..=4.3).contains(&wait), "retry after {wait} s");
+}

@@ -1134,8 +1134,9 @@ impl Call {
                 }
                 input = self.input.recv() => match input {
                     Some(CallInput::Command(CallCommand::Answer)) => {
-                        // §3: no 2xx while a reliable 1xx with SDP waits for its PRACK.
-                        if self.prack_wait.as_ref().is_some_and(|w| w.has_sdp) {
+                        // §3: no 2xx while a reliable 1xx with SDP waits for its
+                        // PRACK; early media asked for goes out (and is PRACKed) first.
+                        if self.progress_wanted || self.prack_wait.as_ref().is_some_and(|w| w.has_sdp) {
                             self.answer_wanted = true;
                             continue;
                         }
