@@ -859,3 +859,49 @@ fn the_call_id_owner_retries_a_refused_re_invite_after_2_1_to_4_s() {
     let wait = retry.0 - msgs[refused].0;
     assert!((2.1..=4.3).contains(&wait), "retry after {wait} s");
 }
+
+#[test]
+fn the_caller_holds_early_media_by_update_and_too_early_an_update_gets_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = Running::start(dir.path(), &["--port", &port.to_string()], None);
+    parley.wait("listening", Duration::from_secs(10), |v| {
+        event(v) == "listening"
+    });
+    // Before our answer to the INVITE's offer: 500 with Retry-After.
+    let early = scenario("uac_update_too_early", port)
+        .run(&dir.path().join("early"))
+        .expect("sipp");
+    assert!(
+        early.passed(),
+        "SIPp wanted 500: {}\n{}",
+        early.trace("err"),
+        early.trace("msg")
+    );
+    parley.wait("the first call cancelled", Duration::from_secs(5), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == 1
+    });
+    // After early media (reliable 183, PRACKed): the UPDATE holds.
+    let uac = scenario("uac_early_update", port)
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    parley.wait("ringing", Duration::from_secs(10), |v| {
+        event(v) == "incoming_call" && v["call"]["id"] == 2
+    });
+    parley.send("progress");
+    let held = parley.wait("held while ringing", Duration::from_secs(10), |v| {
+        event(v) == "call_state" && v["call"]["held_by_peer"] == true
+    });
+    assert_eq!(held["call"]["state"], "incoming", "{held}");
+    parley.send("answer");
+    parley.wait("answered on hold", Duration::from_secs(10), |v| {
+        call_state(v, "on_hold") && v["call"]["held_by_peer"] == true
+    });
+    let run = uac.wait().expect("sipp");
+    assert!(
+        run.passed(),
+        "SIPp: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+}

@@ -1999,6 +1999,15 @@ impl Call {
     }
 
     fn update_hold_state(&mut self) {
+        // Before the answer the state tells the setup's progress: an early
+        // UPDATE changes only the hold flags.
+        if matches!(
+            self.info.state,
+            CallState::Dialing | CallState::Ringing | CallState::EarlyMedia | CallState::Incoming
+        ) {
+            self.publish_state();
+            return;
+        }
         let held = self.info.held_by_us || self.info.held_by_peer;
         if held {
             self.set_state(CallState::OnHold);
@@ -2133,6 +2142,24 @@ impl Call {
                     let _ = r.headers.push("Retry-After", "1");
                     let _ = ep.respond(id, r).await;
                     return None;
+                }
+                if request.method == Method::Update
+                    && sdp_of(&request.headers, &request.body).is_some()
+                {
+                    // RFC 3311 §5.2, before the first offer/answer is done:
+                    // 491 while our offer waits for its answer, 500 while
+                    // the caller's offer waits for ours (we have not answered).
+                    let ours_pending = self.early_offer.is_some()
+                        || (self.info.direction == CallDirection::Outgoing
+                            && self.negotiated.is_none());
+                    let theirs_pending =
+                        self.info.state == CallState::Incoming && self.early_sdp.is_none();
+                    if ours_pending || theirs_pending {
+                        let mut r = response(&request, if ours_pending { 491 } else { 500 });
+                        let _ = r.headers.push("Retry-After", "1");
+                        let _ = ep.respond(id, r).await;
+                        return None;
+                    }
                 }
                 let mut ok = response(&request, 200);
                 let _ = ok.headers.push("Contact", &format!("<{}>", self.contact));
