@@ -436,7 +436,19 @@ impl Sdp {
                 });
                 continue;
             }
-            known += 1;
+            // A repeated single-valued line replaces the earlier one and is
+            // printed once, so it counts once.
+            let replaces = match kind {
+                b'i' => sdp.info.is_some(),
+                b'u' => sdp.uri.is_some(),
+                b'c' => sdp.connection.is_some(),
+                b'z' => sdp.zone.is_some(),
+                b'k' => sdp.key.is_some(),
+                _ => false,
+            };
+            if !replaces {
+                known += 1;
+            }
             match kind {
                 b'i' => sdp.info = Some(v.to_owned()),
                 b'u' => sdp.uri = Some(v.to_owned()),
@@ -749,6 +761,24 @@ x=after c\r\nt=0 0\r\na=one\r\nw=between\r\na=two\r\nm=audio 9 RTP/AVP 0\r\n";
         assert!(s2
             .to_string()
             .ends_with("a=two\r\nw=between\r\nm=audio 9 RTP/AVP 0\r\n"));
+    }
+
+    #[test]
+    fn repeated_single_lines_keep_unknown_positions_stable() {
+        // Found by the sdp fuzz target: a second z= (or c=, i=, u=, k=)
+        // replaces the first and is printed once, so it must not move the
+        // unknown lines after it on re-parse.
+        let text = "v=0\r\no=- 1 1 IN IP4 a\r\ns=-\r\nz=1\r\ny=a\r\nz=2\r\ny=b\r\n\
+c=IN IP4 h\r\nc=IN IP4 h2\r\ny=c\r\nt=0 0\r\n";
+        let s = Sdp::parse(text.as_bytes()).unwrap();
+        let at: Vec<usize> = s.unknown.iter().map(|u| u.after).collect();
+        assert_eq!(at, [1, 1, 2]);
+        assert_eq!(s.zone.as_deref(), Some("2"));
+        let again = Sdp::parse(s.to_string().as_bytes()).unwrap();
+        assert_eq!(again, s);
+        let crash: &[u8] = include_bytes!("../../fuzz/corpus/sdp/crash-repeated-single-lines.sdp");
+        let s = Sdp::parse(crash).unwrap();
+        assert_eq!(Sdp::parse(&s.to_bytes()).unwrap(), s);
     }
 
     #[test]
