@@ -2320,8 +2320,19 @@ impl Call {
             Method::Options => {
                 let mut r = response(&request, 200);
                 let _ = r.headers.push("Allow", ALLOW);
-                let _ = r.headers.push("Accept", "application/sdp");
-                let _ = r.headers.push("Supported", SUPPORTED);
+                // §11.2, for the session's state: what we take and do here.
+                for (n, v) in [
+                    (
+                        "Accept",
+                        "application/sdp, application/dtmf-relay, message/sipfrag, text/plain",
+                    ),
+                    ("Accept-Encoding", "identity"),
+                    ("Accept-Language", "en"),
+                    ("Supported", SUPPORTED),
+                    ("Allow-Events", "refer"),
+                ] {
+                    let _ = r.headers.push(n, v);
+                }
                 let _ = ep.respond(id, r).await;
                 None
             }

@@ -266,6 +266,8 @@ impl Task {
                         "Accept",
                         "application/sdp, text/plain, application/dtmf-relay, message/sipfrag",
                     ),
+                    ("Accept-Encoding", "identity"),
+                    ("Accept-Language", "en"),
                     // Registration uses outbound (RFC 5626) when it can.
                     ("Supported", "100rel, timer, replaces, outbound, path"),
                     ("Allow-Events", "presence, dialog, message-summary, refer"),
