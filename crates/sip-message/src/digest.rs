@@ -28,6 +28,10 @@ pub enum DigestError {
     /// qop is in use but no cnonce was given.
     #[error("qop requires a cnonce")]
     MissingCnonce,
+    /// The credentials carry `userhash=true`: the user name is a hash, so
+    /// the server must look the user up and call [`verify_user`].
+    #[error("credentials use userhash; verify with the looked-up user name")]
+    Userhash,
 }
 
 /// Hash algorithm and session variant.
@@ -342,9 +346,42 @@ pub fn answer(
 
 /// Server side: recomputes the response of `credentials` with the user's
 /// password and compares it in constant time. The caller checks the nonce,
-/// realm and nonce-count freshness.
+/// realm and nonce-count freshness. Credentials with `userhash=true` are
+/// refused with [`DigestError::Userhash`]: use [`verify_user`].
 pub fn verify(
     credentials: &Credentials,
+    password: &str,
+    method: &Method,
+    body: &[u8],
+) -> Result<bool, DigestError> {
+    if userhash_on(credentials) {
+        return Err(DigestError::Userhash);
+    }
+    check(credentials, None, password, method, body)
+}
+
+/// Like [`verify`] for a user the server already identified: the
+/// credentials' `username` must be `username`, or with `userhash=true`
+/// its userhash (RFC 7616 §3.4.4); HA1 uses the real name.
+pub fn verify_user(
+    credentials: &Credentials,
+    username: &str,
+    password: &str,
+    method: &Method,
+    body: &[u8],
+) -> Result<bool, DigestError> {
+    check(credentials, Some(username), password, method, body)
+}
+
+fn userhash_on(credentials: &Credentials) -> bool {
+    credentials
+        .param("userhash")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+fn check(
+    credentials: &Credentials,
+    user: Option<&str>,
     password: &str,
     method: &Method,
     body: &[u8],
@@ -356,12 +393,27 @@ pub fn verify(
         Some(a) => Algorithm::parse(&a)?,
         None => Algorithm::Md5,
     };
-    let username = credentials
+    let sent_name = credentials
         .username()
         .ok_or(DigestError::MissingParam("username"))?;
     let realm = credentials
         .realm()
         .ok_or(DigestError::MissingParam("realm"))?;
+    let username = match user {
+        None => sent_name,
+        Some(u) => {
+            // A userhash is hex (any case); a plain name must match exactly.
+            let same = if userhash_on(credentials) {
+                userhash(algorithm, u, &realm).eq_ignore_ascii_case(&sent_name)
+            } else {
+                u == sent_name
+            };
+            if !same {
+                return Ok(false);
+            }
+            u.to_owned()
+        }
+    };
     let nonce = credentials
         .nonce()
         .ok_or(DigestError::MissingParam("nonce"))?;
@@ -561,6 +613,18 @@ mod tests {
         assert_eq!(c.username().as_deref(), Some(USERHASH));
         assert_eq!(c.response().as_deref(), Some(RESPONSE));
         assert_eq!(c.param("userhash").as_deref(), Some("true"));
+        // The server needs the real name to check a userhash answer.
+        let get = Method::Other("GET".into());
+        assert_eq!(
+            verify(&c, secret.password, &get, b""),
+            Err(DigestError::Userhash)
+        );
+        assert_eq!(verify_user(&c, user, secret.password, &get, b""), Ok(true));
+        assert_eq!(verify_user(&c, user, "wrong", &get, b""), Ok(false));
+        assert_eq!(
+            verify_user(&c, "Jason Doe", secret.password, &get, b""),
+            Ok(false)
+        );
     }
 
     #[test]
@@ -613,6 +677,8 @@ mod tests {
         assert!(verify(&parsed, "s3cret", &Method::Register, b"").unwrap());
         assert!(!verify(&parsed, "wrong", &Method::Register, b"").unwrap());
         assert!(!verify(&parsed, "s3cret", &Method::Invite, b"").unwrap());
+        assert!(verify_user(&parsed, "alice", "s3cret", &Method::Register, b"").unwrap());
+        assert!(!verify_user(&parsed, "bob", "s3cret", &Method::Register, b"").unwrap());
     }
 
     #[test]
