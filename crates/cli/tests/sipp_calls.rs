@@ -526,6 +526,18 @@ fn parley_holds_an_early_dialog_by_update() {
         run.trace("err"),
         run.trace("msg")
     );
+    // The first UPDATE got 491: the retry came after the owner's back-off.
+    let msgs = trace_messages(&run.trace("msg"));
+    let refused = msgs
+        .iter()
+        .position(|(_, sent, m)| *sent && m.contains("SIP/2.0 491"))
+        .expect("our 491");
+    let retry = msgs[refused..]
+        .iter()
+        .find(|(_, sent, m)| !sent && m.contains("UPDATE sip:"))
+        .expect("the retry");
+    let wait = retry.0 - msgs[refused].0;
+    assert!((2.1..=4.3).contains(&wait), "retry after {wait} s");
 }
 
 #[test]

@@ -223,6 +223,10 @@ struct Call {
     early_oa_done: bool,
     /// The peer's Allow lists UPDATE (RFC 3311: we may hold early by it).
     peer_allows_update: bool,
+    /// Our last PRACK's transaction is over (answered or failed): a later
+    /// request in the dialog waits for it, else its higher CSeq could
+    /// overtake the PRACK's.
+    prack_done: Option<tokio::sync::oneshot::Receiver<()>>,
     rng: u64,
 }
 
@@ -425,6 +429,7 @@ impl Call {
             answer_wanted: false,
             early_oa_done: false,
             peer_allows_update: false,
+            prack_done: None,
             rng: seed,
         }
     }
@@ -870,10 +875,13 @@ impl Call {
         // Not awaited: the PRACK's 200 must not hold up the INVITE's answer.
         let ep = self.env.endpoint.clone();
         let hop = self.hop.clone();
+        let (done, done_rx) = tokio::sync::oneshot::channel();
+        self.prack_done = Some(done_rx);
         tokio::spawn(async move {
             if let Err(e) = ep.request(req, hop).await {
                 debug!("PRACK: {e}");
             }
+            let _ = done.send(());
         });
     }
 
@@ -1268,27 +1276,44 @@ impl Call {
             debug!("no hold before the answer: no early offer/answer or no UPDATE");
             return;
         }
-        let offer = self.offer(if on {
-            Direction::SendOnly
-        } else {
-            Direction::SendRecv
-        });
-        let resp = self
-            .request_in_dialog(Method::Update, Some((offer.to_bytes(), sdp_type())))
-            .await;
-        match resp {
-            Some(r) if r.status.is_success() => {
-                if let Some(answer) = sdp_of(&r.headers, &r.body) {
-                    match msdp::accept_answer(&offer, &answer) {
-                        Ok(neg) => self.start_or_update_media(neg),
-                        Err(e) => warn!("hold answer unusable: {e}"),
+        if let Some(done) = self.prack_done.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(32), done).await;
+        }
+        for _attempt in 0..3 {
+            let offer = self.offer(if on {
+                Direction::SendOnly
+            } else {
+                Direction::SendRecv
+            });
+            let resp = self
+                .request_in_dialog(Method::Update, Some((offer.to_bytes(), sdp_type())))
+                .await;
+            match resp {
+                Some(r) if r.status.is_success() => {
+                    if let Some(answer) = sdp_of(&r.headers, &r.body) {
+                        match msdp::accept_answer(&offer, &answer) {
+                            Ok(neg) => self.start_or_update_media(neg),
+                            Err(e) => warn!("hold answer unusable: {e}"),
+                        }
                     }
+                    self.info.held_by_us = on;
+                    self.publish_state();
+                    return;
                 }
-                self.info.held_by_us = on;
-                self.publish_state();
+                Some(r) if r.status.as_u16() == 491 => {
+                    let wait = self.glare_backoff();
+                    debug!(?wait, "early UPDATE glare (491); retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Some(r) => {
+                    warn!(status = r.status.as_u16(), "early UPDATE refused");
+                    return;
+                }
+                None => {
+                    warn!("early UPDATE failed");
+                    return;
+                }
             }
-            Some(r) => warn!(status = r.status.as_u16(), "early UPDATE refused"),
-            None => warn!("early UPDATE failed"),
         }
     }
 
@@ -1975,16 +2000,9 @@ impl Call {
                     return;
                 }
                 Ok(resp) if resp.status.as_u16() == 491 => {
-                    // §14.1: the Call-ID owner waits 2.1-4 s, the other 0-2 s.
-                    let r = (self.rng >> 11) % 1000;
-                    let wait = if self.call_id_owner {
-                        2100 + r * 19 / 10
-                    } else {
-                        r * 2
-                    };
-                    debug!(wait_ms = wait, "re-INVITE glare (491); retrying");
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
-                    let _ = token(&mut self.rng);
+                    let wait = self.glare_backoff();
+                    debug!(?wait, "re-INVITE glare (491); retrying");
+                    tokio::time::sleep(wait).await;
                 }
                 Ok(resp) => {
                     warn!(status = resp.status.as_u16(), "re-INVITE refused");
@@ -1996,6 +2014,18 @@ impl Call {
                 }
             }
         }
+    }
+
+    /// RFC 3261 §14.1 (and RFC 3311 §5.1 for UPDATE): after a 491 the
+    /// Call-ID owner waits 2.1-4 s, the other side 0-2 s, at random.
+    fn glare_backoff(&mut self) -> Duration {
+        let r = (self.rng >> 11) % 1000;
+        let _ = token(&mut self.rng);
+        Duration::from_millis(if self.call_id_owner {
+            2100 + r * 19 / 10
+        } else {
+            r * 2
+        })
     }
 
     fn update_hold_state(&mut self) {
