@@ -259,10 +259,13 @@ impl CallAudio {
         }
         if let Some(s) = session {
             if self.legs.is_empty() {
+                s.set_input_band(self.processor.output_band_hz());
                 s.push_capture(&self.capture);
             } else {
                 self.mixer
                     .mix_minus(&self.capture, &self.remote, &mut self.mix);
+                // The other parties' audio in the mix may be full band.
+                s.set_input_band(crate::session::FULL_BAND_HZ);
                 s.push_capture(&self.mix);
             }
         }
@@ -294,6 +297,7 @@ impl CallAudio {
                 s.pull_playout(now, &mut self.remote);
                 host.send(&self.remote);
                 host.receive();
+                s.set_input_band(crate::session::FULL_BAND_HZ);
                 s.push_capture(host.frame());
             }
             None => {

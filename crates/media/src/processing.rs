@@ -137,6 +137,16 @@ impl AudioProcessor {
         self.config
     }
 
+    /// The highest frequency the processed microphone audio carries
+    /// (Hz): the DSP's band while any stage runs, else the full band.
+    pub fn output_band_hz(&self) -> u32 {
+        if self.config.any() {
+            PROCESSING_RATE / 2
+        } else {
+            crate::session::FULL_BAND_HZ
+        }
+    }
+
     /// Switches stages on or off.
     pub fn set_config(&mut self, config: ProcessingConfig) -> Result<(), ProcessingError> {
         let h = *self.pipe.handles();

@@ -4,6 +4,10 @@
 
 const TAPS_PER_PHASE: usize = 16;
 
+/// Partial sums in a dot product (a multiple of the taps keeps the tail
+/// empty: every window is `TAPS_PER_PHASE` or a multiple of it).
+const LANES: usize = 8;
+
 /// Resamples by an integer factor, up or down.
 ///
 /// The history is a ring stored twice over (`hist[pos..pos + len]` is
@@ -90,8 +94,24 @@ impl Resampler {
 
     fn dot(&self, taps: &[f32]) -> i16 {
         let window = &self.hist[self.pos..self.pos + self.len];
-        let acc: f32 = window.iter().zip(taps).map(|(h, t)| h * t).sum();
-        acc.clamp(-32768.0, 32767.0) as i16
+        // LANES partial sums: one running sum is a chain of dependent
+        // float adds the compiler may not reorder, so it neither
+        // vectorises nor pipelines (5 % of a call's CPU with processing
+        // on); independent lanes become SIMD multiply-adds.
+        let mut acc = [0f32; LANES];
+        let (w_chunks, t_chunks) = (window.chunks_exact(LANES), taps.chunks_exact(LANES));
+        let tail: f32 = w_chunks
+            .remainder()
+            .iter()
+            .zip(t_chunks.remainder())
+            .map(|(h, t)| h * t)
+            .sum();
+        for (w, t) in w_chunks.zip(t_chunks) {
+            for ((a, x), y) in acc.iter_mut().zip(w).zip(t) {
+                *a += x * y;
+            }
+        }
+        (acc.iter().sum::<f32>() + tail).clamp(-32768.0, 32767.0) as i16
     }
 
     /// Appends the resampled `input` to `out`.

@@ -36,6 +36,9 @@ use crate::sdp::{CodecKind, Direction, Negotiated, SrtpKeys, SrtpSuite};
 
 /// Capture and playout sample rate, Hz (mono).
 pub const SESSION_RATE: u32 = 48_000;
+
+/// The top of the band a full-rate capture can carry (Nyquist of 48 kHz).
+pub const FULL_BAND_HZ: u32 = SESSION_RATE / 2;
 /// RTCP report interval (RFC 3550 §6.2 minimum; audio-only, two members).
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -492,6 +495,8 @@ pub struct AudioSession {
     noise_seed: u32,
     scratch: Vec<i16>,
     payload: Vec<u8>,
+    /// Top of the captured audio's band, Hz (see `set_input_band`).
+    input_band: u32,
 }
 
 impl AudioSession {
@@ -548,7 +553,18 @@ impl AudioSession {
             noise_seed: 0x1234_5678,
             scratch: Vec::new(),
             payload: Vec::new(),
+            input_band: FULL_BAND_HZ,
         })
+    }
+
+    /// The highest frequency the captured audio carries (Hz): the
+    /// processing chain's band or the full 24 kHz. Passed to the
+    /// encoder, now and after a codec change.
+    pub fn set_input_band(&mut self, top_hz: u32) {
+        if top_hz != self.input_band {
+            self.input_band = top_hz;
+            self.codec.set_input_band(top_hz);
+        }
     }
 
     /// Turns sending audio twice on a lossy path on or off (on by
@@ -586,6 +602,7 @@ impl AudioSession {
     pub fn update(&mut self, neg: &Negotiated) -> Result<(), SessionError> {
         if neg.codec.kind != self.neg.codec.kind {
             self.codec = new_codec(&neg.codec, false)?;
+            self.codec.set_input_band(self.input_band);
             let rate = self.codec.sample_rate();
             self.down = Resampler::new(SESSION_RATE, rate);
             self.up = Resampler::new(rate, SESSION_RATE);

@@ -789,3 +789,64 @@ fn srtp_matches_the_known_answer_vectors() {
         );
     }
 }
+
+/// Opus bandwidth of the last audio packet after `frames` frames of
+/// white noise (energy up to 24 kHz: left alone, the encoder codes the
+/// band above 8 kHz too).
+fn opus_band_after(a: &mut AudioSession, frames: usize, seed: &mut u32) -> opus::Bandwidth {
+    let now = Instant::now();
+    let mut last = None;
+    for _ in 0..frames {
+        let frame: Vec<i16> = (0..960)
+            .map(|_| {
+                *seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                ((*seed >> 16) as i16) / 4
+            })
+            .collect();
+        a.push_capture(&frame);
+        while let Some((p, _)) = a.poll_transmit(now) {
+            let pkt = rtc_rtp::packet::Packet::unmarshal(&mut p.as_slice()).unwrap();
+            if pkt.header.payload_type != 200 && !pkt.payload.is_empty() {
+                last = Some(pkt.payload.to_vec());
+            }
+        }
+    }
+    opus::packet::get_bandwidth(&last.expect("audio packets")).unwrap()
+}
+
+#[test]
+fn opus_codes_only_the_band_the_capture_carries() {
+    let (mut na, _) = negotiate(vec![CodecKind::Opus], false);
+    let mut a = AudioSession::new(&na, Instant::now()).unwrap();
+    a.set_redundancy(false);
+    let mut seed = 11;
+    let full = opus_band_after(&mut a, 25, &mut seed);
+    assert!(
+        matches!(
+            full,
+            opus::Bandwidth::Superwideband | opus::Bandwidth::Fullband
+        ),
+        "full-band capture coded as {full:?}"
+    );
+    // Processed audio (16 kHz chain): SILK wideband only.
+    a.set_input_band(8_000);
+    assert_eq!(
+        opus_band_after(&mut a, 25, &mut seed),
+        opus::Bandwidth::Wideband
+    );
+    // A codec change and back keeps the cap for the new encoder.
+    let opus_pt = na.codec.payload_type;
+    na.codec.kind = CodecKind::Pcmu;
+    na.codec.payload_type = 0;
+    a.update(&na).unwrap();
+    na.codec.kind = CodecKind::Opus;
+    na.codec.payload_type = opus_pt;
+    a.update(&na).unwrap();
+    assert_eq!(
+        opus_band_after(&mut a, 25, &mut seed),
+        opus::Bandwidth::Wideband
+    );
+    a.set_input_band(FULL_BAND_HZ);
+    let back = opus_band_after(&mut a, 25, &mut seed);
+    assert_ne!(back, opus::Bandwidth::Wideband, "full band again");
+}
