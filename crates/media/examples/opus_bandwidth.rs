@@ -9,7 +9,8 @@
 //! - `fb`: a 48 kHz encoder left to pick its bandwidth (hybrid SILK+CELT);
 //! - `wb`: the same encoder with its bandwidth capped at wideband;
 //! - `wb16`: an encoder fed the 16 kHz signal directly (no 16->48 kHz
-//!   step before it, no 48->16 kHz inside it).
+//!   step before it, no 48->16 kHz inside it);
+//! - `wb-cN`: wideband at encoder complexity N (10 elsewhere).
 //!
 //! ```sh
 //! cargo run --release -p media --example opus_bandwidth -- ref-48k.wav /tmp/ob
@@ -33,14 +34,14 @@ fn cpu_seconds() -> f64 {
     }
 }
 
-fn encoder(rate: u32, cap_wb: bool) -> opus::Encoder {
+fn encoder(rate: u32, cap_wb: bool, complexity: i32) -> opus::Encoder {
     let mut enc =
         opus::Encoder::new(rate, opus::Channels::Mono, opus::Application::Voip).expect("encoder");
     enc.set_inband_fec(true).expect("fec");
     enc.set_packet_loss_perc(0).expect("loss");
     enc.set_bitrate(opus::Bitrate::Bits(32_000))
         .expect("bitrate");
-    enc.set_complexity(10).expect("complexity");
+    enc.set_complexity(complexity).expect("complexity");
     if cap_wb {
         enc.set_max_bandwidth(opus::Bandwidth::Wideband)
             .expect("bandwidth");
@@ -85,14 +86,20 @@ fn main() {
     let seconds = pcm.len() as f64 / 48_000.0;
     let passes = (60.0 / seconds).ceil().max(1.0) as usize;
     println!("mode   encode s/min  decode s/min  bandwidth  file");
-    for (name, rate, cap) in [
-        ("fb", 48_000u32, false),
-        ("wb", 48_000, true),
-        ("wb16", 16_000, false),
-    ] {
+    let modes = [
+        ("fb", 48_000u32, false, 10),
+        ("wb", 48_000, true, 10),
+        ("wb16", 16_000, false, 10),
+        ("wb-c9", 48_000, true, 9),
+        ("wb-c8", 48_000, true, 8),
+        ("wb-c7", 48_000, true, 7),
+        ("wb-c6", 48_000, true, 6),
+        ("wb-c5", 48_000, true, 5),
+    ];
+    for (name, rate, cap, complexity) in modes {
         let input = if rate == 16_000 { &pcm16 } else { &pcm };
         let frame_len = rate as usize / 50;
-        let mut enc = encoder(rate, cap);
+        let mut enc = encoder(rate, cap, complexity);
         let mut packets = Vec::new();
         let mut buf = vec![0u8; 1500];
         let t0 = cpu_seconds();
