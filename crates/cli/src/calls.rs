@@ -129,7 +129,10 @@ pub(crate) async fn call(
         match &ev {
             Event::CallState { call } if call.id == id => {
                 out.engine_event(&ev);
-                if call.state == CallState::Connected && hangup_at.is_none() {
+                // Answered: connected, or on hold from the start (the
+                // callee held the early media).
+                let answered = matches!(call.state, CallState::Connected | CallState::OnHold);
+                if answered && hangup_at.is_none() {
                     hangup_at = Some(tokio::time::Instant::now() + Duration::from_secs(duration));
                     if let Some(path) = record_call.take() {
                         // A recording that cannot start is reported; the

@@ -917,3 +917,39 @@ fn the_caller_holds_early_media_by_update_and_too_early_an_update_gets_500() {
         run.trace("msg")
     );
 }
+
+#[test]
+fn a_new_offer_in_a_later_reliable_183_is_answered_in_the_prack() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let uas = Sipp::scenario("uas_183_reoffer")
+        .port(sipp_port)
+        .args(["-mp", &free_port(4).to_string()])
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    let call = cli(
+        dir.path(),
+        &[
+            "call",
+            &format!("sip:bob@127.0.0.1:{sipp_port}"),
+            "--duration",
+            "1",
+        ],
+        None,
+    );
+    let run = uas.wait().expect("sipp");
+    let stdout = String::from_utf8_lossy(&call.stdout);
+    assert!(
+        call.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    assert!(
+        run.passed(),
+        "SIPp wanted the answer in the PRACK: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+    // Held by the callee before the answer, and so answered on hold.
+    assert!(stdout.contains("\"on_hold\""), "{stdout}");
+}

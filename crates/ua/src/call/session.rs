@@ -227,6 +227,9 @@ struct Call {
     /// request in the dialog waits for it, else its higher CSeq could
     /// overtake the PRACK's.
     prack_done: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// As caller: the `o=` (session id, version) of the peer's early SDP we
+    /// hold; a reliable 1xx with another one carries a new offer.
+    peer_early_sdp: Option<(String, u64)>,
     rng: u64,
 }
 
@@ -430,6 +433,7 @@ impl Call {
             early_oa_done: false,
             peer_allows_update: false,
             prack_done: None,
+            peer_early_sdp: None,
             rng: seed,
         }
     }
@@ -846,8 +850,29 @@ impl Call {
             return; // a retransmission: already PRACKed
         }
         self.last_rseq = Some(rseq);
-        if self.negotiated.is_some() && sdp_of(&p.headers, &p.body).is_some() {
+        let sdp = sdp_of(&p.headers, &p.body);
+        let was_done = self.early_oa_done;
+        if self.negotiated.is_some() && sdp.is_some() {
             self.early_oa_done = true;
+        }
+        // RFC 3262 §5: SDP of a later reliable 1xx that is not the answer
+        // we have is a new offer; the PRACK carries our answer.
+        let mut answer = None;
+        if let (true, Some(offer)) = (was_done, sdp) {
+            let version = (
+                offer.origin.session_id.clone(),
+                offer.origin.session_version,
+            );
+            if self.peer_early_sdp.as_ref() != Some(&version) {
+                match self.answer_offer(&offer) {
+                    Ok(a) => {
+                        self.peer_early_sdp = Some(version);
+                        answer = Some(a);
+                        self.publish_state();
+                    }
+                    Err(e) => debug!("offer in a reliable 1xx refused: {e}"),
+                }
+            }
         }
         let cseq = invite.headers.cseq().ok().flatten().map_or(1, |c| c.seq);
         if let Ok(d) = Dialog::from_uac_response(invite, p) {
@@ -872,6 +897,9 @@ impl Call {
             return;
         };
         let _ = req.headers.push("RAck", &rack);
+        if let Some(a) = answer {
+            req.set_body(a.to_bytes(), Some(sdp_type()));
+        }
         // Not awaited: the PRACK's 200 must not hold up the INVITE's answer.
         let ep = self.env.endpoint.clone();
         let hop = self.hop.clone();
@@ -922,6 +950,10 @@ impl Call {
             Some(answer) if self.negotiated.is_none() => {
                 match msdp::accept_answer(offer, &answer) {
                     Ok(neg) => {
+                        self.peer_early_sdp = Some((
+                            answer.origin.session_id.clone(),
+                            answer.origin.session_version,
+                        ));
                         self.start_or_update_media(neg);
                         self.set_state(CallState::EarlyMedia);
                     }
