@@ -651,8 +651,9 @@ impl Driver {
     /// connect or a stuck peer must never stall the loop. Failures known
     /// at once fail the transaction here; later ones arrive as
     /// [`TransportEvent::Closed`].
-    fn transmit(&mut self, t: Transmit) {
+    fn transmit(&mut self, mut t: Transmit) {
         let proto = Proto::from_via(&t.transport);
+        with_content_length(&mut t.message);
         self.trace(TraceDirection::Sent, proto, t.dest, &t.message);
         let bytes = t.message.to_bytes();
         let branch = match &t.message {
@@ -853,6 +854,18 @@ impl Driver {
         if self.events.try_send(ev).is_err() {
             warn!("endpoint event queue full or closed; dropping an event");
         }
+    }
+}
+
+/// Every message we send says how long its body is. RFC 3261 §20.14
+/// lets UDP leave Content-Length out, but peers that frame by it (SIPp,
+/// some SBCs) then cannot read an empty body, and a stream needs it
+/// anyway; usages that build messages by hand may forget it.
+fn with_content_length(m: &mut Message) {
+    if !m.headers().contains("Content-Length") {
+        let len = u32::try_from(m.body().len()).unwrap_or(u32::MAX);
+        m.headers_mut()
+            .push_typed(&sip_message::headers::ContentLength(len));
     }
 }
 

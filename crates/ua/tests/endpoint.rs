@@ -377,3 +377,58 @@ async fn next_event(events: &mut Receiver<EndpointEvent>) -> EndpointEvent {
         .expect("event in time")
         .expect("endpoint running")
 }
+
+#[tokio::test]
+async fn every_message_sent_says_its_body_length() {
+    // A peer on a raw socket sees exactly what goes on the wire.
+    let (ep, mut events) = Endpoint::start(config(500)).await.unwrap();
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = peer.local_addr().unwrap();
+    // A request built without Content-Length.
+    let mut req = options("no-cl@test");
+    req.headers.remove("Content-Length");
+    let target = Target {
+        addr: me,
+        proto: Proto::Udp,
+    };
+    let ep2 = ep.clone();
+    let pending = tokio::spawn(async move { ep2.request(req, vec![target]).await });
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), peer.recv_from(&mut buf))
+        .await
+        .expect("the OPTIONS arrives")
+        .unwrap();
+    let sent = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(sent.starts_with("OPTIONS "), "{sent}");
+    assert!(sent.contains("\r\nContent-Length: 0\r\n"), "{sent}");
+    pending.abort();
+    // A response built from a request that had none.
+    let request = format!(
+        "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKnocl\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>\r\n\
+         Call-ID: no-cl-2@test\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    );
+    peer.send_to(request.as_bytes(), ep.local_addr(Proto::Udp).unwrap())
+        .await
+        .unwrap();
+    let (id, request) = loop {
+        match next_event(&mut events).await {
+            EndpointEvent::Request { id, request, .. } => break (id, request),
+            _ => continue,
+        }
+    };
+    let mut ok = Response::for_request(&request, StatusCode::new(200).unwrap());
+    ok.headers.remove("Content-Length");
+    ep.respond(id, ok).await.unwrap();
+    let answer = loop {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), peer.recv_from(&mut buf))
+            .await
+            .expect("the 200 arrives")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.starts_with("SIP/2.0 200") {
+            break text;
+        }
+    };
+    assert!(answer.contains("\r\nContent-Length: 0\r\n"), "{answer}");
+}
