@@ -416,11 +416,37 @@ pub(crate) fn fast_hostport(s: &str, ws_ends: bool) -> Option<(HostRef<'_>, Opti
         Some(_) => return None,
     }
     let host = if numeric {
-        HostRef::Ipv4(Ipv4Addr::from_str(host).ok()?)
+        HostRef::Ipv4(plain_ipv4(host).or_else(|| Ipv4Addr::from_str(host).ok())?)
     } else {
         HostRef::Domain(host)
     };
     Some((host, port, i))
+}
+
+/// The plain dotted quad `d.d.d.d` (1-3 digits per part, no leading zero,
+/// each at most 255) in one pass; `None` for anything else, which the caller
+/// hands to the standard parser (this only accepts what that one accepts).
+pub(crate) fn plain_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.as_bytes().split(|&b| b == b'.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p.first() == Some(&b'0')) {
+            return None;
+        }
+        let mut v: u16 = 0;
+        for &d in p {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u16::from(d - b'0');
+        }
+        *o = u8::try_from(v).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Ipv4Addr::from(octets))
 }
 
 /// Splits `host[:port]` (with IPv6 references) and parses both.
@@ -1135,6 +1161,34 @@ impl fmt::Display for TelUri {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_ipv4_agrees_with_std() {
+        for s in [
+            "192.0.2.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            "",
+            "1.2.3.4 ",
+            "a.b.c.d",
+            "10.0.0.00",
+            "1000.1.1.1",
+            "10.0.0.0.",
+            ".1.2.3",
+        ] {
+            let std = s.parse::<std::net::Ipv4Addr>().ok();
+            if let Some(fast) = super::plain_ipv4(s) {
+                assert_eq!(Some(fast), std, "{s}");
+            }
+        }
+        assert!(super::plain_ipv4("192.0.2.1").is_some());
+        assert!(super::plain_ipv4("01.2.3.4").is_none());
+    }
+
     use super::*;
 
     fn sip(s: &str) -> SipUri {

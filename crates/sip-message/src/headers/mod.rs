@@ -276,7 +276,17 @@ macro_rules! header_names {
                 // picked by length and first letter and confirmed by one
                 // comparison.
                 let first = bytes.first().map_or(0, u8::to_ascii_lowercase);
-                let is = |lit: &str| bytes.eq_ignore_ascii_case(lit.as_bytes());
+                // `lit` is lower case and as long as `bytes` (the match arm
+                // checked the length): OR-ing 0x20 into the input at the
+                // literal's letters folds exactly 'A'-'Z' onto 'a'-'z' there,
+                // and other positions ('-') must match as they are. No early
+                // exit, so the compiler unrolls it for the short literals.
+                let is = |lit: &str| {
+                    bytes.len() == lit.len()
+                        && bytes.iter().zip(lit.bytes()).fold(0u8, |acc, (&b, l)| {
+                            acc | ((b | (u8::from(l.is_ascii_lowercase()) << 5)) ^ l)
+                        }) == 0
+                };
                 // Each arm compares against a literal, which the compiler
                 // turns into a few word compares.
                 let fast = match (bytes.len(), first) {
@@ -776,7 +786,21 @@ impl Headers {
     /// [`crate::parse`]); returns the failing line index and error.
     pub(crate) fn validate_core(&self) -> Result<(), (usize, HeaderError)> {
         for (i, e) in self.entries.iter().enumerate() {
-            let v = self.field(e).value;
+            // Most lines are not core headers: decide on the kind before
+            // slicing the value out of the buffer.
+            if !matches!(
+                e.kind,
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
+                    | HeaderName::MaxForwards
+                    | HeaderName::Contact
+            ) {
+                continue;
+            }
+            let v = self.buf.get(e.value.0..e.value.1).unwrap_or("");
             let res = match e.kind {
                 HeaderName::Via => check_value::<Via>(v),
                 HeaderName::From => check_value::<From>(v),
@@ -911,6 +935,24 @@ impl Headers {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn from_bytes_folds_only_letters() {
+        for (name, kind) in [
+            ("Call-ID", HeaderName::CallId),
+            ("cALL-id", HeaderName::CallId),
+            ("CONTENT-LENGTH", HeaderName::ContentLength),
+            ("max-Forwards", HeaderName::MaxForwards),
+            ("V", HeaderName::Via),
+        ] {
+            assert_eq!(HeaderName::from_bytes(name.as_bytes()), kind, "{name}");
+        }
+        // Only letters fold: '-' | 0x20 is itself, but CR | 0x20 is '-'.
+        assert_eq!(HeaderName::from_bytes(b"Call\rID"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"Call\x0dID"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"Call@ID"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"CSe\x11"), HeaderName::Other);
+    }
+
     use super::*;
 
     #[test]

@@ -185,7 +185,10 @@ fn check_param(name: &str, v: Option<&str>) -> Option<&'static str> {
     let ok = if is("branch") {
         v.is_some()
     } else if is("received") {
-        v.is_some_and(|v| v.trim_matches(['[', ']']).parse::<IpAddr>().is_ok())
+        v.is_some_and(|v| {
+            crate::uri::plain_ipv4(v).is_some()
+                || v.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
+        })
     } else if is("rport") {
         v.is_none_or(|v| parse_u64(v, 65535).is_some())
     } else if is("ttl") {
