@@ -56,6 +56,11 @@ pub(crate) struct DesktopSettings {
     pub(crate) notifications: bool,
     pub(crate) language: Lang,
     pub(crate) shortcuts: Bindings,
+    /// Do not disturb (the tray's switch), kept across restarts: someone
+    /// who turned calls away does not want them ringing after a reboot.
+    pub(crate) do_not_disturb: bool,
+    /// The SIP trace screen's recording switch (on unless turned off).
+    pub(crate) sip_trace: bool,
 }
 
 impl Default for DesktopSettings {
@@ -65,6 +70,8 @@ impl Default for DesktopSettings {
             notifications: true,
             language: Lang::En,
             shortcuts: Bindings::default(),
+            do_not_disturb: false,
+            sip_trace: true,
         }
     }
 }
@@ -239,6 +246,7 @@ pub(crate) fn with_plugins(
 /// window, once the engine runs.
 pub(crate) fn setup(app: &AppHandle, engine: &ua::Engine) {
     crate::tray::create(app);
+    restore_switches(app, engine);
     crate::tray::follow(app, engine);
     crate::notify::start(app, engine);
     first_show(app, std::env::args().any(|a| a == AUTOSTART_ARG));
@@ -246,6 +254,42 @@ pub(crate) fn setup(app: &AppHandle, engine: &ua::Engine) {
     // once setup returns.
     let handle = app.clone();
     tauri::async_runtime::spawn(async move { crate::shortcuts::register_saved(&handle) });
+}
+
+/// Puts back the switches saved in `desktop.json` (do not disturb, SIP
+/// trace recording), as soon as the tray exists to show them.
+fn restore_switches(app: &AppHandle, engine: &ua::Engine) {
+    let Some(desktop) = app.try_state::<Desktop>() else {
+        return;
+    };
+    let saved = desktop.get();
+    engine.set_sip_trace(saved.sip_trace);
+    if saved.do_not_disturb {
+        if let Some(tray) = app.try_state::<crate::tray::TrayState>() {
+            tray.with(|m| m.dnd = true);
+            crate::tray::refresh(app);
+        }
+        let engine = engine.clone();
+        tauri::async_runtime::spawn(async move {
+            // The app never auto-answers; only DND is restored.
+            if let Err(e) = engine.set_call_policy(true, false).await {
+                tracing::warn!("do not disturb: {e}");
+            }
+        });
+    }
+}
+
+/// Saves one of the switches [`restore_switches`] puts back; a failed
+/// save is logged (the switch still applies for this run).
+pub(crate) fn remember(app: &AppHandle, f: impl FnOnce(&mut DesktopSettings)) {
+    if let Some(desktop) = app.try_state::<Desktop>() {
+        if let Err(e) = desktop.update(|s| {
+            f(s);
+            Ok::<(), OsError>(())
+        }) {
+            tracing::warn!("desktop settings: {e}");
+        }
+    }
 }
 
 /// Keeps [`Desktop::focused`] current.
@@ -491,6 +535,28 @@ mod tests {
         assert_eq!(load(&path).unwrap(), s);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"theme\": \"dark\""), "{text}");
+    }
+
+    #[test]
+    fn switches_are_kept_and_an_older_file_has_trace_on_and_dnd_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        // A file from before the switches were saved.
+        std::fs::write(&path, r#"{"theme":"dark","notifications":true}"#).unwrap();
+        let s = load(&path).unwrap();
+        assert!(!s.do_not_disturb);
+        assert!(s.sip_trace);
+        let s = DesktopSettings {
+            do_not_disturb: true,
+            sip_trace: false,
+            ..s
+        };
+        save(&path, &s).unwrap();
+        let back = load(&path).unwrap();
+        assert!(back.do_not_disturb);
+        assert!(!back.sip_trace);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"do_not_disturb\": true"), "{text}");
     }
 
     #[test]

@@ -57,8 +57,9 @@ pub(crate) fn sip_trace_enabled(engine: State<'_, Engine>) -> bool {
 
 /// Turns recording on or off (off forgets what was recorded).
 #[tauri::command]
-pub(crate) fn sip_trace_set_enabled(engine: State<'_, Engine>, on: bool) {
+pub(crate) fn sip_trace_set_enabled(app: AppHandle, engine: State<'_, Engine>, on: bool) {
     engine.set_sip_trace(on);
+    crate::os::remember(&app, |s| s.sip_trace = on);
 }
 
 /// Saves dialog `call_id` (every dialog when `None`) as text into the

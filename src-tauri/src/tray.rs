@@ -41,7 +41,7 @@ pub(crate) struct Model {
 pub(crate) struct TrayState(Mutex<Model>);
 
 impl TrayState {
-    fn with<T>(&self, f: impl FnOnce(&mut Model) -> T) -> T {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Model) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -335,7 +335,10 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
             tauri::async_runtime::spawn(async move {
                 // The app never auto-answers; only DND changes here.
                 match engine.set_call_policy(on, false).await {
-                    Ok(()) => app.state::<TrayState>().with(|m| m.dnd = on),
+                    Ok(()) => {
+                        app.state::<TrayState>().with(|m| m.dnd = on);
+                        crate::os::remember(&app, |s| s.do_not_disturb = on);
+                    }
                     Err(e) => tracing::warn!("do not disturb: {e}"),
                 }
                 refresh(&app);

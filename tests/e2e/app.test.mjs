@@ -202,6 +202,21 @@ test("desktop settings: the theme applies at once and is there from the first pa
   await s.waitFor("saved", async () => desktopJson().theme === "system");
 });
 
+test("the SIP trace's recording switch is remembered across a restart", async () => {
+  await (await s.find("#nav-trace")).click();
+  const box = () => s.execute(`return document.querySelector('[data-testid="trace-enabled"]')?.checked ?? null;`);
+  await s.waitFor("recording on by default", async () => (await box()) === true);
+  await (await s.find('[data-testid="trace-enabled"]')).click();
+  await s.waitFor("saved off", async () => fs.existsSync(path.join(home, "config/desktop.json")) && desktopJson().sip_trace === false);
+  await s.close();
+  s = await Session.create(driver.base, { "tauri:options": { application: app } });
+  await s.find("main h1");
+  await (await s.find("#nav-trace")).click();
+  await s.waitFor("still off after the restart", async () => (await box()) === false);
+  await (await s.find('[data-testid="trace-enabled"]')).click();
+  await s.waitFor("on again and saved", async () => (await box()) === true && desktopJson().sip_trace === true);
+});
+
 test("desktop settings: start at login writes and removes the OS login item", async () => {
   // The XDG autostart entry lives in the real home; one there before the
   // test is put back after it.
