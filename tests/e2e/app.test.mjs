@@ -661,6 +661,7 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     const input = await s.find(".dial-input");
     await input.clear();
     await input.type("bob");
+    await shot("dialpad-ru");
     await (await s.find('[data-testid="call-button"]')).click();
     await s.waitFor("connected, in Russian", async () => (await s.findAll('[data-testid="call-state"]')).length > 0 && (await callState()) === "Соединено", 20_000);
     assert.equal(await (await s.find('[data-testid="call-hangup"]')).text(), "Отбой");
@@ -671,6 +672,13 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     const end = await s.find('[data-testid="call-end"]');
     await s.waitFor("ended by us, in Russian", async () => (await end.text()) === "Вы положили трубку", 10_000);
     await closeEndedCalls();
+
+    // The SIP trace in Russian: its heading, and the call's ladder.
+    await (await s.find("#nav-trace")).click();
+    await s.waitFor("SIP trace in Russian", async () => (await heading()) === "SIP-трассировка");
+    await (await s.find('[data-testid="trace-dialog"][data-method="INVITE"]')).click();
+    await s.find('[data-testid="trace-ladder"]');
+    await shot("sip-trace-ru");
 
     await pick("en");
     await s.waitFor("Settings in English", async () => (await heading()) === "Settings");
