@@ -9,6 +9,9 @@
 //! cargo run --release -p media --example aec_settings
 //! ```
 
+mod common;
+use common::cpu_seconds;
+
 use aec3::api::config::EchoCanceller3Config;
 use aec3::nodes::audio::AudioFormat;
 use aec3::pipelines::linear;
@@ -19,20 +22,6 @@ const SECONDS: usize = 20;
 
 /// A named change to AEC3's defaults.
 type Setting = (&'static str, fn(&mut EchoCanceller3Config));
-
-/// This process's CPU seconds so far (utime + stime), Linux only.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    match (f.get(10), f.get(11)) {
-        (Some(u), Some(s)) => (u + s) / 100.0,
-        _ => 0.0,
-    }
-}
 
 /// Deterministic noise in [-1, 1).
 struct Noise(u64);

@@ -16,23 +16,12 @@
 //! cargo run --release -p media --example opus_bandwidth -- ref-48k.wav /tmp/ob
 //! ```
 
+mod common;
+use common::cpu_seconds;
+
 use std::path::PathBuf;
 
 use media::processing::{AudioProcessor, ProcessingConfig};
-
-/// This process's CPU seconds so far (utime + stime), Linux only.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    match (f.get(10), f.get(11)) {
-        (Some(u), Some(s)) => (u + s) / 100.0,
-        _ => 0.0,
-    }
-}
 
 fn encoder(rate: u32, cap_wb: bool, complexity: i32) -> opus::Encoder {
     let mut enc =

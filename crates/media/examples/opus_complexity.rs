@@ -9,21 +9,10 @@
 //! CPU time is this thread's own (`CLOCK_THREAD_CPUTIME_ID` via /proc is
 //! not needed: the loop is the only work), taken from /proc/self/stat.
 
-use std::path::PathBuf;
+mod common;
+use common::cpu_seconds;
 
-/// This process's CPU seconds so far (utime + stime), Linux only.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    match (f.get(10), f.get(11)) {
-        (Some(u), Some(s)) => (u + s) / 100.0,
-        _ => 0.0,
-    }
-}
+use std::path::PathBuf;
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -8,30 +8,15 @@
 //! CPU time is the process's utime+stime from /proc (Linux), so other load
 //! on the machine does not inflate it.
 
+mod common;
+use common::cpu_seconds;
+
 use aec3::nodes::audio::AudioFormat;
 use aec3::pipelines::linear;
 use media::processing::{AudioProcessor, ProcessingConfig};
 
 /// Seconds of audio processed per measurement.
 const SECONDS: usize = 60;
-
-/// This process's CPU seconds so far (utime + stime), Linux only.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the ")" that ends the command name; utime and stime are
-    // fields 14 and 15 of the whole line.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // In `rest`, field 3 is index 0 after the state letter is skipped by
-    // the parse filter; utime/stime are then indices 10 and 11.
-    match (f.get(10), f.get(11)) {
-        (Some(u), Some(s)) => (u + s) / 100.0,
-        _ => 0.0,
-    }
-}
 
 /// A speech-like near-end and a different far-end, 10 ms at `rate`.
 fn signal(rate: usize, block: usize, i: usize, out: &mut [f32], far: bool) {
