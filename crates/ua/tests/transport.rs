@@ -145,6 +145,24 @@ async fn streams_answer_pings_and_close_on_oversized_input() {
         .unwrap();
     assert_eq!(&pong, b"\r\n", "RFC 5626 pong");
 
+    // A ping split across two segments is still one ping: one pong.
+    s.write_all(b"\r\n").await.unwrap();
+    s.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(b"\r\n").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&pong, b"\r\n", "pong to the split ping");
+    let mut more = [0u8; 2];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), s.read_exact(&mut more))
+            .await
+            .is_err(),
+        "one pong, not one per half: {more:?}"
+    );
+
     // A header section that never ends: refused, connection closed.
     s.write_all(b"OPTIONS sip:x SIP/2.0\r\n").await.unwrap();
     let line = format!("X-Junk: {}\r\n", "j".repeat(100));

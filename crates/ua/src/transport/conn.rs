@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sip_message::framer::{Frame, StreamFramer};
+use sip_message::framer::{Frame, KeepAliveRole, StreamFramer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::debug;
@@ -356,7 +356,7 @@ pub(crate) fn connect(
             _ = shutdown.changed() => Err((FailKind::Connect, "shutting down".to_owned())),
         };
         match opened {
-            Ok(stream) => run(task_inner, stream, task_handle, ch).await,
+            Ok(stream) => run(task_inner, stream, task_handle, ch, KeepAliveRole::Client).await,
             Err((kind, reason)) => {
                 debug!(%peer, ?proto, %reason, "connect failed");
                 task_inner.conns.remove(task_handle.id);
@@ -414,7 +414,14 @@ pub(crate) fn accepted(
 ) -> Result<ConnHandle, Refused> {
     let (handle, ch) = new_handle(peer, proto, Readiness::Open);
     inner.conns.insert_inbound(handle.clone())?;
-    tokio::spawn(run(inner, stream, handle.clone(), ch));
+    // Peers that connected to us are the ones that ping (RFC 5626 §4.4.1).
+    tokio::spawn(run(
+        inner,
+        stream,
+        handle.clone(),
+        ch,
+        KeepAliveRole::Server,
+    ));
     Ok(handle)
 }
 
@@ -440,14 +447,20 @@ fn fail_queued(mut ch: Channels, kind: &FailKind, reason: &str, proto: Proto, pe
 
 /// Runs an open connection: the reader here, the writer beside it; when
 /// either ends (or the transports shut down), both stop.
-async fn run(inner: Arc<Inner>, stream: Box<dyn Stream>, handle: ConnHandle, ch: Channels) {
+async fn run(
+    inner: Arc<Inner>,
+    stream: Box<dyn Stream>,
+    handle: ConnHandle,
+    ch: Channels,
+    role: KeepAliveRole,
+) {
     let Channels { rx, ready } = ch;
     let _ = ready.send(Readiness::Open);
     let (read, write) = tokio::io::split(stream);
     let mut shutdown = inner.shutdown.clone();
     let mut writer = std::pin::pin!(write_loop(write, rx, handle.proto, handle.peer));
     let reason = tokio::select! {
-        r = read_frames(&inner, read, &handle) => r,
+        r = read_frames(&inner, read, &handle, role) => r,
         r = &mut writer => r,
         _ = shutdown.changed() => "shutting down".to_owned(),
         () = handle.kill.notified() => "closed: keep-alive unanswered".to_owned(),
@@ -505,8 +518,12 @@ async fn read_frames(
     inner: &Inner,
     mut read: ReadHalf<Box<dyn Stream>>,
     handle: &ConnHandle,
+    role: KeepAliveRole,
 ) -> String {
-    let mut framer = StreamFramer::with_limits(inner.config.max_head, inner.config.max_body);
+    // Server: a ping split across reads is still one ping. Client: a
+    // lone CRLF is our pong at once (the keep-alive waits on it).
+    let mut framer =
+        StreamFramer::with_limits(inner.config.max_head, inner.config.max_body).with_role(role);
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match tokio::time::timeout(inner.config.idle_timeout, read.read(&mut buf)).await {
