@@ -1123,6 +1123,19 @@ impl Call {
         if self.hop.is_empty() {
             self.hop = vec![source];
         }
+        // RFC 3262 §3: a caller that supports 100rel gets early SDP reliably.
+        let reliable_ok = required.iter().any(|t| t == "100rel")
+            || invite.headers.get_all("Supported").any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("100rel"))
+            });
+        let offer = sdp_of(&invite.headers, &invite.body);
+        // RFC 3891 §3: an INVITE with Replaces reaches here only once the
+        // engine matched it to one of our calls; it takes that call over
+        // without alerting (no 180, no ringing in the app).
+        if auto_answer && invite.headers.contains("Replaces") {
+            return self.answer(tx, &invite, &local_tag, offer.as_ref()).await;
+        }
         let mut ringing = self.tagged(&invite, 180, &local_tag);
         // RFC 3262: the caller requires reliable provisionals; send the
         // 180 with RSeq and retransmit it until its PRACK.
@@ -1132,17 +1145,10 @@ impl Call {
             let _ = ringing.headers.push("RSeq", &rseq.to_string());
             self.prack_wait = Some(PrackWait::new(ringing.clone(), rseq, &invite, false));
         }
-        // RFC 3262 §3: a caller that supports 100rel gets early SDP reliably.
-        let reliable_ok = required.iter().any(|t| t == "100rel")
-            || invite.headers.get_all("Supported").any(|v| {
-                v.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("100rel"))
-            });
         let _ = self.env.endpoint.respond(tx, ringing).await;
         let _ = self.env.events.send(Event::IncomingCall {
             call: self.info.clone(),
         });
-        let offer = sdp_of(&invite.headers, &invite.body);
         // With a reliable 180 out, auto-answer waits for its PRACK.
         if auto_answer && self.prack_wait.is_none() {
             return self.answer(tx, &invite, &local_tag, offer.as_ref()).await;
