@@ -326,6 +326,7 @@ fn main() {
             os::os_theme_set,
             #[cfg(desktop)]
             os::os_notifications_set,
+            os::os_close_to_tray_set,
             #[cfg(desktop)]
             os::os_language_set,
             #[cfg(desktop)]

@@ -61,6 +61,9 @@ pub(crate) struct DesktopSettings {
     pub(crate) do_not_disturb: bool,
     /// The SIP trace screen's recording switch (on unless turned off).
     pub(crate) sip_trace: bool,
+    /// Closing the window hides it in the tray (calls keep coming in)
+    /// where a tray host shows the icon; quitting is in the tray menu.
+    pub(crate) close_to_tray: bool,
 }
 
 impl Default for DesktopSettings {
@@ -72,6 +75,7 @@ impl Default for DesktopSettings {
             shortcuts: Bindings::default(),
             do_not_disturb: false,
             sip_trace: true,
+            close_to_tray: true,
         }
     }
 }
@@ -292,8 +296,46 @@ pub(crate) fn remember(app: &AppHandle, f: impl FnOnce(&mut DesktopSettings)) {
     }
 }
 
-/// Keeps [`Desktop::focused`] current.
+/// What closing the main window does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnClose {
+    /// Hide it: the phone goes on in the tray.
+    Hide,
+    /// Quit (unregistering, as the tray's Quit does).
+    Quit,
+}
+
+/// Closing hides the window only when its icon can be seen and clicked
+/// again: a tray icon made, a host showing it, and the user's setting.
+/// Without a host a hidden window could not be brought back.
+pub(crate) fn on_close(
+    close_to_tray: bool,
+    tray_made: bool,
+    host_runs: impl FnOnce() -> bool,
+) -> OnClose {
+    if close_to_tray && tray_made && host_runs() {
+        OnClose::Hide
+    } else {
+        OnClose::Quit
+    }
+}
+
+/// Keeps [`Desktop::focused`] current; closing the main window hides it
+/// in the tray where [`on_close`] says so.
 pub(crate) fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
+    if let WindowEvent::CloseRequested { api, .. } = event {
+        if window.label() == "main" {
+            if let Some(desktop) = window.try_state::<Desktop>() {
+                let setting = desktop.get().close_to_tray;
+                if on_close(setting, desktop.has_tray(), tray_host_runs) == OnClose::Hide {
+                    api.prevent_close();
+                    let _ = window.hide();
+                    crate::tray::refresh(window.app_handle());
+                    return;
+                }
+            }
+        }
+    }
     if let WindowEvent::Focused(on) = event {
         if let Some(desktop) = window.try_state::<Desktop>() {
             desktop.focused.store(*on, Ordering::Relaxed);
@@ -425,6 +467,11 @@ pub(crate) struct OsSettings {
     start_at_login: Option<bool>,
     /// A tray icon exists (quick actions there).
     tray: bool,
+    /// Closing the window hides it in the tray.
+    close_to_tray: bool,
+    /// A tray host shows the icon now (else closing quits whatever the
+    /// setting says).
+    tray_host: bool,
 }
 
 #[tauri::command]
@@ -447,6 +494,8 @@ pub(crate) async fn os_settings(
         shortcuts: s.shortcuts,
         start_at_login,
         tray: desktop.has_tray(),
+        close_to_tray: s.close_to_tray,
+        tray_host: tray_host_runs(),
     })
 }
 
@@ -474,6 +523,18 @@ pub(crate) async fn os_notifications_set(desktop: State<'_, Desktop>, on: bool) 
     desktop
         .update(|s| {
             s.notifications = on;
+            Ok::<_, OsError>(())
+        })
+        .map(drop)
+        .map_err(err)
+}
+
+/// Whether closing the window hides it in the tray.
+#[tauri::command]
+pub(crate) async fn os_close_to_tray_set(desktop: State<'_, Desktop>, on: bool) -> CmdResult<()> {
+    desktop
+        .update(|s| {
+            s.close_to_tray = on;
             Ok::<_, OsError>(())
         })
         .map(drop)
@@ -535,6 +596,19 @@ mod tests {
         assert_eq!(load(&path).unwrap(), s);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"theme\": \"dark\""), "{text}");
+    }
+
+    #[test]
+    fn closing_hides_in_the_tray_only_where_the_icon_can_bring_it_back() {
+        assert_eq!(on_close(true, true, || true), OnClose::Hide);
+        // No host showing the icon (a bare X session): quit.
+        assert_eq!(on_close(true, true, || false), OnClose::Quit);
+        // No icon made at all; the host is not even asked.
+        assert_eq!(on_close(true, false, || panic!("asked")), OnClose::Quit);
+        // The user's choice.
+        assert_eq!(on_close(false, true, || panic!("asked")), OnClose::Quit);
+        // Older desktop.json files keep the default: hide.
+        assert!(DesktopSettings::default().close_to_tray);
     }
 
     #[test]

@@ -19,9 +19,12 @@ vi.mock("../src/lib/ipc", () => ({
     inactive_shortcuts: [],
     start_at_login: false,
     tray: true,
+    close_to_tray: true,
+    tray_host: true,
   })),
   setTheme: vi.fn(async () => {}),
   setNotifications: vi.fn(async () => {}),
+  setCloseToTray: vi.fn(async () => {}),
   setStartAtLogin: vi.fn(async (on: boolean) => on),
   setShortcut: vi.fn(async (action: string, accelerator: string | null) => ({
     answer: action === "answer" ? accelerator : null,
@@ -177,6 +180,41 @@ describe("desktop settings section", () => {
     await waitFor(() => expect(ipc.setNotifications).toHaveBeenCalledWith(false));
   });
 
+  it("switches close-to-tray, saved by the shell, and says when closing quits instead", async () => {
+    render(AppSettings);
+    const close = (await screen.findByRole("switch", {
+      name: "Closing the window keeps Parley running in the tray",
+    })) as HTMLInputElement;
+    expect(close.checked).toBe(true);
+    expect(screen.getByTestId("close-hint").textContent).toBe("Calls and messages still come in; Quit is in the tray menu.");
+    await fireEvent.click(close);
+    await waitFor(() => expect(ipc.setCloseToTray).toHaveBeenCalledWith(false));
+    await waitFor(() => expect(close.checked).toBe(false));
+    // The shell cannot save it: the switch goes back.
+    vi.mocked(ipc.setCloseToTray).mockRejectedValueOnce(new Error("disk full"));
+    await fireEvent.click(close);
+    await waitFor(() => expect(ipc.setCloseToTray).toHaveBeenCalledWith(true));
+    await waitFor(() => expect(close.checked).toBe(false));
+    cleanup();
+    // No tray host on this desktop: closing quits, and the hint says so.
+    vi.mocked(ipc.osSettings).mockResolvedValueOnce({
+      theme: "system",
+      notifications: true,
+      shortcuts: none(),
+      inactive_shortcuts: [],
+      start_at_login: false,
+      tray: true,
+      close_to_tray: true,
+      tray_host: false,
+    });
+    render(AppSettings);
+    await waitFor(() =>
+      expect(screen.getByTestId("close-hint").textContent).toBe(
+        "No tray is shown on this desktop now, so closing the window quits Parley.",
+      ),
+    );
+  });
+
   it("records a shortcut by keyboard, refuses bad ones with the reason, and clears", async () => {
     render(AppSettings);
     const answer = await screen.findByTestId("shortcut-answer");
@@ -232,6 +270,8 @@ describe("desktop settings section", () => {
       inactive_shortcuts: ["hangup"],
       start_at_login: false,
       tray: false,
+      close_to_tray: true,
+      tray_host: false,
     });
     render(AppSettings);
     await waitFor(() =>
@@ -266,6 +306,8 @@ describe("the window's side of the shell", () => {
       inactive_shortcuts: [],
       start_at_login: null,
       tray: false,
+      close_to_tray: true,
+      tray_host: false,
     });
     const go = vi.fn();
     const stop = await connectOs(go);

@@ -249,6 +249,10 @@ export interface OsSettings {
   start_at_login: boolean | null;
   /** A tray icon exists. */
   tray: boolean;
+  /** Closing the window hides it in the tray. */
+  close_to_tray: boolean;
+  /** A tray host shows the icon now (else closing quits). */
+  tray_host: boolean;
 }
 
 export const osSettings = (): Promise<OsSettings> => call("os_settings");
@@ -256,6 +260,8 @@ export const osSettings = (): Promise<OsSettings> => call("os_settings");
 export const setTheme = (theme: ThemeChoice): Promise<void> => call("os_theme_set", { theme });
 
 export const setNotifications = (on: boolean): Promise<void> => call("os_notifications_set", { on });
+
+export const setCloseToTray = (on: boolean): Promise<void> => call("os_close_to_tray_set", { on });
 
 /** The UI's language, for the tray menu and the notifications. */
 export const setOsLanguage = (language: Locale): Promise<void> => call("os_language_set", { language });
