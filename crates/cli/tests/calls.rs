@@ -270,6 +270,20 @@ fn cancel_while_ringing_and_reject_busy() {
         "baresip got Busy Here: {}",
         bob.log()
     );
+
+    // Bob calls and gives up while we ring: his CANCEL (through Kamailio)
+    // ends our ringing call as missed.
+    bob.command("dial", "sip:alice@127.0.0.1").expect("dial");
+    let rang = parley.wait("incoming call again", Duration::from_secs(10), |v| {
+        event(v) == "incoming_call"
+    });
+    let id = rang["call"]["id"].clone();
+    std::thread::sleep(Duration::from_millis(500));
+    bob.command("hangup", "").expect("hangup");
+    let ended = parley.wait("the caller gave up", Duration::from_secs(10), |v| {
+        event(v) == "call_ended" && v["call"]["id"] == id
+    });
+    assert_eq!(ended["end"]["outcome"], "missed", "{ended}");
 }
 
 #[test]
