@@ -181,6 +181,11 @@ struct AddArgs {
     /// Registration lifetime to ask for, in seconds (10-86400).
     #[arg(long, value_name = "SECONDS")]
     expires: Option<u32>,
+    /// Send an OPTIONS to the registrar every SECONDS while registered
+    /// (5-3600; 0 or unset: off), to notice a registrar that restarted
+    /// and lost the registration (over UDP nothing else does).
+    #[arg(long, value_name = "SECONDS")]
+    options_keepalive: Option<u32>,
     /// Read the password from the first line of stdin.
     #[arg(long)]
     password_stdin: bool,
@@ -317,15 +322,24 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
                 out.line(&serde_json::json!({ "event": "status", "version": s.version, "accounts": s.accounts }));
             } else {
                 println!("Parley {}", s.version);
-                s.accounts.iter().for_each(print_account);
+                s.accounts.iter().for_each(|a| print_account(a, None));
             }
         }
         Command::Account(AccountCommand::List) => {
             for a in engine.status().await?.accounts {
+                // Settings beyond AccountInfo (none for the local account).
+                let keepalive = match a.local {
+                    true => None,
+                    false => engine.account_input(&a.name).await?.options_keepalive_secs,
+                };
                 if out.json {
-                    out.line(&serde_json::json!({ "event": "account", "account": a }));
+                    out.line(&serde_json::json!({
+                        "event": "account",
+                        "account": a,
+                        "options_keepalive_secs": keepalive,
+                    }));
                 } else {
-                    print_account(&a);
+                    print_account(&a, keepalive);
                 }
             }
         }
@@ -349,6 +363,7 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
                         pickup_code: args.pickup_code,
                         realm: args.realm,
                         expires: args.expires,
+                        options_keepalive_secs: args.options_keepalive,
                     },
                     password,
                 )
@@ -462,7 +477,9 @@ fn read_password() -> Result<String, CliError> {
     Ok(pw.to_owned())
 }
 
-fn print_account(a: &AccountInfo) {
+/// One tab-separated line: name, URI, transport, state, and a fifth
+/// column `keepalive N s` only when the OPTIONS keep-alive is on.
+fn print_account(a: &AccountInfo, options_keepalive_secs: Option<u32>) {
     let state = match &a.registration {
         ua::RegistrationState::Local => "local (direct calls, no server)".to_owned(),
         ua::RegistrationState::Disabled => "disabled".to_owned(),
@@ -478,7 +495,10 @@ fn print_account(a: &AccountInfo) {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    println!("{}\t{}\t{}\t{}", a.name, a.uri, transport, state);
+    let keepalive = options_keepalive_secs
+        .map(|s| format!("\tkeepalive {s} s"))
+        .unwrap_or_default();
+    println!("{}\t{}\t{}\t{}{keepalive}", a.name, a.uri, transport, state);
 }
 
 struct Output {

@@ -205,3 +205,58 @@ fn an_accounts_realm_and_expiry_are_stored() {
     assert!(text.contains("realm = \"pbx.example.com\""), "{text}");
     assert!(text.contains("expires = 120"), "{text}");
 }
+
+#[test]
+fn an_accounts_options_keepalive_is_checked_stored_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ["account", "add", "work", "--uri", "sip:alice@127.0.0.1"];
+    let help = cli(dir.path(), &["account", "add", "--help"]);
+    assert!(stdout(&help).contains("--options-keepalive <SECONDS>"));
+    // Out of range (0 or 5-3600 s): refused, nothing written.
+    for bad in ["4", "3601"] {
+        let o = cli(
+            dir.path(),
+            &[&base[..], &["--options-keepalive", bad]].concat(),
+        );
+        assert!(!o.status.success(), "{bad}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("options_keepalive_secs"), "{err}");
+        assert!(!dir.path().join("config/config.toml").exists());
+    }
+    let add = cli(
+        dir.path(),
+        &[&base[..], &["--options-keepalive", "30"]].concat(),
+    );
+    assert!(add.status.success(), "{add:?}");
+    let off = cli(
+        dir.path(),
+        &[
+            "account",
+            "add",
+            "home",
+            "--uri",
+            "sip:bob@127.0.0.1",
+            "--options-keepalive",
+            "0",
+        ],
+    );
+    assert!(off.status.success(), "{off:?}");
+    let text = std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
+    assert!(text.contains("options_keepalive_secs = 30"), "{text}");
+    assert_eq!(text.matches("options_keepalive").count(), 1, "{text}");
+
+    let list = cli(dir.path(), &["account", "list"]);
+    assert_eq!(
+        stdout(&list).trim(),
+        "work\tsip:alice@127.0.0.1\tudp\tunregistered\tkeepalive 30 s\n\
+         home\tsip:bob@127.0.0.1\tudp\tunregistered"
+    );
+    let json = cli(dir.path(), &["--json", "account", "list"]);
+    let rows: Vec<serde_json::Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows[0]["account"]["name"], "work");
+    assert_eq!(rows[0]["options_keepalive_secs"], 30);
+    assert!(rows[1]["options_keepalive_secs"].is_null());
+}

@@ -83,6 +83,11 @@ fn default_expires() -> u32 {
     600
 }
 
+/// The OPTIONS keep-alive periods a user may pick, in seconds (0 or unset
+/// is off). Checked when an account is added; a hand-edited
+/// `config.toml` may hold any value (tests use 2 s).
+pub const OPTIONS_KEEPALIVE_SECS: std::ops::RangeInclusive<u32> = 5..=3600;
+
 /// Codecs Parley can use, by the names the config file takes.
 pub const CODEC_NAMES: [&str; 4] = ["opus", "g722", "pcmu", "pcma"];
 
@@ -273,6 +278,23 @@ impl AccountConfig {
         }
         Ok(())
     }
+
+    /// Checks the OPTIONS keep-alive period a user picked: 0 or unset
+    /// (off), else [`OPTIONS_KEEPALIVE_SECS`]. Part of
+    /// [`Config::add_account`]'s checks, not of [`AccountConfig::validate`],
+    /// so a config file with a shorter period still loads.
+    pub fn validate_options_keepalive(&self) -> Result<(), ConfigError> {
+        match self.options_keepalive_secs {
+            Some(s) if s != 0 && !OPTIONS_KEEPALIVE_SECS.contains(&s) => {
+                Err(ConfigError::BadField {
+                    account: self.name.clone(),
+                    field: "options_keepalive_secs",
+                    problem: "must be 0 (off) or between 5 and 3600 seconds",
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The whole config file.
@@ -338,6 +360,7 @@ impl Config {
     /// Adds a validated account with a unique name.
     pub fn add_account(&mut self, account: AccountConfig) -> Result<(), ConfigError> {
         account.validate()?;
+        account.validate_options_keepalive()?;
         if self.account(&account.name).is_some() {
             return Err(ConfigError::DuplicateAccount(account.name));
         }
@@ -475,6 +498,42 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn options_keepalive_is_off_or_5_to_3600_s_when_added() {
+        let add = |secs| {
+            let mut a = AccountConfig::new("a", "sip:a@h");
+            a.options_keepalive_secs = secs;
+            Config::default().add_account(a)
+        };
+        for ok in [None, Some(0), Some(5), Some(30), Some(3600)] {
+            assert!(add(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [1, 4, 3601, u32::MAX] {
+            assert!(
+                matches!(
+                    add(Some(bad)),
+                    Err(ConfigError::BadField {
+                        field: "options_keepalive_secs",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        // A hand-edited file keeps loading with a shorter period.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[[account]]\nname = \"a\"\nuri = \"sip:a@h\"\noptions_keepalive_secs = 2\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Config::load(&path).unwrap().accounts[0].options_keepalive_secs,
+            Some(2)
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ pub mod db;
 pub mod paths;
 pub mod secrets;
 
-pub use config::{AccountConfig, Config, ConfigError, MediaPrefs, Transport, CODEC_NAMES};
+pub use config::{
+    AccountConfig, Config, ConfigError, MediaPrefs, Transport, CODEC_NAMES, OPTIONS_KEEPALIVE_SECS,
+};
 pub use db::{Db, DbError};
 pub use paths::{Paths, PathsError};
 pub use secrets::{MemorySecrets, OsKeyring, SecretError, SecretStore};

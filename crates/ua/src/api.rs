@@ -115,6 +115,12 @@ pub struct AccountInput {
     #[serde(default)]
     #[ts(optional)]
     pub expires: Option<u32>,
+    /// Send an OPTIONS to the registrar this often while registered, in
+    /// seconds (5-3600), to notice one that restarted and forgot us (over
+    /// UDP nothing else does); 0 or unset: off.
+    #[serde(default)]
+    #[ts(optional)]
+    pub options_keepalive_secs: Option<u32>,
 }
 
 /// A snapshot of the engine for a UI that just (re)connected.

@@ -825,6 +825,8 @@ impl Task {
                 .realm
                 .map(|r| r.trim().to_owned())
                 .filter(|r| !r.is_empty()),
+            // 0 is off, like unset; the range is checked by add_account.
+            options_keepalive_secs: input.options_keepalive_secs.filter(|&s| s != 0),
             ..AccountConfig::new(input.name.trim(), input.uri.trim())
         };
         // Checked with the rest by add_account (10-86400 s).
@@ -939,6 +941,7 @@ mod tests {
             pickup_code: None,
             realm: None,
             expires: None,
+            options_keepalive_secs: None,
         }
     }
 

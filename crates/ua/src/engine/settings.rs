@@ -73,6 +73,7 @@ impl Task {
                         pickup_code: a.pickup_code.clone(),
                         realm: a.realm.clone(),
                         expires: Some(a.expires),
+                        options_keepalive_secs: a.options_keepalive_secs.filter(|&s| s != 0),
                     })
                     .ok_or(EngineError::NoSuchAccount(name));
                 let _ = reply.send(r);
@@ -207,6 +208,7 @@ mod tests {
             pickup_code: Some("*8".into()),
             realm: None,
             expires: Some(600),
+            options_keepalive_secs: None,
         };
         e.add_account(input.clone(), None).await.unwrap();
         assert_eq!(e.account_input("office").await.unwrap(), input);
@@ -270,6 +272,7 @@ mod tests {
             pickup_code: None,
             realm: Some("pbx.example.com".into()),
             expires: Some(120),
+            options_keepalive_secs: None,
         };
         e.add_account(input.clone(), None).await.unwrap();
         assert_eq!(e.account_input("office").await.unwrap(), input);
@@ -286,6 +289,70 @@ mod tests {
         assert!(text.contains("realm = \"pbx.example.com\""), "{text}");
         assert!(text.contains("expires = 120"), "{text}");
         assert!(!text.contains("\"bad\""), "{text}");
+        let again = engine(dir.path());
+        assert_eq!(again.account_input("office").await.unwrap(), input);
+    }
+
+    /// The OPTIONS keep-alive period: checked (0 is off, else 5-3600 s),
+    /// saved, read back for the editor and kept over a restart.
+    #[tokio::test]
+    async fn an_accounts_options_keepalive_is_checked_and_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let input = AccountInput {
+            name: "office".into(),
+            uri: "sip:alice@127.0.0.1".into(),
+            display_name: None,
+            auth_user: None,
+            proxy: None,
+            transport: crate::api::TransportKind::Udp,
+            register: true,
+            pickup_code: None,
+            realm: None,
+            expires: Some(600),
+            options_keepalive_secs: Some(30),
+        };
+        for bad in [1, 4, 3601] {
+            let r = e
+                .add_account(
+                    AccountInput {
+                        options_keepalive_secs: Some(bad),
+                        ..input.clone()
+                    },
+                    None,
+                )
+                .await;
+            assert!(
+                matches!(
+                    r,
+                    Err(EngineError::Config(store::ConfigError::BadField {
+                        field: "options_keepalive_secs",
+                        ..
+                    }))
+                ),
+                "{bad}: {r:?}"
+            );
+        }
+        e.add_account(input.clone(), None).await.unwrap();
+        assert_eq!(e.account_input("office").await.unwrap(), input);
+        // 0 is off: stored as unset.
+        let off = AccountInput {
+            name: "home".into(),
+            options_keepalive_secs: Some(0),
+            ..input.clone()
+        };
+        e.add_account(off, None).await.unwrap();
+        assert_eq!(
+            e.account_input("home")
+                .await
+                .unwrap()
+                .options_keepalive_secs,
+            None
+        );
+        e.shutdown().await.unwrap();
+        let text = std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
+        assert_eq!(text.matches("options_keepalive_secs").count(), 1, "{text}");
+        assert!(text.contains("options_keepalive_secs = 30"), "{text}");
         let again = engine(dir.path());
         assert_eq!(again.account_input("office").await.unwrap(), input);
     }

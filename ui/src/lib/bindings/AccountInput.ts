@@ -46,4 +46,10 @@ realm?: string,
  * Registration lifetime asked for, in seconds (10-86400; 600 when
  * unset).
  */
-expires?: number, };
+expires?: number, 
+/**
+ * Send an OPTIONS to the registrar this often while registered, in
+ * seconds (5-3600), to notice one that restarted and forgot us (over
+ * UDP nothing else does); 0 or unset: off.
+ */
+options_keepalive_secs?: number, };
