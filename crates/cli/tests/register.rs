@@ -19,6 +19,15 @@ fn cli(dir: &std::path::Path, password: Option<&str>, args: &[&str]) -> Output {
     c.output().expect("run parley-cli")
 }
 
+/// `parley-cli account add work --uri sip:<user>@127.0.0.1 <extra>`, which
+/// must succeed.
+fn add_account(dir: &std::path::Path, user: &str, extra: &[&str]) {
+    let uri = format!("sip:{user}@127.0.0.1");
+    let args = [&["account", "add", "work", "--uri", &uri][..], extra].concat();
+    let add = cli(dir, None, &args);
+    assert!(add.status.success(), "{add:?}");
+}
+
 fn events(o: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -51,20 +60,7 @@ fn registers_with_kamailio_and_unregisters_on_exit() {
     let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
     let dir = tempfile::tempdir().unwrap();
     let proxy = format!("sip:127.0.0.1:{}", kam.port);
-    let add = cli(
-        dir.path(),
-        None,
-        &[
-            "account",
-            "add",
-            "work",
-            "--uri",
-            "sip:alice@127.0.0.1",
-            "--proxy",
-            &proxy,
-        ],
-    );
-    assert!(add.status.success(), "{add:?}");
+    add_account(dir.path(), "alice", &["--proxy", &proxy]);
 
     let reg = cli(
         dir.path(),
@@ -104,21 +100,7 @@ fn a_refused_password_exits_non_zero_with_the_reason() {
     let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
     let dir = tempfile::tempdir().unwrap();
     let proxy = format!("sip:127.0.0.1:{}", kam.port);
-    assert!(cli(
-        dir.path(),
-        None,
-        &[
-            "account",
-            "add",
-            "work",
-            "--uri",
-            "sip:bob@127.0.0.1",
-            "--proxy",
-            &proxy
-        ]
-    )
-    .status
-    .success());
+    add_account(dir.path(), "bob", &["--proxy", &proxy]);
     let reg = cli(
         dir.path(),
         Some("wrong-password"),
@@ -145,20 +127,7 @@ fn a_refused_password_exits_non_zero_with_the_reason() {
 #[test]
 fn no_password_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(cli(
-        dir.path(),
-        None,
-        &[
-            "account",
-            "add",
-            "work",
-            "--uri",
-            "sip:bob@127.0.0.1",
-            "--no-register"
-        ]
-    )
-    .status
-    .success());
+    add_account(dir.path(), "bob", &["--no-register"]);
     // With no keyring entry and no PARLEY_PASSWORD the engine refuses
     // before sending anything (in CI the keyring is a real, empty one).
     let reg = cli(dir.path(), None, &["register", "work"]);
@@ -183,22 +152,11 @@ fn register_over(transport: &str) {
         kam.port
     };
     let proxy = format!("sip:127.0.0.1:{port};transport={transport}");
-    let add = cli(
+    add_account(
         dir.path(),
-        None,
-        &[
-            "account",
-            "add",
-            "work",
-            "--uri",
-            "sip:alice@127.0.0.1",
-            "--proxy",
-            &proxy,
-            "--transport",
-            transport,
-        ],
+        "alice",
+        &["--proxy", &proxy, "--transport", transport],
     );
-    assert!(add.status.success(), "{add:?}");
     let ca = kam.dir.path().join("tls/ca.pem");
     let mut args = vec!["--json", "register", "work"];
     if transport == "tls" {
@@ -233,24 +191,11 @@ fn the_accounts_realm_and_expiry_reach_the_registrar() {
     let proxy = format!("sip:127.0.0.1:{}", kam.port);
     let register = |realm: &str| {
         let dir = tempfile::tempdir().unwrap();
-        let add = cli(
+        add_account(
             dir.path(),
-            None,
-            &[
-                "account",
-                "add",
-                "work",
-                "--uri",
-                "sip:alice@127.0.0.1",
-                "--proxy",
-                &proxy,
-                "--realm",
-                realm,
-                "--expires",
-                "120",
-            ],
+            "alice",
+            &["--proxy", &proxy, "--realm", realm, "--expires", "120"],
         );
-        assert!(add.status.success(), "{add:?}");
         events(&cli(
             dir.path(),
             Some("alice123"),

@@ -4,25 +4,108 @@
 //! RFC 4028 session-timer refresh.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::Duration;
 
-use parley_interop::{free_port, Sipp};
+use parley_interop::{free_port, Sipp, SippHandle, SippRun};
+use serde_json::Value;
 
 mod common;
 use common::{call_state, cli, event, Running};
 
-fn callee(dir: &Path, port: u16) -> Running {
-    let mut r = Running::start(dir, &["--auto-answer", "--port", &port.to_string()], None);
+/// A `parley-cli run` with `args`, once it is listening.
+fn start_parley(dir: &Path, args: &[&str]) -> Running {
+    let mut r = Running::start(dir, args, None);
     r.wait("listening", Duration::from_secs(10), |v| {
         event(v) == "listening"
     });
     r
 }
 
+/// Parley on `port`, answering every call.
+fn callee(dir: &Path, port: u16) -> Running {
+    start_parley(dir, &["--auto-answer", "--port", &port.to_string()])
+}
+
+/// Parley on `port`, leaving calls ringing until told.
+fn ringing_callee(dir: &Path, port: u16) -> Running {
+    start_parley(dir, &["--port", &port.to_string()])
+}
+
+/// SIPp running `name` against Parley on `port`.
 fn scenario(name: &str, port: u16) -> Sipp {
     Sipp::scenario(name)
         .remote(format!("127.0.0.1:{port}").parse().unwrap())
         .args(["-s", "parley", "-mp", &free_port(4).to_string()])
+}
+
+/// SIPp as the UAS of `name`, listening on `port`.
+fn uas(name: &str, port: u16) -> Sipp {
+    Sipp::scenario(name)
+        .port(port)
+        .args(["-mp", &free_port(4).to_string()])
+}
+
+/// SIPp as the UAS of `name` (traces in `dir/sipp`), and Parley to call
+/// it from `dir`; with SIPp's port.
+fn parley_and_uas(dir: &Path, name: &str) -> (Running, SippHandle, u16) {
+    let sipp_port = free_port(1);
+    let uas = uas(name, sipp_port).start(&dir.join("sipp")).expect("sipp");
+    (start_parley(dir, &[]), uas, sipp_port)
+}
+
+/// Asserts that the SIPp run (`who`) passed; shows its errors and
+/// messages if not.
+fn assert_passed(run: &SippRun, who: &str) {
+    assert!(
+        run.passed(),
+        "{who}: {}\n{}",
+        run.trace("err"),
+        run.trace("msg")
+    );
+}
+
+/// `parley-cli call <target> --duration <secs>`, which must succeed.
+fn call(dir: &Path, target: &str, secs: &str) -> Output {
+    let call = cli(dir, &["call", target, "--duration", secs], None);
+    assert!(
+        call.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&call.stdout),
+        String::from_utf8_lossy(&call.stderr)
+    );
+    call
+}
+
+/// Parley calls `uri` and waits until the call is connected.
+fn dial(parley: &mut Running, uri: &str) {
+    parley.send(&format!("call {uri}"));
+    parley.wait("connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected")
+    });
+}
+
+/// SIPp calls Parley on `port` with the scenario `name` (traces in
+/// `out`); returns once Parley rings.
+fn ring(parley: &mut Running, name: &str, port: u16, out: &Path) -> SippHandle {
+    let uac = scenario(name, port).start(out).expect("sipp");
+    parley.wait("ringing", Duration::from_secs(10), |v| {
+        event(v) == "incoming_call"
+    });
+    uac
+}
+
+/// Parley hangs up; the SIPp scenario must then pass.
+fn hang_up(parley: &mut Running, sipp: SippHandle) -> SippRun {
+    parley.send("hangup");
+    let run = sipp.wait().expect("sipp");
+    assert_passed(&run, "SIPp");
+    run
+}
+
+/// Waits for the end of a call.
+fn wait_ended(parley: &mut Running, within: Duration) -> Value {
+    parley.wait("ended", within, |v| event(v) == "call_ended")
 }
 
 #[test]
@@ -34,7 +117,7 @@ fn parley_answers_with_reliable_180_then_takes_hold_update_resume_and_info_dtmf(
     let run = scenario("parley_uas_features", port)
         .run(&out)
         .expect("sipp");
-    assert!(run.passed(), "SIPp: {}", run.trace("msg"));
+    assert_passed(&run, "SIPp");
     parley.wait("held by the peer", Duration::from_secs(5), |v| {
         call_state(v, "on_hold") && v["call"]["held_by_peer"] == true
     });
@@ -43,9 +126,7 @@ fn parley_answers_with_reliable_180_then_takes_hold_update_resume_and_info_dtmf(
     });
     let d = parley.wait("dtmf", Duration::from_secs(5), |v| event(v) == "dtmf");
     assert_eq!(d["digit"], "5");
-    let ended = parley.wait("ended", Duration::from_secs(5), |v| {
-        event(v) == "call_ended"
-    });
+    let ended = wait_ended(&mut parley, Duration::from_secs(5));
     assert_eq!(ended["end"]["by_us"], false);
 }
 
@@ -54,29 +135,10 @@ fn parley_pracks_a_reliable_183_with_sdp() {
     let dir = tempfile::tempdir().unwrap();
     let sipp_port = free_port(1);
     let out: PathBuf = dir.path().join("sipp");
-    let uas = Sipp::scenario("uas_100rel")
-        .port(sipp_port)
-        .args(["-mp", &free_port(4).to_string()])
-        .start(&out)
-        .expect("sipp");
-    let call = cli(
-        dir.path(),
-        &[
-            "call",
-            &format!("sip:test@127.0.0.1:{sipp_port}"),
-            "--duration",
-            "1",
-        ],
-        None,
-    );
+    let uas = uas("uas_100rel", sipp_port).start(&out).expect("sipp");
+    let call = call(dir.path(), &format!("sip:test@127.0.0.1:{sipp_port}"), "1");
     let run = uas.wait().expect("sipp ends");
-    assert!(
-        call.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&call.stdout),
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert!(run.passed(), "SIPp wanted a PRACK: {}", run.trace("msg"));
+    assert_passed(&run, "SIPp wanted a PRACK");
     assert!(String::from_utf8_lossy(&call.stdout).contains("\"early_media\""));
 }
 
@@ -96,14 +158,12 @@ fn re_invite_glare_491_is_retried_after_the_back_off() {
     });
     assert_eq!(held["call"]["held_by_peer"], false);
     let run = sipp.wait().expect("sipp ends");
-    assert!(run.passed(), "SIPp: {}", run.trace("msg"));
+    assert_passed(&run, "SIPp");
     // Exactly two re-INVITEs reached SIPp: the refused one and the retry.
     let msgs = run.trace("msg");
     let reinvites = msgs.matches("CSeq: 2 INVITE").count() + msgs.matches("CSeq: 3 INVITE").count();
     assert!(reinvites >= 2, "{msgs}");
-    parley.wait("ended", Duration::from_secs(5), |v| {
-        event(v) == "call_ended"
-    });
+    wait_ended(&mut parley, Duration::from_secs(5));
 }
 
 #[test]
@@ -119,23 +179,12 @@ fn a_302_redirect_is_followed_to_the_new_contact() {
         .args(["-key", "target_port", &target_port.to_string()])
         .start(&out)
         .expect("sipp");
-    let call = cli(
+    call(
         dir.path(),
-        &[
-            "call",
-            &format!("sip:someone@127.0.0.1:{sipp_port}"),
-            "--duration",
-            "1",
-        ],
-        None,
+        &format!("sip:someone@127.0.0.1:{sipp_port}"),
+        "1",
     );
-    assert!(
-        call.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&call.stdout),
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert!(redirector.wait().expect("sipp").passed());
+    assert_passed(&redirector.wait().expect("sipp"), "SIPp redirector");
     target.wait("the redirected call", Duration::from_secs(5), |v| {
         event(v) == "incoming_call"
     });
@@ -151,14 +200,8 @@ fn the_uas_refreshes_a_session_timer_it_was_asked_to_refresh() {
         .timeout(Duration::from_secs(90))
         .run(&out)
         .expect("sipp");
-    assert!(
-        run.passed(),
-        "no refresh within the interval: {}",
-        run.trace("msg")
-    );
-    parley.wait("ended", Duration::from_secs(5), |v| {
-        event(v) == "call_ended"
-    });
+    assert_passed(&run, "no refresh within the interval");
+    wait_ended(&mut parley, Duration::from_secs(5));
 }
 
 #[test]
@@ -174,12 +217,7 @@ fn blind_transfer_as_transferee_calls_the_target_and_reports_by_notify() {
         .args(["-key", "target_port", &target_port.to_string()])
         .run(&out)
         .expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp");
     let incoming = target.wait("the transferred call", Duration::from_secs(5), |v| {
         event(v) == "incoming_call"
     });
@@ -202,31 +240,16 @@ fn blind_transfer_as_transferee_calls_the_target_and_reports_by_notify() {
 #[test]
 fn blind_transfer_as_transferor_refers_and_hangs_up_on_success() {
     let dir = tempfile::tempdir().unwrap();
-    let sipp_port = free_port(1);
-    let out: PathBuf = dir.path().join("sipp");
-    let transferee = Sipp::scenario("refer_transferee")
-        .port(sipp_port)
-        .args(["-mp", &free_port(4).to_string()])
-        .start(&out)
-        .expect("sipp");
-    let mut parley = Running::start(dir.path(), &[], None);
-    parley.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
-    parley.send(&format!("call sip:bob@127.0.0.1:{sipp_port}"));
-    parley.wait("connected", Duration::from_secs(10), |v| {
-        call_state(v, "connected")
-    });
+    let (mut parley, transferee, sipp_port) = parley_and_uas(dir.path(), "refer_transferee");
+    dial(&mut parley, &format!("sip:bob@127.0.0.1:{sipp_port}"));
     parley.send("transfer sip:carol@127.0.0.1");
     parley.wait("transferring", Duration::from_secs(5), |v| {
         call_state(v, "transferring")
     });
-    let ended = parley.wait("ended", Duration::from_secs(10), |v| {
-        event(v) == "call_ended"
-    });
+    let ended = wait_ended(&mut parley, Duration::from_secs(10));
     assert_eq!(ended["end"]["outcome"], "transferred");
     let run = transferee.wait().expect("sipp");
-    assert!(run.passed(), "SIPp: {}", run.trace("msg"));
+    assert_passed(&run, "SIPp");
 }
 
 #[test]
@@ -237,10 +260,7 @@ fn attended_transfer_between_three_parleys_replaces_the_consultation_call() {
     let mut b = callee(b_dir.path(), b_port);
     let mut c = callee(c_dir.path(), c_port);
     let a_dir = tempfile::tempdir().unwrap();
-    let mut a = Running::start(a_dir.path(), &[], None);
-    a.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
+    let mut a = start_parley(a_dir.path(), &[]);
     a.send(&format!("call sip:parley@127.0.0.1:{b_port}"));
     a.wait("A-B connected", Duration::from_secs(10), |v| {
         call_state(v, "connected") && v["call"]["id"] == 1
@@ -281,34 +301,14 @@ fn a_second_answering_fork_is_acked_and_released() {
     let dir = tempfile::tempdir().unwrap();
     let sipp_port = free_port(1);
     let out: PathBuf = dir.path().join("sipp");
-    let forks = Sipp::scenario("forked_answers")
-        .port(sipp_port)
-        .args(["-mp", &free_port(4).to_string()])
-        .start(&out)
-        .expect("sipp");
-    let call = cli(
+    let forks = uas("forked_answers", sipp_port).start(&out).expect("sipp");
+    call(
         dir.path(),
-        &[
-            "call",
-            &format!("sip:forked@127.0.0.1:{sipp_port}"),
-            "--duration",
-            "2",
-        ],
-        None,
+        &format!("sip:forked@127.0.0.1:{sipp_port}"),
+        "2",
     );
     let run = forks.wait().expect("sipp");
-    assert!(
-        call.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&call.stdout),
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp");
 }
 
 #[test]
@@ -316,9 +316,7 @@ fn attended_transfer_as_transferee_invites_the_target_with_replaces() {
     let dir = tempfile::tempdir().unwrap();
     let target_port = free_port(1);
     let out: PathBuf = dir.path().join("sipp");
-    let target = Sipp::scenario("replaces_target")
-        .port(target_port)
-        .args(["-mp", &free_port(4).to_string()])
+    let target = uas("replaces_target", target_port)
         .start(&dir.path().join("target"))
         .expect("sipp target");
     let port = free_port(1);
@@ -327,12 +325,7 @@ fn attended_transfer_as_transferee_invites_the_target_with_replaces() {
         .args(["-key", "target_port", &target_port.to_string()])
         .run(&out)
         .expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp transferor: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp transferor");
     parley.wait(
         "the call to the target connected",
         Duration::from_secs(5),
@@ -345,11 +338,7 @@ fn attended_transfer_as_transferee_invites_the_target_with_replaces() {
     parley.send("switch 2");
     parley.send("hangup");
     let t = target.wait().expect("sipp target ends");
-    assert!(
-        t.passed(),
-        "SIPp target (Replaces, Referred-By): {}",
-        t.trace("msg")
-    );
+    assert_passed(&t, "SIPp target (Replaces, Referred-By)");
     // NOTIFY 100 Trying came before the 200 OK one (the scenario's order).
     let msgs = run.trace("msg");
     let trying = msgs
@@ -363,20 +352,13 @@ fn attended_transfer_as_transferee_invites_the_target_with_replaces() {
 fn attended_transfer_as_transferor_refers_with_replaces_of_the_consultation() {
     let dir = tempfile::tempdir().unwrap();
     let (b_port, c_port) = (free_port(1), free_port(1));
-    let b = Sipp::scenario("attended_transferee")
-        .port(b_port)
-        .args(["-mp", &free_port(4).to_string()])
+    let b = uas("attended_transferee", b_port)
         .start(&dir.path().join("b"))
         .expect("sipp b");
-    let c = Sipp::scenario("attended_consult")
-        .port(c_port)
-        .args(["-mp", &free_port(4).to_string()])
+    let c = uas("attended_consult", c_port)
         .start(&dir.path().join("c"))
         .expect("sipp c");
-    let mut parley = Running::start(dir.path(), &[], None);
-    parley.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
+    let mut parley = start_parley(dir.path(), &[]);
     parley.send(&format!("call sip:bob@127.0.0.1:{b_port}"));
     parley.wait("call 1 connected", Duration::from_secs(10), |v| {
         call_state(v, "connected") && v["call"]["id"] == 1
@@ -396,14 +378,9 @@ fn attended_transfer_as_transferor_refers_with_replaces_of_the_consultation() {
     });
     assert_eq!(two["end"]["by_us"], false);
     let b = b.wait().expect("sipp b");
-    assert!(
-        b.passed(),
-        "SIPp transferee: {}\n{}",
-        b.trace("err"),
-        b.trace("msg")
-    );
+    assert_passed(&b, "SIPp transferee");
     let c = c.wait().expect("sipp c");
-    assert!(c.passed(), "SIPp target: {}", c.trace("msg"));
+    assert_passed(&c, "SIPp target");
     // The Replaces names the consultation call: its Call-ID, escaped.
     let c_msgs = c.trace("msg");
     let call_id = c_msgs
@@ -451,12 +428,7 @@ fn an_invite_with_replaces_takes_over_a_confirmed_call() {
         .args(["-key", "replaces", &replaces])
         .run(&dir.path().join("b"))
         .expect("sipp b");
-    assert!(
-        b.passed(),
-        "SIPp new caller: {}\n{}",
-        b.trace("err"),
-        b.trace("msg")
-    );
+    assert_passed(&b, "SIPp new caller");
     let old = parley.seen_or_wait("call 1 replaced", Duration::from_secs(5), |v| {
         event(v) == "call_ended" && v["call"]["id"] == 1
     });
@@ -465,11 +437,7 @@ fn an_invite_with_replaces_takes_over_a_confirmed_call() {
         call_state(v, "connected") && v["call"]["id"] == 2
     });
     let a = a.wait().expect("sipp a");
-    assert!(
-        a.passed(),
-        "SIPp replaced caller wanted a BYE: {}",
-        a.trace("msg")
-    );
+    assert_passed(&a, "SIPp replaced caller wanted a BYE");
 }
 
 #[test]
@@ -480,11 +448,7 @@ fn the_peer_holds_and_resumes_by_update_in_a_confirmed_dialog() {
     let run = scenario("update_hold", port)
         .run(&dir.path().join("sipp"))
         .expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp (recvonly, then sendrecv): {}",
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp (recvonly, then sendrecv)");
     parley.wait("held by UPDATE", Duration::from_secs(5), |v| {
         call_state(v, "on_hold") && v["call"]["held_by_peer"] == true
     });
@@ -496,16 +460,7 @@ fn the_peer_holds_and_resumes_by_update_in_a_confirmed_dialog() {
 #[test]
 fn parley_holds_an_early_dialog_by_update() {
     let dir = tempfile::tempdir().unwrap();
-    let sipp_port = free_port(1);
-    let uas = Sipp::scenario("uas_early_update")
-        .port(sipp_port)
-        .args(["-mp", &free_port(4).to_string()])
-        .start(&dir.path().join("sipp"))
-        .expect("sipp");
-    let mut parley = Running::start(dir.path(), &[], None);
-    parley.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
+    let (mut parley, uas, sipp_port) = parley_and_uas(dir.path(), "uas_early_update");
     parley.send(&format!("call sip:bob@127.0.0.1:{sipp_port}"));
     parley.wait("early media", Duration::from_secs(10), |v| {
         call_state(v, "early_media")
@@ -518,25 +473,9 @@ fn parley_holds_an_early_dialog_by_update() {
     parley.wait("answered on hold", Duration::from_secs(10), |v| {
         call_state(v, "on_hold") && v["call"]["held_by_us"] == true
     });
-    parley.send("hangup");
-    let run = uas.wait().expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    let run = hang_up(&mut parley, uas);
     // The first UPDATE got 491: the retry came after the owner's back-off.
-    let msgs = trace_messages(&run.trace("msg"));
-    let refused = msgs
-        .iter()
-        .position(|(_, sent, m)| *sent && m.contains("SIP/2.0 491"))
-        .expect("our 491");
-    let retry = msgs[refused..]
-        .iter()
-        .find(|(_, sent, m)| !sent && m.contains("UPDATE sip:"))
-        .expect("the retry");
-    let wait = retry.0 - msgs[refused].0;
+    let wait = retry_after_491(&run, |m| m.contains("UPDATE sip:"));
     assert!((2.1..=4.3).contains(&wait), "retry after {wait} s");
 }
 
@@ -544,16 +483,8 @@ fn parley_holds_an_early_dialog_by_update() {
 fn parley_sends_early_media_in_a_reliable_183_and_answers_an_offer_in_prack() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port(1);
-    let mut parley = Running::start(dir.path(), &["--port", &port.to_string()], None);
-    parley.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
-    let uac = scenario("uac_100rel", port)
-        .start(&dir.path().join("sipp"))
-        .expect("sipp");
-    parley.wait("ringing", Duration::from_secs(10), |v| {
-        event(v) == "incoming_call"
-    });
+    let mut parley = ringing_callee(dir.path(), port);
+    let uac = ring(&mut parley, "uac_100rel", port, &dir.path().join("sipp"));
     // Answer at once after the 183: the 200 must still wait for the PRACK.
     parley.send("progress");
     parley.send("answer");
@@ -563,12 +494,7 @@ fn parley_sends_early_media_in_a_reliable_183_and_answers_an_offer_in_prack() {
         |v| call_state(v, "on_hold") && v["call"]["held_by_peer"] == true,
     );
     let run = uac.wait().expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp");
     let msgs = run.trace("msg");
     // The 183 was sent reliably although the caller only supports 100rel.
     let p183 = msgs.find("SIP/2.0 183").expect("183");
@@ -583,35 +509,22 @@ fn options_lists_methods_bodies_extensions_and_events() {
     let run = scenario("options_parley", port)
         .run(&dir.path().join("sipp"))
         .expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp");
 }
 
 #[test]
 fn a_declined_call_gets_603() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port(1);
-    let mut parley = Running::start(dir.path(), &["--port", &port.to_string()], None);
-    parley.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
-    let uac = scenario("uac_decline", port)
-        .start(&dir.path().join("sipp"))
-        .expect("sipp");
-    parley.wait("ringing", Duration::from_secs(10), |v| {
-        event(v) == "incoming_call"
-    });
+    let mut parley = ringing_callee(dir.path(), port);
+    let uac = ring(&mut parley, "uac_decline", port, &dir.path().join("sipp"));
     parley.send("decline");
     let ended = parley.wait("declined", Duration::from_secs(5), |v| {
         event(v) == "call_ended"
     });
     assert_eq!(ended["end"]["status"], 603, "{ended}");
     let run = uac.wait().expect("sipp");
-    assert!(run.passed(), "SIPp wanted 603: {}", run.trace("msg"));
+    assert_passed(&run, "SIPp wanted 603");
 }
 
 #[test]
@@ -622,7 +535,7 @@ fn an_info_of_unknown_type_gets_415_with_accept() {
     let run = scenario("info_unknown", port)
         .run(&dir.path().join("sipp"))
         .expect("sipp");
-    assert!(run.passed(), "SIPp: {}", run.trace("msg"));
+    assert_passed(&run, "SIPp");
     let d = parley.wait("the DTMF INFO after it", Duration::from_secs(5), |v| {
         event(v) == "dtmf"
     });
@@ -639,13 +552,11 @@ fn a_session_the_peer_stops_refreshing_ends_with_bye() {
         .timeout(Duration::from_secs(100))
         .run(&dir.path().join("sipp"))
         .expect("sipp");
-    assert!(run.passed(), "SIPp wanted a BYE: {}", run.trace("msg"));
+    assert_passed(&run, "SIPp wanted a BYE");
     // RFC 4028 §10: BYE at 90 - min(32, 30) = 60 s, not at once.
     let took = started.elapsed();
     assert!(took >= Duration::from_secs(55), "BYE after {took:?}");
-    let ended = parley.wait("ended", Duration::from_secs(5), |v| {
-        event(v) == "call_ended"
-    });
+    let ended = wait_ended(&mut parley, Duration::from_secs(5));
     assert_eq!(ended["end"]["outcome"], "failed", "{ended}");
     assert!(ended["end"]["reason"].as_str().unwrap().contains("session"));
 }
@@ -654,34 +565,16 @@ fn a_session_the_peer_stops_refreshing_ends_with_bye() {
 fn of_two_early_dialogs_the_answering_one_is_confirmed() {
     let dir = tempfile::tempdir().unwrap();
     let sipp_port = free_port(1);
-    let forks = Sipp::scenario("early_dialogs")
-        .port(sipp_port)
-        .args(["-mp", &free_port(4).to_string()])
+    let forks = uas("early_dialogs", sipp_port)
         .start(&dir.path().join("sipp"))
         .expect("sipp");
-    let call = cli(
+    call(
         dir.path(),
-        &[
-            "call",
-            &format!("sip:forked@127.0.0.1:{sipp_port}"),
-            "--duration",
-            "1",
-        ],
-        None,
+        &format!("sip:forked@127.0.0.1:{sipp_port}"),
+        "1",
     );
     let run = forks.wait().expect("sipp");
-    assert!(
-        call.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&call.stdout),
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp");
 }
 
 /// (when, sent, the message) of each message in a SIPp `-trace_msg` log;
@@ -715,6 +608,21 @@ fn trace_messages(log: &str) -> Vec<(f64, bool, String)> {
     out
 }
 
+/// Seconds from the first 491 SIPp sent in `run` to the first message
+/// it received after it that `is_retry` matches.
+fn retry_after_491(run: &SippRun, is_retry: impl Fn(&str) -> bool) -> f64 {
+    let msgs = trace_messages(&run.trace("msg"));
+    let refused = msgs
+        .iter()
+        .position(|(_, sent, m)| *sent && m.contains("SIP/2.0 491"))
+        .expect("our 491");
+    let retry = msgs[refused..]
+        .iter()
+        .find(|(_, sent, m)| !sent && is_retry(m))
+        .expect("the retry");
+    retry.0 - msgs[refused].0
+}
+
 #[test]
 fn crossing_re_invites_get_491_and_the_retry_waits_the_back_off() {
     let dir = tempfile::tempdir().unwrap();
@@ -731,12 +639,7 @@ fn crossing_re_invites_get_491_and_the_retry_waits_the_back_off() {
         call_state(v, "on_hold") && v["call"]["held_by_us"] == true
     });
     let run = sipp.wait().expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp");
     let msgs = trace_messages(&run.trace("msg"));
     // Parley answered SIPp's crossing re-INVITE with 491.
     assert!(
@@ -746,39 +649,19 @@ fn crossing_re_invites_get_491_and_the_retry_waits_the_back_off() {
     );
     // §14.1: Parley does not own the Call-ID: its retry comes 0-2 s after
     // our 491.
-    let refused = msgs
-        .iter()
-        .position(|(_, sent, m)| *sent && m.contains("SIP/2.0 491"))
-        .expect("our 491");
-    let retry = msgs[refused..]
-        .iter()
-        .find(|(_, sent, m)| !sent && m.contains("INVITE sip:") && m.contains("a=sendonly"))
-        .expect("the retry");
-    let wait = retry.0 - msgs[refused].0;
-    assert!((0.0..=2.3).contains(&wait), "retry after {wait} s");
-    parley.wait("ended", Duration::from_secs(5), |v| {
-        event(v) == "call_ended"
+    let wait = retry_after_491(&run, |m| {
+        m.contains("INVITE sip:") && m.contains("a=sendonly")
     });
+    assert!((0.0..=2.3).contains(&wait), "retry after {wait} s");
+    wait_ended(&mut parley, Duration::from_secs(5));
 }
 
 #[test]
 fn dtmf_by_info_and_chat_inside_a_call() {
     let dir = tempfile::tempdir().unwrap();
-    let sipp_port = free_port(1);
-    let uas = Sipp::scenario("uas_dtmf_message")
-        .port(sipp_port)
-        .args(["-mp", &free_port(4).to_string()])
-        .start(&dir.path().join("sipp"))
-        .expect("sipp");
-    let mut parley = Running::start(dir.path(), &[], None);
-    parley.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
+    let (mut parley, uas, sipp_port) = parley_and_uas(dir.path(), "uas_dtmf_message");
     let peer = format!("sip:bob@127.0.0.1:{sipp_port}");
-    parley.send(&format!("call {peer}"));
-    parley.wait("connected", Duration::from_secs(10), |v| {
-        call_state(v, "connected")
-    });
+    dial(&mut parley, &peer);
     parley.send("dtmf 5");
     let got = parley.wait("message_received", Duration::from_secs(10), |v| {
         event(v) == "message_received"
@@ -790,30 +673,20 @@ fn dtmf_by_info_and_chat_inside_a_call() {
         event(v) == "message_status" && v.to_string().contains("\"sent\"")
     });
     assert!(status.to_string().contains("hi sipp"), "{status}");
-    parley.send("hangup");
-    let run = uas.wait().expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    hang_up(&mut parley, uas);
 }
 
 #[test]
 fn to_an_offer_less_invite_parley_offers_in_a_reliable_183_and_takes_the_answer_in_prack() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port(1);
-    let mut parley = Running::start(dir.path(), &["--port", &port.to_string()], None);
-    parley.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
-    let uac = scenario("uac_100rel_offerless", port)
-        .start(&dir.path().join("sipp"))
-        .expect("sipp");
-    parley.wait("ringing", Duration::from_secs(10), |v| {
-        event(v) == "incoming_call"
-    });
+    let mut parley = ringing_callee(dir.path(), port);
+    let uac = ring(
+        &mut parley,
+        "uac_100rel_offerless",
+        port,
+        &dir.path().join("sipp"),
+    );
     // The 183 waits for the 180's PRACK, the 200 for the 183's.
     parley.send("progress");
     parley.send("answer");
@@ -822,53 +695,20 @@ fn to_an_offer_less_invite_parley_offers_in_a_reliable_183_and_takes_the_answer_
     });
     assert_eq!(up["call"]["codec"], "pcmu/8000", "{up}");
     let run = uac.wait().expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp");
 }
 
 #[test]
 fn the_call_id_owner_retries_a_refused_re_invite_after_2_1_to_4_s() {
     let dir = tempfile::tempdir().unwrap();
-    let sipp_port = free_port(1);
-    let uas = Sipp::scenario("glare_owner")
-        .port(sipp_port)
-        .args(["-mp", &free_port(4).to_string()])
-        .start(&dir.path().join("sipp"))
-        .expect("sipp");
-    let mut parley = Running::start(dir.path(), &[], None);
-    parley.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
-    parley.send(&format!("call sip:bob@127.0.0.1:{sipp_port}"));
-    parley.wait("connected", Duration::from_secs(10), |v| {
-        call_state(v, "connected")
-    });
+    let (mut parley, uas, sipp_port) = parley_and_uas(dir.path(), "glare_owner");
+    dial(&mut parley, &format!("sip:bob@127.0.0.1:{sipp_port}"));
     parley.send("hold");
     parley.wait("held after the retry", Duration::from_secs(10), |v| {
         call_state(v, "on_hold") && v["call"]["held_by_us"] == true
     });
-    parley.send("hangup");
-    let run = uas.wait().expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
-    let msgs = trace_messages(&run.trace("msg"));
-    let refused = msgs
-        .iter()
-        .position(|(_, sent, m)| *sent && m.contains("SIP/2.0 491"))
-        .expect("our 491");
-    let retry = msgs[refused..]
-        .iter()
-        .find(|(_, sent, m)| !sent && m.contains("INVITE sip:"))
-        .expect("the retry");
-    let wait = retry.0 - msgs[refused].0;
+    let run = hang_up(&mut parley, uas);
+    let wait = retry_after_491(&run, |m| m.contains("INVITE sip:"));
     assert!((2.1..=4.3).contains(&wait), "retry after {wait} s");
 }
 
@@ -876,20 +716,12 @@ fn the_call_id_owner_retries_a_refused_re_invite_after_2_1_to_4_s() {
 fn the_caller_holds_early_media_by_update_and_too_early_an_update_gets_500() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port(1);
-    let mut parley = Running::start(dir.path(), &["--port", &port.to_string()], None);
-    parley.wait("listening", Duration::from_secs(10), |v| {
-        event(v) == "listening"
-    });
+    let mut parley = ringing_callee(dir.path(), port);
     // Before our answer to the INVITE's offer: 500 with Retry-After.
     let early = scenario("uac_update_too_early", port)
         .run(&dir.path().join("early"))
         .expect("sipp");
-    assert!(
-        early.passed(),
-        "SIPp wanted 500: {}\n{}",
-        early.trace("err"),
-        early.trace("msg")
-    );
+    assert_passed(&early, "SIPp wanted 500");
     parley.wait("the first call cancelled", Duration::from_secs(5), |v| {
         event(v) == "call_ended" && v["call"]["id"] == 1
     });
@@ -910,46 +742,20 @@ fn the_caller_holds_early_media_by_update_and_too_early_an_update_gets_500() {
         call_state(v, "on_hold") && v["call"]["held_by_peer"] == true
     });
     let run = uac.wait().expect("sipp");
-    assert!(
-        run.passed(),
-        "SIPp: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp");
 }
 
 #[test]
 fn a_new_offer_in_a_later_reliable_183_is_answered_in_the_prack() {
     let dir = tempfile::tempdir().unwrap();
     let sipp_port = free_port(1);
-    let uas = Sipp::scenario("uas_183_reoffer")
-        .port(sipp_port)
-        .args(["-mp", &free_port(4).to_string()])
+    let uas = uas("uas_183_reoffer", sipp_port)
         .start(&dir.path().join("sipp"))
         .expect("sipp");
-    let call = cli(
-        dir.path(),
-        &[
-            "call",
-            &format!("sip:bob@127.0.0.1:{sipp_port}"),
-            "--duration",
-            "1",
-        ],
-        None,
-    );
+    let call = call(dir.path(), &format!("sip:bob@127.0.0.1:{sipp_port}"), "1");
     let run = uas.wait().expect("sipp");
     let stdout = String::from_utf8_lossy(&call.stdout);
-    assert!(
-        call.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert!(
-        run.passed(),
-        "SIPp wanted the answer in the PRACK: {}\n{}",
-        run.trace("err"),
-        run.trace("msg")
-    );
+    assert_passed(&run, "SIPp wanted the answer in the PRACK");
     // Held by the callee before the answer, and so answered on hold.
     assert!(stdout.contains("\"on_hold\""), "{stdout}");
 }

@@ -705,23 +705,77 @@ mod tests {
         StreamPeer { s, buf: Vec::new() }
     }
 
-    #[tokio::test]
-    async fn a_flow_without_pong_is_closed_and_registered_again_over_a_new_one() {
+    /// A registrar's TCP listener on loopback, and the proxy URI for it.
+    async fn tcp_registrar() -> (tokio::net::TcpListener, String) {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy = format!("sip:{};transport=tcp", l.local_addr().unwrap());
+        (l, proxy)
+    }
+
+    /// The next connection from Parley, and the REGISTER that opens it.
+    async fn accept_register(l: &tokio::net::TcpListener) -> (StreamPeer, Box<Request>) {
+        let mut peer = accept(l).await;
+        let req = peer.register().await;
+        (peer, req)
+    }
+
+    async fn assert_registered(rx: &mut broadcast::Receiver<Event>) {
+        assert!(matches!(
+            state(rx).await,
+            RegistrationState::Registered { .. }
+        ));
+    }
+
+    /// Answers `req` on `peer` with 200 OK (and `extra` headers) and waits
+    /// for the registration to be registered; returns when the 200 went
+    /// out.
+    async fn grant(
+        peer: &mut StreamPeer,
+        req: &Request,
+        extra: &[(&str, &str)],
+        rx: &mut broadcast::Receiver<Event>,
+    ) -> Instant {
+        peer.s.write_all(&ok(req, extra)).await.unwrap();
+        let sent = Instant::now();
+        assert_registered(rx).await;
+        sent
+    }
+
+    /// Parley's next connection to the registrar on `l`, once registered
+    /// over it.
+    async fn registered_over(
+        l: &tokio::net::TcpListener,
+        rx: &mut broadcast::Receiver<Event>,
+    ) -> StreamPeer {
+        let (mut peer, req) = accept_register(l).await;
+        grant(&mut peer, &req, &[], rx).await;
+        peer
+    }
+
+    /// A new connection to the registrar on `l` whose REGISTER comes less
+    /// than `limit` after `since`; registered over it.
+    async fn registered_again_within(
+        l: &tokio::net::TcpListener,
+        rx: &mut broadcast::Receiver<Event>,
+        since: Instant,
+        limit: Duration,
+    ) -> StreamPeer {
+        let (mut peer, req) = accept_register(l).await;
+        assert!(since.elapsed() < limit, "{:?}", since.elapsed());
+        grant(&mut peer, &req, &[], rx).await;
+        peer
+    }
+
+    #[tokio::test]
+    async fn a_flow_without_pong_is_closed_and_registered_again_over_a_new_one() {
+        let (l, proxy) = tcp_registrar().await;
         let (_reg, mut rx) = register(
             proxy,
             store::Transport::Tcp,
             Some(Duration::from_millis(200)),
         )
         .await;
-        let mut first = accept(&l).await;
-        let req = first.register().await;
-        first.s.write_all(&ok(&req, &[])).await.unwrap();
-        assert!(matches!(
-            state(&mut rx).await,
-            RegistrationState::Registered { .. }
-        ));
+        let mut first = registered_over(&l, &mut rx).await;
         // The registrar goes silent: the ping gets no pong.
         assert!(matches!(first.next().await, Got::Ping));
         let pinged = Instant::now();
@@ -734,71 +788,32 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Registered again at once, over a new connection.
-        let mut second = accept(&l).await;
-        let req = second.register().await;
-        assert!(
-            pinged.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            pinged.elapsed()
-        );
-        second.s.write_all(&ok(&req, &[])).await.unwrap();
-        assert!(matches!(
-            state(&mut rx).await,
-            RegistrationState::Registered { .. }
-        ));
+        registered_again_within(&l, &mut rx, pinged, Duration::from_secs(2)).await;
     }
 
     #[tokio::test]
     async fn a_flow_closed_by_the_registrar_is_registered_again_at_once() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = format!("sip:{};transport=tcp", l.local_addr().unwrap());
+        let (l, proxy) = tcp_registrar().await;
         // Default keep-alive (95-120 s): the close alone must be noticed.
         let (_reg, mut rx) = register(proxy, store::Transport::Tcp, None).await;
-        let mut first = accept(&l).await;
-        let req = first.register().await;
-        first.s.write_all(&ok(&req, &[])).await.unwrap();
-        assert!(matches!(
-            state(&mut rx).await,
-            RegistrationState::Registered { .. }
-        ));
+        let first = registered_over(&l, &mut rx).await;
         drop(first);
         let closed = Instant::now();
         assert!(matches!(
             state(&mut rx).await,
             RegistrationState::Failed { .. }
         ));
-        let mut second = accept(&l).await;
-        let req = second.register().await;
-        assert!(
-            closed.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            closed.elapsed()
-        );
-        second.s.write_all(&ok(&req, &[])).await.unwrap();
-        assert!(matches!(
-            state(&mut rx).await,
-            RegistrationState::Registered { .. }
-        ));
+        registered_again_within(&l, &mut rx, closed, Duration::from_secs(1)).await;
     }
 
     #[tokio::test]
     async fn the_registrars_flow_timer_sets_the_keep_alive_interval() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = format!("sip:{};transport=tcp", l.local_addr().unwrap());
+        let (l, proxy) = tcp_registrar().await;
         let (_reg, mut rx) = register(proxy, store::Transport::Tcp, None).await;
-        let mut peer = accept(&l).await;
-        let req = peer.register().await;
+        let (mut peer, req) = accept_register(&l).await;
         // RFC 5626 §4.4.1: pings at 80-100% of Flow-Timer (10 s, the
         // least we honour), not the 95-120 s default.
-        peer.s
-            .write_all(&ok(&req, &[("Flow-Timer", "10")]))
-            .await
-            .unwrap();
-        let registered = Instant::now();
-        assert!(matches!(
-            state(&mut rx).await,
-            RegistrationState::Registered { .. }
-        ));
+        let registered = grant(&mut peer, &req, &[("Flow-Timer", "10")], &mut rx).await;
         assert!(matches!(peer.next().await, Got::Ping));
         let after = registered.elapsed();
         assert!(
@@ -835,10 +850,7 @@ mod tests {
         };
         sock.send_to(&ok(&req, &[]), from).await.unwrap();
         let registered = Instant::now();
-        assert!(matches!(
-            state(&mut rx).await,
-            RegistrationState::Registered { .. }
-        ));
+        assert_registered(&mut rx).await;
         let mut at = Vec::new();
         while at.len() < 4 {
             let (n, src) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))

@@ -35,6 +35,23 @@ async fn next_message(rx: &mut Receiver<TransportEvent>) -> ua::transport::Incom
     }
 }
 
+/// Transports with the default configuration on loopback.
+async fn bind_default() -> (Transports, Receiver<TransportEvent>) {
+    Transports::bind(TransportConfig::new(LOCALHOST))
+        .await
+        .unwrap()
+}
+
+/// Asserts that nothing connects to `listener` within `within`.
+async fn assert_no_connection(listener: &tokio::net::TcpListener, within: Duration, what: &str) {
+    assert!(
+        tokio::time::timeout(within, listener.accept())
+            .await
+            .is_err(),
+        "{what}"
+    );
+}
+
 async fn pair(
     cfg: impl Fn(TransportConfig) -> TransportConfig,
 ) -> (
@@ -201,9 +218,7 @@ async fn idle_connections_close() {
 
 #[tokio::test]
 async fn connect_failure_is_a_clear_error() {
-    let (a, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
-        .await
-        .unwrap();
+    let (a, _rx) = bind_default().await;
     // Bind then drop a listener so the port is (very likely) closed.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -387,9 +402,7 @@ async fn tls_checks_the_sip_domain_set_for_a_destination() {
 async fn concurrent_sends_to_one_peer_share_one_connection() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dest = listener.local_addr().unwrap();
-    let (a, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
-        .await
-        .unwrap();
+    let (a, _rx) = bind_default().await;
     let from = a.local_addr(Proto::Udp).unwrap();
     // Queue twenty messages before the connection is even accepted.
     for i in 0..20 {
@@ -432,9 +445,7 @@ async fn concurrent_sends_to_one_peer_share_one_connection() {
 
 #[tokio::test]
 async fn a_failed_background_connect_is_reported_as_closed() {
-    let (a, mut rx) = Transports::bind(TransportConfig::new(LOCALHOST))
-        .await
-        .unwrap();
+    let (a, mut rx) = bind_default().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -454,9 +465,7 @@ async fn a_failed_background_connect_is_reported_as_closed() {
 
 #[tokio::test]
 async fn one_source_cannot_take_every_inbound_connection() {
-    let (b, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
-        .await
-        .unwrap();
+    let (b, _rx) = bind_default().await;
     let addr = b.local_addr(Proto::Tcp).unwrap();
     let mut held = Vec::new();
     for _ in 0..40 {
@@ -476,9 +485,7 @@ async fn one_source_cannot_take_every_inbound_connection() {
     }
     assert_eq!(closed, 8);
     // Our own outbound connections are counted apart and still work.
-    let (c, mut crx) = Transports::bind(TransportConfig::new(LOCALHOST))
-        .await
-        .unwrap();
+    let (c, mut crx) = bind_default().await;
     let from = b.local_addr(Proto::Udp).unwrap();
     b.send(
         c.local_addr(Proto::Tcp).unwrap(),
@@ -493,9 +500,7 @@ async fn one_source_cannot_take_every_inbound_connection() {
 
 #[tokio::test]
 async fn dropping_the_last_handle_closes_sockets_and_connections() {
-    let (a, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
-        .await
-        .unwrap();
+    let (a, _rx) = bind_default().await;
     let udp = a.local_addr(Proto::Udp).unwrap();
     let tcp = a.local_addr(Proto::Tcp).unwrap();
     let mut inbound = tokio::net::TcpStream::connect(tcp).await.unwrap();
@@ -533,9 +538,7 @@ async fn concurrent_sends_from_many_tasks_open_one_connection() {
     for round in 0..20 {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let dest = listener.local_addr().unwrap();
-        let (a, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
-            .await
-            .unwrap();
+        let (a, _rx) = bind_default().await;
         let from = a.local_addr(Proto::Udp).unwrap();
         let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
         let mut tasks = Vec::new();
@@ -558,12 +561,12 @@ async fn concurrent_sends_from_many_tasks_open_one_connection() {
         );
         assert_eq!(a.open_connections(), 1, "round {round}");
         let (_s, _) = listener.accept().await.unwrap();
-        assert!(
-            tokio::time::timeout(Duration::from_millis(50), listener.accept())
-                .await
-                .is_err(),
-            "round {round}: a second connection was opened"
-        );
+        assert_no_connection(
+            &listener,
+            Duration::from_millis(50),
+            &format!("round {round}: a second connection was opened"),
+        )
+        .await;
     }
 }
 
@@ -616,22 +619,17 @@ async fn a_silent_peer_fails_the_flow_keep_alive_and_the_flow_is_closed() {
         Err(TransportError::ConnectionGone)
     ));
     assert_eq!(a.open_connections(), 0);
-    assert!(
-        tokio::time::timeout(Duration::from_millis(100), listener.accept())
-            .await
-            .is_err(),
-        "no new connection for a dead flow"
-    );
+    assert_no_connection(
+        &listener,
+        Duration::from_millis(100),
+        "no new connection for a dead flow",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_flow_keep_alive_answered_by_a_pong_succeeds() {
-    let (a, _arx) = Transports::bind(TransportConfig::new(LOCALHOST))
-        .await
-        .unwrap();
-    let (b, _brx) = Transports::bind(TransportConfig::new(LOCALHOST))
-        .await
-        .unwrap();
+    let ((a, _arx), (b, _brx)) = pair(|c| c).await;
     let from = a.local_addr(Proto::Udp).unwrap();
     let conn = a
         .send(
@@ -651,9 +649,7 @@ async fn a_flow_keep_alive_answered_by_a_pong_succeeds() {
 
 #[tokio::test]
 async fn udp_keep_alive_is_a_crlf_datagram() {
-    let (a, _rx) = Transports::bind(TransportConfig::new(LOCALHOST))
-        .await
-        .unwrap();
+    let (a, _rx) = bind_default().await;
     let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     a.ping(peer.local_addr().unwrap(), Proto::Udp)
         .await
