@@ -100,6 +100,7 @@ async fn unregistered_engine(
                 pickup_code: None,
                 realm: None,
                 expires: None,
+                options_keepalive_secs: None,
             },
             Some(password.into()),
         )

@@ -69,6 +69,7 @@ async fn register_with_digest_is_traced_with_the_response_masked() {
                 pickup_code: None,
                 realm: None,
                 expires: None,
+                options_keepalive_secs: None,
             },
             Some(PASSWORD.into()),
         )
