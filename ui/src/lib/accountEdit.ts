@@ -14,7 +14,20 @@ export function pickupError(code: string): string | null {
 /** What the engine gets: the trimmed code, or null to clear it. */
 export const pickupValue = (code: string): string | null => code.trim() || null;
 
-/** The editor's starting values from the engine's account. */
-export function editForm(a: AccountInput): { pickupCode: string } {
-  return { pickupCode: a.pickup_code ?? "" };
+/** The editor's starting values from the engine's account: the pickup code
+ * (editable) and the advanced settings as text (empty: the default). */
+export interface EditForm {
+  pickupCode: string;
+  realm: string;
+  expires: string;
+  optionsKeepalive: string;
+}
+
+export function editForm(a: AccountInput): EditForm {
+  return {
+    pickupCode: a.pickup_code ?? "",
+    realm: a.realm ?? "",
+    expires: a.expires == null ? "" : String(a.expires),
+    optionsKeepalive: a.options_keepalive_secs ? String(a.options_keepalive_secs) : "",
+  };
 }

@@ -55,6 +55,37 @@ export interface AccountForm {
   password: string;
   /** The PBX's call-pickup code (`*8`, `**`); empty for none. */
   pickupCode?: string;
+  /** Advanced: digest realm to answer; empty for any. */
+  realm?: string;
+  /** Advanced: registration lifetime in seconds; empty for the default (600). */
+  expires?: string;
+  /** Advanced: OPTIONS keep-alive period in seconds; empty or 0 for off. */
+  optionsKeepalive?: string;
+}
+
+/** The engine's limits (store::AccountConfig): registration lifetime. */
+export const EXPIRES_RANGE = { min: 10, max: 86400 } as const;
+/** The engine's limits (store::OPTIONS_KEEPALIVE_SECS); 0 is off. */
+export const KEEPALIVE_RANGE = { min: 5, max: 3600 } as const;
+
+/** A whole number of seconds, or null when the text is not one. */
+const seconds = (s: string): number | null => (/^\d{1,9}$/.test(s.trim()) ? Number(s.trim()) : null);
+
+/** The expiry field's error, or null (empty: the engine's default). Like the
+ * engine, the range only matters when the account registers. */
+export function expiresError(text: string, register: boolean): string | null {
+  if (!text.trim()) return null;
+  const n = seconds(text);
+  if (n === null) return t("account.err.expires");
+  return register && (n < EXPIRES_RANGE.min || n > EXPIRES_RANGE.max) ? t("account.err.expires") : null;
+}
+
+/** The keep-alive field's error, or null (empty or 0: off). */
+export function keepaliveError(text: string): string | null {
+  if (!text.trim()) return null;
+  const n = seconds(text);
+  if (n === 0) return null;
+  return n === null || n < KEEPALIVE_RANGE.min || n > KEEPALIVE_RANGE.max ? t("account.err.keepalive") : null;
 }
 
 export type FormErrors = Partial<Record<keyof AccountForm, string>>;
@@ -73,12 +104,19 @@ export function validateAccount(f: AccountForm, existing: string[]): FormErrors 
   if (f.register && !f.password) errors.password = t("account.err.password");
   const code = (f.pickupCode ?? "").trim();
   if (code && !/^[0-9*#]{1,16}$/.test(code)) errors.pickupCode = t("account.err.pickup");
+  const expires = expiresError(f.expires ?? "", f.register);
+  if (expires) errors.expires = expires;
+  const keepalive = keepaliveError(f.optionsKeepalive ?? "");
+  if (keepalive) errors.optionsKeepalive = keepalive;
   return errors;
 }
 
+/** The engine input of a form that passed validateAccount. Empty advanced
+ * fields are left out (the engine's defaults: any realm, 600 s, no
+ * keep-alive); a keep-alive of 0 is off and left out too. */
 export function toInput(f: AccountForm): AccountInput {
   const opt = (s: string) => (s.trim() ? s.trim() : null);
-  return {
+  const input: AccountInput = {
     name: f.name.trim(),
     uri: f.uri.trim(),
     display_name: opt(f.displayName),
@@ -88,4 +126,11 @@ export function toInput(f: AccountForm): AccountInput {
     register: f.register,
     pickup_code: opt(f.pickupCode ?? ""),
   };
+  const realm = opt(f.realm ?? "");
+  if (realm) input.realm = realm;
+  const expires = seconds(f.expires ?? "");
+  if (expires !== null) input.expires = expires;
+  const keepalive = seconds(f.optionsKeepalive ?? "");
+  if (keepalive) input.options_keepalive_secs = keepalive;
+  return input;
 }
