@@ -368,6 +368,19 @@ impl Config {
         Ok(())
     }
 
+    /// Replaces the account of the same name with `account`, checked as
+    /// [`Config::add_account`] checks a new one; returns the old one.
+    pub fn update_account(&mut self, account: AccountConfig) -> Result<AccountConfig, ConfigError> {
+        account.validate()?;
+        account.validate_options_keepalive()?;
+        let slot = self
+            .accounts
+            .iter_mut()
+            .find(|a| a.name == account.name)
+            .ok_or_else(|| ConfigError::NoSuchAccount(account.name.clone()))?;
+        Ok(std::mem::replace(slot, account))
+    }
+
     /// Removes and returns the named account.
     pub fn remove_account(&mut self, name: &str) -> Result<AccountConfig, ConfigError> {
         let i = self
@@ -549,6 +562,33 @@ mod tests {
             Err(ConfigError::NoSuchAccount(_))
         ));
         assert_eq!(cfg.remove_account("a").unwrap().uri, "sip:a@h");
+    }
+
+    #[test]
+    fn update_replaces_in_place_after_the_same_checks() {
+        let mut cfg = Config::default();
+        cfg.add_account(AccountConfig::new("a", "sip:a@h")).unwrap();
+        cfg.add_account(AccountConfig::new("b", "sip:b@h")).unwrap();
+        let old = cfg
+            .update_account(AccountConfig::new("a", "sip:a2@h2"))
+            .unwrap();
+        assert_eq!(old.uri, "sip:a@h");
+        assert_eq!(cfg.accounts[0].uri, "sip:a2@h2", "order kept");
+        assert!(matches!(
+            cfg.update_account(AccountConfig::new("a", "nope")),
+            Err(ConfigError::BadField { field: "uri", .. })
+        ));
+        let mut slow = AccountConfig::new("a", "sip:a@h");
+        slow.options_keepalive_secs = Some(2);
+        assert!(cfg.update_account(slow).is_err());
+        assert!(matches!(
+            cfg.update_account(AccountConfig::new("c", "sip:c@h")),
+            Err(ConfigError::NoSuchAccount(_))
+        ));
+        assert_eq!(
+            cfg.accounts[0].uri, "sip:a2@h2",
+            "a refused edit changes nothing"
+        );
     }
 
     #[test]

@@ -64,6 +64,21 @@ pub enum EngineError {
     /// No account by that name.
     #[error("no account {0:?}")]
     NoSuchAccount(String),
+    /// An edit tried to rename an account (its name is its keyring key
+    /// and history key; remove and add it instead).
+    #[error("account {from:?} cannot be renamed to {to:?}")]
+    AccountRenamed {
+        /// The account's name.
+        from: String,
+        /// The name the edit gave.
+        to: String,
+    },
+    /// The account is disabled: enable it to register.
+    #[error("account {0:?} is disabled")]
+    AccountDisabled(String),
+    /// The account is set not to register.
+    #[error("account {0:?} does not register")]
+    NotRegistering(String),
     /// A chat command failed.
     #[error(transparent)]
     Chat(#[from] crate::chat::ChatError),
@@ -163,6 +178,7 @@ enum Command {
     Settings(settings::SettingsCommand),
     Conference(calls::ConferenceCommand),
     AudioTest(audio_test::AudioTestCommand),
+    Account(accounts::AccountCommand),
 }
 
 /// Handle to a running engine. Cheap to clone; every clone drives the same
@@ -440,6 +456,7 @@ struct Task {
     trace: crate::trace::SipTrace,
 }
 
+mod accounts;
 mod audio_test;
 mod calls;
 mod chat;
@@ -554,6 +571,7 @@ impl Task {
                 Command::Settings(cmd) => self.settings_command(cmd),
                 Command::Conference(cmd) => self.conference_command(cmd).await,
                 Command::AudioTest(cmd) => self.audio_test_command(cmd),
+                Command::Account(cmd) => self.account_command(cmd).await,
                 Command::AddAccount(input, password, reply) => {
                     let name = input.name.trim().to_owned();
                     let result = self.add_account(input, password).await;
@@ -696,6 +714,9 @@ impl Task {
             .account(name)
             .cloned()
             .ok_or_else(|| ConfigError::NoSuchAccount(name.to_owned()))?;
+        if !account.enabled {
+            return Err(EngineError::AccountDisabled(name.to_owned()));
+        }
         if self.registrations.contains_key(name) {
             return Ok(());
         }
@@ -811,28 +832,7 @@ impl Task {
             return Err(EngineError::LocalAccount);
         }
         let mut config = self.config.clone();
-        let mut account = AccountConfig {
-            display_name: input.display_name.filter(|s| !s.is_empty()),
-            auth_user: input.auth_user.filter(|s| !s.is_empty()),
-            proxy: input.proxy.filter(|s| !s.is_empty()),
-            transport: input.transport.into(),
-            register: input.register,
-            pickup_code: input
-                .pickup_code
-                .map(|c| c.trim().to_owned())
-                .filter(|c| !c.is_empty()),
-            realm: input
-                .realm
-                .map(|r| r.trim().to_owned())
-                .filter(|r| !r.is_empty()),
-            // 0 is off, like unset; the range is checked by add_account.
-            options_keepalive_secs: input.options_keepalive_secs.filter(|&s| s != 0),
-            ..AccountConfig::new(input.name.trim(), input.uri.trim())
-        };
-        // Checked with the rest by add_account (10-86400 s).
-        if let Some(e) = input.expires {
-            account.expires = e;
-        }
+        let account = account_config(input);
         let name = account.name.clone();
         config.add_account(account)?;
         // Keyring first: a config entry without its password is recoverable
@@ -875,6 +875,35 @@ impl Task {
         // No subscriber is fine: events are also reflected in `status`.
         let _ = self.events.send(event);
     }
+}
+
+/// The config entry an [`AccountInput`] describes (empty strings are
+/// unset); checked by [`Config::add_account`] or
+/// [`Config::update_account`]. New accounts are enabled.
+fn account_config(input: AccountInput) -> AccountConfig {
+    let mut account = AccountConfig {
+        display_name: input.display_name.filter(|s| !s.is_empty()),
+        auth_user: input.auth_user.filter(|s| !s.is_empty()),
+        proxy: input.proxy.filter(|s| !s.is_empty()),
+        transport: input.transport.into(),
+        register: input.register,
+        pickup_code: input
+            .pickup_code
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty()),
+        realm: input
+            .realm
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty()),
+        // 0 is off, like unset; the range is checked by add_account.
+        options_keepalive_secs: input.options_keepalive_secs.filter(|&s| s != 0),
+        ..AccountConfig::new(input.name.trim(), input.uri.trim())
+    };
+    // Checked with the rest by add_account (10-86400 s).
+    if let Some(e) = input.expires {
+        account.expires = e;
+    }
+    account
 }
 
 fn local_account() -> AccountInfo {
