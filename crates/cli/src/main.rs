@@ -148,6 +148,99 @@ enum AccountCommand {
         /// Account name.
         name: String,
     },
+    /// Change an account's settings: only the options given change (an
+    /// empty value, e.g. --proxy "", clears one); the keyring keeps its
+    /// password unless --password-stdin gives a new one. A running
+    /// registration is removed and the new settings register.
+    Edit(EditArgs),
+    /// Enable an account (it registers again when Parley runs).
+    Enable {
+        /// Account name.
+        name: String,
+    },
+    /// Disable an account: it stays configured but does not register.
+    Disable {
+        /// Account name.
+        name: String,
+    },
+}
+
+#[derive(Args)]
+struct EditArgs {
+    /// The account's name (accounts are not renamed).
+    name: String,
+    /// Address of record, e.g. sip:alice@example.com.
+    #[arg(long)]
+    uri: Option<String>,
+    /// Display name shown to callees.
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Digest user name, when it differs from the URI's user.
+    #[arg(long)]
+    auth_user: Option<String>,
+    /// Outbound proxy URI.
+    #[arg(long)]
+    proxy: Option<String>,
+    /// Transport to the registrar/proxy.
+    #[arg(long, value_enum)]
+    transport: Option<Transport>,
+    /// Do not register this account.
+    #[arg(long, conflicts_with = "register")]
+    no_register: bool,
+    /// Register this account (after --no-register).
+    #[arg(long)]
+    register: bool,
+    /// The PBX's call-pickup code (`*8`, `**`), for `presence pickup`.
+    #[arg(long)]
+    pickup_code: Option<String>,
+    /// Digest realm to answer (any realm the server names when empty).
+    #[arg(long)]
+    realm: Option<String>,
+    /// Registration lifetime to ask for, in seconds (10-86400).
+    #[arg(long, value_name = "SECONDS")]
+    expires: Option<u32>,
+    /// Send an OPTIONS to the registrar every SECONDS while registered
+    /// (5-3600; 0: off).
+    #[arg(long, value_name = "SECONDS")]
+    options_keepalive: Option<u32>,
+    /// Read a new password from the first line of stdin.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl EditArgs {
+    /// `current` with the options given applied.
+    fn apply(self, mut current: AccountInput) -> AccountInput {
+        let set = |field: &mut Option<String>, value: Option<String>| {
+            if let Some(v) = value {
+                *field = Some(v).filter(|v| !v.is_empty());
+            }
+        };
+        if let Some(uri) = self.uri {
+            current.uri = uri;
+        }
+        set(&mut current.display_name, self.display_name);
+        set(&mut current.auth_user, self.auth_user);
+        set(&mut current.proxy, self.proxy);
+        set(&mut current.pickup_code, self.pickup_code);
+        set(&mut current.realm, self.realm);
+        if let Some(t) = self.transport {
+            current.transport = t.into();
+        }
+        if self.no_register {
+            current.register = false;
+        }
+        if self.register {
+            current.register = true;
+        }
+        if let Some(e) = self.expires {
+            current.expires = Some(e);
+        }
+        if let Some(k) = self.options_keepalive {
+            current.options_keepalive_secs = Some(k);
+        }
+        current
+    }
 }
 
 #[derive(Args)]
@@ -373,6 +466,27 @@ async fn dispatch(engine: &Engine, command: Command, out: &Output) -> Result<(),
         Command::Account(AccountCommand::Remove { name }) => {
             engine.remove_account(&name).await?;
             out.done("account_removed", &name);
+        }
+        Command::Account(AccountCommand::Edit(args)) => {
+            let password = if args.password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let name = args.name.clone();
+            let current = engine.account_input(&name).await?;
+            engine
+                .update_account(&name, args.apply(current), password)
+                .await?;
+            out.done("account_updated", &name);
+        }
+        Command::Account(AccountCommand::Enable { name }) => {
+            engine.set_account_enabled(&name, true).await?;
+            out.done("account_enabled", &name);
+        }
+        Command::Account(AccountCommand::Disable { name }) => {
+            engine.set_account_enabled(&name, false).await?;
+            out.done("account_disabled", &name);
         }
         Command::Register { name, timeout } => register(engine, &name, timeout, out).await?,
         Command::Call {

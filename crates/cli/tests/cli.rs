@@ -260,3 +260,91 @@ fn an_accounts_options_keepalive_is_checked_stored_and_listed() {
     assert_eq!(rows[0]["options_keepalive_secs"], 30);
     assert!(rows[1]["options_keepalive_secs"].is_null());
 }
+
+#[test]
+fn an_account_is_edited_disabled_and_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
+    let add = cli(
+        dir.path(),
+        &[
+            "account",
+            "add",
+            "work",
+            "--uri",
+            "sip:alice@127.0.0.1",
+            "--proxy",
+            "sip:127.0.0.1:5060",
+            "--realm",
+            "old.example.com",
+        ],
+    );
+    assert!(add.status.success(), "{add:?}");
+    let help = cli(dir.path(), &["account", "--help"]);
+    for word in ["edit", "enable", "disable"] {
+        assert!(stdout(&help).contains(word), "help lacks {word}");
+    }
+
+    // Only the options given change; an empty one clears.
+    let edit = cli(
+        dir.path(),
+        &[
+            "account",
+            "edit",
+            "work",
+            "--uri",
+            "sip:bob@127.0.0.1",
+            "--transport",
+            "tcp",
+            "--proxy",
+            "",
+            "--expires",
+            "600",
+        ],
+    );
+    assert!(edit.status.success(), "{edit:?}");
+    assert_eq!(stdout(&edit).trim(), "account updated: work");
+    let text = config();
+    assert!(text.contains("sip:bob@127.0.0.1") && text.contains("expires = 600"));
+    assert!(
+        text.contains("old.example.com"),
+        "untouched realm kept: {text}"
+    );
+    assert!(!text.contains("proxy"), "cleared proxy: {text}");
+    let list = cli(dir.path(), &["account", "list"]);
+    assert_eq!(
+        stdout(&list).trim(),
+        "work\tsip:bob@127.0.0.1\ttcp\tunregistered"
+    );
+
+    // Refused edits change nothing.
+    for bad in [
+        &["account", "edit", "work", "--uri", "bob"][..],
+        &["account", "edit", "work", "--expires", "5"],
+        &["account", "edit", "nobody", "--expires", "60"],
+    ] {
+        let o = cli(dir.path(), bad);
+        assert!(!o.status.success(), "{bad:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("parley-cli:"));
+    }
+    assert_eq!(config(), text);
+
+    let off = cli(dir.path(), &["account", "disable", "work"]);
+    assert!(off.status.success(), "{off:?}");
+    assert_eq!(stdout(&off).trim(), "account disabled: work");
+    assert!(config().contains("enabled = false"));
+    let list = cli(dir.path(), &["--json", "account", "list"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&list).trim()).unwrap();
+    assert_eq!(v["account"]["registration"]["state"], "disabled");
+    let on = cli(dir.path(), &["account", "enable", "work"]);
+    assert!(on.status.success(), "{on:?}");
+    let list = cli(dir.path(), &["account", "list"]);
+    assert!(
+        stdout(&list).ends_with("unregistered\n"),
+        "{}",
+        stdout(&list)
+    );
+    assert!(!cli(dir.path(), &["account", "enable", "nobody"])
+        .status
+        .success());
+}
