@@ -67,6 +67,35 @@ async fn remove_account(engine: State<'_, Engine>, name: String) -> CmdResult<()
         .map_err(|e| e.to_string())
 }
 
+/// Changes every setting of account `name`; `password` empty or null
+/// keeps the keyring's. The registration restarts with the new settings.
+#[tauri::command]
+async fn account_update(
+    engine: State<'_, Engine>,
+    name: String,
+    input: AccountInput,
+    password: Option<String>,
+) -> CmdResult<()> {
+    let password = password.filter(|p| !p.is_empty());
+    engine
+        .update_account(&name, input, password)
+        .await
+        .map_err(err)
+}
+
+/// Enables (registers) or disables (unregisters) account `name`.
+#[tauri::command]
+async fn account_set_enabled(engine: State<'_, Engine>, name: String, on: bool) -> CmdResult<()> {
+    engine.set_account_enabled(&name, on).await.map_err(err)
+}
+
+/// Registers account `name` again now; progress arrives as
+/// `registration` events.
+#[tauri::command]
+async fn account_reregister(engine: State<'_, Engine>, name: String) -> CmdResult<()> {
+    engine.reregister(&name).await.map_err(err)
+}
+
 /// Starts a call from `account` to `target`; progress arrives as
 /// `call_state` events, the end as `call_ended`.
 #[tauri::command]
@@ -261,6 +290,9 @@ fn main() {
             engine_status,
             add_account,
             remove_account,
+            account_update,
+            account_set_enabled,
+            account_reregister,
             call_dial,
             call_answer,
             call_reject,
