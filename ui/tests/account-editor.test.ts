@@ -2,7 +2,7 @@
 // account was made; the logic, and the screen with the IPC module replaced.
 import { describe, expect, it, vi, beforeEach, afterEach } from "vitest";
 import { render, screen, fireEvent, waitFor, cleanup, within } from "@testing-library/svelte";
-import { editForm, pickupError, pickupValue } from "../src/lib/accountEdit";
+import { editForm, formOf, pickupError, pickupValue, validateEdit } from "../src/lib/accountEdit";
 import type { AccountInput } from "../src/lib/bindings/AccountInput";
 
 const office = (): AccountInput => ({
@@ -21,6 +21,9 @@ vi.mock("../src/lib/ipc", () => ({
   removeAccount: vi.fn(async () => {}),
   accountInput: vi.fn(async () => office()),
   setPickupCode: vi.fn(async () => {}),
+  updateAccount: vi.fn(async () => {}),
+  setAccountEnabled: vi.fn(async () => {}),
+  reregisterAccount: vi.fn(async () => {}),
 }));
 
 import Settings from "../src/screens/Settings.svelte";
@@ -37,6 +40,15 @@ describe("pickup code edit logic", () => {
     expect(pickupValue("  ")).toBeNull();
     expect(editForm(office())).toEqual({ pickupCode: "*8", realm: "", expires: "", optionsKeepalive: "" });
     expect(editForm({ ...office(), pickup_code: null }).pickupCode).toBe("");
+  });
+});
+
+describe("whole-account edit logic", () => {
+  it("fills the form from the engine without a password and keeps it optional", () => {
+    const f = formOf({ ...office(), proxy: "sip:p.example.com", expires: 600 });
+    expect(f).toMatchObject({ name: "office", uri: "sip:alice@127.0.0.1", proxy: "sip:p.example.com", displayName: "", password: "", register: true, expires: "600" });
+    expect(validateEdit(f)).toEqual({});
+    expect(Object.keys(validateEdit({ ...f, uri: "alice", expires: "5" })).sort()).toEqual(["expires", "uri"]);
   });
 });
 
@@ -68,44 +80,63 @@ describe("account editor", () => {
     app.accounts = [];
   });
 
-  it("loads the saved code, refuses a bad one, saves a changed one and clears it", async () => {
+  it("loads every field, refuses bad input next to the field, saves all of it, keeps the password when empty", async () => {
+    vi.mocked(ipc.accountInput).mockResolvedValueOnce({ ...office(), realm: "pbx.example.com", expires: 120, options_keepalive_secs: 30 });
     render(Settings);
     await fireEvent.click(screen.getByRole("button", { name: "Edit account office" }));
     expect(ipc.accountInput).toHaveBeenCalledWith("office");
-    const field = (await screen.findByTestId("edit-pickup-code")) as HTMLInputElement;
-    expect(field.value).toBe("*8");
+    const uri = (await screen.findByLabelText("SIP address")) as HTMLInputElement;
+    expect(uri.value).toBe("sip:alice@127.0.0.1");
+    expect((screen.getByTestId("edit-pickup-code") as HTMLInputElement).value).toBe("*8");
+    const group = screen.getByRole("group", { name: "Advanced" });
+    expect((within(group).getByLabelText("Realm") as HTMLInputElement).value).toBe("pbx.example.com");
+    expect((within(group).getByLabelText("Registration expiry (seconds)") as HTMLInputElement).value).toBe("120");
+    expect((within(group).getByLabelText("Keep-alive by OPTIONS (seconds)") as HTMLInputElement).value).toBe("30");
+    const password = screen.getByTestId("edit-password") as HTMLInputElement;
+    expect(password.value).toBe("");
 
-    await fireEvent.input(field, { target: { value: "8x" } });
+    await fireEvent.input(uri, { target: { value: "bob" } });
+    await fireEvent.input(screen.getByTestId("edit-pickup-code"), { target: { value: "8x" } });
     await fireEvent.submit(screen.getByTestId("account-editor"));
+    expect(ipc.updateAccount).not.toHaveBeenCalled();
+    expect(uri.getAttribute("aria-invalid")).toBe("true");
+    expect(uri.getAttribute("aria-describedby")).toBe("edit-uri-error");
     expect(screen.getByText("Up to 16 of 0-9, * and #")).toBeTruthy();
-    expect(field.getAttribute("aria-invalid")).toBe("true");
-    expect(ipc.setPickupCode).not.toHaveBeenCalled();
 
-    await fireEvent.input(field, { target: { value: " ** " } });
+    await fireEvent.input(uri, { target: { value: "sip:bob@pbx.example.com" } });
+    await fireEvent.input(screen.getByTestId("edit-pickup-code"), { target: { value: " ** " } });
+    await fireEvent.change(screen.getByLabelText("Transport"), { target: { value: "tls" } });
     await fireEvent.submit(screen.getByTestId("account-editor"));
-    expect(ipc.setPickupCode).toHaveBeenCalledWith("office", "**");
-    await waitFor(() => expect(screen.getByTestId("edit-status").textContent).toBe("Pickup code saved."));
+    expect(ipc.updateAccount).toHaveBeenCalledWith(
+      "office",
+      expect.objectContaining({ name: "office", uri: "sip:bob@pbx.example.com", transport: "tls", pickup_code: "**", realm: "pbx.example.com", expires: 120, options_keepalive_secs: 30 }),
+      null,
+    );
+    await waitFor(() => expect(screen.getByTestId("edit-status").textContent).toBe("Account saved; registering with the new settings."));
 
-    await fireEvent.input(field, { target: { value: "" } });
+    // A new password goes to the engine once, and leaves the form.
+    await fireEvent.input(password, { target: { value: "s3cret" } });
     await fireEvent.submit(screen.getByTestId("account-editor"));
-    expect(ipc.setPickupCode).toHaveBeenLastCalledWith("office", null);
-
+    expect(ipc.updateAccount).toHaveBeenLastCalledWith("office", expect.anything(), "s3cret");
+    await waitFor(() => expect(password.value).toBe(""));
     await fireEvent.click(screen.getByRole("button", { name: "Close" }));
     expect(screen.queryByTestId("account-editor")).toBeNull();
   });
 
-  it("shows the engine's refusal and a load failure", async () => {
-    vi.mocked(ipc.setPickupCode).mockRejectedValueOnce(new Error("account office: pickup_code must be 1 to 16 of 0-9, * and #"));
+  it("shows progress while saving, the engine's refusal and a load failure", async () => {
+    let finish: (e: Error) => void = () => {};
+    vi.mocked(ipc.updateAccount).mockImplementationOnce(() => new Promise((_, reject) => (finish = reject)));
     render(Settings);
     await fireEvent.click(screen.getByRole("button", { name: "Edit account office" }));
-    const field = (await screen.findByTestId("edit-pickup-code")) as HTMLInputElement;
-    await fireEvent.input(field, { target: { value: "*9" } });
+    await screen.findByTestId("edit-pickup-code");
     await fireEvent.submit(screen.getByTestId("account-editor"));
-    await waitFor(() =>
-      expect(screen.getByTestId("edit-status").textContent).toBe("account office: pickup_code must be 1 to 16 of 0-9, * and #"),
-    );
+    const save = screen.getByTestId("edit-save") as HTMLButtonElement;
+    await waitFor(() => expect(save.disabled).toBe(true));
+    expect(save.getAttribute("aria-busy")).toBe("true");
+    finish(new Error("account \"office\": invalid uri"));
+    await waitFor(() => expect(screen.getByTestId("edit-status").textContent).toBe('account "office": invalid uri'));
+    expect(save.disabled).toBe(false);
     await fireEvent.click(screen.getByRole("button", { name: "Close" }));
-
     vi.mocked(ipc.accountInput).mockRejectedValueOnce(new Error("no account \"office\""));
     await fireEvent.click(screen.getByRole("button", { name: "Edit account office" }));
     await waitFor(() =>
@@ -115,21 +146,34 @@ describe("account editor", () => {
     );
   });
 
-  it("shows the account's realm, expiry and keep-alive", async () => {
-    vi.mocked(ipc.accountInput).mockResolvedValueOnce({ ...office(), realm: "pbx.example.com", expires: 120, options_keepalive_secs: 30 });
+  it("enables, disables and re-registers from the account list, with progress and errors", async () => {
     render(Settings);
-    await fireEvent.click(screen.getByRole("button", { name: "Edit account office" }));
-    const group = await screen.findByRole("region", { name: "Advanced" });
-    expect(within(group).getByTestId("edit-realm").textContent).toBe("pbx.example.com");
-    expect(within(group).getByTestId("edit-expires").textContent).toBe("120");
-    expect(within(group).getByTestId("edit-keepalive").textContent).toBe("30");
-    await fireEvent.click(screen.getByRole("button", { name: "Close" }));
+    const enabled = screen.getByRole("switch", { name: "Account office enabled" }) as HTMLInputElement;
+    expect(enabled.checked).toBe(true);
+    await fireEvent.click(enabled);
+    expect(ipc.setAccountEnabled).toHaveBeenCalledWith("office", false);
 
-    vi.mocked(ipc.accountInput).mockResolvedValueOnce({ ...office(), expires: 600 });
-    await fireEvent.click(screen.getByRole("button", { name: "Edit account office" }));
-    await screen.findByTestId("edit-advanced");
-    expect(screen.getByTestId("edit-realm").textContent).toBe("Any");
-    expect(screen.getByTestId("edit-keepalive").textContent).toBe("Off");
+    let finish: () => void = () => {};
+    vi.mocked(ipc.reregisterAccount).mockImplementationOnce(() => new Promise<void>((resolve) => (finish = resolve)));
+    const again = screen.getByRole("button", { name: "Register account office again" }) as HTMLButtonElement;
+    await fireEvent.click(again);
+    expect(ipc.reregisterAccount).toHaveBeenCalledWith("office");
+    await waitFor(() => expect(again.disabled).toBe(true));
+    expect(again.getAttribute("aria-busy")).toBe("true");
+    expect(again.textContent).toBe("Registering…");
+    finish();
+    await waitFor(() => expect(again.disabled).toBe(false));
+
+    vi.mocked(ipc.reregisterAccount).mockRejectedValueOnce(new Error("account \"office\" has no password"));
+    await fireEvent.click(again);
+    const error = await screen.findByTestId("account-row-error");
+    expect(error.textContent).toBe('account "office" has no password');
+    expect(again.getAttribute("aria-describedby")).toBe(error.id);
+
+    // A disabled account shows the switch off and cannot re-register.
+    app.accounts = [{ ...app.accounts[0], registration: { state: "disabled" } }];
+    await waitFor(() => expect((screen.getByRole("switch", { name: "Account office enabled" }) as HTMLInputElement).checked).toBe(false));
+    expect((screen.getByRole("button", { name: "Register account office again" }) as HTMLButtonElement).disabled).toBe(true);
   });
 });
 

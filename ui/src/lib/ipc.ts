@@ -72,6 +72,16 @@ export const addAccount = (input: AccountInput, password: string | null): Promis
 
 export const removeAccount = (name: string): Promise<void> => call("remove_account", { name });
 
+/** Changes every setting of account `name` (not its name); a null password keeps the keyring's. The registration restarts. */
+export const updateAccount = (name: string, input: AccountInput, password: string | null): Promise<void> =>
+  call("account_update", { name, input, password });
+
+/** Enables (registers) or disables (unregisters) an account. */
+export const setAccountEnabled = (name: string, on: boolean): Promise<void> => call("account_set_enabled", { name, on });
+
+/** Registers an account again now; progress arrives as registration events. */
+export const reregisterAccount = (name: string): Promise<void> => call("account_reregister", { name });
+
 /** Starts a call from `account` to `target` (a SIP URI); resolves to the call id. */
 export const dial = (account: string, target: string): Promise<number> => call("call_dial", { account, target });
 
