@@ -148,15 +148,21 @@ test("an account added in the window lands in the config and its password in the
   const stored = execFileSync("secret-tool", ["lookup", "service", "org.parley.Parley", "username", "Work"]).toString();
   assert.equal(stored, "e2e-secret-41");
 
-  // The pickup code can be set after the account was made, and is saved.
+  // The account can be edited after it was made (the password field left
+  // empty keeps the stored one), and the change is saved.
   await (await s.find('button[aria-label="Edit account Work"]')).click();
   const code = await s.find('[data-testid="edit-pickup-code"]');
   await code.clear();
   await code.type("**");
   await (await s.find('[data-testid="edit-save"]')).click();
   const saved = await s.find('[data-testid="edit-status"]');
-  await s.waitFor("pickup code saved", async () => (await saved.text()) === "Pickup code saved.");
+  await s.waitFor("account saved", async () => (await saved.text()) === "Account saved; registering with the new settings.");
   assert.match(fs.readFileSync(path.join(home, "config/config.toml"), "utf8"), /pickup_code = "\*\*"/);
+  assert.equal(
+    execFileSync("secret-tool", ["lookup", "service", "org.parley.Parley", "username", "Work"]).toString(),
+    "e2e-secret-41",
+    "the password was kept",
+  );
 
   await (await s.find('button[aria-label="Remove account Work"]')).click();
   await s.waitFor("local account back", async () => (await state.text()) === "Local");
@@ -346,6 +352,17 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     const state = await s.find('[data-testid="status-state"]');
     await s.waitFor("registered", async () => (await state.text()) === "Registered", 15_000);
     await shot("registered");
+
+    // Disabled in its row: unregistered at Kamailio; enabled again and
+    // re-registered by hand, back to Registered.
+    const rowState = () =>
+      s.execute(`return [...document.querySelectorAll('[data-testid="accounts"] li')].find((li) => li.querySelector('[aria-label="Edit account Office"]'))?.querySelector('.acct-state')?.textContent ?? null;`);
+    await (await s.find('input[aria-label="Account Office enabled"]')).click();
+    await s.waitFor("disabled", async () => (await rowState()) === "Disabled", 10_000);
+    await (await s.find('input[aria-label="Account Office enabled"]')).click();
+    await s.waitFor("registered again", async () => (await rowState()) === "Registered", 15_000);
+    await (await s.find('button[aria-label="Register account Office again"]')).click();
+    await s.waitFor("re-registered", async () => (await rowState()) === "Registered", 15_000);
   });
 
   test("a call to baresip from the dialpad connects, holds, resumes and hangs up", async () => {
