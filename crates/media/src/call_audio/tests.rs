@@ -238,12 +238,16 @@ fn a_three_way_call_mixes_minus_each_party_and_survives_a_leg_leaving() {
         .unwrap(),
     ));
 
-    // Peer A says 1000 Hz, peer B 1600 Hz.
+    // Peer A says 1000 Hz, peer B 1600 Hz. Frames come at the pace of a
+    // call (20 ms), as the recorder's writer thread expects: a loop
+    // running flat out on a loaded machine can fill its 2 s ring before
+    // the writer is scheduled, and the recording then misses audio.
     let (mut heard_a, mut heard_b) = (Vec::new(), Vec::new());
     for i in 0..100 {
         let now = start + Duration::from_millis(20 * i);
         step_call(&mut host, &mut a, &mut pa, 1000.0, i, now, &mut heard_a);
         step_call(&mut leg, &mut b, &mut pb, 1600.0, i, now, &mut heard_b);
+        std::thread::sleep(Duration::from_millis(20));
     }
     let ta = &heard_a[heard_a.len() - 20 * FRAME..];
     let tb = &heard_b[heard_b.len() - 20 * FRAME..];
@@ -266,6 +270,7 @@ fn a_three_way_call_mixes_minus_each_party_and_survives_a_leg_leaving() {
     for i in 100..150 {
         let now = start + Duration::from_millis(20 * i);
         step_call(&mut host, &mut a, &mut pa, 1000.0, i, now, &mut heard_a);
+        std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!host.in_conference(), "the leg is gone");
     let ta = &heard_a[heard_a.len() - 20 * FRAME..];
