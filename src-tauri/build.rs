@@ -70,6 +70,7 @@ const COMMANDS: &[&str] = &[
     "os_theme_set",
     "os_notifications_set",
     "os_close_to_tray_set",
+    "os_hardware_acceleration_set",
     "os_language_set",
     "os_autostart_set",
     "os_shortcut_set",

@@ -250,6 +250,9 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("PARLEY_LOG"))
         .with_writer(std::io::stderr)
         .init();
+    // Before any thread or web view exists: it may set WebKit's variable.
+    #[cfg(desktop)]
+    os::set_accelerated(os::apply_rendering());
     let builder = tauri::Builder::default();
     // Single-instance goes first: a second launch must hand over its link
     // and exit before any other plugin or the engine starts. With its
@@ -359,6 +362,7 @@ fn main() {
             #[cfg(desktop)]
             os::os_notifications_set,
             os::os_close_to_tray_set,
+            os::os_hardware_acceleration_set,
             #[cfg(desktop)]
             os::os_language_set,
             #[cfg(desktop)]

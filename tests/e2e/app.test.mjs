@@ -39,6 +39,17 @@ after(async () => {
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
+/**
+ * The app's top-level X window as PNG, as the X server shows it. Not
+ * WebDriver's screenshot: that waits for a composited frame, and the app
+ * draws without GPU compositing by default (Settings > Desktop), so the
+ * command would never return.
+ */
+function windowPng() {
+  const xwd = execFileSync("xwd", ["-name", "Parley", "-silent"], { maxBuffer: 64 << 20 });
+  return execFileSync("convert", ["xwd:-", "png:-"], { input: xwd, maxBuffer: 64 << 20 });
+}
+
 async function shot(name) {
   if (!shots) return;
   fs.mkdirSync(shots, { recursive: true });
@@ -50,7 +61,7 @@ async function shot(name) {
       script: "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
       args: [],
     });
-    fs.writeFileSync(path.join(shots, `${name}-${theme}.png`), await s.screenshot());
+    fs.writeFileSync(path.join(shots, `${name}-${theme}.png`), windowPng());
   }
   await s.execute("delete document.documentElement.dataset.theme;");
 }
@@ -206,6 +217,60 @@ test("desktop settings: the theme applies at once and is there from the first pa
   await (await s.find('[data-testid="theme"] option[value="system"]')).click();
   await s.waitFor("system theme", async () => (await theme()) === null);
   await s.waitFor("saved", async () => desktopJson().theme === "system");
+});
+
+/**
+ * Whether the newest WebKit web process of this profile was started with
+ * GPU compositing turned off (it inherits the app's environment, where
+ * the shell sets WebKit's variable before the web view exists).
+ */
+function webProcessCompositingOff() {
+  const profile = `PARLEY_CONFIG_DIR=${path.join(home, "config")}`;
+  let newest = null;
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("WebKitWebProcess")) continue;
+      const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      if (!env.includes(profile)) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const started = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+      if (!newest || started > newest.started) newest = { started, env };
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  assert.ok(newest, "no WebKitWebProcess of this profile");
+  return newest.env.includes("WEBKIT_DISABLE_COMPOSITING_MODE=1");
+}
+
+test("desktop settings: GPU compositing is off by default and the switch applies at the next start", async () => {
+  await (await s.find("#nav-settings")).click();
+  const box = () => s.execute(`return document.querySelector('[data-testid="hardware-acceleration"]')?.checked ?? null;`);
+  const hint = async () => (await s.find('[data-testid="gpu-hint"]')).text();
+  await s.waitFor("switch off by default", async () => (await box()) === false);
+  assert.match(await hint(), /80 MB less memory/);
+  assert.equal(webProcessCompositingOff(), true);
+
+  await (await s.find('[data-testid="hardware-acceleration"]')).click();
+  await s.waitFor("saved on", async () => fs.existsSync(path.join(home, "config/desktop.json")) && desktopJson().hardware_acceleration === true);
+  assert.match(await hint(), /next time Parley starts/);
+
+  // The next start composites on the GPU (WebKit's default).
+  await s.close();
+  s = await Session.create(driver.base, { "tauri:options": { application: app } });
+  await s.find("main h1");
+  await (await s.find("#nav-settings")).click();
+  await s.waitFor("still on after the restart", async () => (await box()) === true);
+  assert.match(await hint(), /80 MB less memory/);
+  assert.equal(webProcessCompositingOff(), false);
+
+  // Back to the default for the rest of the run.
+  await (await s.find('[data-testid="hardware-acceleration"]')).click();
+  await s.waitFor("saved off", async () => desktopJson().hardware_acceleration === false);
+  await s.close();
+  s = await Session.create(driver.base, { "tauri:options": { application: app } });
+  await s.find("main h1");
+  assert.equal(webProcessCompositingOff(), true);
 });
 
 test("the SIP trace's recording switch is remembered across a restart", async () => {

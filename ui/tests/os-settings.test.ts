@@ -21,10 +21,14 @@ vi.mock("../src/lib/ipc", () => ({
     tray: true,
     close_to_tray: true,
     tray_host: true,
+    hardware_acceleration: false,
+    hardware_acceleration_now: false,
+    hardware_acceleration_switch: true,
   })),
   setTheme: vi.fn(async () => {}),
   setNotifications: vi.fn(async () => {}),
   setCloseToTray: vi.fn(async () => {}),
+  setHardwareAcceleration: vi.fn(async () => {}),
   setStartAtLogin: vi.fn(async (on: boolean) => on),
   setShortcut: vi.fn(async (action: string, accelerator: string | null) => ({
     answer: action === "answer" ? accelerator : null,
@@ -206,6 +210,9 @@ describe("desktop settings section", () => {
       tray: true,
       close_to_tray: true,
       tray_host: false,
+      hardware_acceleration: false,
+      hardware_acceleration_now: false,
+      hardware_acceleration_switch: false,
     });
     render(AppSettings);
     await waitFor(() =>
@@ -213,6 +220,41 @@ describe("desktop settings section", () => {
         "No tray is shown on this desktop now, so closing the window quits Parley.",
       ),
     );
+  });
+
+  it("switches GPU drawing for the next start, says so, and hides the switch where it does nothing", async () => {
+    render(AppSettings);
+    const gpu = (await screen.findByRole("switch", { name: "Use the graphics card to draw the window" })) as HTMLInputElement;
+    expect(gpu.checked).toBe(false);
+    expect(screen.getByTestId("gpu-hint").textContent).toContain("80 MB less memory");
+    await fireEvent.click(gpu);
+    await waitFor(() => expect(ipc.setHardwareAcceleration).toHaveBeenCalledWith(true));
+    await waitFor(() => expect(gpu.checked).toBe(true));
+    // This run still draws without it: the hint says when it applies.
+    expect(screen.getByTestId("gpu-hint").textContent).toBe("Takes effect the next time Parley starts.");
+    // The shell cannot save it: the switch goes back, and so does the hint.
+    vi.mocked(ipc.setHardwareAcceleration).mockRejectedValueOnce(new Error("disk full"));
+    await fireEvent.click(gpu);
+    await waitFor(() => expect(ipc.setHardwareAcceleration).toHaveBeenCalledWith(false));
+    await waitFor(() => expect(gpu.checked).toBe(true));
+    cleanup();
+    // Windows and macOS: the web view decides; no switch.
+    vi.mocked(ipc.osSettings).mockResolvedValueOnce({
+      theme: "system",
+      notifications: true,
+      shortcuts: none(),
+      inactive_shortcuts: [],
+      start_at_login: false,
+      tray: true,
+      close_to_tray: true,
+      tray_host: true,
+      hardware_acceleration: false,
+      hardware_acceleration_now: false,
+      hardware_acceleration_switch: false,
+    });
+    render(AppSettings);
+    await screen.findByTestId("close-hint");
+    expect(screen.queryByTestId("hardware-acceleration")).toBeNull();
   });
 
   it("records a shortcut by keyboard, refuses bad ones with the reason, and clears", async () => {
@@ -272,6 +314,9 @@ describe("desktop settings section", () => {
       tray: false,
       close_to_tray: true,
       tray_host: false,
+      hardware_acceleration: false,
+      hardware_acceleration_now: false,
+      hardware_acceleration_switch: false,
     });
     render(AppSettings);
     await waitFor(() =>
@@ -308,6 +353,9 @@ describe("the window's side of the shell", () => {
       tray: false,
       close_to_tray: true,
       tray_host: false,
+      hardware_acceleration: false,
+      hardware_acceleration_now: false,
+      hardware_acceleration_switch: false,
     });
     const go = vi.fn();
     const stop = await connectOs(go);

@@ -263,6 +263,12 @@ export interface OsSettings {
   close_to_tray: boolean;
   /** A tray host shows the icon now (else closing quits). */
   tray_host: boolean;
+  /** GPU compositing in the window from the next start (the saved choice). */
+  hardware_acceleration: boolean;
+  /** Whether this run composites on the GPU. */
+  hardware_acceleration_now: boolean;
+  /** Whether the choice does anything on this platform (Linux only). */
+  hardware_acceleration_switch: boolean;
 }
 
 export const osSettings = (): Promise<OsSettings> => call("os_settings");
@@ -272,6 +278,9 @@ export const setTheme = (theme: ThemeChoice): Promise<void> => call("os_theme_se
 export const setNotifications = (on: boolean): Promise<void> => call("os_notifications_set", { on });
 
 export const setCloseToTray = (on: boolean): Promise<void> => call("os_close_to_tray_set", { on });
+
+/** GPU compositing in the window; takes effect at the next start. */
+export const setHardwareAcceleration = (on: boolean): Promise<void> => call("os_hardware_acceleration_set", { on });
 
 /** The UI's language, for the tray menu and the notifications. */
 export const setOsLanguage = (language: Locale): Promise<void> => call("os_language_set", { language });
