@@ -14,7 +14,8 @@
 #
 # Each build in BUILDS ("label=binary ...", default the current release
 # build) runs in turn against the same Kamailio and publishers, each with
-# a fresh profile. OLD_BIN adds a second build (e.g. one before the
+# a fresh profile; a label ending in "+gpu" turns GPU compositing on in
+# that profile (Settings > Desktop), e.g. BUILDS="cpu=BIN cpu+gpu=BIN". OLD_BIN adds a second build (e.g. one before the
 # virtualised list) to compare with.
 #
 #   bench/frames.sh
@@ -99,6 +100,9 @@ for b in $BUILDS; do
   sqlite3 "$h/.local/share/parley/parley.sqlite" \
     "UPDATE contacts SET sip_uri = 'sip:bob@127.0.0.1' WHERE name = 'Contact 0001';
      UPDATE contacts SET sip_uri = 'sip:carol@127.0.0.1' WHERE name = 'Contact 0002';"
+  # A label ending in "+gpu" draws with WebKit's GPU compositing (the
+  # Settings > Desktop switch; off by default on Linux).
+  case "$label" in *+gpu) printf '{"hardware_acceleration": true}\n' >"$h/.config/parley/desktop.json" ;; esac
   args+=("$label=$bin:$h")
 done
 

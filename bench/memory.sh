@@ -110,6 +110,8 @@ run_app() {
     python3 "$PSS" --json "$pid" >"$OUT/$case/sample-$i.json"
     [ "$i" = "$SAMPLES" ] || sleep 2
   done
+  # Where the memory is, per process and mapping (libraries, heap, anon).
+  python3 "$PSS" --top 25 "$pid" >"$OUT/$case/mappings.txt"
   python3 - "$OUT/$case" "$SAMPLES" >"$OUT/$case.json" <<'EOF'
 import json, sys
 d, n = sys.argv[1], int(sys.argv[2])
