@@ -692,7 +692,7 @@ impl Task {
             let Some(tx) = route else {
                 return Some(request);
             };
-            if let Err(e) = tx.try_send((id, request)) {
+            if let Err(e) = tx.try_send((id, Box::new(request))) {
                 let req = match e {
                     tokio::sync::mpsc::error::TrySendError::Full((_, r))
                     | tokio::sync::mpsc::error::TrySendError::Closed((_, r)) => r,
@@ -914,7 +914,7 @@ impl Task {
         });
         let env = self.usage_env().await.ok()?;
         if let Some(tx) = route {
-            if let Err(e) = tx.try_send((id, request)) {
+            if let Err(e) = tx.try_send((id, Box::new(request))) {
                 // A subscription flooded with NOTIFYs: ask to retry later.
                 let req = match e {
                     tokio::sync::mpsc::error::TrySendError::Full((_, r))
