@@ -15,10 +15,9 @@
 // Prints p50/p95/p99/max frame time, the share of frames over 16.7 ms and
 // 50 ms, and per keystroke the time until the frame after the update was
 // painted; writes everything as JSON to $OUT/frames.json.
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { Session, startDriver } from "../tests/e2e/webdriver.mjs";
+import { Session, startDriver, windowPng } from "../tests/e2e/webdriver.mjs";
 
 const N = Number(process.env.CONTACTS ?? 2000);
 const OUT = process.env.OUT ?? "/tmp/parley-frames";
@@ -165,10 +164,7 @@ async function run(label, app, home) {
       )
         .catch(async (e) => {
           fs.mkdirSync(OUT, { recursive: true });
-          // The X window, not WebDriver's screenshot: that waits for a
-          // composited frame, and the app draws without GPU compositing.
-          const xwd = execFileSync("xwd", ["-name", "Parley", "-silent"], { maxBuffer: 64 << 20 });
-          fs.writeFileSync(path.join(OUT, `${label}-timeout.png`), execFileSync("convert", ["xwd:-", "png:-"], { input: xwd, maxBuffer: 64 << 20 }));
+          fs.writeFileSync(path.join(OUT, `${label}-timeout.png`), windowPng());
           throw new Error(`${e.message}; first rows: ${(await shownPresence()).join(" | ")}`);
         });
     }

@@ -15,8 +15,9 @@
 # Each build in BUILDS ("label=binary ...", default the current release
 # build) runs in turn against the same Kamailio and publishers, each with
 # a fresh profile; a label ending in "+gpu" turns GPU compositing on in
-# that profile (Settings > Desktop), e.g. BUILDS="cpu=BIN cpu+gpu=BIN". OLD_BIN adds a second build (e.g. one before the
-# virtualised list) to compare with.
+# that profile (Settings > Desktop), e.g. BUILDS="cpu=BIN cpu+gpu=BIN".
+# OLD_BIN adds a second build (e.g. one before the virtualised list) to
+# compare with.
 #
 #   bench/frames.sh
 #   OLD_BIN=/tmp/parley-old CONTACTS=2000 SCROLL_STEP=150 bench/frames.sh

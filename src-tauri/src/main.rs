@@ -250,9 +250,6 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("PARLEY_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    // Before any thread or web view exists: it may set WebKit's variable.
-    #[cfg(desktop)]
-    os::set_accelerated(os::apply_rendering());
     let builder = tauri::Builder::default();
     // Single-instance goes first: a second launch must hand over its link
     // and exit before any other plugin or the engine starts. With its

@@ -152,6 +152,9 @@ pub(crate) struct Desktop {
     focused: AtomicBool,
     /// A tray icon was made (there may still be no host showing it).
     tray: AtomicBool,
+    /// This run's web view composites on the GPU (fixed at start, see
+    /// `apply_rendering`).
+    accelerated: bool,
 }
 
 impl Desktop {
@@ -168,6 +171,7 @@ impl Desktop {
             settings: Mutex::new(settings),
             focused: AtomicBool::new(false),
             tray: AtomicBool::new(false),
+            accelerated: false,
         }
     }
 
@@ -193,6 +197,17 @@ impl Desktop {
         save(&self.path, &next)?;
         *current = next.clone();
         Ok(next)
+    }
+
+    /// [`Desktop::update`] for a change that cannot fail itself (a switch
+    /// or a choice), as a command's result.
+    pub(crate) fn set(&self, f: impl FnOnce(&mut DesktopSettings)) -> CmdResult<()> {
+        self.update(|s| {
+            f(s);
+            Ok::<_, OsError>(())
+        })
+        .map(drop)
+        .map_err(err)
     }
 
     pub(crate) fn focused(&self) -> bool {
@@ -221,17 +236,12 @@ fn config_dir() -> Result<PathBuf, store::PathsError> {
 #[cfg(target_os = "linux")]
 const NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
 
-/// Applies the rendering choice of `desktop.json` before the web view is
-/// made; it cannot change later in a running WebKit. Must run before any
-/// thread starts (it sets a process environment variable). A value the
-/// user set in the environment wins over the setting either way. Returns
-/// whether the web view composites on the GPU in this run.
-pub(crate) fn apply_rendering() -> bool {
-    let saved = config_dir()
-        .ok()
-        .and_then(|dir| load(&dir.join(FILE)).ok())
-        .unwrap_or_default()
-        .hardware_acceleration;
+/// Applies the saved rendering choice before the web view is made; it
+/// cannot change later in a running WebKit. Must run before any thread
+/// starts (it sets a process environment variable). A value the user set
+/// in the environment wins over the setting either way. Returns whether
+/// the web view composites on the GPU in this run.
+fn apply_rendering(saved: bool) -> bool {
     #[cfg(target_os = "linux")]
     {
         let (on, set) = rendering(saved, std::env::var_os(NO_COMPOSITING).as_deref());
@@ -256,21 +266,16 @@ fn rendering(saved: bool, env: Option<&std::ffi::OsStr>) -> (bool, bool) {
     }
 }
 
-/// Whether this run's web view composites on the GPU (what
-/// `apply_rendering` found at start).
-static ACCELERATED: AtomicBool = AtomicBool::new(false);
-
-pub(crate) fn set_accelerated(on: bool) {
-    ACCELERATED.store(on, Ordering::Relaxed);
-}
-
-/// Adds the OS plugins and the desktop settings to the app being built.
+/// Adds the OS plugins and the desktop settings to the app being built,
+/// and applies the rendering choice: this runs in `main` before the app
+/// (and any thread of it) starts.
 pub(crate) fn with_plugins(
     builder: tauri::Builder<tauri::Wry>,
 ) -> Result<tauri::Builder<tauri::Wry>, store::PathsError> {
     use tauri_plugin_window_state::StateFlags;
     let dir = config_dir()?;
-    let desktop = Desktop::open(&dir);
+    let mut desktop = Desktop::open(&dir);
+    desktop.accelerated = apply_rendering(desktop.get().hardware_acceleration);
     let theme = desktop.get().theme;
     Ok(builder
         .plugin(
@@ -560,7 +565,7 @@ pub(crate) async fn os_settings(
         close_to_tray: s.close_to_tray,
         tray_host: tray_host_runs(),
         hardware_acceleration: s.hardware_acceleration,
-        hardware_acceleration_now: ACCELERATED.load(Ordering::Relaxed),
+        hardware_acceleration_now: desktop.accelerated,
         hardware_acceleration_switch: cfg!(target_os = "linux"),
     })
 }
@@ -572,12 +577,7 @@ pub(crate) async fn os_theme_set(
     desktop: State<'_, Desktop>,
     theme: ThemeChoice,
 ) -> CmdResult<()> {
-    desktop
-        .update(|s| {
-            s.theme = theme;
-            Ok::<_, OsError>(())
-        })
-        .map_err(err)?;
+    desktop.set(|s| s.theme = theme)?;
     if let Some(w) = app.get_webview_window("main") {
         apply_theme(&w, theme);
     }
@@ -586,25 +586,13 @@ pub(crate) async fn os_theme_set(
 
 #[tauri::command]
 pub(crate) async fn os_notifications_set(desktop: State<'_, Desktop>, on: bool) -> CmdResult<()> {
-    desktop
-        .update(|s| {
-            s.notifications = on;
-            Ok::<_, OsError>(())
-        })
-        .map(drop)
-        .map_err(err)
+    desktop.set(|s| s.notifications = on)
 }
 
 /// Whether closing the window hides it in the tray.
 #[tauri::command]
 pub(crate) async fn os_close_to_tray_set(desktop: State<'_, Desktop>, on: bool) -> CmdResult<()> {
-    desktop
-        .update(|s| {
-            s.close_to_tray = on;
-            Ok::<_, OsError>(())
-        })
-        .map(drop)
-        .map_err(err)
+    desktop.set(|s| s.close_to_tray = on)
 }
 
 /// GPU compositing in the web view from the next start.
@@ -613,13 +601,7 @@ pub(crate) async fn os_hardware_acceleration_set(
     desktop: State<'_, Desktop>,
     on: bool,
 ) -> CmdResult<()> {
-    desktop
-        .update(|s| {
-            s.hardware_acceleration = on;
-            Ok::<_, OsError>(())
-        })
-        .map(drop)
-        .map_err(err)
+    desktop.set(|s| s.hardware_acceleration = on)
 }
 
 /// The UI's language, for the tray and the notifications.
@@ -632,12 +614,7 @@ pub(crate) async fn os_language_set(
     if desktop.get().language == language {
         return Ok(());
     }
-    desktop
-        .update(|s| {
-            s.language = language;
-            Ok::<_, OsError>(())
-        })
-        .map_err(err)?;
+    desktop.set(|s| s.language = language)?;
     crate::tray::refresh(&app);
     Ok(())
 }

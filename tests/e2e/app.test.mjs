@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Session, startDriver } from "./webdriver.mjs";
+import { Session, startDriver, windowPng } from "./webdriver.mjs";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, "target");
@@ -38,17 +38,6 @@ after(async () => {
   await driver?.stop();
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
-
-/**
- * The app's top-level X window as PNG, as the X server shows it. Not
- * WebDriver's screenshot: that waits for a composited frame, and the app
- * draws without GPU compositing by default (Settings > Desktop), so the
- * command would never return.
- */
-function windowPng() {
-  const xwd = execFileSync("xwd", ["-name", "Parley", "-silent"], { maxBuffer: 64 << 20 });
-  return execFileSync("convert", ["xwd:-", "png:-"], { input: xwd, maxBuffer: 64 << 20 });
-}
 
 async function shot(name) {
   if (!shots) return;

@@ -1,7 +1,7 @@
 // A minimal W3C WebDriver client (fetch + JSON), enough to drive the real
 // Parley window through tauri-driver. Kept tiny on purpose: no browser
 // downloads, no framework, every call visible.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import net from "node:net";
 
@@ -62,10 +62,6 @@ export class Session {
     return this.cmd("POST", "/execute/sync", { script, args });
   }
 
-  async screenshot() {
-    return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");
-  }
-
   close() {
     return this.cmd("DELETE", "");
   }
@@ -105,6 +101,17 @@ async function request(base, method, path, body) {
     throw new WebDriverError(`${method} ${path}: ${v.error ?? res.status} ${v.message ?? ""}`.trim());
   }
   return json.value;
+}
+
+/**
+ * The app's top-level X window as PNG, as the X server shows it. Not
+ * WebDriver's screenshot: that waits for a composited frame, and the app
+ * draws without GPU compositing by default (Settings > Desktop), so the
+ * command would never return.
+ */
+export function windowPng() {
+  const xwd = execFileSync("xwd", ["-name", "Parley", "-silent"], { maxBuffer: 64 << 20 });
+  return execFileSync("convert", ["xwd:-", "png:-"], { input: xwd, maxBuffer: 64 << 20 });
 }
 
 export function freePort() {

@@ -4,9 +4,26 @@
 import { describe, expect, it, vi, afterEach, beforeEach } from "vitest";
 import { render, screen, fireEvent, waitFor, cleanup } from "@testing-library/svelte";
 import { applyTheme, currentTheme, isThemeChoice, resolveTheme } from "../src/lib/theme";
+import type { OsSettings } from "../src/lib/ipc";
 import { checkAccel, keyName, parseAccel, recordKey, sameAccel, type Bindings, type KeyLike } from "../src/lib/shortcuts";
 
 const none = (): Bindings => ({ answer: null, hangup: null, mute: null });
+
+/** What the shell reports on Linux with a tray host, changed by `o`. */
+const osWith = (o: Partial<OsSettings>): OsSettings => ({
+  theme: "system",
+  notifications: true,
+  shortcuts: none(),
+  inactive_shortcuts: [],
+  start_at_login: false,
+  tray: true,
+  close_to_tray: true,
+  tray_host: true,
+  hardware_acceleration: false,
+  hardware_acceleration_now: false,
+  hardware_acceleration_switch: true,
+  ...o,
+});
 
 let showHandler: ((s: { screen: "history" | "chats" | null; call: number | null }) => void) | null = null;
 let presenceHandler: ((a: string) => void) | null = null;
@@ -201,19 +218,7 @@ describe("desktop settings section", () => {
     await waitFor(() => expect(close.checked).toBe(false));
     cleanup();
     // No tray host on this desktop: closing quits, and the hint says so.
-    vi.mocked(ipc.osSettings).mockResolvedValueOnce({
-      theme: "system",
-      notifications: true,
-      shortcuts: none(),
-      inactive_shortcuts: [],
-      start_at_login: false,
-      tray: true,
-      close_to_tray: true,
-      tray_host: false,
-      hardware_acceleration: false,
-      hardware_acceleration_now: false,
-      hardware_acceleration_switch: false,
-    });
+    vi.mocked(ipc.osSettings).mockResolvedValueOnce(osWith({ tray_host: false, hardware_acceleration_switch: false }));
     render(AppSettings);
     await waitFor(() =>
       expect(screen.getByTestId("close-hint").textContent).toBe(
@@ -239,19 +244,7 @@ describe("desktop settings section", () => {
     await waitFor(() => expect(gpu.checked).toBe(true));
     cleanup();
     // Windows and macOS: the web view decides; no switch.
-    vi.mocked(ipc.osSettings).mockResolvedValueOnce({
-      theme: "system",
-      notifications: true,
-      shortcuts: none(),
-      inactive_shortcuts: [],
-      start_at_login: false,
-      tray: true,
-      close_to_tray: true,
-      tray_host: true,
-      hardware_acceleration: false,
-      hardware_acceleration_now: false,
-      hardware_acceleration_switch: false,
-    });
+    vi.mocked(ipc.osSettings).mockResolvedValueOnce(osWith({ hardware_acceleration_switch: false }));
     render(AppSettings);
     await screen.findByTestId("close-hint");
     expect(screen.queryByTestId("hardware-acceleration")).toBeNull();
@@ -305,19 +298,15 @@ describe("desktop settings section", () => {
   });
 
   it("says which saved shortcut the system did not grant at start", async () => {
-    vi.mocked(ipc.osSettings).mockResolvedValueOnce({
-      theme: "system",
-      notifications: true,
-      shortcuts: { answer: null, hangup: "Ctrl+Alt+H", mute: null },
-      inactive_shortcuts: ["hangup"],
-      start_at_login: false,
-      tray: false,
-      close_to_tray: true,
-      tray_host: false,
-      hardware_acceleration: false,
-      hardware_acceleration_now: false,
-      hardware_acceleration_switch: false,
-    });
+    vi.mocked(ipc.osSettings).mockResolvedValueOnce(
+      osWith({
+        shortcuts: { answer: null, hangup: "Ctrl+Alt+H", mute: null },
+        inactive_shortcuts: ["hangup"],
+        tray: false,
+        tray_host: false,
+        hardware_acceleration_switch: false,
+      }),
+    );
     render(AppSettings);
     await waitFor(() =>
       expect(screen.getByTestId("shortcut-hangup-error").textContent).toBe(
@@ -344,19 +333,9 @@ describe("the window's side of the shell", () => {
   });
 
   it("applies the saved theme, opens screens, and follows the tray's presence", async () => {
-    vi.mocked(ipc.osSettings).mockResolvedValueOnce({
-      theme: "dark",
-      notifications: true,
-      shortcuts: none(),
-      inactive_shortcuts: [],
-      start_at_login: null,
-      tray: false,
-      close_to_tray: true,
-      tray_host: false,
-      hardware_acceleration: false,
-      hardware_acceleration_now: false,
-      hardware_acceleration_switch: false,
-    });
+    vi.mocked(ipc.osSettings).mockResolvedValueOnce(
+      osWith({ theme: "dark", start_at_login: null, tray: false, tray_host: false, hardware_acceleration_switch: false }),
+    );
     const go = vi.fn();
     const stop = await connectOs(go);
     expect(document.documentElement.dataset.theme).toBe("dark");

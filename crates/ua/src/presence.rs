@@ -490,18 +490,6 @@ fn keeps_slot(r: &Result<Response, EndpointError>) -> bool {
     matches!(r, Ok(resp) if matches!(resp.status.as_u16(), 401 | 407))
 }
 
-async fn wait_paced(
-    p: &mut Option<Paced>,
-) -> (
-    Result<Response, EndpointError>,
-    Option<OwnedSemaphorePermit>,
-) {
-    match p {
-        Some(f) => f.await,
-        None => std::future::pending().await,
-    }
-}
-
 async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
@@ -509,7 +497,8 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-async fn wait(p: &mut Option<Pending>) -> Result<Response, EndpointError> {
+/// The request in flight, if any: its output; never ready without one.
+async fn wait<T>(p: &mut Option<Pin<Box<dyn Future<Output = T> + Send>>>) -> T {
     match p {
         Some(f) => f.await,
         None => std::future::pending().await,
@@ -642,7 +631,7 @@ async fn run_watch(
         }
         let deadline = sub.poll_timeout();
         tokio::select! {
-            (r, held) = wait_paced(&mut pending) => {
+            (r, held) = wait(&mut pending) => {
                 pending = None;
                 if keeps_slot(&r) {
                     slot = held;
