@@ -248,6 +248,12 @@ fn apply_rendering(saved: bool) -> bool {
         if set {
             std::env::set_var(NO_COMPOSITING, "1");
         }
+        if !on {
+            let node = first_render_node(std::path::Path::new("/dev/dri"));
+            for (name, value) in no_gl_env(|n| std::env::var_os(n).is_some(), node) {
+                std::env::set_var(name, value);
+            }
+        }
         on
     }
     #[cfg(not(target_os = "linux"))]
@@ -264,6 +270,50 @@ fn rendering(saved: bool, env: Option<&std::ffi::OsStr>) -> (bool, bool) {
         Some(v) => (v.is_empty() || v == "0", false),
         None => (saved, !saved),
     }
+}
+
+/// What else keeps OpenGL out of the UI process when the GPU does not
+/// draw (each only where the user's environment does not set it):
+/// without these, GTK probes GLX when it opens the display and WebKit
+/// initialises EGL to find the DRM device and the DMA-BUF formats, and
+/// on Mesa either loads the driver with its LLVM (about 20 MiB PSS in
+/// a window that draws into shared memory anyway).
+/// - `GDK_GL=disable`: GTK 3 skips its GLX probe.
+/// - `WEBKIT_DISABLE_DMABUF_RENDERER=1`: frames come over shared memory,
+///   which is what the non-composited web view uses.
+/// - `WEBKIT_WEB_RENDER_DEVICE_FILE`: the render node WebKit would have
+///   asked EGL for, named directly (the first `/dev/dri/renderD*`; a
+///   placeholder when there is none, as under Xvfb, where EGL would not
+///   have found one either).
+#[cfg(any(target_os = "linux", test))]
+fn no_gl_env(
+    is_set: impl Fn(&str) -> bool,
+    render_node: Option<PathBuf>,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    let node = render_node
+        .map(PathBuf::into_os_string)
+        .unwrap_or_else(|| "/dev/dri/renderD128".into());
+    [
+        ("GDK_GL", "disable".into()),
+        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1".into()),
+        ("WEBKIT_WEB_RENDER_DEVICE_FILE", node),
+    ]
+    .into_iter()
+    .filter(|(name, _)| !is_set(name))
+    .collect()
+}
+
+/// The first DRM render node under `dir`, by name.
+#[cfg(any(target_os = "linux", test))]
+fn first_render_node(dir: &std::path::Path) -> Option<PathBuf> {
+    let mut nodes: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+        .map(|e| e.path())
+        .collect();
+    nodes.sort();
+    nodes.into_iter().next()
 }
 
 /// Adds the OS plugins and the desktop settings to the app being built,
@@ -707,6 +757,39 @@ mod tests {
         let path = dir.path().join(FILE);
         std::fs::write(&path, r#"{"theme":"dark"}"#).unwrap();
         assert!(!load(&path).unwrap().hardware_acceleration);
+    }
+
+    #[test]
+    fn without_the_gpu_gl_stays_out_of_the_ui_process_unless_the_user_says_otherwise() {
+        let none = |_: &str| false;
+        let env = no_gl_env(none, Some(PathBuf::from("/dev/dri/renderD129")));
+        let names: Vec<_> = env.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            ["GDK_GL", "WEBKIT_DISABLE_DMABUF_RENDERER", "WEBKIT_WEB_RENDER_DEVICE_FILE"]
+        );
+        assert_eq!(env[0].1, "disable");
+        assert_eq!(env[1].1, "1");
+        assert_eq!(env[2].1, "/dev/dri/renderD129");
+        // No render node (Xvfb, a VM): a placeholder that is never opened
+        // while the renderer is off.
+        let env = no_gl_env(none, None);
+        assert_eq!(env[2].1, "/dev/dri/renderD128");
+        // What the user set wins: it is left alone.
+        let env = no_gl_env(|n| n == "GDK_GL", None);
+        assert!(env.iter().all(|(n, _)| *n != "GDK_GL"));
+        assert_eq!(env.len(), 2);
+    }
+
+    #[test]
+    fn the_first_render_node_by_name_is_picked() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(first_render_node(dir.path()), None);
+        for f in ["card0", "renderD129", "renderD128"] {
+            std::fs::write(dir.path().join(f), b"").unwrap();
+        }
+        assert_eq!(first_render_node(dir.path()), Some(dir.path().join("renderD128")));
+        assert_eq!(first_render_node(&dir.path().join("missing")), None);
     }
 
     #[test]
