@@ -13,6 +13,8 @@
 #
 #   sudo bench/memory.sh
 #   PARLEY_BIN=path SETTLE=20 SAMPLES=7 CONTACTS=500 bench/memory.sh
+#   CASES="parley-registered" bench/memory.sh   (a subset, for experiments;
+#                                                 the ratio needs both apps)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${OUT:-/tmp/parley-memory}"
@@ -23,6 +25,7 @@ PARLEY_BIN="${PARLEY_BIN:-$ROOT/target/release/parley}"
 PARLEY_CLI="${PARLEY_CLI:-$ROOT/target/release/parley-cli}"
 PEERS_BIN="${PEERS_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/parley-peers}"
 LINPHONE_BIN="${LINPHONE_BIN:-linphone}"
+CASES="${CASES:-parley-idle linphone-idle parley-registered linphone-registered}"
 
 if [ -z "${PARLEY_MEM_IN_SESSION:-}" ]; then
   need=()
@@ -161,7 +164,7 @@ kam_state() {
   local user="$1" regs subs
   regs="$(kamcmd -s "unix:$KAM_DIR/kamailio_ctl" ul.lookup location "$user" 2>/dev/null | grep -c 'Address:' || true)"
   subs="$(grep "initial SUBSCRIBE sip:$user@" "$KAM_DIR"/kamailio*.log 2>/dev/null \
-    | sed -n 's/^[^{]*{[^ ]* [^ ]* [^ ]* \([^}]*\)}.*/\1/p' | sort -u | wc -l)"
+    | sed -n 's/^[^{]*{[^ ]* [^ ]* [^ ]* \([^}]*\)}.*/\1/p' | sort -u | wc -l || true)"
   echo "${regs:-0} ${subs:-0}"
 }
 
@@ -171,24 +174,36 @@ check_linphone() { echo "$1: kamailio holds $(kam_state bob | awk '{print $1" re
 echo "parley: $PARLEY_BIN" >&2
 echo "linphone: $(dpkg-query -W -f '${Version}' linphone-desktop 2>/dev/null || echo '?')" >&2
 
+want() { case " $CASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
 # ---- idle ----
-h="$(fresh_home parley-idle)"
-run_app parley-idle "$h" env PARLEY_CONFIG_DIR="$h/.config/parley" PARLEY_DATA_DIR="$h/.local/share/parley" "$PARLEY_BIN"
-h="$(fresh_home linphone-idle)"
-linphonerc "$h/.config/linphone/linphonerc"
-run_app linphone-idle "$h" "$LINPHONE_BIN"
+if want parley-idle; then
+  h="$(fresh_home parley-idle)"
+  run_app parley-idle "$h" env PARLEY_CONFIG_DIR="$h/.config/parley" PARLEY_DATA_DIR="$h/.local/share/parley" "$PARLEY_BIN"
+fi
+if want linphone-idle; then
+  h="$(fresh_home linphone-idle)"
+  linphonerc "$h/.config/linphone/linphonerc"
+  run_app linphone-idle "$h" "$LINPHONE_BIN"
+fi
 
 # ---- registered, with contacts ----
-start_kamailio
-h="$(fresh_home parley-registered)"
-printf 'alice123\n' | HOME="$h" "$PARLEY_CLI" --config-dir "$h/.config/parley" --data-dir "$h/.local/share/parley" \
-  account add office --uri sip:alice@127.0.0.1 --proxy "sip:127.0.0.1:$KAM_PORT" --password-stdin >&2
-parley_db_with_contacts "$h/.local/share/parley/parley.sqlite" alicecontact
-BEFORE_SAMPLE=check_parley run_app parley-registered "$h" \
-  env PARLEY_CONFIG_DIR="$h/.config/parley" PARLEY_DATA_DIR="$h/.local/share/parley" "$PARLEY_BIN"
-h="$(fresh_home linphone-registered)"
-linphonerc "$h/.config/linphone/linphonerc" "$KAM_PORT" bob bob123
-BEFORE_SAMPLE=check_linphone run_app linphone-registered "$h" "$LINPHONE_BIN"
+if want parley-registered || want linphone-registered; then
+  start_kamailio
+fi
+if want parley-registered; then
+  h="$(fresh_home parley-registered)"
+  printf 'alice123\n' | HOME="$h" "$PARLEY_CLI" --config-dir "$h/.config/parley" --data-dir "$h/.local/share/parley" \
+    account add office --uri sip:alice@127.0.0.1 --proxy "sip:127.0.0.1:$KAM_PORT" --password-stdin >&2
+  parley_db_with_contacts "$h/.local/share/parley/parley.sqlite" alicecontact
+  BEFORE_SAMPLE=check_parley run_app parley-registered "$h" \
+    env PARLEY_CONFIG_DIR="$h/.config/parley" PARLEY_DATA_DIR="$h/.local/share/parley" "$PARLEY_BIN"
+fi
+if want linphone-registered; then
+  h="$(fresh_home linphone-registered)"
+  linphonerc "$h/.config/linphone/linphonerc" "$KAM_PORT" bob bob123
+  BEFORE_SAMPLE=check_linphone run_app linphone-registered "$h" "$LINPHONE_BIN"
+fi
 
 # ---- report ----
 python3 - "$OUT" "$CONTACTS" <<'EOF'

@@ -88,6 +88,25 @@ describe("contacts screen", () => {
     await waitFor(() => expect(within(row).queryByRole("button", { name: "Pick up Bob's call" })).toBeNull());
   });
 
+  it("keeps the contact list raw (no proxy per contact) and still redraws when it is replaced", async () => {
+    const row = await start();
+    expect(within(row).getByText("Bob")).toBeTruthy();
+    // What the engine returned is what the screens read: the same array
+    // and the same objects, not deep-state proxies of them.
+    const list = (await vi.mocked(ipc.contacts).mock.results[0].value) as ContactEntry[];
+    expect(app.contacts).toBe(list);
+    expect(app.contacts[0]).toBe(list[0]);
+    const carol: ContactEntry = {
+      id: ms(2),
+      contact: { name: "Carol", sip_uri: "sip:carol@127.0.0.1", phones: [], favourite: false, presence: false, blf: false },
+    };
+    app.contacts = [bob, carol];
+    await waitFor(() => expect(screen.getAllByTestId("contact").map((r) => r.textContent)).toEqual([
+      expect.stringContaining("Bob"),
+      expect.stringContaining("Carol"),
+    ]));
+  });
+
   it("lists watchers who wait, and allows or blocks them", async () => {
     waiting = [{ account: "Work", watcher: "sip:dave@127.0.0.1" }];
     await start();
