@@ -766,7 +766,11 @@ mod tests {
         let names: Vec<_> = env.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
-            ["GDK_GL", "WEBKIT_DISABLE_DMABUF_RENDERER", "WEBKIT_WEB_RENDER_DEVICE_FILE"]
+            [
+                "GDK_GL",
+                "WEBKIT_DISABLE_DMABUF_RENDERER",
+                "WEBKIT_WEB_RENDER_DEVICE_FILE"
+            ]
         );
         assert_eq!(env[0].1, "disable");
         assert_eq!(env[1].1, "1");
@@ -788,7 +792,10 @@ mod tests {
         for f in ["card0", "renderD129", "renderD128"] {
             std::fs::write(dir.path().join(f), b"").unwrap();
         }
-        assert_eq!(first_render_node(dir.path()), Some(dir.path().join("renderD128")));
+        assert_eq!(
+            first_render_node(dir.path()),
+            Some(dir.path().join("renderD128"))
+        );
         assert_eq!(first_render_node(&dir.path().join("missing")), None);
     }
 
