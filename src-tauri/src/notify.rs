@@ -11,8 +11,8 @@
 //!   Decline buttons where the notification server shows actions (GNOME,
 //!   KDE, XFCE, dunst do), a click on the notification focuses the incoming
 //!   call, and the notification closes when the call is answered or ends.
-//!   Without a notification server (a bare X session, the e2e run) nothing
-//!   shows and the app goes on.
+//!   Without a notification server (a bare X session) nothing shows and
+//!   the app goes on. The e2e run answers a call from dunst's notification.
 //! - Windows (toasts): Answer and Decline buttons and the click, while the
 //!   toast is on screen (not from the Action Center); a toast is not closed
 //!   when the call ends.

@@ -21,8 +21,45 @@ let driver;
 let s;
 let home;
 
+// A real notification server for the whole run (dunst), before the app
+// starts: else the first notification has D-Bus start one with its
+// default config. Its popups are a pixel in the screen's corner, off the
+// window the screenshots capture; its context menu ("dmenu") is a script
+// that logs what it offers and picks Answer, as a user choosing the
+// button would.
+const notifications = { dir: "", proc: null };
+const dunstctl = (...args) => execFileSync("dunstctl", args, { encoding: "utf8" }).trim();
+/** The pid owning org.freedesktop.Notifications on this session's bus, or 0. */
+function notificationServer() {
+  try {
+    const out = execFileSync(
+      "dbus-send",
+      ["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+        "org.freedesktop.DBus.GetConnectionUnixProcessID", "string:org.freedesktop.Notifications"],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+    );
+    return Number(out.match(/uint32 (\d+)/)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+async function startNotificationServer() {
+  const dir = (notifications.dir = fs.mkdtempSync(path.join(os.tmpdir(), "parley-dunst-")));
+  const pick = path.join(dir, "pick.sh");
+  fs.writeFileSync(pick, `#!/bin/sh\ntee "${dir}/offered.txt" | grep -m1 '^#Answer '\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(dir, "dunstrc"),
+    `[global]\n    dmenu = ${pick}\n    timeout = 0\n    origin = bottom-right\n    offset = 0x0\n    width = 1\n    height = 1\n    frame_width = 0\n    padding = 0\n    horizontal_padding = 0\n`,
+  );
+  const proc = (notifications.proc = spawn("dunst", ["-conf", path.join(dir, "dunstrc")], { stdio: "ignore" }));
+  for (let i = 0; i < 100 && notificationServer() !== proc.pid; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(notificationServer(), proc.pid, "dunst did not take org.freedesktop.Notifications");
+}
+
 before(async () => {
   assert.ok(fs.existsSync(app), `app binary ${app} missing: build it first`);
+  await startNotificationServer();
   home = fs.mkdtempSync(path.join(os.tmpdir(), "parley-e2e-"));
   driver = await startDriver({
     PARLEY_CONFIG_DIR: path.join(home, "config"),
@@ -36,6 +73,8 @@ before(async () => {
 after(async () => {
   await s?.close().catch(() => {});
   await driver?.stop();
+  notifications.proc?.kill();
+  if (notifications.dir) fs.rmSync(notifications.dir, { recursive: true, force: true });
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
@@ -570,6 +609,44 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     assert.equal(rows[0].outcome, "missed");
     await (await s.find('[data-testid="history-filter-all"]')).click();
     await s.waitFor("all again", async () => (await historyRows()).length === 3, 10_000);
+  });
+
+  test("in the background, a call from baresip shows a desktop notification (dunst) whose Answer answers", async () => {
+    await closeEndedCalls();
+    dunstctl("close-all");
+    // Another window takes the X input focus, so Parley is in the background
+    // (it notifies only then; there is no window manager under Xvfb).
+    const other = spawn("xlogo", [], { stdio: "ignore" });
+    try {
+      const xlogo = execFileSync("xdotool", ["search", "--sync", "--name", "^xlogo$"], { encoding: "utf8" }).trim().split("\n")[0];
+      execFileSync("xdotool", ["windowfocus", "--sync", xlogo]);
+
+      await peers.send("bob", "dial sip:alice@127.0.0.1");
+      await s.find('[data-testid="incoming-call"]', { timeout: 15_000 });
+      await s.waitFor("the notification shown", async () => dunstctl("count", "displayed") === "1", 10_000);
+      // Answer from the notification: dunst's menu picks it and dunst sends
+      // ActionInvoked to Parley.
+      const menu = path.join(notifications.dir, "offered.txt");
+      fs.rmSync(menu, { force: true });
+      dunstctl("context"); // dunst runs the menu on its own time
+      let offered = "";
+      await s.waitFor("dunst's menu offered the actions", async () => {
+        offered = fs.existsSync(menu) ? fs.readFileSync(menu, "utf8") : "";
+        return offered.includes("#Decline") && offered.includes("#Answer");
+      });
+      assert.match(offered, /^#Answer \(Incoming call\) \[\d+,answer\]$/m);
+      assert.match(offered, /^#Decline \(Incoming call\) \[\d+,decline\]$/m);
+      await s.waitFor("connected", async () => (await callState()) === "Connected", 15_000);
+      // Answered: Parley takes its notification back.
+      await s.waitFor("the notification closed", async () => dunstctl("count", "displayed") === "0", 10_000);
+
+      await peers.send("bob", "hangup");
+      const end = await s.find('[data-testid="call-end"]');
+      await s.waitFor("ended by bob", async () => (await end.text()) === "The other side hung up", 10_000);
+    } finally {
+      other.kill();
+    }
+    await closeEndedCalls();
   });
 
   test("a sip: link opened while the app runs starts the call in the running window", async () => {
