@@ -7,32 +7,14 @@ import { applyTheme, currentTheme, isThemeChoice, resolveTheme } from "../src/li
 import type { OsSettings } from "../src/lib/ipc";
 import { checkAccel, keyName, parseAccel, recordKey, sameAccel, type Bindings, type KeyLike } from "../src/lib/shortcuts";
 
-const none = (): Bindings => ({ answer: null, hangup: null, mute: null });
-
-/** What the shell reports on Linux with a tray host, changed by `o`. */
-const osWith = (o: Partial<OsSettings>): OsSettings => ({
-  theme: "system",
-  notifications: true,
-  shortcuts: none(),
-  inactive_shortcuts: [],
-  start_at_login: false,
-  tray: true,
-  close_to_tray: true,
-  tray_host: true,
-  hardware_acceleration: false,
-  hardware_acceleration_now: false,
-  hardware_acceleration_switch: true,
-  ...o,
-});
-
-let showHandler: ((s: { screen: "history" | "chats" | null; call: number | null }) => void) | null = null;
-let presenceHandler: ((a: string) => void) | null = null;
-
-vi.mock("../src/lib/ipc", () => ({
-  osSettings: vi.fn(async () => ({
+// Hoisted with the IPC mock below, which answers with one of these.
+const { none, osWith } = vi.hoisted(() => {
+  const none = (): Bindings => ({ answer: null, hangup: null, mute: null });
+  /** What the shell reports on Linux with a tray host, changed by `o`. */
+  const osWith = (o: Partial<OsSettings>): OsSettings => ({
     theme: "system",
     notifications: true,
-    shortcuts: { answer: null, hangup: "Ctrl+Alt+H", mute: null },
+    shortcuts: none(),
     inactive_shortcuts: [],
     start_at_login: false,
     tray: true,
@@ -41,7 +23,16 @@ vi.mock("../src/lib/ipc", () => ({
     hardware_acceleration: false,
     hardware_acceleration_now: false,
     hardware_acceleration_switch: true,
-  })),
+    ...o,
+  });
+  return { none, osWith };
+});
+
+let showHandler: ((s: { screen: "history" | "chats" | null; call: number | null }) => void) | null = null;
+let presenceHandler: ((a: string) => void) | null = null;
+
+vi.mock("../src/lib/ipc", () => ({
+  osSettings: vi.fn(async () => osWith({ shortcuts: { ...none(), hangup: "Ctrl+Alt+H" } })),
   setTheme: vi.fn(async () => {}),
   setNotifications: vi.fn(async () => {}),
   setCloseToTray: vi.fn(async () => {}),
