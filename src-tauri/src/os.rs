@@ -249,7 +249,7 @@ fn apply_rendering(saved: bool) -> bool {
             std::env::set_var(NO_COMPOSITING, "1");
         }
         if !on {
-            let node = first_render_node(std::path::Path::new("/dev/dri"));
+            let node = first_render_node(Path::new("/dev/dri"));
             for (name, value) in no_gl_env(|n| std::env::var_os(n).is_some(), node) {
                 std::env::set_var(name, value);
             }
@@ -305,7 +305,7 @@ fn no_gl_env(
 
 /// The first DRM render node under `dir`, by name.
 #[cfg(any(target_os = "linux", test))]
-fn first_render_node(dir: &std::path::Path) -> Option<PathBuf> {
+fn first_render_node(dir: &Path) -> Option<PathBuf> {
     let mut nodes: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)

@@ -94,6 +94,13 @@ async function shot(name) {
   await s.execute("delete document.documentElement.dataset.theme;");
 }
 
+/** Quits the app and starts it again on the same profile, its window up. */
+async function restartApp() {
+  await s.close();
+  s = await Session.create(driver.base, { "tauri:options": { application: app } });
+  await s.find("main h1");
+}
+
 const heading = async () => (await s.find("main h1")).text();
 
 test("the window shows the engine's account state from Rust", async () => {
@@ -231,9 +238,7 @@ test("desktop settings: the theme applies at once and is there from the first pa
 
   // A new app on the same profile: the shell sets the theme before the
   // page's own script runs, so the first paint is dark.
-  await s.close();
-  s = await Session.create(driver.base, { "tauri:options": { application: app } });
-  await s.find("main h1");
+  await restartApp();
   assert.equal(await theme(), "dark");
   const bg = await s.execute("return getComputedStyle(document.documentElement).backgroundColor;");
   assert.equal(bg, "rgb(20, 24, 31)");
@@ -284,9 +289,7 @@ test("desktop settings: GPU compositing is off by default and the switch applies
   assert.match(await hint(), /next time Parley starts/);
 
   // The next start composites on the GPU (WebKit's default).
-  await s.close();
-  s = await Session.create(driver.base, { "tauri:options": { application: app } });
-  await s.find("main h1");
+  await restartApp();
   await (await s.find("#nav-settings")).click();
   await s.waitFor("still on after the restart", async () => (await box()) === true);
   assert.match(await hint(), /80 MB less memory/);
@@ -295,9 +298,7 @@ test("desktop settings: GPU compositing is off by default and the switch applies
   // Back to the default for the rest of the run.
   await (await s.find('[data-testid="hardware-acceleration"]')).click();
   await s.waitFor("saved off", async () => desktopJson().hardware_acceleration === false);
-  await s.close();
-  s = await Session.create(driver.base, { "tauri:options": { application: app } });
-  await s.find("main h1");
+  await restartApp();
   assert.equal(webProcessCompositingOff(), true);
 });
 
@@ -307,9 +308,7 @@ test("the SIP trace's recording switch is remembered across a restart", async ()
   await s.waitFor("recording on by default", async () => (await box()) === true);
   await (await s.find('[data-testid="trace-enabled"]')).click();
   await s.waitFor("saved off", async () => fs.existsSync(path.join(home, "config/desktop.json")) && desktopJson().sip_trace === false);
-  await s.close();
-  s = await Session.create(driver.base, { "tauri:options": { application: app } });
-  await s.find("main h1");
+  await restartApp();
   await (await s.find("#nav-trace")).click();
   await s.waitFor("still off after the restart", async () => (await box()) === false);
   await (await s.find('[data-testid="trace-enabled"]')).click();
