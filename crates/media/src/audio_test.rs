@@ -23,7 +23,7 @@
 //! thread in 20 ms frames, like a call's media thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -227,9 +227,42 @@ pub enum Report {
 /// [`AudioTest::stop`]) ends the thread without waiting for it, so the
 /// caller never blocks on the sound system; reports stop at once.
 pub struct AudioTest {
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
     echo: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// The stop flag, and the gate every report passes through. Stopping
+/// takes the gate, so once [`AudioTest::stop`] returns no report is in
+/// flight and none follows. Without it a test stopped while its devices
+/// were still opening (PulseAudio can take two seconds) would announce
+/// `Started` after a newer test had begun, and the screen would say
+/// "listening" before the newer one's microphone was open.
+#[derive(Default)]
+struct Stop {
+    flag: AtomicBool,
+    gate: Mutex<()>,
+}
+
+impl Stop {
+    fn set(&self) {
+        let _g = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+
+    /// Sends `r` unless stopped; false when stopped.
+    fn report(&self, report: &mut impl FnMut(Report), r: Report) -> bool {
+        let _g = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_set() {
+            return false;
+        }
+        report(r);
+        true
+    }
 }
 
 impl AudioTest {
@@ -254,7 +287,7 @@ impl AudioTest {
         O: FnOnce() -> Result<Box<dyn AudioPort>, AudioDeviceError> + Send + 'static,
         R: FnMut(Report) + Send + 'static,
     {
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(Stop::default());
         let echo_on = Arc::new(AtomicBool::new(echo));
         let (s, e) = (stop.clone(), echo_on.clone());
         let thread = std::thread::Builder::new()
@@ -263,7 +296,7 @@ impl AudioTest {
                 let port = match open() {
                     Ok(p) => p,
                     Err(err) => {
-                        report(Report::OpenFailed(err));
+                        s.report(&mut report, Report::OpenFailed(err));
                         return;
                     }
                 };
@@ -294,13 +327,13 @@ impl AudioTest {
 
     /// Ends the test; the devices close within a frame, off this thread.
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.set();
         self.thread.take();
     }
 
     /// Ends the test and waits until the devices are closed.
     pub fn stop_and_wait(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.set();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -316,14 +349,18 @@ impl Drop for AudioTest {
 /// The test thread's loop: 20 ms frames against the clock.
 fn run(
     mut port: Box<dyn AudioPort>,
-    stop: &AtomicBool,
+    stop: &Stop,
     echo: &AtomicBool,
     max_run: Duration,
     report: &mut impl FnMut(Report),
 ) {
     let mut test = EchoLoop::default();
     test.set_echo(echo.load(Ordering::Relaxed));
-    report(Report::Started(test.phase()));
+    // Stopped while the devices opened: a newer test may be running.
+    if !stop.report(report, Report::Started(test.phase())) {
+        debug!("audio test stopped while opening");
+        return;
+    }
     let started = Instant::now();
     let mut clock = FrameClock::new(started);
     let mut mic = [0i16; FRAME];
@@ -331,15 +368,15 @@ fn run(
     loop {
         let now = Instant::now();
         std::thread::sleep(clock.next_due().saturating_duration_since(now));
-        if stop.load(Ordering::Relaxed) {
+        if stop.is_set() {
             break;
         }
         if started.elapsed() >= max_run {
-            report(Report::TimedOut);
+            stop.report(report, Report::TimedOut);
             break;
         }
         if let Some(p) = test.set_echo(echo.load(Ordering::Relaxed)) {
-            report(Report::Phase(p));
+            stop.report(report, Report::Phase(p));
         }
         for _ in 0..clock.due(Instant::now()) {
             let frame = port.capture(&mut mic).and_then(|_| {
@@ -349,19 +386,20 @@ fn run(
             let step = match frame {
                 Ok(s) => s,
                 Err(e) => {
-                    report(Report::Failed(e));
+                    stop.report(report, Report::Failed(e));
                     return;
                 }
             };
             // A stop asked for mid-burst sends nothing more.
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
             if let Some(l) = step.level {
-                report(Report::Level(l));
+                if !stop.report(report, Report::Level(l)) {
+                    break;
+                }
             }
             if let Some(p) = step.phase {
-                report(Report::Phase(p));
+                if !stop.report(report, Report::Phase(p)) {
+                    break;
+                }
             }
         }
     }
@@ -557,6 +595,36 @@ mod tests {
             rx.recv_timeout(Duration::from_millis(200)),
             Err(mpsc::RecvTimeoutError::Disconnected)
         ));
+    }
+
+    /// A test stopped while its devices are still opening says nothing
+    /// once they open: a newer test may be running by then, and a stale
+    /// `Started` would tell the screen its microphone is live.
+    #[test]
+    fn stopped_while_opening_reports_nothing() {
+        let (opened_tx, opened_rx) = mpsc::channel::<()>();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (tx, rx) = mpsc::channel();
+        let mut test = AudioTest::start(
+            move || {
+                let _ = opened_tx.send(());
+                let _ = go_rx.recv();
+                Ok(Box::new(FilePort::null()))
+            },
+            false,
+            move |r| {
+                let _ = tx.send(r);
+            },
+        )
+        .unwrap();
+        opened_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        test.stop();
+        go_tx.send(()).unwrap();
+        // The thread ends without a report: the sender is dropped unused.
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            other => panic!("a stopped test reported {other:?}"),
+        }
     }
 
     #[test]

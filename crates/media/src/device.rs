@@ -37,6 +37,21 @@ use crate::session::SESSION_RATE;
 #[cfg(test)]
 pub(crate) mod tests;
 
+/// Log targets to keep quiet unless asked for by name: cpal's PulseAudio
+/// client logs "Client disconnected" at error level each time a device
+/// list or a stream closes, which is normal. Binaries add these to their
+/// `tracing` filter (see [`quiet_log_directives`]).
+const NOISY_LOG_TARGETS: &[&str] = &["pulseaudio::client::reactor"];
+
+/// `target=off` directives for the noisy sound-system targets that the
+/// user's filter (`PARLEY_LOG`) does not name itself.
+pub fn quiet_log_directives(user_filter: &str) -> impl Iterator<Item = String> + '_ {
+    NOISY_LOG_TARGETS
+        .iter()
+        .filter(move |t| !user_filter.contains(*t))
+        .map(|t| format!("{t}=off"))
+}
+
 /// Samples in one 20 ms frame at [`SESSION_RATE`].
 pub const FRAME: usize = (SESSION_RATE / 50) as usize;
 /// Ring size in device samples: a quarter second at 192 kHz, so any

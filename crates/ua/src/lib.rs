@@ -23,3 +23,5 @@ mod util;
 
 pub use api::{AccountInfo, AccountInput, EngineStatus, Event, RegistrationState, TransportKind};
 pub use engine::{Engine, EngineError, EngineOptions, SipOptions, LOCAL_ACCOUNT};
+/// Filter directives the binaries add to their log filter.
+pub use media::device::quiet_log_directives;

@@ -303,3 +303,14 @@ fn vanished_device_falls_back_to_default_without_dropping_audio() {
     assert!((f - 500.0).abs() < 10.0, "{f} Hz at the fallback speaker");
     drop(audio);
 }
+
+#[test]
+fn routine_sound_system_noise_is_quiet_unless_named() {
+    let quiet: Vec<String> = super::quiet_log_directives("info").collect();
+    assert_eq!(quiet, ["pulseaudio::client::reactor=off"]);
+    assert_eq!(
+        super::quiet_log_directives("info,pulseaudio::client::reactor=debug").count(),
+        0,
+        "the user asked for it by name"
+    );
+}

@@ -4,6 +4,8 @@
 //! ```text
 //!   start ──(no call)──> test thread opens the devices ──> reply Ok, Metering/Recording
 //!     │                        │ (open failed) ──> reply Err(Device)
+//!     │                        │ (stopped or other devices picked before it opened)
+//!     │                        │        ──> reply Ok, the old test reports nothing
 //!     └─(a call is live)──> Err(CallInProgress)
 //!   running ── stop ──────────────> Stopped{Requested}
 //!           ── a call appears ────> Stopped{CallStarted}   (calls take the devices)
@@ -18,6 +20,8 @@
 use media::audio_test::{AudioTest, Phase, Report};
 use media::device::{AudioPort, DeviceAudio, DeviceSelection, FilePort};
 use media::ringer::{Ringer, RingerTone};
+use std::sync::{Arc, Mutex};
+
 use tokio::sync::{broadcast, oneshot};
 use tracing::{debug, info};
 
@@ -45,7 +49,34 @@ pub(super) enum AudioTestCommand {
 /// The running test, if any.
 #[derive(Default)]
 pub(super) struct AudioTestSide {
-    run: Option<(AudioTest, DeviceSelection)>,
+    run: Option<Running>,
+}
+
+/// Answers a start request once the devices are open (or failed).
+type StartReply = oneshot::Sender<Result<(), EngineError>>;
+
+struct Running {
+    test: AudioTest,
+    selection: DeviceSelection,
+    /// The start request's answer while the devices are still opening;
+    /// shared with the test thread's report closure.
+    pending: Arc<Mutex<Option<StartReply>>>,
+}
+
+impl Running {
+    /// Stops the test. A start still waiting for its devices is answered
+    /// Ok: it was superseded (the screen closed or other devices were
+    /// picked), not failed, and the stopped test reports nothing more.
+    fn end(mut self) {
+        self.test.stop();
+        if let Some(tx) = lock(&self.pending).take() {
+            let _ = tx.send(Ok(()));
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Engine {
@@ -90,8 +121,8 @@ impl Task {
         match cmd {
             AudioTestCommand::Start(request, reply) => self.start_audio_test(request, reply),
             AudioTestCommand::Stop(reply) => {
-                if let Some((mut run, _)) = self.audio_test.run.take() {
-                    run.stop();
+                if let Some(run) = self.audio_test.run.take() {
+                    run.end();
                     self.publish(stopped(AudioTestStop::Requested));
                     info!("sound test stopped");
                 }
@@ -109,11 +140,7 @@ impl Task {
         }
     }
 
-    fn start_audio_test(
-        &mut self,
-        request: AudioTestRequest,
-        reply: oneshot::Sender<Result<(), EngineError>>,
-    ) {
+    fn start_audio_test(&mut self, request: AudioTestRequest, reply: StartReply) {
         if self.calls.len() > 0 {
             let _ = reply.send(Err(AudioTestError::CallInProgress.into()));
             return;
@@ -123,34 +150,40 @@ impl Task {
             input: request.input.or(saved.input),
             output: request.output.or(saved.output),
         };
-        if let Some((run, sel)) = &self.audio_test.run {
-            if !run.is_finished() && *sel == selection {
+        if let Some(run) = &self.audio_test.run {
+            if !run.test.is_finished() && run.selection == selection {
                 // Same devices: only the echo test changes; the thread
                 // reports the new phase.
-                run.set_echo(request.echo);
+                run.test.set_echo(request.echo);
                 let _ = reply.send(Ok(()));
                 return;
             }
         }
         // Another device: the old test lets go first.
-        if let Some((mut old, _)) = self.audio_test.run.take() {
-            old.stop();
+        if let Some(old) = self.audio_test.run.take() {
+            old.end();
         }
         let open = opener(&self.options.call_audio, selection.clone());
         let events = self.events.clone();
-        let mut reply = Some(reply);
+        let pending = Arc::new(Mutex::new(Some(reply)));
+        let answer = pending.clone();
         let started = AudioTest::start(open, request.echo, move |r| {
-            report(r, &events, &mut reply);
+            report(r, &events, &answer);
         });
         match started {
-            Ok(run) => {
+            Ok(test) => {
                 debug!("sound test starting");
-                self.audio_test.run = Some((run, selection));
+                self.audio_test.run = Some(Running {
+                    test,
+                    selection,
+                    pending,
+                });
             }
             Err(e) => {
-                // The reply went into the closure, dropped with it: the
-                // caller sees Stopped, so say why in the log.
                 tracing::warn!("cannot start the sound test: {e}");
+                if let Some(tx) = lock(&pending).take() {
+                    let _ = tx.send(Err(AudioTestError::from(e).into()));
+                }
             }
         }
     }
@@ -160,9 +193,9 @@ impl Task {
         if self.live_calls.is_empty() && self.calls.len() == 0 {
             return;
         }
-        if let Some((mut run, _)) = self.audio_test.run.take() {
-            let running = !run.is_finished();
-            run.stop();
+        if let Some(run) = self.audio_test.run.take() {
+            let running = !run.test.is_finished();
+            run.end();
             if running {
                 self.publish(stopped(AudioTestStop::CallStarted));
             }
@@ -202,21 +235,17 @@ fn state_of(p: Phase) -> AudioTestState {
 }
 
 /// Turns the test thread's reports into events (on the test thread).
-fn report(
-    r: Report,
-    events: &broadcast::Sender<Event>,
-    reply: &mut Option<oneshot::Sender<Result<(), EngineError>>>,
-) {
+fn report(r: Report, events: &broadcast::Sender<Event>, reply: &Mutex<Option<StartReply>>) {
     let event = match r {
         Report::Started(p) => {
-            if let Some(tx) = reply.take() {
+            if let Some(tx) = lock(reply).take() {
                 let _ = tx.send(Ok(()));
             }
             Event::AudioTest { state: state_of(p) }
         }
         Report::OpenFailed(e) => {
             tracing::warn!("sound test: cannot open the devices: {e}");
-            if let Some(tx) = reply.take() {
+            if let Some(tx) = lock(reply).take() {
                 let _ = tx.send(Err(AudioTestError::from(e).into()));
             }
             return;
