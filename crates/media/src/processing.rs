@@ -170,7 +170,7 @@ impl AudioProcessor {
 
     /// The far-end audio as it goes to the speaker (the echo reference).
     pub fn render(&mut self, far: &[i16]) -> Result<(), ProcessingError> {
-        if far.len() % SESSION_BLOCK != 0 {
+        if !far.len().is_multiple_of(SESSION_BLOCK) {
             return Err(ProcessingError::FrameSize(far.len()));
         }
         if !self.config.echo_cancellation {
@@ -191,7 +191,7 @@ impl AudioProcessor {
 
     /// Processes microphone audio in place.
     pub fn capture(&mut self, near: &mut [i16]) -> Result<(), ProcessingError> {
-        if near.len() % SESSION_BLOCK != 0 {
+        if !near.len().is_multiple_of(SESSION_BLOCK) {
             return Err(ProcessingError::FrameSize(near.len()));
         }
         if !self.config.any() {

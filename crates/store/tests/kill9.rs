@@ -46,12 +46,12 @@ fn burst(path: &Path, round: u32, limit: Option<u64>, out: &mut dyn Write) {
             .expect("insert_outgoing");
         writeln!(out, "ACK {id} {round} {i}").expect("stdout");
         out.flush().expect("stdout");
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             db.set_state(id, &MessageState::Sent).expect("set_state");
             writeln!(out, "SENT {id}").expect("stdout");
             out.flush().expect("stdout");
         }
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             let msg = IncomingMessage {
                 account: "work".into(),
                 peer: peer(i),

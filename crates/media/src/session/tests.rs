@@ -67,17 +67,17 @@ fn run(
         while let Some((p, dest)) = a.poll_transmit(now) {
             assert_eq!(dest, B.parse().unwrap());
             pkt_no += 1;
-            if link.loss_every > 0 && pkt_no % link.loss_every == 0 {
+            if link.loss_every > 0 && pkt_no.is_multiple_of(link.loss_every) {
                 continue;
             }
             // Pseudo-random jitter, and every k-th packet held back a
             // further 30 ms so it overtakes nothing but is overtaken.
             let mut delay = (pkt_no as u64 * 7919) % (link.jitter_ms + 1);
-            if link.reorder_every > 0 && pkt_no % link.reorder_every == 0 {
+            if link.reorder_every > 0 && pkt_no.is_multiple_of(link.reorder_every) {
                 delay += 30;
             }
             let at = now + Duration::from_millis(delay);
-            if link.duplicate_every > 0 && pkt_no % link.duplicate_every == 0 {
+            if link.duplicate_every > 0 && pkt_no.is_multiple_of(link.duplicate_every) {
                 in_flight.push((at, p.clone()));
             }
             in_flight.push((at, p));
