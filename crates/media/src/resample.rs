@@ -151,7 +151,11 @@ fn simd_dot(a: &[f32], b: &[f32]) -> f32 {
             acc[l] += x[l] * y[l];
         }
     }
-    acc.iter().sum()
+    let mut sum = 0.0;
+    for a in acc {
+        sum += a;
+    }
+    sum
 }
 
 #[cfg(test)]
