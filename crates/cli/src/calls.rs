@@ -165,7 +165,7 @@ pub(crate) async fn call(
                 if !*active {
                     recording = false;
                     if let Some(e) = error {
-                        return Err(CliError::Recording(e.clone()));
+                        return Err(CliError::RecordingFailed(e.clone()));
                     }
                 }
             }
@@ -173,16 +173,16 @@ pub(crate) async fn call(
                 out.engine_event(&ev);
                 if recording {
                     // The engine reports the finished file before the end.
-                    return Err(CliError::Recording("no word of the recording's end".into()));
+                    return Err(CliError::RecordingUnfinished);
                 }
                 if let Some(e) = record_failed {
-                    return Err(CliError::Recording(e));
+                    return Err(CliError::RecordingFailed(e));
                 }
                 return match end {
                     CallEnd::HungUp { .. } | CallEnd::Transferred if call.answered_ms.is_some() => {
                         Ok(())
                     }
-                    other => Err(CliError::CallFailed(describe(other))),
+                    other => Err(CliError::CallFailed(other.clone())),
                 };
             }
             Event::CallQuality { id: q, .. } | Event::Dtmf { id: q, .. } if *q == id => {
@@ -200,7 +200,7 @@ async fn sleep_opt(at: Option<tokio::time::Instant>) {
     }
 }
 
-fn describe(end: &CallEnd) -> String {
+pub(crate) fn describe(end: &CallEnd) -> String {
     match end {
         CallEnd::HungUp { by_us } => {
             if *by_us {

@@ -136,7 +136,7 @@ pub(crate) async fn message(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
     loop {
         let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
-            Err(_) => return Err(CliError::MessageFailed(format!("{id}: no outcome in time"))),
+            Err(_) => return Err(CliError::MessageTimeout(id)),
             Ok(Err(RecvError::Lagged(_))) => continue,
             Ok(Err(_)) => return Err(CliError::Engine(ua::EngineError::Stopped)),
             Ok(Ok(ev)) => ev,
@@ -149,7 +149,10 @@ pub(crate) async fn message(
             match &message.state {
                 ChatState::Sent | ChatState::Delivered => return Ok(()),
                 ChatState::Failed { reason, .. } => {
-                    return Err(CliError::MessageFailed(format!("{id}: {reason}")))
+                    return Err(CliError::MessageRejected {
+                        id,
+                        reason: reason.clone(),
+                    })
                 }
                 ChatState::Sending | ChatState::Received => {}
             }
@@ -245,7 +248,7 @@ pub(crate) async fn presence(
     loop {
         let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
             Err(_) if published => return Ok(()),
-            Err(_) => return Err(CliError::PresenceFailed("no answer in time".to_owned())),
+            Err(_) => return Err(CliError::PresenceTimeout),
             Ok(Err(RecvError::Lagged(_))) => continue,
             Ok(Err(_)) => return Err(CliError::Engine(ua::EngineError::Stopped)),
             Ok(Ok(ev)) => ev,
@@ -261,7 +264,7 @@ pub(crate) async fn presence(
                 ok: false, reason, ..
             } if !published => {
                 out.engine_event(&ev);
-                return Err(CliError::PresenceFailed(reason.clone().unwrap_or_default()));
+                return Err(CliError::PublishRefused(reason.clone()));
             }
             Event::Presence { .. }
             | Event::WatchStatus { .. }
@@ -296,7 +299,7 @@ async fn pickup(
         let ev = tokio::select! {
             ev = events.recv() => ev,
             () = sleep_opt(wake) => match call {
-                None => return Err(CliError::PresenceFailed("the line did not ring in time".to_owned())),
+                None => return Err(CliError::NotRinging),
                 Some(id) => {
                     hangup_at = None;
                     engine.hangup(id).await?;
@@ -329,7 +332,7 @@ async fn pickup(
                 return if c.answered_ms.is_some() {
                     Ok(())
                 } else {
-                    Err(CliError::CallFailed(format!("pickup: {end:?}")))
+                    Err(CliError::PickupFailed(end.clone()))
                 };
             }
             Event::WatchStatus { .. } => out.engine_event(&ev),

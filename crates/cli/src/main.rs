@@ -319,18 +319,31 @@ enum CliError {
     RegistrationFailed { account: String, reason: String },
     #[error("no answer about {0:?} from the registrar in time")]
     RegistrationTimeout(String),
-    #[error("call {0}")]
-    CallFailed(String),
+    #[error("call {}", calls::describe(.0))]
+    CallFailed(ua::api::CallEnd),
+    #[error("pickup: call {}", calls::describe(.0))]
+    PickupFailed(ua::api::CallEnd),
+    /// The engine's own words for why the recording stopped.
     #[error("recording: {0}")]
-    Recording(String),
+    RecordingFailed(String),
+    #[error("recording: no word of the recording's end")]
+    RecordingUnfinished,
     #[error("no call to act on")]
     NoCall,
     #[error("unknown command {0:?}")]
     UnknownCommand(String),
-    #[error("message {0}")]
-    MessageFailed(String),
-    #[error("presence: {0}")]
-    PresenceFailed(String),
+    #[error("message {0}: no outcome in time")]
+    MessageTimeout(i64),
+    /// The peer's or the engine's reason the message failed.
+    #[error("message {id}: {reason}")]
+    MessageRejected { id: i64, reason: String },
+    #[error("presence: no answer in time")]
+    PresenceTimeout,
+    /// The presence server's reason for refusing the publication.
+    #[error("presence: publication refused{}", .0.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    PublishRefused(Option<String>),
+    #[error("presence: the line did not ring in time")]
+    NotRinging,
 }
 
 /// `PARLEY_LOG` (errors only when unset), minus the sound system's
