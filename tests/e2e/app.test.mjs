@@ -569,6 +569,11 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
 
   /** Closes the panels of ended calls so the screen shows. */
   async function closeEndedCalls() {
+    // A test that failed mid-call leaves it live or ringing: end it, so
+    // one failure does not fail every test after it.
+    for (const b of await s.findAll('[data-testid="incoming-call"] button.decline')) await b.click().catch(() => {});
+    for (const b of await s.findAll('[data-testid="call-hangup"]')) await b.click().catch(() => {});
+    await s.waitFor("live calls ended", async () => (await s.findAll('[data-testid="call-hangup"], [data-testid="incoming-call"]')).length === 0);
     for (const close of await s.findAll(".call-panel button.secondary")) await close.click();
     await s.waitFor("call pane gone", async () => (await s.findAll('[data-testid="calls"]')).length === 0);
   }
@@ -619,6 +624,9 @@ describe("with Kamailio and baresip (bob, auto-answer)", () => {
     try {
       const xlogo = execFileSync("xdotool", ["search", "--sync", "--name", "^xlogo$"], { encoding: "utf8" }).trim().split("\n")[0];
       execFileSync("xdotool", ["windowfocus", "--sync", xlogo]);
+      // The X server moved the focus; wait until the window has taken
+      // the focus-out in (Parley notifies only while unfocused).
+      await s.waitFor("Parley in the background", async () => (await s.execute("return document.hasFocus()")) === false, 5_000);
 
       await peers.send("bob", "dial sip:alice@127.0.0.1");
       await s.find('[data-testid="incoming-call"]', { timeout: 15_000 });
