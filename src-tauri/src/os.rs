@@ -526,9 +526,11 @@ pub(crate) fn first_show(app: &AppHandle, at_login: bool) {
     }
 }
 
-/// Whether a tray host shows status icons. Linux asks the session bus for
-/// a StatusNotifierWatcher (the icon is made either way, and invisible
-/// without one); Windows and macOS always have one.
+/// Whether a tray host shows status icons. On Linux either kind counts:
+/// a StatusNotifierWatcher on the session bus (KDE, GNOME's extension,
+/// most panels), or on X11 an XEmbed system tray holding its selection
+/// (trayer, stalonetray, older panels), where libayatana-appindicator
+/// falls back to a GTK status icon. Windows and macOS always have one.
 #[cfg(target_os = "linux")]
 fn tray_host_runs() -> bool {
     let ask = || -> zbus::Result<bool> {
@@ -537,8 +539,41 @@ fn tray_host_runs() -> bool {
         let name = zbus::names::BusName::try_from("org.kde.StatusNotifierWatcher")?;
         Ok(dbus.name_has_owner(name)?)
     };
+    let sni = ask().unwrap_or_else(|e| {
+        tracing::debug!("no StatusNotifierWatcher: {e}");
+        false
+    });
+    sni || (gtk_on_x11() && xembed_tray_runs())
+}
+
+/// GTK draws on X11 (the status icon fallback needs it): no Wayland
+/// display, or the X11 backend asked for.
+#[cfg(target_os = "linux")]
+fn gtk_on_x11() -> bool {
+    let backend = std::env::var("GDK_BACKEND").unwrap_or_default();
+    backend.starts_with("x11") || std::env::var_os("WAYLAND_DISPLAY").is_none()
+}
+
+/// Whether the default screen's `_NET_SYSTEM_TRAY_S<n>` selection has an
+/// owner (the XEmbed system tray specification).
+#[cfg(target_os = "linux")]
+fn xembed_tray_runs() -> bool {
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::xproto::ConnectionExt as _;
+    let ask = || -> Result<bool, Box<dyn std::error::Error>> {
+        let (conn, screen) = x11rb::connect(None)?;
+        let name = format!("_NET_SYSTEM_TRAY_S{screen}");
+        let atom = conn.intern_atom(true, name.as_bytes())?.reply()?.atom;
+        if atom == x11rb::NONE {
+            // Never interned on this server: no tray ever claimed it.
+            return Ok(false);
+        }
+        let owner = conn.get_selection_owner(atom)?.reply()?.owner;
+        conn.flush()?;
+        Ok(owner != x11rb::NONE)
+    };
     ask().unwrap_or_else(|e| {
-        tracing::debug!("no tray host: {e}");
+        tracing::debug!("no XEmbed tray: {e}");
         false
     })
 }

@@ -3,8 +3,11 @@
 //! tooltip), and quick actions in its menu: show or hide the window, my
 //! status, do not disturb, answer, hang up, quit.
 //!
-//! Without a tray host (a bare X session, the e2e run under Xvfb) the icon
-//! is simply not seen; the app works the same from its window.
+//! Without a tray host (a bare X session) the icon is simply not seen; the
+//! app works the same from its window. On Linux the host is either a
+//! StatusNotifierWatcher or, on X11, an XEmbed system tray, where
+//! libayatana-appindicator falls back to a GTK status icon (the e2e run
+//! docks it in trayer and uses its menu).
 
 use std::sync::{Mutex, PoisonError};
 
@@ -307,6 +310,7 @@ struct PresenceChange {
 
 fn on_menu(app: &AppHandle, event: MenuEvent) {
     let id = event.id().as_ref();
+    tracing::debug!(id, "tray menu");
     let engine = app.state::<Engine>().inner().clone();
     let model = app.state::<TrayState>().with(|m| m.clone());
     match id {

@@ -360,6 +360,86 @@ test("desktop settings: a global shortcut is checked, registered and cleared", a
   assert.equal(desktopJson().shortcuts.answer, null);
 });
 
+test("the tray icon docks in a real system tray (trayer), and its menu hides and shows the window", async () => {
+  // trayer is an XEmbed system tray: with no StatusNotifierWatcher on the
+  // bus, the icon (libayatana-appindicator) falls back to a GTK status
+  // icon, which docks there. A click pops its menu, as a user's would.
+  // Without a tray closing the window quits; with one it hides.
+  const x = (...args) => execFileSync("xdotool", args, { encoding: "utf8" }).trim();
+  // The main window ("Parley", the 960x640 one) is mapped on screen.
+  const visible = () => {
+    const tree = execFileSync("xwininfo", ["-root", "-children"], { encoding: "utf8" });
+    return [...tree.matchAll(/^\s+(0x[0-9a-f]+) "Parley": /gm)].some(([, id]) =>
+      /Map State: IsViewable/.test(execFileSync("xwininfo", ["-id", id], { encoding: "utf8" })));
+  };
+  assert.ok(visible(), "the window is shown to begin with");
+  await (await s.find("#nav-settings")).click();
+  const noTray = await s.find('[data-testid="close-hint"]');
+  await s.waitFor("no tray yet", async () => (await noTray.text()).startsWith("No tray is shown"), 10_000);
+  const tray = spawn("trayer", ["--edge", "bottom", "--align", "left", "--widthtype", "request", "--height", "32",
+    "--SetDockType", "false", "--transparent", "false", "--tint", "0xffffff"], { stdio: "ignore" });
+  try {
+    x("search", "--sync", "--class", "^trayer$");
+    // A status icon docks in the tray that runs when the app starts (as
+    // a desktop's panel runs before its apps).
+    await restartApp();
+    // The status icon's own window (class "tray-icon tray app main"),
+    // once trayer has reparented it into its panel.
+    const panel = x("search", "--sync", "--name", "^panel$");
+    const icons = () => {
+      const tree = execFileSync("xwininfo", ["-tree", "-id", panel], { encoding: "utf8" });
+      return [...tree.matchAll(/^\s+(0x[0-9a-f]+) "[^"]*": \("tray-icon tray app main"/gm)].map((m) => m[1]);
+    };
+    await s.waitFor("the icon docked in the tray", async () => icons().length > 0, 15_000);
+    // Settings sees the tray host, so closing the window would keep
+    // Parley running in the tray.
+    await (await s.find("#nav-dialpad")).click();
+    await (await s.find("#nav-settings")).click();
+    const hint = await s.find('[data-testid="close-hint"]');
+    await s.waitFor("close-to-tray offered", async () => (await hint.text()).startsWith("Calls and messages still come in"), 10_000);
+    // The popup menu: a small top-level window of the app's that a
+    // click on the icon maps (the main window is 960x640).
+    const menu = () => {
+      const tree = execFileSync("xwininfo", ["-root", "-children"], { encoding: "utf8" });
+      for (const [, id] of tree.matchAll(/^\s+(0x[0-9a-f]+) "parley": \("parley" "Parley"\)/gm)) {
+        const info = execFileSync("xwininfo", ["-id", id], { encoding: "utf8" });
+        const num = (label) => Number(info.match(new RegExp(`${label}:\\s+(-?\\d+)`))[1]);
+        const m = { w: num("Width"), h: num("Height"), x: num("Absolute upper-left X"), y: num("Absolute upper-left Y") };
+        if (/Map State: IsViewable/.test(info) && m.w > 100 && m.w < 400 && m.h > 150 && m.h < 400) return m;
+      }
+      return undefined;
+    };
+    // Show/Hide, the menu's third row: eight rows of equal height under
+    // thin separators (status, missed calls | Show/Hide, Answer, Hang up
+    // | My status, Do not disturb | Quit). The menu takes no keyboard
+    // grab under a bare X server, so the pointer picks, as a user would.
+    const toggleFromTray = async () => {
+      // A click gives the icon the focus; under a bare X server it opens
+      // the menu on Return (its keyboard activation), not on the click.
+      x("mousemove", "--window", icons()[0], "8", "8", "click", "1");
+      x("key", "Return");
+      let m;
+      await s.waitFor("the tray menu open", async () => (m = menu()) !== undefined, 5_000);
+      await new Promise((r) => setTimeout(r, 300)); // drawn
+      const row = (m.h - 7) / 8;
+      x("mousemove", String(m.x + Math.round(m.w / 2)), String(m.y + Math.round(3 + 2.5 * row + 1)));
+      await new Promise((r) => setTimeout(r, 200)); // highlighted
+      x("mousedown", "1");
+      await new Promise((r) => setTimeout(r, 150));
+      x("mouseup", "1");
+      await s.waitFor("the tray menu closed", async () => menu() === undefined, 5_000);
+    };
+    await toggleFromTray();
+    await s.waitFor("the window hidden from the tray", async () => !visible(), 10_000);
+    await toggleFromTray();
+    await s.waitFor("the window shown again from the tray", async () => visible(), 10_000);
+    // The window works as before.
+    await (await s.find("#nav-dialpad")).click();
+  } finally {
+    tray.kill();
+  }
+});
+
 /**
  * parley-peers: Kamailio plus baresip users, and a line protocol to drive
  * them (`bob dial sip:...` -> `reply bob {...}`).
