@@ -245,21 +245,9 @@ fn handle_links(app: &tauri::App) {
     }
 }
 
-/// `PARLEY_LOG` (errors only when unset), minus the sound system's
-/// routine noise unless the user names it.
-fn log_filter() -> tracing_subscriber::EnvFilter {
-    let user = std::env::var("PARLEY_LOG").unwrap_or_default();
-    ua::quiet_log_directives(&user)
-        .filter_map(|d| d.parse().ok())
-        .fold(
-            tracing_subscriber::EnvFilter::from_env("PARLEY_LOG"),
-            |f, d| f.add_directive(d),
-        )
-}
-
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(log_filter())
+        .with_env_filter(ua::log_filter())
         .with_writer(std::io::stderr)
         .init();
     let builder = tauri::Builder::default();

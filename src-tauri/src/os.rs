@@ -558,7 +558,6 @@ fn gtk_on_x11() -> bool {
 /// owner (the XEmbed system tray specification).
 #[cfg(target_os = "linux")]
 fn xembed_tray_runs() -> bool {
-    use x11rb::connection::Connection as _;
     use x11rb::protocol::xproto::ConnectionExt as _;
     let ask = || -> Result<bool, Box<dyn std::error::Error>> {
         let (conn, screen) = x11rb::connect(None)?;
@@ -569,7 +568,6 @@ fn xembed_tray_runs() -> bool {
             return Ok(false);
         }
         let owner = conn.get_selection_owner(atom)?.reply()?.owner;
-        conn.flush()?;
         Ok(owner != x11rb::NONE)
     };
     ask().unwrap_or_else(|e| {

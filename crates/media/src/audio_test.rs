@@ -232,32 +232,32 @@ pub struct AudioTest {
     thread: Option<JoinHandle<()>>,
 }
 
-/// The stop flag, and the gate every report passes through. Stopping
-/// takes the gate, so once [`AudioTest::stop`] returns no report is in
+/// The stop flag, held while each report goes out. Stopping takes the
+/// same lock, so once [`AudioTest::stop`] returns no report is in
 /// flight and none follows. Without it a test stopped while its devices
 /// were still opening (PulseAudio can take two seconds) would announce
 /// `Started` after a newer test had begun, and the screen would say
 /// "listening" before the newer one's microphone was open.
 #[derive(Default)]
-struct Stop {
-    flag: AtomicBool,
-    gate: Mutex<()>,
-}
+struct Stop(Mutex<bool>);
 
 impl Stop {
+    fn stopped(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn set(&self) {
-        let _g = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-        self.flag.store(true, Ordering::Relaxed);
+        *self.stopped() = true;
     }
 
     fn is_set(&self) -> bool {
-        self.flag.load(Ordering::Relaxed)
+        *self.stopped()
     }
 
     /// Sends `r` unless stopped; false when stopped.
     fn report(&self, report: &mut impl FnMut(Report), r: Report) -> bool {
-        let _g = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-        if self.is_set() {
+        let stopped = self.stopped();
+        if *stopped {
             return false;
         }
         report(r);

@@ -23,5 +23,16 @@ mod util;
 
 pub use api::{AccountInfo, AccountInput, EngineStatus, Event, RegistrationState, TransportKind};
 pub use engine::{Engine, EngineError, EngineOptions, SipOptions, LOCAL_ACCOUNT};
-/// Filter directives the binaries add to their log filter.
-pub use media::device::quiet_log_directives;
+
+/// The binaries' `tracing` filter: `PARLEY_LOG` (errors only when unset),
+/// minus the sound system's routine noise unless the user names it
+/// ([`media::device::quiet_log_directives`]).
+pub fn log_filter() -> tracing_subscriber::EnvFilter {
+    let user = std::env::var("PARLEY_LOG").unwrap_or_default();
+    media::device::quiet_log_directives(&user)
+        .filter_map(|d| d.parse().ok())
+        .fold(
+            tracing_subscriber::EnvFilter::from_env("PARLEY_LOG"),
+            |f, d| f.add_directive(d),
+        )
+}
