@@ -2,7 +2,8 @@
 //! Kamailio with Opus, G.722 and PCMU in turn; each side plays speech
 //! (espeak-ng) and records what it hears; the recordings must be
 //! non-silent and follow what was sent. DTMF 0-9*# (RFC 4733) must reach
-//! baresip.
+//! baresip. `PARLEY_KEEP_MEDIA=<dir>` keeps the recordings and baresip's
+//! log for listening when a correlation fails.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -102,6 +103,24 @@ fn rms(path: &Path) -> f64 {
     (x.iter().map(|v| v * v).sum::<f64>() / x.len().max(1) as f64).sqrt()
 }
 
+/// With `PARLEY_KEEP_MEDIA=<dir>`, copies what was sent and what each side
+/// heard there (a failed correlation is judged by listening to them).
+fn keep_evidence(codec: &str, dir: &Path, dump: &Path, log: &str) {
+    let Some(keep) = std::env::var_os("PARLEY_KEEP_MEDIA") else {
+        return;
+    };
+    let to = Path::new(&keep).join(codec.replace('/', "-"));
+    std::fs::create_dir_all(&to).unwrap();
+    for (from, name) in [
+        (dir.join("speech.wav"), "sent.wav"),
+        (dir.join("heard.wav"), "parley-heard.wav"),
+        (dump.to_path_buf(), "baresip-heard.wav"),
+    ] {
+        let _ = std::fs::copy(from, to.join(name));
+    }
+    let _ = std::fs::write(to.join("baresip.log"), log);
+}
+
 fn call_with(codec: &str) {
     let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
     let dir = tempfile::tempdir().unwrap();
@@ -172,6 +191,7 @@ fn call_with(codec: &str) {
     // What Parley heard from baresip.
     assert!(rms(&heard) > 100.0, "{codec}: Parley heard silence");
     let c = envelope_correlation(&speech, &heard);
+    eprintln!("{codec}: Parley heard bob's speech with envelope correlation {c:.2}");
     assert!(
         c > 0.5,
         "{codec}: what Parley heard does not follow bob's speech ({c:.2})"
@@ -184,8 +204,10 @@ fn call_with(codec: &str) {
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
         .unwrap_or_else(|| panic!("{codec}: baresip recorded nothing"));
+    keep_evidence(codec, dir.path(), &dump, &bob.log());
     assert!(rms(&dump) > 100.0, "{codec}: baresip heard silence");
     let c = envelope_correlation(&speech, &dump);
+    eprintln!("{codec}: baresip heard our speech with envelope correlation {c:.2}");
     assert!(
         c > 0.5,
         "{codec}: what baresip heard does not follow our speech ({c:.2})"

@@ -195,6 +195,21 @@ impl Redundancy {
     }
 }
 
+/// Lowest and one past the highest first sequence number we send.
+const FIRST_SEQ: std::ops::Range<u16> = 0x1000..0x8000;
+
+/// A random first sequence number (RFC 3550 §5.1), kept away from the
+/// wrap: the first 0x8000 packets (11 minutes of 20 ms frames) neither
+/// wrap nor pass near 0. Receivers are weakest there: baresip 1.0 (Debian
+/// 12) counts a burst of up to 3,000 "lost" packets, and plays that much
+/// concealment, when a packet it gets twice (our redundancy copies, on
+/// from the call's start) has a sequence number below 3,000. Seen as a
+/// garbled first 2 s in about one call in twenty. The range keeps 14.8
+/// of the 16 bits of randomness.
+fn initial_seq(random: u16) -> u16 {
+    FIRST_SEQ.start + random % (FIRST_SEQ.end - FIRST_SEQ.start)
+}
+
 /// Capture kept at most (1 s) when nobody polls.
 const MAX_CAPTURE: usize = SESSION_RATE as usize;
 /// Playout kept decoded ahead at most.
@@ -523,7 +538,7 @@ impl AudioSession {
             epoch: now,
             remote: neg.remote_rtp,
             ssrc: u32::from_le_bytes([seed[0], seed[1], seed[2], seed[3]]),
-            seq: u16::from_le_bytes([seed[4], seed[5]]),
+            seq: initial_seq(u16::from_le_bytes([seed[4], seed[5]])),
             ts: u32::from_le_bytes([seed[6], seed[7], seed[8], seed[9]]),
             first_packet: true,
             codec,

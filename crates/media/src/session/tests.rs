@@ -850,3 +850,27 @@ fn opus_codes_only_the_band_the_capture_carries() {
     let back = opus_band_after(&mut a, 25, &mut seed);
     assert_ne!(back, opus::Bandwidth::Wideband, "full band again");
 }
+
+#[test]
+fn first_sequence_numbers_stay_clear_of_the_wrap() {
+    // Every random draw lands in the range, both ends reachable.
+    assert_eq!(initial_seq(0), 0x1000);
+    assert_eq!(initial_seq(0x6fff), 0x7fff);
+    assert_eq!(initial_seq(0x7000), 0x1000);
+    assert_eq!(initial_seq(u16::MAX), 0x1000 + (u16::MAX % 0x7000));
+    assert!((0..=u16::MAX).all(|r| FIRST_SEQ.contains(&initial_seq(r))));
+    // And sessions use it: their first audio packet is numbered in range.
+    let (na, _) = negotiate(vec![CodecKind::Pcmu], false);
+    let now = Instant::now();
+    for _ in 0..50 {
+        let mut a = AudioSession::new(&na, now).unwrap();
+        a.push_capture(&[0; 960]);
+        let (p, _) = a.poll_transmit(now + Duration::from_millis(1)).unwrap();
+        let p = rtc_rtp::packet::Packet::unmarshal(&mut p.as_slice()).unwrap();
+        assert!(
+            FIRST_SEQ.contains(&p.header.sequence_number),
+            "{}",
+            p.header.sequence_number
+        );
+    }
+}
