@@ -40,6 +40,8 @@ mod trace;
 #[cfg(desktop)]
 mod tray;
 #[cfg(desktop)]
+mod tray_host;
+#[cfg(desktop)]
 mod updater;
 
 #[tauri::command]

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager, State, WebviewWindow, WindowEvent};
@@ -155,6 +156,8 @@ pub(crate) struct Desktop {
     /// This run's web view composites on the GPU (fixed at start, see
     /// `apply_rendering`).
     accelerated: bool,
+    /// Whether a tray host shows the icon, as its watchers last saw.
+    tray_host: crate::tray_host::TrayHost,
 }
 
 impl Desktop {
@@ -172,6 +175,7 @@ impl Desktop {
             focused: AtomicBool::new(false),
             tray: AtomicBool::new(false),
             accelerated: false,
+            tray_host: crate::tray_host::TrayHost::new(),
         }
     }
 
@@ -359,6 +363,7 @@ pub(crate) fn with_plugins(
 /// Tray, notifications, saved shortcuts and the first showing of the
 /// window, once the engine runs.
 pub(crate) fn setup(app: &AppHandle, engine: &ua::Engine) {
+    app.state::<Desktop>().tray_host.watch();
     crate::tray::create(app);
     restore_switches(app, engine);
     crate::tray::follow(app, engine);
@@ -437,7 +442,8 @@ pub(crate) fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
         if window.label() == "main" {
             if let Some(desktop) = window.try_state::<Desktop>() {
                 let setting = desktop.get().close_to_tray;
-                if on_close(setting, desktop.has_tray(), tray_host_runs) == OnClose::Hide {
+                let host = || desktop.tray_host.runs();
+                if on_close(setting, desktop.has_tray(), host) == OnClose::Hide {
                     api.prevent_close();
                     let _ = window.hide();
                     crate::tray::refresh(window.app_handle());
@@ -513,8 +519,16 @@ pub(crate) fn first_show(app: &AppHandle, at_login: bool) {
     let Some(window) = app.get_webview_window("main") else {
         return;
     };
-    apply_theme(&window, app.state::<Desktop>().get().theme);
-    if at_login && app.state::<Desktop>().has_tray() && tray_host_runs() {
+    let desktop = app.state::<Desktop>();
+    apply_theme(&window, desktop.get().theme);
+    // Before the window shows, so a short wait for the watchers' first
+    // look (local sockets: milliseconds) holds nothing up.
+    if at_login
+        && desktop.has_tray()
+        && desktop
+            .tray_host
+            .runs_after_first_answers(Duration::from_millis(500))
+    {
         tracing::info!("started at login: in the tray");
         return;
     }
@@ -524,61 +538,6 @@ pub(crate) fn first_show(app: &AppHandle, at_login: bool) {
     if at_login {
         let _ = window.minimize();
     }
-}
-
-/// Whether a tray host shows status icons. On Linux either kind counts:
-/// a StatusNotifierWatcher on the session bus (KDE, GNOME's extension,
-/// most panels), or on X11 an XEmbed system tray holding its selection
-/// (trayer, stalonetray, older panels), where libayatana-appindicator
-/// falls back to a GTK status icon. Windows and macOS always have one.
-#[cfg(target_os = "linux")]
-fn tray_host_runs() -> bool {
-    let ask = || -> zbus::Result<bool> {
-        let bus = zbus::blocking::Connection::session()?;
-        let dbus = zbus::blocking::fdo::DBusProxy::new(&bus)?;
-        let name = zbus::names::BusName::try_from("org.kde.StatusNotifierWatcher")?;
-        Ok(dbus.name_has_owner(name)?)
-    };
-    let sni = ask().unwrap_or_else(|e| {
-        tracing::debug!("no StatusNotifierWatcher: {e}");
-        false
-    });
-    sni || (gtk_on_x11() && xembed_tray_runs())
-}
-
-/// GTK draws on X11 (the status icon fallback needs it): no Wayland
-/// display, or the X11 backend asked for.
-#[cfg(target_os = "linux")]
-fn gtk_on_x11() -> bool {
-    let backend = std::env::var("GDK_BACKEND").unwrap_or_default();
-    backend.starts_with("x11") || std::env::var_os("WAYLAND_DISPLAY").is_none()
-}
-
-/// Whether the default screen's `_NET_SYSTEM_TRAY_S<n>` selection has an
-/// owner (the XEmbed system tray specification).
-#[cfg(target_os = "linux")]
-fn xembed_tray_runs() -> bool {
-    use x11rb::protocol::xproto::ConnectionExt as _;
-    let ask = || -> Result<bool, Box<dyn std::error::Error>> {
-        let (conn, screen) = x11rb::connect(None)?;
-        let name = format!("_NET_SYSTEM_TRAY_S{screen}");
-        let atom = conn.intern_atom(true, name.as_bytes())?.reply()?.atom;
-        if atom == x11rb::NONE {
-            // Never interned on this server: no tray ever claimed it.
-            return Ok(false);
-        }
-        let owner = conn.get_selection_owner(atom)?.reply()?.owner;
-        Ok(owner != x11rb::NONE)
-    };
-    ask().unwrap_or_else(|e| {
-        tracing::debug!("no XEmbed tray: {e}");
-        false
-    })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn tray_host_runs() -> bool {
-    true
 }
 
 /// Shows the window if hidden or minimised, hides it otherwise (the tray's
@@ -646,7 +605,7 @@ pub(crate) async fn os_settings(
         start_at_login,
         tray: desktop.has_tray(),
         close_to_tray: s.close_to_tray,
-        tray_host: tray_host_runs(),
+        tray_host: desktop.tray_host.runs(),
         hardware_acceleration: s.hardware_acceleration,
         hardware_acceleration_now: desktop.accelerated,
         hardware_acceleration_switch: cfg!(target_os = "linux"),

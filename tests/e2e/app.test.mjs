@@ -435,6 +435,16 @@ test("the tray icon docks in a real system tray (trayer), and its menu hides and
     await s.waitFor("the window shown again from the tray", async () => visible(), 10_000);
     // The window works as before.
     await (await s.find("#nav-dialpad")).click();
+    // The tray quits (a panel restarting): Parley follows the selection's
+    // owner, and closing the window would quit again rather than hide it
+    // where no icon could bring it back.
+    tray.kill();
+    await s.waitFor("the tray's end seen by Settings", async () => {
+      await (await s.find("#nav-dialpad")).click();
+      await (await s.find("#nav-settings")).click();
+      return (await (await s.find('[data-testid="close-hint"]')).text()).startsWith("No tray is shown");
+    }, 10_000);
+    await (await s.find("#nav-dialpad")).click();
   } finally {
     tray.kill();
   }
