@@ -20,7 +20,8 @@ TEST_PKGS=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-to
   pulseaudio libasound2-plugins
   kamailio kamailio-presence-modules kamailio-sqlite-modules kamailio-tls-modules
   sip-tester baresip baresip-core sox libsox-fmt-all espeak-ng sqlite3 openssl
-  iproute2 nftables procps imagemagick x11-apps x11-utils dnsmasq-base dunst xdotool trayer)
+  iproute2 nftables procps imagemagick x11-apps x11-utils dnsmasq-base dunst xdotool trayer
+  haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils libglib2.0-bin)
 
 pkgs=("${BUILD_PKGS[@]}")
 [ $TEST = 1 ] && pkgs+=("${TEST_PKGS[@]}")

@@ -360,93 +360,147 @@ test("desktop settings: a global shortcut is checked, registered and cleared", a
   assert.equal(desktopJson().shortcuts.answer, null);
 });
 
+// X11 helpers for the tray tests.
+const xdo = (...args) => execFileSync("xdotool", args, { encoding: "utf8" }).trim();
+const xwininfo = (...args) => execFileSync("xwininfo", args, { encoding: "utf8" });
+/** Geometry and map state of each top-level window whose line in `xwininfo -root -children` matches. */
+const topLevels = (line) =>
+  [...xwininfo("-root", "-children").matchAll(/^\s+(0x[0-9a-f]+) (.*)$/gm)]
+    .filter(([, , rest]) => line.test(rest))
+    .map(([, id]) => {
+      const info = xwininfo("-id", id);
+      const num = (label) => Number(info.match(new RegExp(`${label}:\\s+(-?\\d+)`))[1]);
+      return {
+        id,
+        mapped: /Map State: IsViewable/.test(info),
+        w: num("Width"),
+        h: num("Height"),
+        x: num("Absolute upper-left X"),
+        y: num("Absolute upper-left Y"),
+      };
+    });
+/** The main window ("Parley", 960x640) is mapped on screen. */
+const mainShown = () => topLevels(/^"Parley": /).some((w) => w.mapped);
+/** A popup menu (a small mapped top-level) of the windows `line` picks. */
+const popupMenu = (line) => topLevels(line).find((m) => m.mapped && m.w > 100 && m.w < 400 && m.h > 150 && m.h < 400);
+/**
+ * Picks Show/Hide in an open tray menu: its third row of eight of equal
+ * height under thin separators (status, missed calls | Show/Hide, Answer,
+ * Hang up | My status, Do not disturb | Quit). Menus take no keyboard
+ * grab under a bare X server, so the pointer picks, as a user would.
+ */
+async function pickShowHide(line) {
+  let m;
+  await s.waitFor("the tray menu open", async () => (m = popupMenu(line)) !== undefined, 5_000);
+  await new Promise((r) => setTimeout(r, 300)); // drawn
+  const row = (m.h - 7) / 8;
+  xdo("mousemove", String(m.x + Math.round(m.w / 2)), String(m.y + Math.round(3 + 2.5 * row + 1)));
+  await new Promise((r) => setTimeout(r, 200)); // highlighted
+  xdo("mousedown", "1");
+  await new Promise((r) => setTimeout(r, 150));
+  xdo("mouseup", "1");
+  await s.waitFor("the tray menu closed", async () => popupMenu(line) === undefined, 5_000);
+}
+/** Settings' close hint, read again (the screen asks the shell when shown). */
+async function closeHint() {
+  await (await s.find("#nav-dialpad")).click();
+  await (await s.find("#nav-settings")).click();
+  return (await s.find('[data-testid="close-hint"]')).text();
+}
+const NO_TRAY = "No tray is shown";
+const TO_TRAY = "Calls and messages still come in";
+
 test("the tray icon docks in a real system tray (trayer), and its menu hides and shows the window", async () => {
   // trayer is an XEmbed system tray: with no StatusNotifierWatcher on the
   // bus, the icon (libayatana-appindicator) falls back to a GTK status
   // icon, which docks there. A click pops its menu, as a user's would.
   // Without a tray closing the window quits; with one it hides.
-  const x = (...args) => execFileSync("xdotool", args, { encoding: "utf8" }).trim();
-  // The main window ("Parley", the 960x640 one) is mapped on screen.
-  const visible = () => {
-    const tree = execFileSync("xwininfo", ["-root", "-children"], { encoding: "utf8" });
-    return [...tree.matchAll(/^\s+(0x[0-9a-f]+) "Parley": /gm)].some(([, id]) =>
-      /Map State: IsViewable/.test(execFileSync("xwininfo", ["-id", id], { encoding: "utf8" })));
-  };
-  assert.ok(visible(), "the window is shown to begin with");
-  await (await s.find("#nav-settings")).click();
-  const noTray = await s.find('[data-testid="close-hint"]');
-  await s.waitFor("no tray yet", async () => (await noTray.text()).startsWith("No tray is shown"), 10_000);
+  assert.ok(mainShown(), "the window is shown to begin with");
+  await s.waitFor("no tray yet", async () => (await closeHint()).startsWith(NO_TRAY), 10_000);
   const tray = spawn("trayer", ["--edge", "bottom", "--align", "left", "--widthtype", "request", "--height", "32",
     "--SetDockType", "false", "--transparent", "false", "--tint", "0xffffff"], { stdio: "ignore" });
   try {
-    x("search", "--sync", "--class", "^trayer$");
+    xdo("search", "--sync", "--class", "^trayer$");
     // A status icon docks in the tray that runs when the app starts (as
     // a desktop's panel runs before its apps).
     await restartApp();
     // The status icon's own window (class "tray-icon tray app main"),
     // once trayer has reparented it into its panel.
-    const panel = x("search", "--sync", "--name", "^panel$");
-    const icons = () => {
-      const tree = execFileSync("xwininfo", ["-tree", "-id", panel], { encoding: "utf8" });
-      return [...tree.matchAll(/^\s+(0x[0-9a-f]+) "[^"]*": \("tray-icon tray app main"/gm)].map((m) => m[1]);
-    };
+    const panel = xdo("search", "--sync", "--name", "^panel$");
+    const icons = () =>
+      [...xwininfo("-tree", "-id", panel).matchAll(/^\s+(0x[0-9a-f]+) "[^"]*": \("tray-icon tray app main"/gm)].map((m) => m[1]);
     await s.waitFor("the icon docked in the tray", async () => icons().length > 0, 15_000);
     // Settings sees the tray host, so closing the window would keep
     // Parley running in the tray.
-    await (await s.find("#nav-dialpad")).click();
-    await (await s.find("#nav-settings")).click();
-    const hint = await s.find('[data-testid="close-hint"]');
-    await s.waitFor("close-to-tray offered", async () => (await hint.text()).startsWith("Calls and messages still come in"), 10_000);
-    // The popup menu: a small top-level window of the app's that a
-    // click on the icon maps (the main window is 960x640).
-    const menu = () => {
-      const tree = execFileSync("xwininfo", ["-root", "-children"], { encoding: "utf8" });
-      for (const [, id] of tree.matchAll(/^\s+(0x[0-9a-f]+) "parley": \("parley" "Parley"\)/gm)) {
-        const info = execFileSync("xwininfo", ["-id", id], { encoding: "utf8" });
-        const num = (label) => Number(info.match(new RegExp(`${label}:\\s+(-?\\d+)`))[1]);
-        const m = { w: num("Width"), h: num("Height"), x: num("Absolute upper-left X"), y: num("Absolute upper-left Y") };
-        if (/Map State: IsViewable/.test(info) && m.w > 100 && m.w < 400 && m.h > 150 && m.h < 400) return m;
-      }
-      return undefined;
-    };
-    // Show/Hide, the menu's third row: eight rows of equal height under
-    // thin separators (status, missed calls | Show/Hide, Answer, Hang up
-    // | My status, Do not disturb | Quit). The menu takes no keyboard
-    // grab under a bare X server, so the pointer picks, as a user would.
+    await s.waitFor("close-to-tray offered", async () => (await closeHint()).startsWith(TO_TRAY), 10_000);
+    // The status icon's menu is the app's own window.
+    const menuLine = /^"parley": \("parley" "Parley"\)/;
     const toggleFromTray = async () => {
       // A click gives the icon the focus; under a bare X server it opens
       // the menu on Return (its keyboard activation), not on the click.
-      x("mousemove", "--window", icons()[0], "8", "8", "click", "1");
-      x("key", "Return");
-      let m;
-      await s.waitFor("the tray menu open", async () => (m = menu()) !== undefined, 5_000);
-      await new Promise((r) => setTimeout(r, 300)); // drawn
-      const row = (m.h - 7) / 8;
-      x("mousemove", String(m.x + Math.round(m.w / 2)), String(m.y + Math.round(3 + 2.5 * row + 1)));
-      await new Promise((r) => setTimeout(r, 200)); // highlighted
-      x("mousedown", "1");
-      await new Promise((r) => setTimeout(r, 150));
-      x("mouseup", "1");
-      await s.waitFor("the tray menu closed", async () => menu() === undefined, 5_000);
+      xdo("mousemove", "--window", icons()[0], "8", "8", "click", "1");
+      xdo("key", "Return");
+      await pickShowHide(menuLine);
     };
     await toggleFromTray();
-    await s.waitFor("the window hidden from the tray", async () => !visible(), 10_000);
+    await s.waitFor("the window hidden from the tray", async () => !mainShown(), 10_000);
     await toggleFromTray();
-    await s.waitFor("the window shown again from the tray", async () => visible(), 10_000);
-    // The window works as before.
-    await (await s.find("#nav-dialpad")).click();
+    await s.waitFor("the window shown again from the tray", async () => mainShown(), 10_000);
     // The tray quits (a panel restarting): Parley follows the selection's
     // owner, and closing the window would quit again rather than hide it
     // where no icon could bring it back.
     tray.kill();
-    await s.waitFor("the tray's end seen by Settings", async () => {
-      await (await s.find("#nav-dialpad")).click();
-      await (await s.find("#nav-settings")).click();
-      return (await (await s.find('[data-testid="close-hint"]')).text()).startsWith("No tray is shown");
-    }, 10_000);
+    await s.waitFor("the tray's end seen by Settings", async () => (await closeHint()).startsWith(NO_TRAY), 10_000);
     await (await s.find("#nav-dialpad")).click();
   } finally {
     tray.kill();
+  }
+});
+
+test("the tray icon shows in a StatusNotifierItem host (status-notifier-watcher, gtk-sni-tray), and Settings follows the watcher", async () => {
+  // The other kind of tray (KDE, GNOME's extension, most panels): a
+  // StatusNotifierWatcher on the session bus and a host that draws the
+  // items it lists, and their menus (dbusmenu), in its own process.
+  assert.ok(mainShown(), "the window is shown to begin with");
+  await s.waitFor("no tray yet", async () => (await closeHint()).startsWith(NO_TRAY), 10_000);
+  const watcher = spawn("status-notifier-watcher", [], { stdio: "ignore" });
+  let host;
+  const gdbus = (...args) => execFileSync("gdbus", ["call", "--session", ...args], { encoding: "utf8" });
+  const items = () =>
+    gdbus("--dest", "org.kde.StatusNotifierWatcher", "--object-path", "/StatusNotifierWatcher",
+      "--method", "org.freedesktop.DBus.Properties.Get", "org.kde.StatusNotifierWatcher", "RegisteredStatusNotifierItems");
+  try {
+    await s.waitFor("the watcher on the bus", async () => /\(true,\)/.test(gdbus("--dest", "org.freedesktop.DBus",
+      "--object-path", "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.NameHasOwner", "org.kde.StatusNotifierWatcher")), 10_000);
+    host = spawn("gtk-sni-tray-standalone", ["--bottom"], { stdio: "ignore" });
+    const barLine = /^"gtk-sni-tray-standalone": /;
+    let bar;
+    await s.waitFor("the host's bar on screen", async () => (bar = topLevels(barLine).find((w) => w.mapped && w.w > 100)), 10_000);
+    // Settings follows the watcher's arrival without a restart.
+    await s.waitFor("close-to-tray offered", async () => (await closeHint()).startsWith(TO_TRAY), 10_000);
+    // The icon registers as an item when the app starts with a watcher.
+    await restartApp();
+    await s.waitFor("the icon registered with the watcher", async () => /:1\.\d+/.test(items()), 15_000);
+    // The host draws it at the start of its bar: something is painted
+    // there (the bar is otherwise one flat colour).
+    const cut = path.join(os.tmpdir(), `parley-sni-${process.pid}.png`);
+    const shotFile = path.join(os.tmpdir(), `parley-sni-${process.pid}.xwd`);
+    execFileSync("sh", ["-c", `xwd -root -silent > '${shotFile}'`]);
+    execFileSync("convert", [shotFile, "-crop", `${bar.h}x${bar.h}+${bar.x}+${bar.y}`, "+repage", cut]);
+    const colours = Number(execFileSync("identify", ["-format", "%k", cut], { encoding: "utf8" }));
+    fs.rmSync(shotFile, { force: true });
+    fs.rmSync(cut, { force: true });
+    assert.ok(colours > 8, `the icon is drawn in the host's bar (${colours} colours)`);
+    // Closing the window now hides it in the tray: Settings says so.
+    assert.ok((await closeHint()).startsWith(TO_TRAY));
+    // The watcher goes (the session's panel quit): Settings follows.
+    host.kill();
+    watcher.kill();
+    await s.waitFor("the watcher's end seen by Settings", async () => (await closeHint()).startsWith(NO_TRAY), 10_000);
+    await (await s.find("#nav-dialpad")).click();
+  } finally {
+    host?.kill();
+    watcher.kill();
   }
 });
 
