@@ -6,8 +6,9 @@
 //! Without a tray host (a bare X session) the icon is simply not seen; the
 //! app works the same from its window. On Linux the host is either a
 //! StatusNotifierWatcher or, on X11, an XEmbed system tray, where
-//! libayatana-appindicator falls back to a GTK status icon (the e2e run
-//! docks it in trayer and uses its menu).
+//! libayatana-appindicator falls back to a GTK status icon. The e2e run
+//! uses the menu in both: docked in trayer (XEmbed), and drawn by
+//! gtk-sni-tray-standalone from our dbusmenu (StatusNotifierItem).
 
 use std::sync::{Mutex, PoisonError};
 
@@ -114,79 +115,171 @@ const PRESENCES: [(&str, Availability, Text); 4] = [
     ("presence-offline", Availability::Offline, Text::Offline),
 ];
 
-fn build_menu(app: &AppHandle, model: &Model, lang: Lang) -> tauri::Result<Menu<tauri::Wry>> {
-    let shown = app
-        .get_webview_window("main")
-        .is_some_and(|w| w.is_visible().unwrap_or(false) && !w.is_minimized().unwrap_or(false));
-    let t = |x| tr(lang, x);
-    let status = MenuItem::with_id(app, "status", status_line(model, lang), false, None::<&str>)?;
-    let missed = MenuItem::with_id(
-        app,
-        "missed",
-        fill(lang, Text::MissedCalls, "", model.missed),
-        model.missed > 0,
-        None::<&str>,
-    )?;
-    let toggle = MenuItem::with_id(
-        app,
-        "toggle",
-        t(if shown { Text::Hide } else { Text::Show }),
-        true,
-        None::<&str>,
-    )?;
+/// What the menu shows, from the model: labels and which items can be
+/// picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MenuView {
+    status: String,
+    missed: (String, bool),
+    toggle: String,
+    presence: (String, bool),
+    presences: [String; PRESENCES.len()],
+    /// Label and checked (always enabled).
+    dnd: (String, bool),
+    answer: (String, bool),
+    hangup: (String, bool),
+    quit: String,
+}
+
+/// The menu for `model`, the window `shown` or not.
+pub(crate) fn menu_view(model: &Model, lang: Lang, shown: bool) -> MenuView {
+    let t = |x| tr(lang, x).to_owned();
     let can_publish = presence_account(&model.accounts).is_some();
-    let presence = Submenu::with_id(app, "presence", t(Text::Status), can_publish)?;
-    for (id, _, text) in PRESENCES {
-        presence.append(&MenuItem::with_id(
-            app,
-            id,
-            t(text),
-            can_publish,
-            None::<&str>,
-        )?)?;
-    }
-    let dnd = CheckMenuItem::with_id(
-        app,
-        "dnd",
-        t(Text::DoNotDisturb),
-        true,
-        model.dnd,
-        None::<&str>,
-    )?;
-    let answer = MenuItem::with_id(
-        app,
-        "answer",
-        t(Text::Answer),
-        call_op(Action::Answer, &model.calls).is_some(),
-        None::<&str>,
-    )?;
-    let hangup = MenuItem::with_id(
-        app,
-        "hangup",
-        t(Text::HangUp),
-        matches!(
-            call_op(Action::Hangup, &model.calls),
-            Some(CallOp::Hangup(_))
+    MenuView {
+        status: status_line(model, lang),
+        missed: (
+            fill(lang, Text::MissedCalls, "", model.missed),
+            model.missed > 0,
         ),
-        None::<&str>,
-    )?;
-    let quit = MenuItem::with_id(app, "quit", t(Text::Quit), true, None::<&str>)?;
-    Menu::with_items(
-        app,
-        &[
-            &status,
-            &missed,
-            &PredefinedMenuItem::separator(app)?,
-            &toggle,
-            &answer,
-            &hangup,
-            &PredefinedMenuItem::separator(app)?,
-            &presence,
-            &dnd,
-            &PredefinedMenuItem::separator(app)?,
-            &quit,
-        ],
-    )
+        toggle: t(if shown { Text::Hide } else { Text::Show }),
+        presence: (t(Text::Status), can_publish),
+        presences: PRESENCES.map(|(_, _, text)| t(text)),
+        dnd: (t(Text::DoNotDisturb), model.dnd),
+        answer: (
+            t(Text::Answer),
+            call_op(Action::Answer, &model.calls).is_some(),
+        ),
+        hangup: (
+            t(Text::HangUp),
+            matches!(
+                call_op(Action::Hangup, &model.calls),
+                Some(CallOp::Hangup(_))
+            ),
+        ),
+        quit: t(Text::Quit),
+    }
+}
+
+/// The menu's items, made once. Changes go into them in place, so each
+/// keeps its id: a StatusNotifierItem host draws the menu in its own
+/// process and sends back the id of the item clicked, and a menu rebuilt
+/// in between (as every focus change did, and the host's popup itself
+/// takes the focus) answered that click with "no such item". Found with
+/// gtk-sni-tray-standalone: "Hide Parley" never arrived.
+pub(crate) struct TrayMenu {
+    menu: Menu<tauri::Wry>,
+    status: MenuItem<tauri::Wry>,
+    missed: MenuItem<tauri::Wry>,
+    toggle: MenuItem<tauri::Wry>,
+    presence: Submenu<tauri::Wry>,
+    presences: Vec<MenuItem<tauri::Wry>>,
+    dnd: CheckMenuItem<tauri::Wry>,
+    answer: MenuItem<tauri::Wry>,
+    hangup: MenuItem<tauri::Wry>,
+    quit: MenuItem<tauri::Wry>,
+    /// What the items show now.
+    shown: Mutex<MenuView>,
+}
+
+impl TrayMenu {
+    fn new(app: &AppHandle, v: MenuView) -> tauri::Result<TrayMenu> {
+        let item = |id: &str, (text, on): &(String, bool)| {
+            MenuItem::with_id(app, id, text, *on, None::<&str>)
+        };
+        let status = item("status", &(v.status.clone(), false))?;
+        let missed = item("missed", &v.missed)?;
+        let toggle = item("toggle", &(v.toggle.clone(), true))?;
+        let presence = Submenu::with_id(app, "presence", &v.presence.0, v.presence.1)?;
+        let mut presences = Vec::with_capacity(PRESENCES.len());
+        for ((id, _, _), text) in PRESENCES.iter().zip(&v.presences) {
+            let p = item(id, &(text.clone(), v.presence.1))?;
+            presence.append(&p)?;
+            presences.push(p);
+        }
+        let dnd = CheckMenuItem::with_id(app, "dnd", &v.dnd.0, true, v.dnd.1, None::<&str>)?;
+        let answer = item("answer", &v.answer)?;
+        let hangup = item("hangup", &v.hangup)?;
+        let quit = item("quit", &(v.quit.clone(), true))?;
+        let menu = Menu::with_items(
+            app,
+            &[
+                &status,
+                &missed,
+                &PredefinedMenuItem::separator(app)?,
+                &toggle,
+                &answer,
+                &hangup,
+                &PredefinedMenuItem::separator(app)?,
+                &presence,
+                &dnd,
+                &PredefinedMenuItem::separator(app)?,
+                &quit,
+            ],
+        )?;
+        Ok(TrayMenu {
+            menu,
+            status,
+            missed,
+            toggle,
+            presence,
+            presences,
+            dnd,
+            answer,
+            hangup,
+            quit,
+            shown: Mutex::new(v),
+        })
+    }
+
+    /// Changes what differs from what the items show.
+    fn show(&self, v: MenuView) -> tauri::Result<()> {
+        let mut now = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+        let item = |i: &MenuItem<tauri::Wry>,
+                    (text, on): &(String, bool),
+                    (was, was_on): &(String, bool)| {
+            if text != was {
+                i.set_text(text)?;
+            }
+            if on != was_on {
+                i.set_enabled(*on)?;
+            }
+            tauri::Result::Ok(())
+        };
+        if v.status != now.status {
+            self.status.set_text(&v.status)?;
+        }
+        item(&self.missed, &v.missed, &now.missed)?;
+        if v.toggle != now.toggle {
+            self.toggle.set_text(&v.toggle)?;
+        }
+        item(&self.answer, &v.answer, &now.answer)?;
+        item(&self.hangup, &v.hangup, &now.hangup)?;
+        if v.presence != now.presence {
+            self.presence.set_text(&v.presence.0)?;
+            self.presence.set_enabled(v.presence.1)?;
+        }
+        for (i, p) in self.presences.iter().enumerate() {
+            let text = (v.presences[i].clone(), v.presence.1);
+            item(p, &text, &(now.presences[i].clone(), now.presence.1))?;
+        }
+        if v.dnd.0 != now.dnd.0 {
+            self.dnd.set_text(&v.dnd.0)?;
+        }
+        if v.dnd.1 != now.dnd.1 {
+            self.dnd.set_checked(v.dnd.1)?;
+        }
+        if v.quit != now.quit {
+            self.quit.set_text(&v.quit)?;
+        }
+        *now = v;
+        Ok(())
+    }
+}
+
+/// Whether the main window is on screen (not hidden, not minimised).
+fn window_shown(app: &AppHandle) -> bool {
+    app.get_webview_window("main")
+        .is_some_and(|w| w.is_visible().unwrap_or(false) && !w.is_minimized().unwrap_or(false))
 }
 
 /// Makes the tray icon. Failure (no tray support at all) leaves the app
@@ -195,9 +288,9 @@ pub(crate) fn create(app: &AppHandle) {
     app.manage(TrayState::default());
     let lang = app.state::<Desktop>().get().language;
     let made = || -> tauri::Result<TrayIcon> {
-        let menu = build_menu(app, &Model::default(), lang)?;
+        let menu = TrayMenu::new(app, menu_view(&Model::default(), lang, window_shown(app)))?;
         let mut builder = TrayIconBuilder::with_id(TRAY)
-            .menu(&menu)
+            .menu(&menu.menu)
             .tooltip("Parley")
             .show_menu_on_left_click(false)
             .on_menu_event(on_menu)
@@ -217,7 +310,9 @@ pub(crate) fn create(app: &AppHandle) {
         if let Some(icon) = app.default_window_icon() {
             builder = builder.icon(icon.clone());
         }
-        builder.build(app)
+        let tray = builder.build(app)?;
+        app.manage(menu);
+        Ok(tray)
     };
     // On Linux the icon needs libayatana-appindicator (or libappindicator),
     // loaded at run time; without it the loader panics rather than failing.
@@ -229,24 +324,38 @@ pub(crate) fn create(app: &AppHandle) {
 }
 
 /// Shows the model in the icon's tooltip, label and menu (after a change
-/// or a new language).
+/// or a new language). The work runs on the main thread, where the menu
+/// lives: updates from the engine's events and from window events then
+/// apply in order, and none waits for the main thread while it holds the
+/// menu's lock (the main thread's own refresh would wait on that lock).
 pub(crate) fn refresh(app: &AppHandle) {
+    let handle = app.clone();
+    if let Err(e) = app.run_on_main_thread(move || refresh_here(&handle)) {
+        tracing::debug!("tray update: {e}");
+    }
+}
+
+fn refresh_here(app: &AppHandle) {
     let Some(tray) = app.tray_by_id(TRAY) else {
         return;
     };
     let Some(state) = app.try_state::<TrayState>() else {
         return;
     };
+    let Some(menu) = app.try_state::<TrayMenu>() else {
+        return;
+    };
     let lang = app.state::<Desktop>().get().language;
     let model = state.with(|m| m.clone());
-    let r = build_menu(app, &model, lang).and_then(|menu| {
-        tray.set_menu(Some(menu))?;
-        tray.set_tooltip(Some(tooltip(&model, lang)))?;
-        // Linux shows no tooltip: the missed calls go beside the icon.
-        #[cfg(target_os = "linux")]
-        tray.set_title((model.missed > 0).then(|| model.missed.to_string()))?;
-        Ok(())
-    });
+    let r = menu
+        .show(menu_view(&model, lang, window_shown(app)))
+        .and_then(|()| {
+            tray.set_tooltip(Some(tooltip(&model, lang)))?;
+            // Linux shows no tooltip: the missed calls go beside the icon.
+            #[cfg(target_os = "linux")]
+            tray.set_title((model.missed > 0).then(|| model.missed.to_string()))?;
+            Ok(())
+        });
     if let Err(e) = r {
         tracing::debug!("tray update: {e}");
     }
@@ -449,5 +558,33 @@ mod tests {
             ..Model::default()
         };
         assert_eq!(status_line(&m, Lang::En), "Work: registration failed");
+    }
+
+    #[test]
+    fn the_menu_view_follows_window_calls_presence_and_dnd() {
+        let mut m = Model::default();
+        let v = menu_view(&m, Lang::En, true);
+        assert_eq!(v.toggle, "Hide Parley");
+        assert_eq!(menu_view(&m, Lang::En, false).toggle, "Show Parley");
+        assert!(!v.missed.1 && !v.answer.1 && !v.hangup.1 && !v.presence.1 && !v.dnd.1);
+        // A registered server account can publish; a ringing call can be
+        // answered (not hung up from here); missed calls open history.
+        m.accounts = vec![account(
+            "work",
+            false,
+            RegistrationState::Registered { expires_in_s: 600 },
+        )];
+        m.calls = vec![call(CallState::Incoming)];
+        m.missed = 2;
+        m.dnd = true;
+        let v = menu_view(&m, Lang::En, true);
+        assert!(v.presence.1 && v.answer.1 && v.missed.1 && v.dnd.1);
+        assert!(v.missed.0.contains('2'), "{}", v.missed.0);
+        m.calls = vec![call(CallState::Connected)];
+        let v = menu_view(&m, Lang::En, true);
+        assert!(!v.answer.1 && v.hangup.1);
+        // Same model, same view: nothing for the items to change.
+        assert_eq!(v, menu_view(&m, Lang::En, true));
+        assert_ne!(v, menu_view(&m, Lang::Ru, true));
     }
 }

@@ -457,7 +457,7 @@ test("the tray icon docks in a real system tray (trayer), and its menu hides and
   }
 });
 
-test("the tray icon shows in a StatusNotifierItem host (status-notifier-watcher, gtk-sni-tray), and Settings follows the watcher", async () => {
+test("the tray icon shows in a StatusNotifierItem host (status-notifier-watcher, gtk-sni-tray), its menu hides and shows the window, and Settings follows the watcher", async () => {
   // The other kind of tray (KDE, GNOME's extension, most panels): a
   // StatusNotifierWatcher on the session bus and a host that draws the
   // items it lists, and their menus (dbusmenu), in its own process.
@@ -493,6 +493,17 @@ test("the tray icon shows in a StatusNotifierItem host (status-notifier-watcher,
     assert.ok(colours > 8, `the icon is drawn in the host's bar (${colours} colours)`);
     // Closing the window now hides it in the tray: Settings says so.
     assert.ok((await closeHint()).startsWith(TO_TRAY));
+    // A right click on the icon pops its menu, which the host renders from
+    // the app's dbusmenu; what is picked there comes back to the app by the
+    // item's id.
+    const toggleFromTray = async () => {
+      xdo("mousemove", String(bar.x + 15), String(bar.y + Math.round(bar.h / 2)), "click", "3");
+      await pickShowHide(barLine);
+    };
+    await toggleFromTray();
+    await s.waitFor("the window hidden from the tray", async () => !mainShown(), 10_000);
+    await toggleFromTray();
+    await s.waitFor("the window shown again from the tray", async () => mainShown(), 10_000);
     // The watcher goes (the session's panel quit): Settings follows.
     host.kill();
     watcher.kill();
