@@ -265,9 +265,9 @@ impl TrayMenu {
         if v.dnd.0 != now.dnd.0 {
             self.dnd.set_text(&v.dnd.0)?;
         }
-        if v.dnd.1 != now.dnd.1 {
-            self.dnd.set_checked(v.dnd.1)?;
-        }
+        // Always: a click toggles the check mark itself before the engine
+        // has said yes, and a refused change must put it back.
+        self.dnd.set_checked(v.dnd.1)?;
         if v.quit != now.quit {
             self.quit.set_text(&v.quit)?;
         }
