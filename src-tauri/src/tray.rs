@@ -347,17 +347,18 @@ fn refresh_here(app: &AppHandle) {
     };
     let lang = app.state::<Desktop>().get().language;
     let model = state.with(|m| m.clone());
-    let r = menu
-        .show(menu_view(&model, lang, window_shown(app)))
-        .and_then(|()| {
-            tray.set_tooltip(Some(tooltip(&model, lang)))?;
-            // Linux shows no tooltip: the missed calls go beside the icon.
-            #[cfg(target_os = "linux")]
-            tray.set_title((model.missed > 0).then(|| model.missed.to_string()))?;
-            Ok(())
-        });
-    if let Err(e) = r {
-        tracing::debug!("tray update: {e}");
+    // Each on its own: a menu that cannot change still lets the tooltip
+    // and the missed-call count do so.
+    if let Err(e) = menu.show(menu_view(&model, lang, window_shown(app))) {
+        tracing::debug!("tray menu update: {e}");
+    }
+    if let Err(e) = tray.set_tooltip(Some(tooltip(&model, lang))) {
+        tracing::debug!("tray tooltip update: {e}");
+    }
+    // Linux shows no tooltip: the missed calls go beside the icon.
+    #[cfg(target_os = "linux")]
+    if let Err(e) = tray.set_title((model.missed > 0).then(|| model.missed.to_string())) {
+        tracing::debug!("tray title update: {e}");
     }
 }
 
@@ -443,7 +444,12 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
         }
         "hangup" => crate::shortcuts::run(app, Action::Hangup),
         "dnd" => {
-            let on = !model.dnd;
+            // What the click made the check mark say (GTK toggles it
+            // first): two quick clicks ask for on, then off.
+            let on = app
+                .try_state::<TrayMenu>()
+                .and_then(|m| m.dnd.is_checked().ok())
+                .unwrap_or(!model.dnd);
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
                 // The app never auto-answers; only DND changes here.

@@ -3,7 +3,8 @@
 //! instead of asking D-Bus and the X server while the window waits.
 //!
 //! On Linux either kind of host counts: a StatusNotifierWatcher on the
-//! session bus (KDE, GNOME's extension, most panels), or on X11 an XEmbed
+//! session bus with a host registered (KDE, GNOME's extension, most
+//! panels), or on X11 an XEmbed
 //! system tray holding its `_NET_SYSTEM_TRAY_S<screen>` selection (trayer,
 //! stalonetray, older panels), where libayatana-appindicator falls back
 //! to a GTK status icon. Windows and macOS always have one.
@@ -105,28 +106,73 @@ impl TrayHost {
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
     if let Err(e) = std::thread::Builder::new()
         .name(name.into())
-        .stack_size(256 * 1024)
+        .stack_size(1024 * 1024)
         .spawn(f)
     {
         tracing::warn!("tray host: cannot start {name}: {e}");
     }
 }
 
-/// Follows the StatusNotifierWatcher's bus name.
+/// The StatusNotifierWatcher's well-known name (and its interface's).
+#[cfg(target_os = "linux")]
+const WATCHER: &str = "org.kde.StatusNotifierWatcher";
+
+/// Follows whether a StatusNotifierWatcher runs and a host has registered
+/// with it (a watcher alone draws nothing): asked again on every change
+/// of a bus name (watchers and hosts come and go with theirs) and on the
+/// watcher's own signals.
 #[cfg(target_os = "linux")]
 fn watch_sni(s: &Shared) {
-    const WATCHER: &str = "org.kde.StatusNotifierWatcher";
+    use zbus::message::Type;
+    use zbus::MatchRule;
     let run = || -> zbus::Result<()> {
         let bus = zbus::blocking::Connection::session()?;
         let dbus = zbus::blocking::fdo::DBusProxy::new(&bus)?;
-        let changes = dbus.receive_name_owner_changed_with_args(&[(0, WATCHER)])?;
-        let name = zbus::names::BusName::try_from(WATCHER)?;
-        s.set(&s.sni, dbus.name_has_owner(name)?);
-        for change in changes {
-            let args = change.args()?;
-            let shown = args.new_owner().is_some();
-            tracing::debug!(shown, "tray host: StatusNotifierWatcher changed");
-            s.set(&s.sni, shown);
+        // Every message this connection receives; the rules below add the
+        // bus's and the watcher's signals to them. Subscribed before the
+        // first look, so nothing in between is missed.
+        let messages = zbus::blocking::MessageIterator::from(&bus);
+        dbus.add_match_rule(
+            MatchRule::builder()
+                .msg_type(Type::Signal)
+                .sender("org.freedesktop.DBus")?
+                .interface("org.freedesktop.DBus")?
+                .member("NameOwnerChanged")?
+                .build(),
+        )?;
+        dbus.add_match_rule(
+            MatchRule::builder()
+                .msg_type(Type::Signal)
+                .interface(WATCHER)?
+                .build(),
+        )?;
+        s.set(&s.sni, sni_shown(&bus, &dbus));
+        for m in messages {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::debug!("tray host: unreadable D-Bus message: {e}");
+                    continue;
+                }
+            };
+            if m.message_type() != Type::Signal {
+                continue;
+            }
+            let h = m.header();
+            let relevant = match h.interface().map(|i| i.as_str()) {
+                Some("org.freedesktop.DBus") => {
+                    h.member().is_some_and(|m| m.as_str() == "NameOwnerChanged")
+                }
+                Some(i) => i == WATCHER,
+                None => false,
+            };
+            if relevant {
+                let shown = sni_shown(&bus, &dbus);
+                if shown != (s.sni.load(Ordering::Relaxed) == YES) {
+                    tracing::debug!(shown, "tray host: StatusNotifierItem host changed");
+                }
+                s.set(&s.sni, shown);
+            }
         }
         Ok(())
     };
@@ -134,6 +180,31 @@ fn watch_sni(s: &Shared) {
         tracing::debug!("tray host: no StatusNotifierWatcher to follow: {e}");
     }
     s.set(&s.sni, false);
+}
+
+/// A watcher on the bus with a host registered. A watcher that cannot
+/// say (no such property) counts as having one: most run inside a host.
+#[cfg(target_os = "linux")]
+fn sni_shown(bus: &zbus::blocking::Connection, dbus: &zbus::blocking::fdo::DBusProxy<'_>) -> bool {
+    let Ok(name) = zbus::names::BusName::try_from(WATCHER) else {
+        return false;
+    };
+    if !dbus.name_has_owner(name).unwrap_or(false) {
+        return false;
+    }
+    let host = || -> zbus::Result<bool> {
+        let props = zbus::blocking::fdo::PropertiesProxy::builder(bus)
+            .destination(WATCHER)?
+            .path("/StatusNotifierWatcher")?
+            .build()?;
+        let iface = zbus::names::InterfaceName::try_from(WATCHER)?;
+        let v = props.get(iface, "IsStatusNotifierHostRegistered")?;
+        Ok(bool::try_from(v).unwrap_or(true))
+    };
+    host().unwrap_or_else(|e| {
+        tracing::debug!("tray host: the watcher does not say whether a host runs: {e}");
+        true
+    })
 }
 
 /// Follows the owner of the XEmbed tray selection (XFixes selection
@@ -165,15 +236,20 @@ fn watch_xembed(s: &Shared) {
             SelectionEventMask::SET_SELECTION_OWNER
                 | SelectionEventMask::SELECTION_WINDOW_DESTROY
                 | SelectionEventMask::SELECTION_CLIENT_CLOSE,
-        )?;
+        )?
+        .check()?;
         let owner = conn.get_selection_owner(atom)?.reply()?.owner;
         s.set(&s.xembed, owner != x11rb::NONE);
         loop {
-            if let Event::XfixesSelectionNotify(e) = conn.wait_for_event()? {
-                let shown = e.subtype == xfixes::SelectionEvent::SET_SELECTION_OWNER
-                    && e.owner != x11rb::NONE;
-                tracing::debug!(shown, "tray host: XEmbed tray changed");
-                s.set(&s.xembed, shown);
+            match conn.wait_for_event()? {
+                Event::XfixesSelectionNotify(e) => {
+                    let shown = e.subtype == xfixes::SelectionEvent::SET_SELECTION_OWNER
+                        && e.owner != x11rb::NONE;
+                    tracing::debug!(shown, "tray host: XEmbed tray changed");
+                    s.set(&s.xembed, shown);
+                }
+                Event::Error(e) => tracing::debug!("tray host: X error: {e:?}"),
+                _ => {}
             }
         }
     };

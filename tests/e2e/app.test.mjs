@@ -472,6 +472,9 @@ test("the tray icon shows in a StatusNotifierItem host (status-notifier-watcher,
   try {
     await s.waitFor("the watcher on the bus", async () => /\(true,\)/.test(gdbus("--dest", "org.freedesktop.DBus",
       "--object-path", "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.NameHasOwner", "org.kde.StatusNotifierWatcher")), 10_000);
+    // A watcher with no host registered draws nothing: still no tray.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok((await closeHint()).startsWith(NO_TRAY), "a watcher alone is not a tray");
     host = spawn("gtk-sni-tray-standalone", ["--bottom"], { stdio: "ignore" });
     const barLine = /^"gtk-sni-tray-standalone": /;
     let bar;
