@@ -540,14 +540,22 @@ pub(crate) fn first_show(app: &AppHandle, at_login: bool) {
     }
 }
 
+/// Whether the main window is on screen (not hidden, not minimised).
+pub(crate) fn window_shown(app: &AppHandle) -> bool {
+    app.get_webview_window("main").is_some_and(|w| shown(&w))
+}
+
+fn shown(w: &WebviewWindow) -> bool {
+    w.is_visible().unwrap_or(false) && !w.is_minimized().unwrap_or(false)
+}
+
 /// Shows the window if hidden or minimised, hides it otherwise (the tray's
 /// Show/Hide).
 pub(crate) fn toggle_window(app: &AppHandle) {
     let Some(w) = app.get_webview_window("main") else {
         return;
     };
-    let shown = w.is_visible().unwrap_or(false) && !w.is_minimized().unwrap_or(false);
-    if shown {
+    if shown(&w) {
         let _ = w.hide();
     } else {
         let _ = w.unminimize();

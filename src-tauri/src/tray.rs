@@ -234,33 +234,27 @@ impl TrayMenu {
     /// Changes what differs from what the items show.
     fn show(&self, v: MenuView) -> tauri::Result<()> {
         let mut now = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
-        let item = |i: &MenuItem<tauri::Wry>,
-                    (text, on): &(String, bool),
-                    (was, was_on): &(String, bool)| {
-            if text != was {
-                i.set_text(text)?;
-            }
-            if on != was_on {
-                i.set_enabled(*on)?;
-            }
-            tauri::Result::Ok(())
-        };
-        if v.status != now.status {
-            self.status.set_text(&v.status)?;
-        }
-        item(&self.missed, &v.missed, &now.missed)?;
-        if v.toggle != now.toggle {
-            self.toggle.set_text(&v.toggle)?;
-        }
-        item(&self.answer, &v.answer, &now.answer)?;
-        item(&self.hangup, &v.hangup, &now.hangup)?;
+        let item =
+            |i: &MenuItem<tauri::Wry>, (text, on): (&str, bool), (was, was_on): (&str, bool)| {
+                if text != was {
+                    i.set_text(text)?;
+                }
+                if on != was_on {
+                    i.set_enabled(on)?;
+                }
+                tauri::Result::Ok(())
+            };
+        item(&self.status, (&v.status, false), (&now.status, false))?;
+        item(&self.missed, pair(&v.missed), pair(&now.missed))?;
+        item(&self.toggle, (&v.toggle, true), (&now.toggle, true))?;
+        item(&self.answer, pair(&v.answer), pair(&now.answer))?;
+        item(&self.hangup, pair(&v.hangup), pair(&now.hangup))?;
         if v.presence != now.presence {
             self.presence.set_text(&v.presence.0)?;
             self.presence.set_enabled(v.presence.1)?;
         }
-        for (i, p) in self.presences.iter().enumerate() {
-            let text = (v.presences[i].clone(), v.presence.1);
-            item(p, &text, &(now.presences[i].clone(), now.presence.1))?;
+        for ((p, text), was) in self.presences.iter().zip(&v.presences).zip(&now.presences) {
+            item(p, (text, v.presence.1), (was, now.presence.1))?;
         }
         if v.dnd.0 != now.dnd.0 {
             self.dnd.set_text(&v.dnd.0)?;
@@ -268,18 +262,10 @@ impl TrayMenu {
         // Always: a click toggles the check mark itself before the engine
         // has said yes, and a refused change must put it back.
         self.dnd.set_checked(v.dnd.1)?;
-        if v.quit != now.quit {
-            self.quit.set_text(&v.quit)?;
-        }
+        item(&self.quit, (&v.quit, true), (&now.quit, true))?;
         *now = v;
         Ok(())
     }
-}
-
-/// Whether the main window is on screen (not hidden, not minimised).
-fn window_shown(app: &AppHandle) -> bool {
-    app.get_webview_window("main")
-        .is_some_and(|w| w.is_visible().unwrap_or(false) && !w.is_minimized().unwrap_or(false))
 }
 
 /// Makes the tray icon. Failure (no tray support at all) leaves the app
@@ -288,7 +274,10 @@ pub(crate) fn create(app: &AppHandle) {
     app.manage(TrayState::default());
     let lang = app.state::<Desktop>().get().language;
     let made = || -> tauri::Result<TrayIcon> {
-        let menu = TrayMenu::new(app, menu_view(&Model::default(), lang, window_shown(app)))?;
+        let menu = TrayMenu::new(
+            app,
+            menu_view(&Model::default(), lang, crate::os::window_shown(app)),
+        )?;
         let mut builder = TrayIconBuilder::with_id(TRAY)
             .menu(&menu.menu)
             .tooltip("Parley")
@@ -349,7 +338,7 @@ fn refresh_here(app: &AppHandle) {
     let model = state.with(|m| m.clone());
     // Each on its own: a menu that cannot change still lets the tooltip
     // and the missed-call count do so.
-    if let Err(e) = menu.show(menu_view(&model, lang, window_shown(app))) {
+    if let Err(e) = menu.show(menu_view(&model, lang, crate::os::window_shown(app))) {
         tracing::debug!("tray menu update: {e}");
     }
     if let Err(e) = tray.set_tooltip(Some(tooltip(&model, lang))) {
@@ -360,6 +349,11 @@ fn refresh_here(app: &AppHandle) {
     if let Err(e) = tray.set_title((model.missed > 0).then(|| model.missed.to_string())) {
         tracing::debug!("tray title update: {e}");
     }
+}
+
+/// A view's (label, enabled) as the item setter takes it.
+fn pair((text, on): &(String, bool)) -> (&str, bool) {
+    (text, *on)
 }
 
 /// Whether `event` changes what the tray shows.

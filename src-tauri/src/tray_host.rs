@@ -4,17 +4,17 @@
 //!
 //! On Linux either kind of host counts: a StatusNotifierWatcher on the
 //! session bus with a host registered (KDE, GNOME's extension, most
-//! panels), or on X11 an XEmbed
-//! system tray holding its `_NET_SYSTEM_TRAY_S<screen>` selection (trayer,
-//! stalonetray, older panels), where libayatana-appindicator falls back
-//! to a GTK status icon. Windows and macOS always have one.
+//! panels), or on X11 an XEmbed system tray holding its
+//! `_NET_SYSTEM_TRAY_S<screen>` selection (trayer, stalonetray, older
+//! panels), where libayatana-appindicator falls back to a GTK status
+//! icon. Windows and macOS always have one.
 //!
 //! ```text
 //!  each watcher:  [Unknown] ── first answer ──> [Yes] <── owner changes ──> [No]
 //!                 (a watcher that cannot connect answers No and stops)
 //! ```
-//! Each watcher subscribes to owner changes before it asks for the owner,
-//! so a host that appears in between is not missed.
+//! Each watcher subscribes to changes before its first look, so a host
+//! that appears in between is not missed.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};

@@ -401,6 +401,18 @@ async function pickShowHide(line) {
   xdo("mouseup", "1");
   await s.waitFor("the tray menu closed", async () => popupMenu(line) === undefined, 5_000);
 }
+/**
+ * Hides the window from the tray's menu, then shows it again the same way;
+ * `openMenu` pops the menu whose windows `line` picks.
+ */
+async function hideAndShowFromTray(openMenu, line) {
+  openMenu();
+  await pickShowHide(line);
+  await s.waitFor("the window hidden from the tray", async () => !mainShown(), 10_000);
+  openMenu();
+  await pickShowHide(line);
+  await s.waitFor("the window shown again from the tray", async () => mainShown(), 10_000);
+}
 /** Settings' close hint, read again (the screen asks the shell when shown). */
 async function closeHint() {
   await (await s.find("#nav-dialpad")).click();
@@ -434,18 +446,12 @@ test("the tray icon docks in a real system tray (trayer), and its menu hides and
     // Parley running in the tray.
     await s.waitFor("close-to-tray offered", async () => (await closeHint()).startsWith(TO_TRAY), 10_000);
     // The status icon's menu is the app's own window.
-    const menuLine = /^"parley": \("parley" "Parley"\)/;
-    const toggleFromTray = async () => {
-      // A click gives the icon the focus; under a bare X server it opens
-      // the menu on Return (its keyboard activation), not on the click.
+    // A click gives the icon the focus; under a bare X server it opens
+    // the menu on Return (its keyboard activation), not on the click.
+    await hideAndShowFromTray(() => {
       xdo("mousemove", "--window", icons()[0], "8", "8", "click", "1");
       xdo("key", "Return");
-      await pickShowHide(menuLine);
-    };
-    await toggleFromTray();
-    await s.waitFor("the window hidden from the tray", async () => !mainShown(), 10_000);
-    await toggleFromTray();
-    await s.waitFor("the window shown again from the tray", async () => mainShown(), 10_000);
+    }, /^"parley": \("parley" "Parley"\)/);
     // The tray quits (a panel restarting): Parley follows the selection's
     // owner, and closing the window would quit again rather than hide it
     // where no icon could bring it back.
@@ -486,27 +492,19 @@ test("the tray icon shows in a StatusNotifierItem host (status-notifier-watcher,
     await s.waitFor("the icon registered with the watcher", async () => /:1\.\d+/.test(items()), 15_000);
     // The host draws it at the start of its bar: something is painted
     // there (the bar is otherwise one flat colour).
-    const cut = path.join(os.tmpdir(), `parley-sni-${process.pid}.png`);
-    const shotFile = path.join(os.tmpdir(), `parley-sni-${process.pid}.xwd`);
-    execFileSync("sh", ["-c", `xwd -root -silent > '${shotFile}'`]);
-    execFileSync("convert", [shotFile, "-crop", `${bar.h}x${bar.h}+${bar.x}+${bar.y}`, "+repage", cut]);
-    const colours = Number(execFileSync("identify", ["-format", "%k", cut], { encoding: "utf8" }));
-    fs.rmSync(shotFile, { force: true });
-    fs.rmSync(cut, { force: true });
+    const screen = execFileSync("xwd", ["-root", "-silent"], { maxBuffer: 64 << 20 });
+    const colours = Number(execFileSync("convert", ["xwd:-", "-crop", `${bar.h}x${bar.h}+${bar.x}+${bar.y}`, "+repage",
+      "-format", "%k", "info:"], { input: screen, encoding: "utf8", maxBuffer: 64 << 20 }));
     assert.ok(colours > 8, `the icon is drawn in the host's bar (${colours} colours)`);
     // Closing the window now hides it in the tray: Settings says so.
     assert.ok((await closeHint()).startsWith(TO_TRAY));
     // A right click on the icon pops its menu, which the host renders from
     // the app's dbusmenu; what is picked there comes back to the app by the
     // item's id.
-    const toggleFromTray = async () => {
-      xdo("mousemove", String(bar.x + 15), String(bar.y + Math.round(bar.h / 2)), "click", "3");
-      await pickShowHide(barLine);
-    };
-    await toggleFromTray();
-    await s.waitFor("the window hidden from the tray", async () => !mainShown(), 10_000);
-    await toggleFromTray();
-    await s.waitFor("the window shown again from the tray", async () => mainShown(), 10_000);
+    await hideAndShowFromTray(
+      () => xdo("mousemove", String(bar.x + 15), String(bar.y + Math.round(bar.h / 2)), "click", "3"),
+      barLine,
+    );
     // The watcher goes (the session's panel quit): Settings follows.
     host.kill();
     watcher.kill();
