@@ -45,10 +45,13 @@ TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import j
 BUNDLE_DIR="$TARGET_DIR/release/bundle"
 VERSION="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "parley"))')"
 
-echo "==> building parley-cli (release) for the package"
-cargo build --release --locked -p parley-cli --quiet
+echo "==> building parley-cli and the display-only EGL vendor (release) for the package"
+cargo build --release --locked -p parley-cli -p parley-egl-stub --quiet
 mkdir -p packaging/staging
 cp "$TARGET_DIR/release/parley-cli" packaging/staging/parley-cli
+# /usr/lib/parley: the app points WebKit's EGL at it when the GPU does not
+# draw (src-tauri/egl-stub), so the web process does not load Mesa.
+cp "$TARGET_DIR/release/libparley_egl_stub.so" packaging/staging/libparley_egl_stub.so
 
 echo "==> tauri build --bundles $BUNDLES (version $VERSION)"
 # Old bundles of this version would hide a failed rebuild.
@@ -67,7 +70,7 @@ SCHEMES="x-scheme-handler/sip x-scheme-handler/sips x-scheme-handler/tel x-schem
 
 check_tree() { # $1: unpacked package root
   local root="$1" desktop meta s
-  for f in usr/bin/parley usr/bin/parley-cli usr/share/metainfo/org.parley.Parley.metainfo.xml \
+  for f in usr/bin/parley usr/bin/parley-cli usr/lib/parley/libparley_egl_stub.so usr/share/metainfo/org.parley.Parley.metainfo.xml \
     usr/share/icons/hicolor/128x128/apps/parley.png; do
     [ -e "$root/$f" ] || fail "/$f missing"
   done

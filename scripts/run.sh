@@ -8,4 +8,6 @@ echo "==> building the UI"
 npm --prefix "$ROOT/ui" run build --silent
 echo "==> building and starting Parley"
 cd "$ROOT"
+# The display-only EGL vendor lands beside the binary, where the app looks.
+cargo build --quiet -p parley-egl-stub
 exec cargo run --quiet -p parley "$@"

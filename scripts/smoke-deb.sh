@@ -212,6 +212,14 @@ for p in /proc/[0-9]*; do
 done
 [ -n "$webproc" ] || fail "no WebKitWebProcess for the window's web view"
 ok "parley (pid $APP_PID) still running, with its WebKitWebProcess (pid $webproc)"
+# Without GPU compositing (the default) the web process takes EGL from the
+# package's display-only vendor, not from Mesa and its LLVM.
+grep -q /usr/lib/parley/libparley_egl_stub.so "/proc/$webproc/maps" ||
+  fail "the web process did not load /usr/lib/parley/libparley_egl_stub.so"
+if grep -qE 'libLLVM|_dri\.so' "/proc/$webproc/maps"; then
+  fail "the web process mapped Mesa: $(grep -oE '[^/ ]*(libLLVM|_dri\.so)[^ ]*' "/proc/$webproc/maps" | sort -u | tr '\n' ' ')"
+fi
+ok "the web process uses Parley's display-only EGL (no Mesa DRI driver or LLVM mapped)"
 kill "$APP_PID"
 for _ in $(seq 50); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
 kill -9 "$APP_PID" 2>/dev/null || true

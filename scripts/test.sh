@@ -45,6 +45,7 @@ step "End-to-end: the real app window (tauri-driver, WebKitWebDriver, Xvfb)"
 # binary at all, and the e2e run would drive a stale app from the cache.
 # The UI was built above; the app embeds ui/dist when it compiles.
 cargo build -p parley --bin parley --quiet
+cargo build -p parley-egl-stub --quiet
 cargo build -p parley-interop --bin parley-peers --quiet
 xvfb-run -a -s "-screen 0 1280x800x24" node --test --test-reporter=spec tests/e2e/
 

@@ -244,8 +244,9 @@ const NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
 /// cannot change later in a running WebKit. Must run before any thread
 /// starts (it sets a process environment variable). A value the user set
 /// in the environment wins over the setting either way. Returns whether
-/// the web view composites on the GPU in this run.
-fn apply_rendering(saved: bool) -> bool {
+/// the web view composites on the GPU in this run. `config_dir` takes the
+/// EGL vendor file when the GPU does not draw (see `use_egl_stub`).
+fn apply_rendering(saved: bool, config_dir: &Path) -> bool {
     #[cfg(target_os = "linux")]
     {
         let (on, set) = rendering(saved, std::env::var_os(NO_COMPOSITING).as_deref());
@@ -257,11 +258,90 @@ fn apply_rendering(saved: bool) -> bool {
             for (name, value) in no_gl_env(|n| std::env::var_os(n).is_some(), node) {
                 std::env::set_var(name, value);
             }
+            use_egl_stub(config_dir);
         }
         on
     }
     #[cfg(not(target_os = "linux"))]
-    saved
+    {
+        let _ = config_dir;
+        saved
+    }
+}
+
+/// libglvnd's variables that choose the EGL vendor libraries.
+#[cfg(any(target_os = "linux", test))]
+const EGL_VENDOR_VARS: [&str; 2] = [
+    "__EGL_VENDOR_LIBRARY_FILENAMES",
+    "__EGL_VENDOR_LIBRARY_DIRS",
+];
+
+/// The display-only EGL vendor (`src-tauri/egl-stub`), as built.
+#[cfg(any(target_os = "linux", test))]
+const EGL_STUB: &str = "libparley_egl_stub.so";
+
+/// Points libglvnd at Parley's display-only EGL vendor, for the WebKit
+/// processes this one starts. WebKitGTK's web process creates an EGL
+/// display at start even when nothing composites on the GPU; on Mesa that
+/// loads the DRI driver and its LLVM (26 MiB PSS, `bench/memory.sh`), for
+/// a page it then draws with the CPU. The stub's display has no configs,
+/// so WebKit takes its CPU paths without Mesa. Left alone when the user
+/// chose vendors themselves, or when the library is not installed beside
+/// the binary (then Mesa loads as before).
+#[cfg(target_os = "linux")]
+fn use_egl_stub(config_dir: &Path) {
+    if EGL_VENDOR_VARS
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+    {
+        return;
+    }
+    let Some(library) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| egl_stub_beside(&exe))
+    else {
+        tracing::debug!("no {EGL_STUB} beside the binary: WebKit gets the system EGL");
+        return;
+    };
+    match write_egl_vendor(config_dir, &library) {
+        Ok(file) => std::env::set_var(EGL_VENDOR_VARS[0], file),
+        Err(e) => {
+            tracing::warn!("cannot write the EGL vendor file: {e}; WebKit gets the system EGL")
+        }
+    }
+}
+
+/// Where the stub is for the binary at `exe`: beside it (a cargo target
+/// directory) or in `../lib/parley` (`/usr/bin/parley` of the packages).
+#[cfg(any(target_os = "linux", test))]
+fn egl_stub_beside(exe: &Path) -> Option<PathBuf> {
+    let dir = exe.parent()?;
+    [dir.join(EGL_STUB), dir.join("../lib/parley").join(EGL_STUB)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
+}
+
+/// Writes libglvnd's vendor file for `library` into `dir` (the user's
+/// own config directory: a file in a shared temporary directory could be
+/// swapped for one naming another library) and returns its path. Written
+/// only when it changed, through a rename, so a second instance starting
+/// meanwhile never reads half a file.
+#[cfg(any(target_os = "linux", test))]
+fn write_egl_vendor(dir: &Path, library: &Path) -> std::io::Result<PathBuf> {
+    let file = dir.join("egl-vendor.json");
+    let body = serde_json::json!({
+        "file_format_version": "1.0.0",
+        "ICD": { "library_path": library },
+    })
+    .to_string();
+    if std::fs::read_to_string(&file).ok().as_deref() != Some(body.as_str()) {
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!("egl-vendor.json.{}", std::process::id()));
+        std::fs::write(&tmp, &body)?;
+        std::fs::rename(&tmp, &file)?;
+    }
+    Ok(file)
 }
 
 /// What the saved choice and WebKit's own variable (as the user's
@@ -329,7 +409,7 @@ pub(crate) fn with_plugins(
     use tauri_plugin_window_state::StateFlags;
     let dir = config_dir()?;
     let mut desktop = Desktop::open(&dir);
-    desktop.accelerated = apply_rendering(desktop.get().hardware_acceleration);
+    desktop.accelerated = apply_rendering(desktop.get().hardware_acceleration, &dir);
     let theme = desktop.get().theme;
     Ok(builder
         .plugin(
@@ -797,6 +877,63 @@ mod tests {
             Some(dir.path().join("renderD128"))
         );
         assert_eq!(first_render_node(&dir.path().join("missing")), None);
+    }
+
+    #[test]
+    fn the_egl_stub_is_found_beside_the_binary_or_in_the_packages_lib_dir() {
+        let root = tempfile::tempdir().unwrap();
+        let bin = root.path().join("usr/bin");
+        let lib = root.path().join("usr/lib/parley");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&lib).unwrap();
+        let exe = bin.join("parley");
+        assert_eq!(egl_stub_beside(&exe), None, "nothing installed");
+
+        std::fs::write(lib.join(EGL_STUB), b"").unwrap();
+        let packaged = egl_stub_beside(&exe).unwrap();
+        assert!(packaged.is_absolute() && !packaged.to_string_lossy().contains(".."));
+        assert_eq!(packaged, lib.join(EGL_STUB).canonicalize().unwrap());
+
+        // A cargo target directory: beside the binary wins.
+        std::fs::write(bin.join(EGL_STUB), b"").unwrap();
+        assert_eq!(
+            egl_stub_beside(&exe).unwrap(),
+            bin.join(EGL_STUB).canonicalize().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_egl_vendor_file_names_the_library_and_is_rewritten_only_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("config");
+        let file = write_egl_vendor(&conf, Path::new("/opt/p/libparley_egl_stub.so")).unwrap();
+        assert_eq!(file, conf.join("egl-vendor.json"));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(v["file_format_version"], "1.0.0");
+        assert_eq!(v["ICD"]["library_path"], "/opt/p/libparley_egl_stub.so");
+
+        let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_egl_vendor(&conf, Path::new("/opt/p/libparley_egl_stub.so")).unwrap();
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().modified().unwrap(),
+            before
+        );
+
+        write_egl_vendor(&conf, Path::new("/usr/lib/parley/libparley_egl_stub.so")).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(
+            v["ICD"]["library_path"],
+            "/usr/lib/parley/libparley_egl_stub.so"
+        );
+        let names: Vec<_> = std::fs::read_dir(&conf)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["egl-vendor.json"], "no temporary file left");
+        assert_eq!(EGL_VENDOR_VARS[0], "__EGL_VENDOR_LIBRARY_FILENAMES");
     }
 
     #[test]

@@ -253,11 +253,12 @@ test("desktop settings: the theme applies at once and is there from the first pa
 });
 
 /**
- * Whether the newest WebKit web process of this profile was started with
- * GPU compositing turned off (it inherits the app's environment, where
- * the shell sets WebKit's variable before the web view exists).
+ * The newest WebKit web process of this profile: whether it was started
+ * with GPU compositing turned off (it inherits the app's environment,
+ * where the shell sets WebKit's variable before the web view exists), and
+ * whether it loaded Parley's display-only EGL vendor or Mesa's LLVM.
  */
-function webProcessCompositingOff() {
+function webProcess() {
   const profile = `PARLEY_CONFIG_DIR=${path.join(home, "config")}`;
   let newest = null;
   for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
@@ -267,13 +268,25 @@ function webProcessCompositingOff() {
       if (!env.includes(profile)) continue;
       const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
       const started = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-      if (!newest || started > newest.started) newest = { started, env };
+      if (!newest || started > newest.started) newest = { started, env, pid };
     } catch {
       // Gone meanwhile.
     }
   }
   assert.ok(newest, "no WebKitWebProcess of this profile");
-  return newest.env.includes("WEBKIT_DISABLE_COMPOSITING_MODE=1");
+  const maps = fs.readFileSync(`/proc/${newest.pid}/maps`, "utf8");
+  return {
+    compositingOff: newest.env.includes("WEBKIT_DISABLE_COMPOSITING_MODE=1"),
+    eglVendorFile: newest.env.find((e) => e.startsWith("__EGL_VENDOR_LIBRARY_FILENAMES="))?.split("=")[1] ?? null,
+    eglStub: maps.includes("libparley_egl_stub.so"),
+    llvm: /libLLVM|_dri\.so/.test(maps),
+  };
+}
+
+/** Waits until the web process has drawn the UI (so its EGL set-up is done). */
+async function webProcessAfterFirstPaint() {
+  await s.find("#nav-settings");
+  return webProcess();
 }
 
 test("desktop settings: GPU compositing is off by default and the switch applies at the next start", async () => {
@@ -282,7 +295,15 @@ test("desktop settings: GPU compositing is off by default and the switch applies
   const hint = async () => (await s.find('[data-testid="gpu-hint"]')).text();
   await s.waitFor("switch off by default", async () => (await box()) === false);
   assert.match(await hint(), /80 MB less memory/);
-  assert.equal(webProcessCompositingOff(), true);
+  // Without GPU compositing the web process gets its EGL display from
+  // Parley's display-only vendor (src-tauri/egl-stub), not Mesa with LLVM.
+  let web = await webProcessAfterFirstPaint();
+  assert.equal(web.compositingOff, true);
+  assert.equal(web.eglVendorFile, path.join(home, "config", "egl-vendor.json"));
+  assert.equal(web.eglStub, true, "the display-only EGL vendor is not loaded");
+  assert.equal(web.llvm, false, "Mesa's DRI driver or LLVM is mapped");
+  const vendor = JSON.parse(fs.readFileSync(web.eglVendorFile, "utf8"));
+  assert.match(vendor.ICD.library_path, /\/libparley_egl_stub\.so$/);
 
   await (await s.find('[data-testid="hardware-acceleration"]')).click();
   await s.waitFor("saved on", async () => fs.existsSync(path.join(home, "config/desktop.json")) && desktopJson().hardware_acceleration === true);
@@ -293,13 +314,17 @@ test("desktop settings: GPU compositing is off by default and the switch applies
   await (await s.find("#nav-settings")).click();
   await s.waitFor("still on after the restart", async () => (await box()) === true);
   assert.match(await hint(), /80 MB less memory/);
-  assert.equal(webProcessCompositingOff(), false);
+  web = await webProcessAfterFirstPaint();
+  assert.equal(web.compositingOff, false);
+  assert.equal(web.eglVendorFile, null, "GPU compositing keeps the system's EGL");
 
   // Back to the default for the rest of the run.
   await (await s.find('[data-testid="hardware-acceleration"]')).click();
   await s.waitFor("saved off", async () => desktopJson().hardware_acceleration === false);
   await restartApp();
-  assert.equal(webProcessCompositingOff(), true);
+  web = await webProcessAfterFirstPaint();
+  assert.equal(web.compositingOff, true);
+  assert.equal(web.eglStub, true);
 });
 
 test("the SIP trace's recording switch is remembered across a restart", async () => {
