@@ -277,6 +277,7 @@ function webProcess() {
   const maps = fs.readFileSync(`/proc/${newest.pid}/maps`, "utf8");
   return {
     compositingOff: newest.env.includes("WEBKIT_DISABLE_COMPOSITING_MODE=1"),
+    jitOff: newest.env.includes("JSC_useJIT=0"),
     eglVendorFile: newest.env.find((e) => e.startsWith("__EGL_VENDOR_LIBRARY_FILENAMES="))?.split("=")[1] ?? null,
     eglStub: maps.includes("libparley_egl_stub.so"),
     llvm: /libLLVM|_dri\.so/.test(maps),
@@ -302,6 +303,8 @@ test("desktop settings: GPU compositing is off by default and the switch applies
   assert.equal(web.eglVendorFile, path.join(home, "config", "egl-vendor.json"));
   assert.equal(web.eglStub, true, "the display-only EGL vendor is not loaded");
   assert.equal(web.llvm, false, "Mesa's DRI driver or LLVM is mapped");
+  // The UI's JavaScript runs in JavaScriptCore's interpreter (memory).
+  assert.equal(web.jitOff, true);
   const vendor = JSON.parse(fs.readFileSync(web.eglVendorFile, "utf8"));
   assert.match(vendor.ICD.library_path, /\/libparley_egl_stub\.so$/);
 
