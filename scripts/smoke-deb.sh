@@ -216,8 +216,9 @@ ok "parley (pid $APP_PID) still running, with its WebKitWebProcess (pid $webproc
 # package's display-only vendor, not from Mesa and its LLVM.
 grep -q /usr/lib/parley/libparley_egl_stub.so "/proc/$webproc/maps" ||
   fail "the web process did not load /usr/lib/parley/libparley_egl_stub.so"
-if grep -qE 'libLLVM|_dri\.so' "/proc/$webproc/maps"; then
-  fail "the web process mapped Mesa: $(grep -oE '[^/ ]*(libLLVM|_dri\.so)[^ ]*' "/proc/$webproc/maps" | sort -u | tr '\n' ' ')"
+# Mesa: libLLVM and *_dri.so (Mesa 22), libgallium-*.so (24.2 on), its EGL.
+if grep -qE 'libLLVM|_dri\.so|libgallium|libEGL_mesa' "/proc/$webproc/maps"; then
+  fail "the web process mapped Mesa: $(grep -oE '[^/ ]*(libLLVM|_dri\.so|libgallium|libEGL_mesa)[^ ]*' "/proc/$webproc/maps" | sort -u | tr '\n' ' ')"
 fi
 ok "the web process uses Parley's display-only EGL (no Mesa DRI driver or LLVM mapped)"
 kill "$APP_PID"

@@ -258,8 +258,8 @@ fn apply_rendering(saved: bool, config_dir: &Path) -> bool {
             for (name, value) in no_gl_env(|n| std::env::var_os(n).is_some(), node) {
                 std::env::set_var(name, value);
             }
-            use_egl_stub(config_dir);
         }
+        use_egl_stub(config_dir, !on);
         on
     }
     #[cfg(not(target_os = "linux"))]
@@ -298,18 +298,33 @@ const EGL_VENDOR_VARS: [&str; 2] = [
 const EGL_STUB: &str = "libparley_egl_stub.so";
 
 /// Points libglvnd at Parley's display-only EGL vendor, for the WebKit
-/// processes this one starts. WebKitGTK's web process creates an EGL
-/// display at start even when nothing composites on the GPU; on Mesa that
-/// loads the DRI driver and its LLVM (26 MiB PSS, `bench/memory.sh`), for
-/// a page it then draws with the CPU. The stub's display has no configs,
-/// so WebKit takes its CPU paths without Mesa. Left alone when the user
-/// chose vendors themselves, or when the library is not installed beside
-/// the binary (then Mesa loads as before).
+/// processes this one starts, when `wanted` (the GPU does not draw).
+/// WebKitGTK's web process creates an EGL display at start even when
+/// nothing composites on the GPU; on Mesa that loads the DRI driver and
+/// its LLVM (26 MiB PSS, `bench/memory.sh`), for a page it then draws with
+/// the CPU. The stub's display has no configs, so WebKit takes its CPU
+/// paths without Mesa. Left alone when the user chose vendors themselves,
+/// or when the library is not installed beside the binary (then Mesa
+/// loads as before). A value naming our own vendor file was inherited
+/// from an earlier Parley (a restart after an update): it is made again
+/// for this binary, or taken away when not wanted.
 #[cfg(target_os = "linux")]
-fn use_egl_stub(config_dir: &Path) {
-    if EGL_VENDOR_VARS
-        .iter()
-        .any(|v| std::env::var_os(v).is_some())
+fn use_egl_stub(config_dir: &Path, wanted: bool) {
+    let dir = std::path::absolute(config_dir).unwrap_or_else(|_| config_dir.to_path_buf());
+    let ours = std::env::var_os(EGL_VENDOR_VARS[0])
+        .is_some_and(|v| is_our_vendor_file(&dir, Path::new(&v)));
+    let drop_ours = || {
+        if ours {
+            std::env::remove_var(EGL_VENDOR_VARS[0]);
+        }
+    };
+    if !wanted {
+        return drop_ours();
+    }
+    if !ours
+        && EGL_VENDOR_VARS
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
     {
         return;
     }
@@ -318,14 +333,32 @@ fn use_egl_stub(config_dir: &Path) {
         .and_then(|exe| egl_stub_beside(&exe))
     else {
         tracing::debug!("no {EGL_STUB} beside the binary: WebKit gets the system EGL");
-        return;
+        return drop_ours();
     };
-    match write_egl_vendor(config_dir, &library) {
-        Ok(file) => std::env::set_var(EGL_VENDOR_VARS[0], file),
+    match write_egl_vendor(&dir, &library) {
+        // libglvnd splits the variable at ':'.
+        Ok(file) if !file.as_os_str().as_encoded_bytes().contains(&b':') => {
+            std::env::set_var(EGL_VENDOR_VARS[0], file)
+        }
+        Ok(_) => {
+            tracing::debug!("the config dir's path holds a ':': WebKit gets the system EGL");
+            drop_ours()
+        }
         Err(e) => {
-            tracing::warn!("cannot write the EGL vendor file: {e}; WebKit gets the system EGL")
+            tracing::warn!("cannot write the EGL vendor file: {e}; WebKit gets the system EGL");
+            drop_ours()
         }
     }
+}
+
+/// Whether `file` is a vendor file Parley writes into `dir`.
+#[cfg(any(target_os = "linux", test))]
+fn is_our_vendor_file(dir: &Path, file: &Path) -> bool {
+    file.parent() == Some(dir)
+        && file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("egl-vendor-") && n.ends_with(".json"))
 }
 
 /// Where the stub is for the binary at `exe`: beside it (a cargo target
@@ -341,22 +374,38 @@ fn egl_stub_beside(exe: &Path) -> Option<PathBuf> {
 
 /// Writes libglvnd's vendor file for `library` into `dir` (the user's
 /// own config directory: a file in a shared temporary directory could be
-/// swapped for one naming another library) and returns its path. Written
-/// only when it changed, through a rename, so a second instance starting
-/// meanwhile never reads half a file.
+/// swapped for one naming another library) and returns its path. One file
+/// per library path (FNV-1a of the path in the name), so another build of
+/// Parley started on the same profile (a `sip:` link opening a second
+/// binary that hands over and quits) never repoints the running one's
+/// web processes. Written only when it changed, through a rename, so a
+/// second instance starting meanwhile never reads half a file.
 #[cfg(any(target_os = "linux", test))]
 fn write_egl_vendor(dir: &Path, library: &Path) -> std::io::Result<PathBuf> {
-    let file = dir.join("egl-vendor.json");
+    let Some(path) = library.to_str() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the library's path is not UTF-8 (JSON cannot name it)",
+        ));
+    };
+    let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let name = format!("egl-vendor-{hash:016x}.json");
+    let file = dir.join(&name);
     let body = serde_json::json!({
         "file_format_version": "1.0.0",
-        "ICD": { "library_path": library },
+        "ICD": { "library_path": path },
     })
     .to_string();
     if std::fs::read_to_string(&file).ok().as_deref() != Some(body.as_str()) {
         std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!("egl-vendor.json.{}", std::process::id()));
+        let tmp = dir.join(format!("{name}.{}", std::process::id()));
         std::fs::write(&tmp, &body)?;
-        std::fs::rename(&tmp, &file)?;
+        if let Err(e) = std::fs::rename(&tmp, &file) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
     }
     Ok(file)
 }
@@ -935,36 +984,66 @@ mod tests {
 
     #[test]
     fn the_egl_vendor_file_names_the_library_and_is_rewritten_only_when_it_changes() {
+        use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("config");
-        let file = write_egl_vendor(&conf, Path::new("/opt/p/libparley_egl_stub.so")).unwrap();
-        assert_eq!(file, conf.join("egl-vendor.json"));
+        let lib = Path::new("/opt/p/libparley_egl_stub.so");
+        let file = write_egl_vendor(&conf, lib).unwrap();
+        assert!(is_our_vendor_file(&conf, &file), "{file:?}");
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(v["file_format_version"], "1.0.0");
         assert_eq!(v["ICD"]["library_path"], "/opt/p/libparley_egl_stub.so");
 
-        let before = std::fs::metadata(&file).unwrap().modified().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        write_egl_vendor(&conf, Path::new("/opt/p/libparley_egl_stub.so")).unwrap();
-        assert_eq!(
-            std::fs::metadata(&file).unwrap().modified().unwrap(),
-            before
-        );
+        // The same library again: the very same file, not rewritten.
+        let inode = std::fs::metadata(&file).unwrap().ino();
+        assert_eq!(write_egl_vendor(&conf, lib).unwrap(), file);
+        assert_eq!(std::fs::metadata(&file).unwrap().ino(), inode);
 
-        write_egl_vendor(&conf, Path::new("/usr/lib/parley/libparley_egl_stub.so")).unwrap();
+        // Another build's library gets a file of its own; the first stays.
+        let other =
+            write_egl_vendor(&conf, Path::new("/usr/lib/parley/libparley_egl_stub.so")).unwrap();
+        assert_ne!(other, file);
         let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(&other).unwrap()).unwrap();
         assert_eq!(
             v["ICD"]["library_path"],
             "/usr/lib/parley/libparley_egl_stub.so"
         );
-        let names: Vec<_> = std::fs::read_dir(&conf)
+        assert_eq!(std::fs::metadata(&file).unwrap().ino(), inode);
+        let mut names: Vec<_> = std::fs::read_dir(&conf)
             .unwrap()
-            .map(|e| e.unwrap().file_name())
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(names, ["egl-vendor.json"], "no temporary file left");
+        names.sort();
+        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+
+        // A path JSON cannot carry is refused, not written garbled.
+        use std::os::unix::ffi::OsStrExt;
+        let bad = Path::new(std::ffi::OsStr::from_bytes(b"/opt/\xff/lib.so"));
+        assert!(write_egl_vendor(&conf, bad).is_err());
         assert_eq!(EGL_VENDOR_VARS[0], "__EGL_VENDOR_LIBRARY_FILENAMES");
+    }
+
+    #[test]
+    fn only_vendor_files_parley_writes_count_as_ours() {
+        let conf = Path::new("/home/u/.config/parley");
+        assert!(is_our_vendor_file(
+            conf,
+            &conf.join("egl-vendor-0123456789abcdef.json")
+        ));
+        assert!(!is_our_vendor_file(
+            conf,
+            Path::new("/usr/share/glvnd/egl_vendor.d/50_mesa.json")
+        ));
+        assert!(!is_our_vendor_file(
+            conf,
+            &conf.join("sub/egl-vendor-01.json")
+        ));
+        assert!(!is_our_vendor_file(
+            conf,
+            &conf.join("egl-vendor-01.json.123")
+        ));
     }
 
     #[test]

@@ -278,14 +278,19 @@ function webProcess() {
   return {
     compositingOff: newest.env.includes("WEBKIT_DISABLE_COMPOSITING_MODE=1"),
     jitOff: newest.env.includes("JSC_useJIT=0"),
-    eglVendorFile: newest.env.find((e) => e.startsWith("__EGL_VENDOR_LIBRARY_FILENAMES="))?.split("=")[1] ?? null,
+    eglVendorFile: (() => {
+      const e = newest.env.find((v) => v.startsWith("__EGL_VENDOR_LIBRARY_FILENAMES="));
+      return e ? e.slice(e.indexOf("=") + 1) : null;
+    })(),
     eglStub: maps.includes("libparley_egl_stub.so"),
-    llvm: /libLLVM|_dri\.so/.test(maps),
+    // Mesa's driver: libLLVM and *_dri.so (Mesa 22 here), libgallium-*.so
+    // (Mesa 24.2 on), and its EGL vendor.
+    llvm: /libLLVM|_dri\.so|libgallium|libEGL_mesa/.test(maps),
   };
 }
 
-/** Waits until the web process has drawn the UI (so its EGL set-up is done). */
-async function webProcessAfterFirstPaint() {
+/** Waits until the UI is up in the web process (its EGL set-up comes before). */
+async function webProcessWithUi() {
   await s.find("#nav-settings");
   return webProcess();
 }
@@ -298,9 +303,10 @@ test("desktop settings: GPU compositing is off by default and the switch applies
   assert.match(await hint(), /80 MB less memory/);
   // Without GPU compositing the web process gets its EGL display from
   // Parley's display-only vendor (src-tauri/egl-stub), not Mesa with LLVM.
-  let web = await webProcessAfterFirstPaint();
+  let web = await webProcessWithUi();
   assert.equal(web.compositingOff, true);
-  assert.equal(web.eglVendorFile, path.join(home, "config", "egl-vendor.json"));
+  assert.equal(path.dirname(web.eglVendorFile), path.join(home, "config"));
+  assert.match(path.basename(web.eglVendorFile), /^egl-vendor-[0-9a-f]{16}\.json$/);
   assert.equal(web.eglStub, true, "the display-only EGL vendor is not loaded");
   assert.equal(web.llvm, false, "Mesa's DRI driver or LLVM is mapped");
   // The UI's JavaScript runs in JavaScriptCore's interpreter (memory).
@@ -317,7 +323,7 @@ test("desktop settings: GPU compositing is off by default and the switch applies
   await (await s.find("#nav-settings")).click();
   await s.waitFor("still on after the restart", async () => (await box()) === true);
   assert.match(await hint(), /80 MB less memory/);
-  web = await webProcessAfterFirstPaint();
+  web = await webProcessWithUi();
   assert.equal(web.compositingOff, false);
   assert.equal(web.eglVendorFile, null, "GPU compositing keeps the system's EGL");
 
@@ -325,7 +331,7 @@ test("desktop settings: GPU compositing is off by default and the switch applies
   await (await s.find('[data-testid="hardware-acceleration"]')).click();
   await s.waitFor("saved off", async () => desktopJson().hardware_acceleration === false);
   await restartApp();
-  web = await webProcessAfterFirstPaint();
+  web = await webProcessWithUi();
   assert.equal(web.compositingOff, true);
   assert.equal(web.eglStub, true);
 });

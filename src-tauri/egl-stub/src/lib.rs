@@ -142,6 +142,13 @@ fn fail<T>(e: EglInt, value: T) -> T {
     value
 }
 
+/// Records success and returns `value`: a call that works clears the
+/// thread's error (EGL 1.5 §3.1: eglGetError reports the last call).
+fn ok<T>(value: T) -> T {
+    set_error(EGL_SUCCESS);
+    value
+}
+
 /// Whether `d` is our display and initialised; records the error if not.
 fn usable(d: EglHandle) -> bool {
     if d != display() {
@@ -178,6 +185,9 @@ pub unsafe extern "C" fn __egl_Main(
     EGL_TRUE
 }
 
+/// Any platform and native display get the one display: this vendor is
+/// only ever the sole one libglvnd loads (the app names it alone), so
+/// there is no other vendor to leave a platform to.
 unsafe extern "C" fn get_platform_display(
     _platform: EglEnum,
     _native: *mut c_void,
@@ -281,7 +291,7 @@ unsafe extern "C" fn initialize(
             *minor = 5;
         }
     }
-    EGL_TRUE
+    ok(EGL_TRUE)
 }
 
 extern "C" fn terminate(d: EglHandle) -> EglBoolean {
@@ -289,15 +299,15 @@ extern "C" fn terminate(d: EglHandle) -> EglBoolean {
         return fail(EGL_BAD_DISPLAY, EGL_FALSE);
     }
     INITIALIZED.store(false, Ordering::Release);
-    EGL_TRUE
+    ok(EGL_TRUE)
 }
 
 extern "C" fn query_string(d: EglHandle, name: EglInt) -> *const c_char {
     if d.is_null() {
         // EGL_NO_DISPLAY: the client strings (EGL 1.5 §3.3).
         return match name {
-            EGL_EXTENSIONS => CLIENT_EXTENSIONS.as_ptr(),
-            EGL_VERSION => c"1.5".as_ptr(),
+            EGL_EXTENSIONS => ok(CLIENT_EXTENSIONS.as_ptr()),
+            EGL_VERSION => ok(c"1.5".as_ptr()),
             _ => fail(EGL_BAD_PARAMETER, std::ptr::null()),
         };
     }
@@ -305,10 +315,10 @@ extern "C" fn query_string(d: EglHandle, name: EglInt) -> *const c_char {
         return std::ptr::null();
     }
     match name {
-        EGL_VENDOR => c"Parley (display only, no GL)".as_ptr(),
-        EGL_VERSION => c"1.5 Parley".as_ptr(),
-        EGL_EXTENSIONS => c"".as_ptr(),
-        EGL_CLIENT_APIS => c"OpenGL_ES OpenGL".as_ptr(),
+        EGL_VENDOR => ok(c"Parley (display only, no GL)".as_ptr()),
+        EGL_VERSION => ok(c"1.5 Parley".as_ptr()),
+        EGL_EXTENSIONS => ok(c"".as_ptr()),
+        EGL_CLIENT_APIS => ok(c"OpenGL_ES OpenGL".as_ptr()),
         _ => fail(EGL_BAD_PARAMETER, std::ptr::null()),
     }
 }
@@ -328,7 +338,7 @@ unsafe extern "C" fn get_configs(
     }
     // SAFETY: checked non-null; the caller's out-parameter.
     unsafe { *num = 0 };
-    EGL_TRUE
+    ok(EGL_TRUE)
 }
 
 unsafe extern "C" fn choose_config(
@@ -374,7 +384,7 @@ extern "C" fn destroy_context(d: EglHandle, _ctx: EglHandle) -> EglBoolean {
 }
 
 /// Releasing the current context always works; making one current cannot
-/// (there are none).
+/// (there are none). No context with surfaces is EGL_BAD_MATCH (§3.7.3).
 extern "C" fn make_current(
     d: EglHandle,
     draw: EglHandle,
@@ -382,10 +392,13 @@ extern "C" fn make_current(
     ctx: EglHandle,
 ) -> EglBoolean {
     if ctx.is_null() && draw.is_null() && read.is_null() {
-        return EGL_TRUE;
+        return ok(EGL_TRUE);
     }
     if !usable(d) {
         return EGL_FALSE;
+    }
+    if ctx.is_null() {
+        return fail(EGL_BAD_MATCH, EGL_FALSE);
     }
     fail(EGL_BAD_CONTEXT, EGL_FALSE)
 }
@@ -507,18 +520,18 @@ extern "C" fn swap_interval(d: EglHandle, _interval: EglInt) -> EglBoolean {
 
 extern "C" fn bind_api(api: EglEnum) -> EglBoolean {
     if get_supports_api(api) == EGL_TRUE {
-        EGL_TRUE
+        ok(EGL_TRUE)
     } else {
         fail(EGL_BAD_PARAMETER, EGL_FALSE)
     }
 }
 
 extern "C" fn nothing_to_wait_for() -> EglBoolean {
-    EGL_TRUE
+    ok(EGL_TRUE)
 }
 
 extern "C" fn wait_native(_engine: EglInt) -> EglBoolean {
-    EGL_TRUE
+    ok(EGL_TRUE)
 }
 
 extern "C" fn get_error() -> EglInt {

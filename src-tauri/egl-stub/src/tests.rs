@@ -239,6 +239,25 @@ fn a_display_initialises_but_yields_no_configs_contexts_or_surfaces() {
     assert_eq!(current(d, null, null, null), EGL_TRUE, "releasing is fine");
     assert_eq!(current(d, null, null, other), EGL_FALSE);
     assert_eq!(error(), EGL_BAD_CONTEXT);
+    assert_eq!(current(d, other, other, null), EGL_FALSE);
+    assert_eq!(error(), EGL_BAD_MATCH);
+
+    // A call that works clears an earlier error.
+    assert!(create(d, null, null, attribs.as_ptr()).is_null());
+    assert_eq!(current(d, null, null, null), EGL_TRUE);
+    assert_eq!(error(), EGL_SUCCESS);
+}
+
+#[test]
+fn the_imports_table_is_the_headers_eleven_pointers() {
+    assert_eq!(
+        std::mem::size_of::<EglApiImports>(),
+        11 * std::mem::size_of::<*const c_void>()
+    );
+    assert_eq!(
+        std::mem::align_of::<EglApiImports>(),
+        std::mem::align_of::<*const c_void>()
+    );
 }
 
 #[test]
