@@ -166,6 +166,41 @@ fn re_invite_glare_491_is_retried_after_the_back_off() {
     wait_ended(&mut parley, Duration::from_secs(5));
 }
 
+/// A hang-up while our re-INVITE waits for an answer that never comes
+/// sends BYE at once and ends the call, not 32 s later.
+#[test]
+fn hanging_up_while_a_re_invite_waits_sends_bye_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let out: PathBuf = dir.path().join("sipp");
+    let sipp = scenario("hangup_during_reinvite", port)
+        .start(&out)
+        .expect("sipp");
+    parley.wait("connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected")
+    });
+    parley.send("hold");
+    // The re-INVITE reaches SIPp (its 100 Trying stops the retransmits).
+    std::thread::sleep(Duration::from_millis(800));
+    let asked = std::time::Instant::now();
+    parley.send("hangup");
+    let ended = wait_ended(&mut parley, Duration::from_secs(5));
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "ended {:?} after the hang-up",
+        asked.elapsed()
+    );
+    assert_eq!(ended["end"]["by_us"], true, "{ended}");
+    let run = sipp.wait().expect("sipp ends");
+    assert_passed(&run, "SIPp wanted the BYE within 5 s");
+    let msgs = run.trace("msg");
+    assert!(
+        msgs.contains("a=sendonly"),
+        "the hold re-INVITE reached SIPp: {msgs}"
+    );
+}
+
 #[test]
 fn a_302_redirect_is_followed_to_the_new_contact() {
     let target_dir = tempfile::tempdir().unwrap();

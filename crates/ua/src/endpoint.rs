@@ -68,6 +68,10 @@ pub enum EndpointError {
     /// The driver has stopped.
     #[error("the SIP endpoint has stopped")]
     Stopped,
+    /// The caller stopped waiting for the answer (the call is hanging
+    /// up); the transaction runs on without it.
+    #[error("no longer waited for: the call is ending")]
+    Abandoned,
 }
 
 /// How an endpoint is set up.

@@ -200,6 +200,10 @@ struct Call {
     sent_invite: Option<Request>,
     /// The peer's BYE came while we waited on a request of ours.
     peer_hung_up: bool,
+    /// Our BYE is under way: waiting on it is not cut short by a hang-up.
+    ending: bool,
+    /// The command channel is closed (the app let go of the call).
+    input_closed: bool,
     /// Requests that came while we waited, handled next.
     deferred: std::collections::VecDeque<CallInput>,
     /// As transferee: the transfer worked; the transferor's BYE ends us.
@@ -422,6 +426,8 @@ impl Call {
             transferring: false,
             referred: None,
             peer_hung_up: false,
+            ending: false,
+            input_closed: false,
             sent_invite: None,
             deferred: std::collections::VecDeque::new(),
             transferred_away: false,
@@ -2046,6 +2052,8 @@ impl Call {
                     warn!(status = resp.status.as_u16(), "re-INVITE refused");
                     return;
                 }
+                // The user hung up meanwhile: nothing failed.
+                Err(EndpointError::Abandoned) => return,
                 Err(e) => {
                     warn!("re-INVITE failed: {e}");
                     return;
@@ -2143,7 +2151,24 @@ impl Call {
             tokio::select! {
                 r = &mut fut => return r,
                 () = &mut deadline => return Err(EndpointError::Timeout("in-dialog request".into())),
-                input = self.input.recv() => match input {
+                input = self.input.recv(), if !self.input_closed => match input {
+                    // Hanging up does not wait for the answer to our
+                    // request: a peer gone silent would hold a re-INVITE
+                    // for 32 s (Timer B) with the call still up. BYE needs
+                    // no quiet dialog (RFC 3261 §15), so the hang-up goes
+                    // first and the request is left to its transaction.
+                    Some(CallInput::Command(CallCommand::Hangup)) if !self.ending => {
+                        self.deferred.push_front(CallInput::Command(CallCommand::Hangup));
+                        return Err(EndpointError::Abandoned);
+                    }
+                    None => {
+                        // Closed: recv() would answer None at once, forever.
+                        self.input_closed = true;
+                        if !self.ending {
+                            self.deferred.push_front(CallInput::Command(CallCommand::Hangup));
+                            return Err(EndpointError::Abandoned);
+                        }
+                    }
                     Some(CallInput::Request { id, request }) if request.method == Method::Bye => {
                         if let Some(d) = self.dialog.as_mut() {
                             let _ = d.on_request(&request);
@@ -2161,13 +2186,13 @@ impl Call {
                     // Bounded: a flood from the peer is dropped, not queued.
                     Some(other) if self.deferred.len() < 64 => self.deferred.push_back(other),
                     Some(_) => {}
-                    None => {}
                 },
             }
         }
     }
 
     async fn bye(&mut self) {
+        self.ending = true;
         if self.peer_hung_up {
             return;
         }
