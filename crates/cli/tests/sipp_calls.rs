@@ -747,6 +747,23 @@ fn the_call_id_owner_retries_a_refused_re_invite_after_2_1_to_4_s() {
     assert!((2.1..=4.3).contains(&wait), "retry after {wait} s");
 }
 
+/// The user hangs up while the re-INVITE waits out its glare back-off:
+/// the BYE goes at once and the retry never does.
+#[test]
+fn a_hang_up_in_the_glare_back_off_sends_bye_not_the_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut parley, uas, sipp_port) = parley_and_uas(dir.path(), "glare_hangup_uas");
+    dial(&mut parley, &format!("sip:bob@127.0.0.1:{sipp_port}"));
+    parley.send("hold");
+    // The 491 comes back at once; the back-off is 2.1-4 s.
+    std::thread::sleep(Duration::from_millis(500));
+    parley.send("hangup");
+    let ended = wait_ended(&mut parley, Duration::from_secs(3));
+    assert_eq!(ended["end"]["by_us"], true, "{ended}");
+    let run = uas.wait().expect("sipp");
+    assert_passed(&run, "SIPp wanted the BYE, not a retried re-INVITE");
+}
+
 #[test]
 fn the_caller_holds_early_media_by_update_and_too_early_an_update_gets_500() {
     let dir = tempfile::tempdir().unwrap();

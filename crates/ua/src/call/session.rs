@@ -2046,7 +2046,9 @@ impl Call {
                 Ok(resp) if resp.status.as_u16() == 491 => {
                     let wait = self.glare_backoff();
                     debug!(?wait, "re-INVITE glare (491); retrying");
-                    tokio::time::sleep(wait).await;
+                    if !self.back_off(wait).await {
+                        return;
+                    }
                 }
                 Ok(resp) => {
                     warn!(status = resp.status.as_u16(), "re-INVITE refused");
@@ -2058,6 +2060,28 @@ impl Call {
                     warn!("re-INVITE failed: {e}");
                     return;
                 }
+            }
+        }
+    }
+
+    /// Waits out a glare back-off (up to 4 s) unless the user hangs up
+    /// meanwhile (false; the hang-up is handled next). Whatever else comes
+    /// is handled after the retry, as the retry goes out first.
+    async fn back_off(&mut self, wait: Duration) -> bool {
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return true,
+                input = self.input.recv(), if !self.input_closed => match input {
+                    Some(CallInput::Command(CallCommand::Hangup)) | None => {
+                        self.input_closed |= input.is_none();
+                        self.deferred.push_front(CallInput::Command(CallCommand::Hangup));
+                        return false;
+                    }
+                    Some(other) if self.deferred.len() < 64 => self.deferred.push_back(other),
+                    Some(_) => {}
+                },
             }
         }
     }
