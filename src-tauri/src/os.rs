@@ -982,6 +982,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn the_egl_vendor_file_names_the_library_and_is_rewritten_only_when_it_changes() {
         use std::os::unix::fs::MetadataExt;
