@@ -755,8 +755,10 @@ fn a_hang_up_in_the_glare_back_off_sends_bye_not_the_retry() {
     let (mut parley, uas, sipp_port) = parley_and_uas(dir.path(), "glare_hangup_uas");
     dial(&mut parley, &format!("sip:bob@127.0.0.1:{sipp_port}"));
     parley.send("hold");
-    // The 491 comes back at once; the back-off is 2.1-4 s.
-    std::thread::sleep(Duration::from_millis(500));
+    // The 491 comes back at once (and is ACKed); the back-off is 2.1-4 s.
+    // A second leaves the 491 ahead of the hang-up even on a loaded
+    // machine, and 1.1 s of the back-off for the BYE.
+    std::thread::sleep(Duration::from_millis(1000));
     parley.send("hangup");
     let ended = wait_ended(&mut parley, Duration::from_secs(3));
     assert_eq!(ended["end"]["by_us"], true, "{ended}");

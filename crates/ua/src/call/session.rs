@@ -805,8 +805,11 @@ impl Call {
                         Err(_) => Exchange::Ended(CallEnd::Failed { status: None, reason: "SIP endpoint stopped".into() }),
                     };
                 }
-                input = self.input.recv() => match input {
+                // A hang-up that cut an early UPDATE's wait short waits in
+                // `deferred`; a closed channel is read once.
+                input = next_input(&mut self.deferred, &mut self.input), if !self.input_closed => match input {
                     None | Some(CallInput::Command(CallCommand::Hangup)) => {
+                        self.input_closed |= input.is_none();
                         cancel_wanted = true;
                         // §9.1: no CANCEL before a provisional response.
                         if provisional_seen && !cancelled {
@@ -1567,6 +1570,11 @@ impl Call {
                 }
                 None
             }
+            None if self.hangup_pending() => {
+                // The user hung up while the refresh waited.
+                self.bye().await;
+                Some(CallEnd::HungUp { by_us: true })
+            }
             Some(481 | 408) | None => {
                 self.bye().await;
                 Some(CallEnd::Failed {
@@ -1880,6 +1888,10 @@ impl Call {
     async fn join_conference(&mut self, id: u32, role: media::conference::Role) {
         if self.info.held_by_us {
             self.hold(false).await;
+            if self.hangup_pending() || self.peer_hung_up {
+                // The call is ending: it joins nothing.
+                return;
+            }
         }
         let Some(media) = &self.media else {
             // No media (yet): dropping the link tells the other side.
@@ -1949,7 +1961,9 @@ impl Call {
                     m.send(MediaCommand::Dtmf(d));
                 }
                 // Events must not overlap: one per 200 ms or so.
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                if !self.pause(Duration::from_millis(250), false).await {
+                    return;
+                }
             } else {
                 // SIP INFO application/dtmf-relay, the de-facto format.
                 let body = format!("Signal={d}\r\nDuration=160\r\n");
@@ -1962,6 +1976,9 @@ impl Call {
                         )),
                     )
                     .await;
+                if self.hangup_pending() || self.peer_hung_up {
+                    return;
+                }
             }
         }
     }
@@ -2046,7 +2063,7 @@ impl Call {
                 Ok(resp) if resp.status.as_u16() == 491 => {
                     let wait = self.glare_backoff();
                     debug!(?wait, "re-INVITE glare (491); retrying");
-                    if !self.back_off(wait).await {
+                    if !self.pause(wait, true).await {
                         return;
                     }
                 }
@@ -2064,10 +2081,23 @@ impl Call {
         }
     }
 
-    /// Waits out a glare back-off (up to 4 s) unless the user hangs up
-    /// meanwhile (false; the hang-up is handled next). Whatever else comes
-    /// is handled after the retry, as the retry goes out first.
-    async fn back_off(&mut self, wait: Duration) -> bool {
+    /// Whether the user's hang-up waits in `deferred` (pushed there when
+    /// it cut a wait short).
+    fn hangup_pending(&self) -> bool {
+        matches!(
+            self.deferred.front(),
+            Some(CallInput::Command(CallCommand::Hangup))
+        )
+    }
+
+    /// Waits `wait` (a glare back-off, the gap between DTMF events)
+    /// unless the call must move on first; true when the wait ran out.
+    /// False when the user hung up (the hang-up is handled next), the
+    /// peer hung up (answered here, as `awaiting` does), or, with
+    /// `yield_to_offer`, the peer sent its own re-INVITE or UPDATE: in a
+    /// glare back-off the peer's retry goes first (RFC 3261 §14.1), so it
+    /// is handled next and our retry is dropped. Anything else waits.
+    async fn pause(&mut self, wait: Duration, yield_to_offer: bool) -> bool {
         let sleep = tokio::time::sleep(wait);
         tokio::pin!(sleep);
         loop {
@@ -2077,6 +2107,22 @@ impl Call {
                     Some(CallInput::Command(CallCommand::Hangup)) | None => {
                         self.input_closed |= input.is_none();
                         self.deferred.push_front(CallInput::Command(CallCommand::Hangup));
+                        return false;
+                    }
+                    Some(CallInput::Request { id, request }) if request.method == Method::Bye => {
+                        if let Some(d) = self.dialog.as_mut() {
+                            let _ = d.on_request(&request);
+                        }
+                        let _ = self.env.endpoint.respond(id, response(&request, 200)).await;
+                        self.peer_hung_up = true;
+                        return false;
+                    }
+                    Some(r @ CallInput::Request { .. })
+                        if yield_to_offer
+                            && matches!(&r, CallInput::Request { request, .. }
+                                if matches!(request.method, Method::Invite | Method::Update)) =>
+                    {
+                        self.deferred.push_front(r);
                         return false;
                     }
                     Some(other) if self.deferred.len() < 64 => self.deferred.push_back(other),
@@ -2168,6 +2214,11 @@ impl Call {
         &mut self,
         fut: impl std::future::Future<Output = Result<T, EndpointError>>,
     ) -> Result<T, EndpointError> {
+        if !self.ending && self.hangup_pending() {
+            // Hung up already (while an earlier request waited): nothing
+            // more goes out before the BYE.
+            return Err(EndpointError::Abandoned);
+        }
         tokio::pin!(fut);
         let deadline = tokio::time::sleep(Duration::from_secs(40));
         tokio::pin!(deadline);
