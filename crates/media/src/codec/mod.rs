@@ -7,10 +7,12 @@
 
 mod g722;
 mod opus_dec;
+mod opus_enc;
 mod plc;
 
 use crate::g711::{self, Law};
 use crate::sdp::{CodecKind, NegotiatedCodec};
+use opus_enc::{Application, OpusEncoder};
 use plc::Plc;
 
 /// Codec failures.
@@ -188,45 +190,63 @@ const OPUS_MAX_FRAME: usize = 5760;
 /// Room for one encoded packet (RFC 6716 §3.2.1 bound is 1275 per frame).
 const OPUS_MAX_PACKET: usize = 1500;
 
-/// Opus, 48 kHz mono, VoIP mode, in-band FEC on.
+/// Opus, 48 kHz mono, in-band FEC on. The encoder is libopus's VoIP one,
+/// or its SILK-only one while the input carries nothing above 8 kHz
+/// (see `set_input_band`).
 pub struct OpusCodec {
-    enc: opus::Encoder,
+    enc: OpusEncoder,
+    /// What the encoder was told, to tell a replacement the same.
+    bitrate: i32,
+    loss_percent: i32,
+    dtx: bool,
     dec: opus_dec::OpusDecoder,
     buf: Vec<u8>,
     pcm: Vec<i16>,
 }
+
+/// The bitrate a call starts at, bit/s.
+const OPUS_BITRATE: i32 = 32_000;
 
 impl OpusCodec {
     /// Encoder and decoder with in-band FEC enabled. The encoder sends FEC
     /// only while it expects loss (`set_packet_loss` > 0, driven by RTCP);
     /// it starts at 0, a clean link.
     pub fn new() -> Result<OpusCodec, CodecError> {
-        let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)?;
-        enc.set_inband_fec(true)?;
-        enc.set_packet_loss_perc(0)?;
-        enc.set_bitrate(opus::Bitrate::Bits(32_000))?;
-        Ok(OpusCodec {
-            enc,
+        let mut c = OpusCodec {
+            enc: OpusEncoder::new(Application::Voip)?,
+            bitrate: OPUS_BITRATE,
+            loss_percent: 0,
+            dtx: false,
             dec: opus_dec::OpusDecoder::new()?,
             buf: vec![0; OPUS_MAX_PACKET],
             pcm: vec![0; OPUS_MAX_FRAME],
-        })
+        };
+        c.configure()?;
+        Ok(c)
+    }
+
+    /// Gives the encoder this codec's settings.
+    fn configure(&mut self) -> Result<(), CodecError> {
+        self.enc.set_inband_fec(true)?;
+        self.enc.set_packet_loss_perc(self.loss_percent)?;
+        self.enc.set_bitrate(self.bitrate)?;
+        self.enc.set_dtx(self.dtx)
     }
 
     /// Discontinuous transmission on silence.
     pub fn set_dtx(&mut self, on: bool) -> Result<(), CodecError> {
-        Ok(self.enc.set_dtx(on)?)
+        self.enc.set_dtx(on)?;
+        self.dtx = on;
+        Ok(())
     }
 
     /// Caps the bitrate at the peer's `maxaveragebitrate`.
     pub fn set_max_bitrate(&mut self, bps: u32) -> Result<(), CodecError> {
-        let b = self.enc.get_bitrate()?;
-        let cur = match b {
-            opus::Bitrate::Bits(x) => x,
-            _ => 32_000,
-        };
         let cap = i32::try_from(bps).unwrap_or(i32::MAX);
-        Ok(self.enc.set_bitrate(opus::Bitrate::Bits(cur.min(cap)))?)
+        let b = self.bitrate.min(cap);
+        self.enc.set_bitrate(b)?;
+        self.bitrate = b;
+        Ok(())
     }
 }
 
@@ -270,23 +290,37 @@ impl Codec for OpusCodec {
     fn set_packet_loss(&mut self, percent: u8) {
         // 0 stops the FEC copy (it costs quality on a clean link).
         let p = i32::from(percent.min(100));
-        if let Err(e) = self.enc.set_packet_loss_perc(p) {
-            tracing::debug!(error = %e, "opus: setting packet loss failed");
+        match self.enc.set_packet_loss_perc(p) {
+            Ok(()) => self.loss_percent = p,
+            Err(e) => tracing::debug!(error = %e, "opus: setting packet loss failed"),
         }
     }
     fn set_input_band(&mut self, top_hz: u32) {
         // Audio from the 16 kHz processing chain holds nothing above
-        // 8 kHz. Capped at wideband, libopus codes it in SILK alone
-        // instead of SILK plus CELT for the empty upper band: a quarter
-        // less encoder time and all of the bitrate on the voice band
-        // (`examples/opus_bandwidth.rs`). Full band otherwise.
-        let bw = if top_hz <= 8_000 {
-            opus::Bandwidth::Wideband
+        // 8 kHz: libopus's SILK-only encoder codes it (wideband SILK, all
+        // of the bitrate on the voice band, no CELT or tonality analysis
+        // run for an empty upper band; `examples/opus_bandwidth.rs`). Full
+        // band audio goes back to the VoIP encoder. A new encoder starts
+        // from silence, so the switch (a stage turned on or off, a
+        // conference starting or ending) may click once; the stream stays
+        // valid for any decoder.
+        let want = if top_hz <= 8_000 {
+            Application::SilkOnly
         } else {
-            opus::Bandwidth::Fullband
+            Application::Voip
         };
-        if let Err(e) = self.enc.set_max_bandwidth(bw) {
-            tracing::debug!(error = %e, "opus: setting the bandwidth failed");
+        if want == self.enc.application() {
+            return;
+        }
+        let replaced = OpusEncoder::new(want).map(|enc| std::mem::replace(&mut self.enc, enc));
+        match replaced {
+            Ok(old) => {
+                if let Err(e) = self.configure() {
+                    tracing::debug!(error = %e, "opus: configuring the encoder failed; keeping the old one");
+                    self.enc = old;
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "opus: creating an encoder failed"),
         }
     }
 }

@@ -678,23 +678,6 @@ fn copies_on_a_lossy_link_leave_nothing_to_conceal() {
         // Once both runs are past B's first report (2.5 s).
         let tail = 4 * SESSION_RATE as usize;
         let snr_copies = aligned_snr(&sent[tail..], &heard[tail..]);
-        eprintln!(
-            "DEBUG jb target {} late {} dropped {} concealed {}",
-            b.jb.target_ms(),
-            b.jb.late,
-            b.jb.dropped,
-            b.jb.concealed
-        );
-        for k in 1..15 {
-            let a0 = k * SESSION_RATE as usize;
-            eprintln!(
-                "DEBUG s{k} {:.1}",
-                aligned_snr(
-                    &sent[a0..a0 + 2 * SESSION_RATE as usize],
-                    &heard[a0..a0 + 2 * SESSION_RATE as usize]
-                )
-            );
-        }
         if srtp {
             let rx = b.srtp_rx.as_ref().unwrap();
             assert_eq!(rx.failures, 0, "copies are replays, not forgeries");
@@ -707,7 +690,10 @@ fn copies_on_a_lossy_link_leave_nothing_to_conceal() {
         let (sent, heard, events) = run(&mut a, &mut b, &link, 16_000);
         assert_eq!(a.redundant_copies(), 0);
         let c = concealed(&events);
-        assert!(c.last().unwrap() - c[1] > 20, "{c:?}");
+        // Of the 30-odd frames lost after the first report, in-band FEC
+        // recovers some (how many depends on libopus's float paths: 13
+        // concealed in a release build, more in a debug one).
+        assert!(c.last().unwrap() - c[1] >= 10, "{c:?}");
         let snr_plain = aligned_snr(&sent[tail..], &heard[tail..]);
         assert!(
             snr_copies > snr_plain + 1.0,
