@@ -202,6 +202,35 @@ fn hanging_up_while_a_re_invite_waits_sends_bye_at_once() {
 }
 
 #[test]
+fn a_re_invite_2xx_crossing_the_bye_is_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let mut parley = callee(dir.path(), port);
+    let out: PathBuf = dir.path().join("sipp");
+    let sipp = scenario("reinvite_2xx_crosses_bye", port)
+        .start(&out)
+        .expect("sipp");
+    parley.wait("connected", Duration::from_secs(10), |v| {
+        call_state(v, "connected")
+    });
+    parley.send("hold");
+    std::thread::sleep(Duration::from_millis(800));
+    parley.send("hangup");
+    let ended = wait_ended(&mut parley, Duration::from_secs(5));
+    assert_eq!(ended["end"]["by_us"], true, "{ended}");
+    let run = sipp.wait().expect("sipp ends");
+    assert_passed(
+        &run,
+        "SIPp wanted an ACK for the re-INVITE's 2xx sent after the BYE",
+    );
+    let msgs = run.trace("msg");
+    assert!(
+        msgs.contains("ACK sip:sipp@"),
+        "Parley ACKed the 2xx: {msgs}"
+    );
+}
+
+#[test]
 fn a_302_redirect_is_followed_to_the_new_contact() {
     let target_dir = tempfile::tempdir().unwrap();
     let target_port = free_port(1);

@@ -65,7 +65,10 @@ impl SilkOnly {
             (opusic_sys::OPUS_SET_PACKET_LOSS_PERC_REQUEST, 0),
             (opusic_sys::OPUS_SET_BITRATE_REQUEST, 32_000),
             (opusic_sys::OPUS_SET_COMPLEXITY_REQUEST, 10),
-            (opusic_sys::OPUS_SET_SIGNAL_REQUEST, opusic_sys::OPUS_SIGNAL_VOICE),
+            (
+                opusic_sys::OPUS_SET_SIGNAL_REQUEST,
+                opusic_sys::OPUS_SIGNAL_VOICE,
+            ),
         ] {
             // SAFETY: each request takes one opus_int32.
             let r = unsafe { opusic_sys::opus_encoder_ctl(st, req, v) };

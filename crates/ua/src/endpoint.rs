@@ -749,17 +749,20 @@ impl Driver {
                             conn: p.response_conn.or(p.conn),
                         });
                     }
-                    match p.reply.take() {
-                        Some(reply) => {
-                            let _ = reply.send(Ok(response));
-                        }
-                        // RFC 6026: later 2xx (retransmissions, forks) still
-                        // need an ACK from the dialog.
-                        None if p.invite && response.status.is_success() => {
+                    // A waiter that gave up (a hang-up while a re-INVITE
+                    // waited) hands the response back.
+                    let unclaimed = match p.reply.take() {
+                        Some(reply) => reply.send(Ok(response)).err().and_then(Result::ok),
+                        None => Some(response),
+                    };
+                    // RFC 6026: later 2xx (retransmissions, forks), and a
+                    // 2xx nobody waits for any more, still need an ACK
+                    // from the dialog (RFC 3261 §13.2.2.4).
+                    if let Some(response) = unclaimed {
+                        if p.invite && response.status.is_success() {
                             let source = p.target.addr;
                             self.emit(EndpointEvent::StrayResponse { response, source });
                         }
-                        None => {}
                     }
                 } else if let Some(tx) = &p.provisional {
                     let _ = tx.try_send(response);

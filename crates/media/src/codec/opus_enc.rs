@@ -63,11 +63,7 @@ impl OpusEncoder {
         // passes (bitrate, FEC, loss, DTX) takes one
         // opus_int32 argument.
         let r = unsafe {
-            opusic_sys::opus_encoder_ctl(
-                self.st.as_ptr(),
-                request,
-                value as opusic_sys::opus_int32,
-            )
+            opusic_sys::opus_encoder_ctl(self.st.as_ptr(), request, value as opusic_sys::opus_int32)
         };
         if r == opusic_sys::OPUS_OK {
             Ok(())
@@ -160,7 +156,10 @@ mod tests {
             assert!((8..=11).contains(&(p[0] >> 3)), "toc {:#x}", p[0]);
             assert_eq!(d.decode(p, &mut out, false).unwrap(), 960);
         }
-        assert!(out.iter().any(|&s| s.unsigned_abs() > 1000), "decoded audio");
+        assert!(
+            out.iter().any(|&s| s.unsigned_abs() > 1000),
+            "decoded audio"
+        );
     }
 
     #[test]

@@ -1724,20 +1724,42 @@ impl Call {
                     Some(CallInput::Stray(resp)) if self.is_other_fork(&resp) => {
                         self.end_other_fork(&resp).await;
                     }
-                    Some(CallInput::Stray(resp)) => {
-                        // Our ACK was lost: the 2xx comes again (§13.2.2.4).
-                        let seq = resp.headers.cseq().ok().flatten().map(|c| c.seq);
-                        if let Some((s, ack)) = &self.last_ack {
-                            if Some(*s) == seq {
-                                if let Some(t) = self.hop.first().copied() {
-                                    let _ = self.env.endpoint.send_stateless(Message::Request(ack.clone()), t).await;
-                                }
-                            }
-                        }
-                    }
+                    Some(CallInput::Stray(resp)) => self.ack_stray(&resp).await,
                     Some(CallInput::Cancelled) => {}
                 },
             }
+        }
+    }
+
+    /// A 2xx to one of our INVITEs in this dialog that no transaction
+    /// waits for: a retransmission because our ACK was lost (sent again),
+    /// or the answer to a re-INVITE we stopped waiting for when the user
+    /// hung up, crossing our BYE. Every 2xx to an INVITE gets its ACK
+    /// (RFC 3261 §13.2.2.4), else the peer retransmits it for 32 s and
+    /// may tear down what it thinks is a broken dialog.
+    async fn ack_stray(&mut self, resp: &Response) {
+        if !resp.status.is_success() {
+            return;
+        }
+        let Some(cseq) = resp.headers.cseq().ok().flatten() else {
+            return;
+        };
+        if cseq.method != Method::Invite {
+            return;
+        }
+        match &self.last_ack {
+            Some((s, ack)) if *s == cseq.seq => {
+                if let Some(t) = self.hop.first().copied() {
+                    let _ = self
+                        .env
+                        .endpoint
+                        .send_stateless(Message::Request(ack.clone()), t)
+                        .await;
+                }
+            }
+            // Older than what we ACKed: a stale duplicate.
+            Some((s, _)) if *s > cseq.seq => {}
+            _ => self.send_ack(cseq.seq).await,
         }
     }
 
@@ -2257,6 +2279,11 @@ impl Call {
                         let mut r = response(&request, 491);
                         let _ = r.headers.push("Retry-After", "1");
                         let _ = self.env.endpoint.respond(id, r).await;
+                    }
+                    // The 2xx to a re-INVITE we gave up on may cross our
+                    // BYE: it is ACKed while the BYE waits.
+                    Some(CallInput::Stray(resp)) if !self.is_other_fork(&resp) => {
+                        self.ack_stray(&resp).await;
                     }
                     // Bounded: a flood from the peer is dropped, not queued.
                     Some(other) if self.deferred.len() < 64 => self.deferred.push_back(other),
