@@ -109,7 +109,7 @@ fn keep_evidence(codec: &str, dir: &Path, dump: &Path, log: &str) {
     let Some(keep) = std::env::var_os("PARLEY_KEEP_MEDIA") else {
         return;
     };
-    let to = Path::new(&keep).join(codec.replace('/', "-"));
+    let to = Path::new(&keep).join(codec.replace(['/', ','], "-"));
     std::fs::create_dir_all(&to).unwrap();
     for (from, name) in [
         (dir.join("speech.wav"), "sent.wav"),
@@ -121,7 +121,11 @@ fn keep_evidence(codec: &str, dir: &Path, dump: &Path, log: &str) {
     let _ = std::fs::write(to.join("baresip.log"), log);
 }
 
-fn call_with(codec: &str) {
+/// A call to baresip with `codec`: speech both ways, each side's
+/// recording follows what the other sent; then DTMF (skipped with
+/// `processing`, the stages Parley runs on its microphone, which leave
+/// the DTMF path alone).
+fn call_with(codec: &str, processing: Option<&str>) {
     let kam = Kamailio::start(KamailioOptions::default()).expect("kamailio");
     let dir = tempfile::tempdir().unwrap();
     let speech = speech(dir.path());
@@ -160,7 +164,7 @@ fn call_with(codec: &str) {
     ]);
     assert!(add.status.success());
     let heard = dir.path().join("heard.wav");
-    let out = cli(&[
+    let mut args = vec![
         "call",
         "sip:bob@127.0.0.1",
         "--account",
@@ -171,7 +175,11 @@ fn call_with(codec: &str) {
         speech.to_str().unwrap(),
         "--record",
         heard.to_str().unwrap(),
-    ]);
+    ];
+    if let Some(stages) = processing {
+        args.extend(["--processing", stages]);
+    }
+    let out = cli(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -204,7 +212,11 @@ fn call_with(codec: &str) {
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
         .unwrap_or_else(|| panic!("{codec}: baresip recorded nothing"));
-    keep_evidence(codec, dir.path(), &dump, &bob.log());
+    let label = match processing {
+        Some(stages) => format!("{codec}+{stages}"),
+        None => codec.to_owned(),
+    };
+    keep_evidence(&label, dir.path(), &dump, &bob.log());
     assert!(rms(&dump) > 100.0, "{codec}: baresip heard silence");
     let c = envelope_correlation(&speech, &dump);
     eprintln!("{codec}: baresip heard our speech with envelope correlation {c:.2}");
@@ -212,6 +224,9 @@ fn call_with(codec: &str) {
         c > 0.5,
         "{codec}: what baresip heard does not follow our speech ({c:.2})"
     );
+    if processing.is_some() {
+        return;
+    }
     // RFC 4733 digits reached baresip, every one of them (a call of its
     // own: a sender's audio pauses while it sends events).
     let out = cli(&[
@@ -242,15 +257,26 @@ fn call_with(codec: &str) {
 
 #[test]
 fn opus_voice_and_dtmf_both_ways_with_baresip() {
-    call_with("opus/48000/2");
+    call_with("opus/48000/2", None);
+}
+
+/// With a processing stage on (as on sound devices, by default) Parley
+/// codes its 16 kHz processed microphone with libopus's SILK-only
+/// encoder: baresip must decode it as well. Noise suppression alone: both
+/// sides play the same speech, which an echo canceller would rightly take
+/// for echo. (0.91 here, the same with the VoIP encoder capped at
+/// wideband: the suppressor, not the encoder, shapes the envelope.)
+#[test]
+fn opus_from_the_processed_microphone_reaches_baresip() {
+    call_with("opus/48000/2", Some("ns"));
 }
 
 #[test]
 fn g722_voice_and_dtmf_both_ways_with_baresip() {
-    call_with("G722/16000/1");
+    call_with("G722/16000/1", None);
 }
 
 #[test]
 fn pcmu_voice_and_dtmf_both_ways_with_baresip() {
-    call_with("PCMU/8000/1");
+    call_with("PCMU/8000/1", None);
 }
