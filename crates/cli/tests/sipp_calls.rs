@@ -795,6 +795,25 @@ fn a_hang_up_in_the_glare_back_off_sends_bye_not_the_retry() {
     assert_passed(&run, "SIPp wanted the BYE, not a retried re-INVITE");
 }
 
+/// Our hold gets 491; inside our back-off the peer sends its own
+/// re-INVITE. Parley answers it first (RFC 3261 §14.1) and then still
+/// holds: the user's hold is retried after, not dropped.
+#[test]
+fn a_peer_offer_in_the_glare_back_off_is_answered_and_our_hold_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut parley, uas, sipp_port) = parley_and_uas(dir.path(), "glare_peer_offer_uas");
+    dial(&mut parley, &format!("sip:bob@127.0.0.1:{sipp_port}"));
+    parley.send("hold");
+    parley.wait("held by us", Duration::from_secs(8), |v| {
+        event(v) == "call_state" && v["call"]["held_by_us"] == true
+    });
+    parley.send("hangup");
+    let ended = wait_ended(&mut parley, Duration::from_secs(5));
+    assert_eq!(ended["end"]["by_us"], true, "{ended}");
+    let run = uas.wait().expect("sipp");
+    assert_passed(&run, "SIPp wanted its offer answered, then the hold again");
+}
+
 #[test]
 fn the_caller_holds_early_media_by_update_and_too_early_an_update_gets_500() {
     let dir = tempfile::tempdir().unwrap();

@@ -807,7 +807,7 @@ impl Call {
                 }
                 // A hang-up that cut an early UPDATE's wait short waits in
                 // `deferred`; a closed channel is read once.
-                input = next_input(&mut self.deferred, &mut self.input), if !self.input_closed => match input {
+                input = next_input(&mut self.deferred, &mut self.input), if !self.input_closed || !self.deferred.is_empty() => match input {
                     None | Some(CallInput::Command(CallCommand::Hangup)) => {
                         self.input_closed |= input.is_none();
                         cancel_wanted = true;
@@ -1350,7 +1350,9 @@ impl Call {
                 Some(r) if r.status.as_u16() == 491 => {
                     let wait = self.glare_backoff();
                     debug!(?wait, "early UPDATE glare (491); retrying");
-                    tokio::time::sleep(wait).await;
+                    if self.pause(wait, false).await != Pause::Elapsed {
+                        return;
+                    }
                 }
                 Some(r) => {
                     warn!(status = r.status.as_u16(), "early UPDATE refused");
@@ -1564,7 +1566,12 @@ impl Call {
                 // No UPDATE there: refresh with a re-INVITE of our state.
                 let on = self.info.held_by_us;
                 self.info.held_by_us = !on;
-                self.hold(on).await;
+                if !self.hold(on).await {
+                    // Not refreshed (refused, or the peer's own re-INVITE
+                    // went first, which refreshes the session too): the
+                    // state is what it was.
+                    self.info.held_by_us = on;
+                }
                 if let Some(t) = self.session_timer.as_mut() {
                     t.reset();
                 }
@@ -1656,7 +1663,9 @@ impl Call {
                         self.bye().await;
                         return CallEnd::HungUp { by_us: true };
                     }
-                    Some(CallInput::Command(CallCommand::Hold(on))) => self.hold(on).await,
+                    Some(CallInput::Command(CallCommand::Hold(on))) => {
+                        self.hold(on).await;
+                    }
                     Some(CallInput::Command(CallCommand::Mute(m))) => self.mute(m),
                     Some(CallInput::Command(CallCommand::CallWaiting(on))) => {
                         if let Some(media) = &self.media {
@@ -1759,7 +1768,14 @@ impl Call {
             }
             // Older than what we ACKed: a stale duplicate.
             Some((s, _)) if *s > cseq.seq => {}
-            _ => self.send_ack(cseq.seq).await,
+            _ => {
+                // Its Contact may move the remote target (§12.2.1.2),
+                // where the ACK goes.
+                if let Some(d) = self.dialog.as_mut() {
+                    let _ = d.on_response(&Method::Invite, resp);
+                }
+                self.send_ack(cseq.seq).await;
+            }
         }
     }
 
@@ -1909,7 +1925,9 @@ impl Call {
     /// it (a held peer would hear nothing), then hands the link to media.
     async fn join_conference(&mut self, id: u32, role: media::conference::Role) {
         if self.info.held_by_us {
-            self.hold(false).await;
+            if !self.hold(false).await {
+                warn!("resuming for the conference failed; joining as is");
+            }
             if self.hangup_pending() || self.peer_hung_up {
                 // The call is ending: it joins nothing.
                 return;
@@ -1983,7 +2001,7 @@ impl Call {
                     m.send(MediaCommand::Dtmf(d));
                 }
                 // Events must not overlap: one per 200 ms or so.
-                if !self.pause(Duration::from_millis(250), false).await {
+                if self.pause(Duration::from_millis(250), false).await != Pause::Elapsed {
                     return;
                 }
             } else {
@@ -2007,9 +2025,9 @@ impl Call {
 
     /// Hold or resume with a re-INVITE (§14), retrying after 491 with the
     /// §14.1 back-off.
-    async fn hold(&mut self, on: bool) {
+    async fn hold(&mut self, on: bool) -> bool {
         if self.info.held_by_us == on {
-            return;
+            return true;
         }
         for _attempt in 0..3 {
             let offer = self.offer(if on {
@@ -2018,7 +2036,7 @@ impl Call {
                 Direction::SendRecv
             });
             let Some(dialog) = self.dialog.as_mut() else {
-                return;
+                return false;
             };
             let via = self
                 .env
@@ -2028,7 +2046,7 @@ impl Call {
                     proto: Proto::Udp,
                 }));
             let Ok(mut req) = dialog.create_request(Method::Invite, via) else {
-                return;
+                return false;
             };
             req.set_body(offer.to_bytes(), Some(sdp_type()));
             let creds_owned = self.account.password.clone();
@@ -2080,27 +2098,38 @@ impl Call {
                     }
                     self.info.held_by_us = on;
                     self.update_hold_state();
-                    return;
+                    return true;
                 }
                 Ok(resp) if resp.status.as_u16() == 491 => {
                     let wait = self.glare_backoff();
                     debug!(?wait, "re-INVITE glare (491); retrying");
-                    if !self.pause(wait, true).await {
-                        return;
+                    match self.pause(wait, true).await {
+                        Pause::Elapsed => {}
+                        Pause::Ending => return false,
+                        Pause::PeerOffer => {
+                            // The peer's offer (at the front) is answered
+                            // first; ours is asked again after it.
+                            let at = self.deferred.len().min(1);
+                            self.deferred
+                                .insert(at, CallInput::Command(CallCommand::Hold(on)));
+                            return false;
+                        }
                     }
                 }
                 Ok(resp) => {
                     warn!(status = resp.status.as_u16(), "re-INVITE refused");
-                    return;
+                    return false;
                 }
                 // The user hung up meanwhile: nothing failed.
-                Err(EndpointError::Abandoned) => return,
+                Err(EndpointError::Abandoned) => return false,
                 Err(e) => {
                     warn!("re-INVITE failed: {e}");
-                    return;
+                    return false;
                 }
             }
         }
+        warn!("re-INVITE glare three times over; given up");
+        false
     }
 
     /// Whether the user's hang-up waits in `deferred` (pushed there when
@@ -2113,23 +2142,23 @@ impl Call {
     }
 
     /// Waits `wait` (a glare back-off, the gap between DTMF events)
-    /// unless the call must move on first; true when the wait ran out.
-    /// False when the user hung up (the hang-up is handled next), the
-    /// peer hung up (answered here, as `awaiting` does), or, with
-    /// `yield_to_offer`, the peer sent its own re-INVITE or UPDATE: in a
-    /// glare back-off the peer's retry goes first (RFC 3261 §14.1), so it
-    /// is handled next and our retry is dropped. Anything else waits.
-    async fn pause(&mut self, wait: Duration, yield_to_offer: bool) -> bool {
+    /// unless the call must move on first: `Ending` when the user hung up
+    /// (the hang-up is handled next) or the peer did (answered here, as
+    /// `awaiting` does); with `yield_to_offer`, `PeerOffer` when the peer
+    /// sent its own re-INVITE or UPDATE: in a glare back-off the peer's
+    /// retry goes first (RFC 3261 §14.1), so it is handled next. Anything
+    /// else waits.
+    async fn pause(&mut self, wait: Duration, yield_to_offer: bool) -> Pause {
         let sleep = tokio::time::sleep(wait);
         tokio::pin!(sleep);
         loop {
             tokio::select! {
-                () = &mut sleep => return true,
+                () = &mut sleep => return Pause::Elapsed,
                 input = self.input.recv(), if !self.input_closed => match input {
                     Some(CallInput::Command(CallCommand::Hangup)) | None => {
                         self.input_closed |= input.is_none();
                         self.deferred.push_front(CallInput::Command(CallCommand::Hangup));
-                        return false;
+                        return Pause::Ending;
                     }
                     Some(CallInput::Request { id, request }) if request.method == Method::Bye => {
                         if let Some(d) = self.dialog.as_mut() {
@@ -2137,7 +2166,7 @@ impl Call {
                         }
                         let _ = self.env.endpoint.respond(id, response(&request, 200)).await;
                         self.peer_hung_up = true;
-                        return false;
+                        return Pause::Ending;
                     }
                     Some(r @ CallInput::Request { .. })
                         if yield_to_offer
@@ -2145,7 +2174,7 @@ impl Call {
                                 if matches!(request.method, Method::Invite | Method::Update)) =>
                     {
                         self.deferred.push_front(r);
-                        return false;
+                        return Pause::PeerOffer;
                     }
                     Some(other) if self.deferred.len() < 64 => self.deferred.push_back(other),
                     Some(_) => {}
@@ -2811,6 +2840,17 @@ enum Exchange {
 }
 
 /// The next input: one deferred while we waited, else from the channel.
+/// How a [`Call::pause`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pause {
+    /// The time ran out.
+    Elapsed,
+    /// The call is ending (the user or the peer hung up).
+    Ending,
+    /// The peer's offer came in, to be answered first.
+    PeerOffer,
+}
+
 async fn next_input(
     deferred: &mut std::collections::VecDeque<CallInput>,
     input: &mut mpsc::Receiver<CallInput>,
