@@ -286,12 +286,13 @@ fn no_jit_env(is_set: impl Fn(&str) -> bool) -> Option<(&'static str, &'static s
     (!is_set(JSC_JIT)).then_some((JSC_JIT, "0"))
 }
 
+/// libglvnd's variable naming the EGL vendor files to load.
+#[cfg(any(target_os = "linux", test))]
+const EGL_VENDOR_FILENAMES: &str = "__EGL_VENDOR_LIBRARY_FILENAMES";
+
 /// libglvnd's variables that choose the EGL vendor libraries.
 #[cfg(any(target_os = "linux", test))]
-const EGL_VENDOR_VARS: [&str; 2] = [
-    "__EGL_VENDOR_LIBRARY_FILENAMES",
-    "__EGL_VENDOR_LIBRARY_DIRS",
-];
+const EGL_VENDOR_VARS: [&str; 2] = [EGL_VENDOR_FILENAMES, "__EGL_VENDOR_LIBRARY_DIRS"];
 
 /// The display-only EGL vendor (`src-tauri/egl-stub`), as built.
 #[cfg(any(target_os = "linux", test))]
@@ -311,11 +312,11 @@ const EGL_STUB: &str = "libparley_egl_stub.so";
 #[cfg(target_os = "linux")]
 fn use_egl_stub(config_dir: &Path, wanted: bool) {
     let dir = std::path::absolute(config_dir).unwrap_or_else(|_| config_dir.to_path_buf());
-    let ours = std::env::var_os(EGL_VENDOR_VARS[0])
+    let ours = std::env::var_os(EGL_VENDOR_FILENAMES)
         .is_some_and(|v| is_our_vendor_file(&dir, Path::new(&v)));
     let drop_ours = || {
         if ours {
-            std::env::remove_var(EGL_VENDOR_VARS[0]);
+            std::env::remove_var(EGL_VENDOR_FILENAMES);
         }
     };
     if !wanted {
@@ -338,7 +339,7 @@ fn use_egl_stub(config_dir: &Path, wanted: bool) {
     match write_egl_vendor(&dir, &library) {
         // libglvnd splits the variable at ':'.
         Ok(file) if !file.as_os_str().as_encoded_bytes().contains(&b':') => {
-            std::env::set_var(EGL_VENDOR_VARS[0], file)
+            std::env::set_var(EGL_VENDOR_FILENAMES, file)
         }
         Ok(_) => {
             tracing::debug!("the config dir's path holds a ':': WebKit gets the system EGL");
@@ -1023,7 +1024,7 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let bad = Path::new(std::ffi::OsStr::from_bytes(b"/opt/\xff/lib.so"));
         assert!(write_egl_vendor(&conf, bad).is_err());
-        assert_eq!(EGL_VENDOR_VARS[0], "__EGL_VENDOR_LIBRARY_FILENAMES");
+        assert_eq!(EGL_VENDOR_FILENAMES, "__EGL_VENDOR_LIBRARY_FILENAMES");
     }
 
     #[test]

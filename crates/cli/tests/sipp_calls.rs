@@ -168,15 +168,14 @@ fn re_invite_glare_491_is_retried_after_the_back_off() {
 
 /// A hang-up while our re-INVITE waits for an answer that never comes
 /// sends BYE at once and ends the call, not 32 s later.
-#[test]
-fn hanging_up_while_a_re_invite_waits_sends_bye_at_once() {
-    let dir = tempfile::tempdir().unwrap();
+/// SIPp's `name` calls Parley (both in `dir`), which answers, holds (a
+/// re-INVITE that SIPp takes and holds back) and hangs up 800 ms later.
+/// Returns the `call_ended` event, how long after the hang-up it came, and
+/// SIPp's run.
+fn hang_up_while_holding(dir: &Path, name: &str) -> (Value, Duration, SippRun) {
     let port = free_port(1);
-    let mut parley = callee(dir.path(), port);
-    let out: PathBuf = dir.path().join("sipp");
-    let sipp = scenario("hangup_during_reinvite", port)
-        .start(&out)
-        .expect("sipp");
+    let mut parley = callee(dir, port);
+    let sipp = scenario(name, port).start(&dir.join("sipp")).expect("sipp");
     parley.wait("connected", Duration::from_secs(10), |v| {
         call_state(v, "connected")
     });
@@ -186,13 +185,19 @@ fn hanging_up_while_a_re_invite_waits_sends_bye_at_once() {
     let asked = std::time::Instant::now();
     parley.send("hangup");
     let ended = wait_ended(&mut parley, Duration::from_secs(5));
+    let after = asked.elapsed();
+    (ended, after, sipp.wait().expect("sipp ends"))
+}
+
+#[test]
+fn hanging_up_while_a_re_invite_waits_sends_bye_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ended, after, run) = hang_up_while_holding(dir.path(), "hangup_during_reinvite");
     assert!(
-        asked.elapsed() < Duration::from_secs(4),
-        "ended {:?} after the hang-up",
-        asked.elapsed()
+        after < Duration::from_secs(4),
+        "ended {after:?} after the hang-up"
     );
     assert_eq!(ended["end"]["by_us"], true, "{ended}");
-    let run = sipp.wait().expect("sipp ends");
     assert_passed(&run, "SIPp wanted the BYE within 5 s");
     let msgs = run.trace("msg");
     assert!(
@@ -204,21 +209,8 @@ fn hanging_up_while_a_re_invite_waits_sends_bye_at_once() {
 #[test]
 fn a_re_invite_2xx_crossing_the_bye_is_acked() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port(1);
-    let mut parley = callee(dir.path(), port);
-    let out: PathBuf = dir.path().join("sipp");
-    let sipp = scenario("reinvite_2xx_crosses_bye", port)
-        .start(&out)
-        .expect("sipp");
-    parley.wait("connected", Duration::from_secs(10), |v| {
-        call_state(v, "connected")
-    });
-    parley.send("hold");
-    std::thread::sleep(Duration::from_millis(800));
-    parley.send("hangup");
-    let ended = wait_ended(&mut parley, Duration::from_secs(5));
+    let (ended, _, run) = hang_up_while_holding(dir.path(), "reinvite_2xx_crosses_bye");
     assert_eq!(ended["end"]["by_us"], true, "{ended}");
-    let run = sipp.wait().expect("sipp ends");
     assert_passed(
         &run,
         "SIPp wanted an ACK for the re-INVITE's 2xx sent after the BYE",

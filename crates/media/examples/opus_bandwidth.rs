@@ -11,21 +11,21 @@
 //! - `wb16`: an encoder fed the 16 kHz signal directly (no 16->48 kHz
 //!   step before it, no 48->16 kHz inside it);
 //! - `wb-cN`: wideband at encoder complexity N (10 elsewhere);
-//! - `silk`, `silk16`: libopus 1.6's SILK-only encoder
+//! - `silk`: Parley's own `OpusCodec` told its input holds nothing above
+//!   8 kHz, i.e. libopus 1.6's SILK-only encoder
 //!   (`OPUS_APPLICATION_RESTRICTED_SILK`: no CELT state, no tonality
-//!   analysis) fed 48 kHz or 16 kHz.
+//!   analysis), as calls with processing on use it.
 //!
 //! ```sh
 //! cargo run --release -p media --example opus_bandwidth -- ref-48k.wav /tmp/ob
 //! ```
-
-#![allow(unsafe_code)]
 
 mod common;
 use common::cpu_seconds;
 
 use std::path::PathBuf;
 
+use media::codec::{Codec, OpusCodec};
 use media::processing::{AudioProcessor, ProcessingConfig};
 
 fn encoder(rate: u32, cap_wb: bool, complexity: i32) -> opus::Encoder {
@@ -43,65 +43,21 @@ fn encoder(rate: u32, cap_wb: bool, complexity: i32) -> opus::Encoder {
     enc
 }
 
-/// libopus's SILK-only encoder, through the raw API (the `opus` crate has
-/// no such application).
-struct SilkOnly(*mut opusic_sys::OpusEncoder);
-
-impl SilkOnly {
-    fn new(rate: u32) -> SilkOnly {
-        let mut err = 0;
-        // SAFETY: valid rate and channel count; `err` outlives the call.
-        let st = unsafe {
-            opusic_sys::opus_encoder_create(
-                rate as i32,
-                1,
-                opusic_sys::OPUS_APPLICATION_RESTRICTED_SILK,
-                &mut err,
-            )
-        };
-        assert!(!st.is_null(), "opus_encoder_create: {err}");
-        for (req, v) in [
-            (opusic_sys::OPUS_SET_INBAND_FEC_REQUEST, 1),
-            (opusic_sys::OPUS_SET_PACKET_LOSS_PERC_REQUEST, 0),
-            (opusic_sys::OPUS_SET_BITRATE_REQUEST, 32_000),
-            (opusic_sys::OPUS_SET_COMPLEXITY_REQUEST, 10),
-            (
-                opusic_sys::OPUS_SET_SIGNAL_REQUEST,
-                opusic_sys::OPUS_SIGNAL_VOICE,
-            ),
-        ] {
-            // SAFETY: each request takes one opus_int32.
-            let r = unsafe { opusic_sys::opus_encoder_ctl(st, req, v) };
-            assert_eq!(r, 0, "ctl {req}");
-        }
-        SilkOnly(st)
-    }
-    fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> usize {
-        // SAFETY: `pcm` is one whole frame, `out` its stated length.
-        let n = unsafe {
-            opusic_sys::opus_encode(
-                self.0,
-                pcm.as_ptr(),
-                pcm.len() as i32,
-                out.as_mut_ptr(),
-                out.len() as i32,
-            )
-        };
-        assert!(n > 0, "opus_encode: {n}");
-        n as usize
-    }
-}
-
 enum Enc {
     Std(opus::Encoder),
-    Silk(SilkOnly),
+    /// The codec and a packet buffer it reuses.
+    Codec(OpusCodec, Vec<u8>),
 }
 
 impl Enc {
     fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> usize {
         match self {
             Enc::Std(e) => e.encode(pcm, out).expect("encode"),
-            Enc::Silk(e) => e.encode(pcm, out),
+            Enc::Codec(c, packet) => {
+                c.encode(pcm, packet).expect("encode");
+                out[..packet.len()].copy_from_slice(packet);
+                packet.len()
+            }
         }
     }
 }
@@ -153,13 +109,14 @@ fn main() {
         ("wb-c6", 48_000, true, 6),
         ("wb-c5", 48_000, true, 5),
         ("silk", 48_000, true, -1),
-        ("silk16", 16_000, true, -1),
     ];
     for (name, rate, cap, complexity) in modes {
         let input = if rate == 16_000 { &pcm16 } else { &pcm };
         let frame_len = rate as usize / 50;
         let mut enc = if complexity < 0 {
-            Enc::Silk(SilkOnly::new(rate))
+            let mut c = OpusCodec::new().expect("codec");
+            c.set_input_band(8_000);
+            Enc::Codec(c, Vec::with_capacity(1500))
         } else {
             Enc::Std(encoder(rate, cap, complexity))
         };

@@ -160,6 +160,17 @@ fn usable(d: EglHandle) -> bool {
     true
 }
 
+/// A call on an object that cannot exist here (a config, context or
+/// surface): `error` on our initialised display, else the display's own
+/// error; `failed` either way.
+fn refuse<T>(d: EglHandle, error: EglInt, failed: T) -> T {
+    if usable(d) {
+        fail(error, failed)
+    } else {
+        failed
+    }
+}
+
 /// The entry point libglvnd calls after `dlopen`.
 ///
 /// # Safety
@@ -358,10 +369,7 @@ extern "C" fn get_config_attrib(
     _attr: EglInt,
     _value: *mut EglInt,
 ) -> EglBoolean {
-    if !usable(d) {
-        return EGL_FALSE;
-    }
-    fail(EGL_BAD_CONFIG, EGL_FALSE)
+    refuse(d, EGL_BAD_CONFIG, EGL_FALSE)
 }
 
 extern "C" fn create_context(
@@ -370,17 +378,11 @@ extern "C" fn create_context(
     _share: EglHandle,
     _attribs: *const EglInt,
 ) -> EglHandle {
-    if !usable(d) {
-        return std::ptr::null_mut();
-    }
-    fail(EGL_BAD_CONFIG, std::ptr::null_mut())
+    refuse(d, EGL_BAD_CONFIG, std::ptr::null_mut())
 }
 
 extern "C" fn destroy_context(d: EglHandle, _ctx: EglHandle) -> EglBoolean {
-    if !usable(d) {
-        return EGL_FALSE;
-    }
-    fail(EGL_BAD_CONTEXT, EGL_FALSE)
+    refuse(d, EGL_BAD_CONTEXT, EGL_FALSE)
 }
 
 /// Releasing the current context always works; making one current cannot
@@ -409,17 +411,11 @@ extern "C" fn query_context(
     _attr: EglInt,
     _value: *mut EglInt,
 ) -> EglBoolean {
-    if !usable(d) {
-        return EGL_FALSE;
-    }
-    fail(EGL_BAD_CONTEXT, EGL_FALSE)
+    refuse(d, EGL_BAD_CONTEXT, EGL_FALSE)
 }
 
 fn no_surface(d: EglHandle) -> EglHandle {
-    if !usable(d) {
-        return std::ptr::null_mut();
-    }
-    fail(EGL_BAD_CONFIG, std::ptr::null_mut())
+    refuse(d, EGL_BAD_CONFIG, std::ptr::null_mut())
 }
 
 extern "C" fn create_window_surface(
@@ -469,10 +465,7 @@ extern "C" fn create_platform_surface(
 
 /// Any call on a surface: there are none, so the handle is bad.
 fn bad_surface(d: EglHandle) -> EglBoolean {
-    if !usable(d) {
-        return EGL_FALSE;
-    }
-    fail(EGL_BAD_SURFACE, EGL_FALSE)
+    refuse(d, EGL_BAD_SURFACE, EGL_FALSE)
 }
 
 extern "C" fn surface_call(d: EglHandle, _surface: EglHandle) -> EglBoolean {
@@ -512,10 +505,7 @@ extern "C" fn surface_buffer_call(
 /// Without a current context there is nothing to pace (EGL 1.5 §3.10.3
 /// would say EGL_BAD_CONTEXT); callers treat the call as advisory.
 extern "C" fn swap_interval(d: EglHandle, _interval: EglInt) -> EglBoolean {
-    if !usable(d) {
-        return EGL_FALSE;
-    }
-    fail(EGL_BAD_CONTEXT, EGL_FALSE)
+    refuse(d, EGL_BAD_CONTEXT, EGL_FALSE)
 }
 
 extern "C" fn bind_api(api: EglEnum) -> EglBoolean {

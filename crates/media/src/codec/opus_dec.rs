@@ -125,16 +125,7 @@ mod tests {
         assert_eq!(d.complexity(), COMPLEXITY);
         let mut enc =
             opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
-        // A voiced, speech-like signal: 150 Hz with harmonics.
-        let pcm: Vec<i16> = (0..48_000)
-            .map(|n| {
-                let t = n as f32 / 48_000.0;
-                let v: f32 = (1..8)
-                    .map(|h| (2.0 * std::f32::consts::PI * 150.0 * h as f32 * t).sin() / h as f32)
-                    .sum();
-                (v * 6000.0) as i16
-            })
-            .collect();
+        let pcm = crate::codec::tests::voiced(48_000);
         let mut buf = [0u8; 1500];
         let mut out = vec![0i16; 960];
         let mut last = Vec::new();

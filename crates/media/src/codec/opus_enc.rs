@@ -126,18 +126,7 @@ impl Drop for OpusEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn voiced(frames: usize) -> Vec<i16> {
-        (0..frames * 960)
-            .map(|n| {
-                let t = n as f32 / 48_000.0;
-                let v: f32 = (1..8)
-                    .map(|h| (2.0 * std::f32::consts::PI * 150.0 * h as f32 * t).sin() / h as f32)
-                    .sum();
-                (v * 6000.0) as i16
-            })
-            .collect()
-    }
+    use crate::codec::tests::voiced;
 
     #[test]
     fn the_silk_only_encoder_codes_wideband_silk_that_any_decoder_takes() {
@@ -149,7 +138,7 @@ mod tests {
         let mut d = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
         let mut buf = [0u8; 1500];
         let mut out = [0i16; 960];
-        for f in voiced(50).chunks_exact(960) {
+        for f in voiced(50 * 960).chunks_exact(960) {
             let n = e.encode(f, &mut buf).unwrap();
             let p = &buf[..n];
             // TOC configs 0-11 are SILK-only (RFC 6716 §3.1); 8-11 wideband.

@@ -13,6 +13,19 @@ fn sine(rate: u32, len: usize, freqs: &[f32]) -> Vec<i16> {
         .collect()
 }
 
+/// A voiced, speech-like signal at 48 kHz: 150 Hz with its harmonics.
+pub(crate) fn voiced(samples: usize) -> Vec<i16> {
+    (0..samples)
+        .map(|n| {
+            let t = n as f32 / 48_000.0;
+            let v: f32 = (1..8)
+                .map(|h| (2.0 * std::f32::consts::PI * 150.0 * h as f32 * t).sin() / h as f32)
+                .sum();
+            (v * 6000.0) as i16
+        })
+        .collect()
+}
+
 /// Best SNR (dB) of `out` against `reference` over delays up to `max_lag`,
 /// ignoring the first `skip` samples (codec start-up).
 pub(crate) fn snr_db(reference: &[i16], out: &[i16], max_lag: usize, skip: usize) -> f64 {

@@ -1928,7 +1928,7 @@ impl Call {
             if !self.hold(false).await {
                 warn!("resuming for the conference failed; joining as is");
             }
-            if self.hangup_pending() || self.peer_hung_up {
+            if self.ending_soon() {
                 // The call is ending: it joins nothing.
                 return;
             }
@@ -2016,7 +2016,7 @@ impl Call {
                         )),
                     )
                     .await;
-                if self.hangup_pending() || self.peer_hung_up {
+                if self.ending_soon() {
                     return;
                 }
             }
@@ -2132,6 +2132,23 @@ impl Call {
         false
     }
 
+    /// The peer's BYE while we wait on something of our own: answered at
+    /// once (else both sides would wait on each other); the call ends
+    /// once the wait is over.
+    async fn answer_crossing_bye(&mut self, id: TransactionId, request: &Request) {
+        if let Some(d) = self.dialog.as_mut() {
+            let _ = d.on_request(request);
+        }
+        let _ = self.env.endpoint.respond(id, response(request, 200)).await;
+        self.peer_hung_up = true;
+    }
+
+    /// Whether either side has hung up while we waited: nothing more is
+    /// sent but the BYE (or its 200).
+    fn ending_soon(&self) -> bool {
+        self.hangup_pending() || self.peer_hung_up
+    }
+
     /// Whether the user's hang-up waits in `deferred` (pushed there when
     /// it cut a wait short).
     fn hangup_pending(&self) -> bool {
@@ -2161,11 +2178,7 @@ impl Call {
                         return Pause::Ending;
                     }
                     Some(CallInput::Request { id, request }) if request.method == Method::Bye => {
-                        if let Some(d) = self.dialog.as_mut() {
-                            let _ = d.on_request(&request);
-                        }
-                        let _ = self.env.endpoint.respond(id, response(&request, 200)).await;
-                        self.peer_hung_up = true;
+                        self.answer_crossing_bye(id, &request).await;
                         return Pause::Ending;
                     }
                     Some(r @ CallInput::Request { .. })
@@ -2296,11 +2309,7 @@ impl Call {
                         }
                     }
                     Some(CallInput::Request { id, request }) if request.method == Method::Bye => {
-                        if let Some(d) = self.dialog.as_mut() {
-                            let _ = d.on_request(&request);
-                        }
-                        let _ = self.env.endpoint.respond(id, response(&request, 200)).await;
-                        self.peer_hung_up = true;
+                        self.answer_crossing_bye(id, &request).await;
                     }
                     Some(CallInput::Request { id, request })
                         if matches!(request.method, Method::Invite | Method::Update) =>
@@ -2839,7 +2848,6 @@ enum Exchange {
     Ended(CallEnd),
 }
 
-/// The next input: one deferred while we waited, else from the channel.
 /// How a [`Call::pause`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pause {
@@ -2851,6 +2859,7 @@ enum Pause {
     PeerOffer,
 }
 
+/// The next input: one deferred while we waited, else from the channel.
 async fn next_input(
     deferred: &mut std::collections::VecDeque<CallInput>,
     input: &mut mpsc::Receiver<CallInput>,
