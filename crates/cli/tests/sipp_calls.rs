@@ -223,6 +223,24 @@ fn a_re_invite_2xx_crossing_the_bye_is_acked() {
 }
 
 #[test]
+fn a_re_invite_2xx_after_the_call_ended_is_acked_not_byed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ended, _, run) = hang_up_while_holding(dir.path(), "reinvite_2xx_after_bye");
+    assert_eq!(ended["end"]["by_us"], true, "{ended}");
+    assert_passed(
+        &run,
+        "SIPp wanted an ACK (and no BYE) for the re-INVITE's 2xx sent after the call ended",
+    );
+    let msgs = run.trace("msg");
+    assert_eq!(
+        msgs.matches("ACK sip:sipp@").count(),
+        1,
+        "Parley ACKed the late 2xx: {msgs}"
+    );
+    assert_eq!(msgs.matches("BYE sip:").count(), 1, "one BYE: {msgs}");
+}
+
+#[test]
 fn a_302_redirect_is_followed_to_the_new_contact() {
     let target_dir = tempfile::tempdir().unwrap();
     let target_port = free_port(1);
@@ -365,6 +383,33 @@ fn a_second_answering_fork_is_acked_and_released() {
     );
     let run = forks.wait().expect("sipp");
     assert_passed(&run, "SIPp");
+}
+
+#[test]
+fn a_fork_answering_after_the_call_ended_is_acked_and_released_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut parley, forks, sipp_port) = parley_and_uas(dir.path(), "late_fork");
+    dial(&mut parley, &format!("sip:forked@127.0.0.1:{sipp_port}"));
+    parley.send("hangup");
+    let ended = wait_ended(&mut parley, Duration::from_secs(5));
+    assert_eq!(ended["end"]["by_us"], true, "{ended}");
+    // Parley keeps running: the late fork's 2xx reaches its engine.
+    let run = forks.wait().expect("sipp");
+    assert_passed(
+        &run,
+        "SIPp wanted ACK and one BYE for the late fork, ACK alone for its re-sent 2xx",
+    );
+    let msgs = run.trace("msg");
+    assert_eq!(
+        msgs.matches("BYE sip:forkb@").count(),
+        1,
+        "one BYE to fork B: {msgs}"
+    );
+    assert_eq!(
+        msgs.matches("ACK sip:forkb@").count(),
+        2,
+        "each 2xx ACKed: {msgs}"
+    );
 }
 
 #[test]

@@ -205,6 +205,43 @@ impl Dialog {
         })
     }
 
+    /// UAC side from a 2xx alone, when the INVITE it answers is gone
+    /// (§13.2.2.4: a 2xx that arrives after its call ended, or from a
+    /// second fork, still needs an ACK, and a fork we do not want then a
+    /// BYE). From, CSeq and Call-ID are echoed in the response, so only
+    /// our Contact is missing, which ACK and BYE do not carry. The peer
+    /// must name its Contact: it is where both go.
+    pub fn from_orphan_2xx(resp: &Response) -> Result<Dialog, DialogError> {
+        let code = resp.status.as_u16();
+        if !(200..300).contains(&code) {
+            return Err(DialogError::NotDialogCreating(code));
+        }
+        let h = &resp.headers;
+        let to = h.to()?.ok_or(DialogError::MissingHeader("To"))?;
+        let remote_tag = to.tag().ok_or(DialogError::NoRemoteTag)?.to_owned();
+        let from = h.from()?.ok_or(DialogError::MissingHeader("From"))?;
+        let cseq = h.cseq()?.ok_or(DialogError::MissingHeader("CSeq"))?;
+        let mut route_set = record_routes(h)?;
+        route_set.reverse();
+        let remote_target = first_contact_uri(h)?.ok_or(DialogError::MissingHeader("Contact"))?;
+        Ok(Dialog {
+            id: DialogId {
+                call_id: call_id(h)?,
+                local_tag: tag_of(Some(from.params)),
+                remote_tag,
+            },
+            state: DialogState::Confirmed,
+            local_seq: Some(cseq.seq),
+            remote_seq: None,
+            local_uri: from.addr,
+            remote_uri: to.addr,
+            secure: remote_target.scheme() == "sips",
+            remote_target,
+            route_set,
+            local_contact: None,
+        })
+    }
+
     /// UAS side (§12.1.1): `req` is the dialog-creating request received,
     /// `local_tag` the tag we put in our To, `contact` our Contact. Call
     /// with `early` when the first tagged response is a 1xx.
@@ -506,6 +543,44 @@ Content-Length: 0
             None,
             "z9hG4bKnew",
         )
+    }
+
+    #[test]
+    fn an_orphan_2xx_makes_the_dialog_its_ack_and_bye_need() {
+        let inv = invite();
+        let r200 = answer(
+            &inv,
+            200,
+            "fork2",
+            "<sip:bob@192.0.2.9>",
+            &["<sip:p2.example.com;lr>", "<sip:p1.example.com;lr>"],
+        );
+        // Built from the response alone: the same dialog the INVITE
+        // would have given, without our Contact.
+        let mut d = Dialog::from_orphan_2xx(&r200).unwrap();
+        let mut want = Dialog::from_uac_response(&inv, &r200).unwrap();
+        want.local_contact = None;
+        assert_eq!(d, want);
+        let ack = d.create_ack(314159, via());
+        assert_eq!(ack.uri.to_string(), "sip:bob@192.0.2.9");
+        assert_eq!(ack.headers.to().unwrap().unwrap().tag(), Some("fork2"));
+        let bye = d.create_request(Method::Bye, via()).unwrap();
+        assert_eq!(bye.headers.cseq().unwrap().unwrap().seq, 314160);
+
+        // Not a 2xx, or nowhere to send the ACK: no dialog.
+        let r180 = answer(&inv, 180, "x", "<sip:bob@192.0.2.9>", &[]);
+        assert!(matches!(
+            Dialog::from_orphan_2xx(&r180),
+            Err(DialogError::NotDialogCreating(180))
+        ));
+        let mut bare = Response::for_request(&inv, crate::status(200));
+        let mut to = inv.headers.to().unwrap().unwrap();
+        to.set_tag("t");
+        bare.headers.set_typed(&to);
+        assert!(matches!(
+            Dialog::from_orphan_2xx(&bare),
+            Err(DialogError::MissingHeader("Contact"))
+        ));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! name one of our contacts, and an account with a proxy only takes
 //! calls from that proxy.
 
+mod orphan;
 mod rtp;
 mod session;
 
@@ -35,6 +36,7 @@ use crate::transport::Proto;
 
 pub use media::device::DeviceSelection;
 pub use media::processing::ProcessingConfig;
+pub(crate) use orphan::settle as settle_orphan;
 pub use rtp::RtpError;
 pub(crate) use session::{CallCommand, CallInput, TransferDial};
 
@@ -132,6 +134,8 @@ pub(crate) struct CallEnv {
     pub(crate) ended: mpsc::Sender<(CallInfo, CallEnd)>,
     /// Calls asked for by a REFER (we are the transferee).
     pub(crate) transfers: mpsc::Sender<TransferDial>,
+    /// Ended calls and fork dialogs, for 2xx answers no call takes.
+    pub(crate) orphans: std::sync::Arc<orphan::Orphans>,
 }
 
 /// The engine's table of calls.

@@ -235,6 +235,9 @@ struct Call {
     /// hold; a reliable 1xx with another one carries a new offer.
     peer_early_sdp: Option<(String, u64)>,
     rng: u64,
+    /// The Call-ID of a call we placed (a dialog, once there is one,
+    /// knows its own).
+    call_id: Option<String>,
 }
 
 fn unix_ms() -> i64 {
@@ -315,6 +318,7 @@ pub(crate) fn spawn_outgoing(
     tokio::spawn(async move {
         let mut call = Call::new(env, account, info, input, io, rng, true);
         call.extra_headers = extra_headers;
+        call.call_id = Some(cid.clone());
         call.publish_state();
         let end = match call.dial(uri, &cid).await {
             Setup::Connected => call.connected().await,
@@ -438,6 +442,7 @@ impl Call {
             answer_wanted: false,
             early_oa_done: false,
             peer_allows_update: false,
+            call_id: None,
             prack_done: None,
             peer_early_sdp: None,
             rng: seed,
@@ -1731,7 +1736,7 @@ impl Call {
                         }
                     }
                     Some(CallInput::Stray(resp)) if self.is_other_fork(&resp) => {
-                        self.end_other_fork(&resp).await;
+                        self.end_other_fork(&resp);
                     }
                     Some(CallInput::Stray(resp)) => self.ack_stray(&resp).await,
                     Some(CallInput::Cancelled) => {}
@@ -1889,36 +1894,10 @@ impl Call {
     }
 
     /// §13.2.2.4: every 2xx gets its ACK; a second answering fork is then
-    /// released with BYE, as we keep the first.
-    async fn end_other_fork(&mut self, resp: &Response) {
-        let Some(invite) = self.sent_invite.clone() else {
-            return;
-        };
-        let Ok(mut fork) = Dialog::from_uac_response(&invite, resp) else {
-            return;
-        };
-        let seq = invite.headers.cseq().ok().flatten().map_or(1, |c| c.seq);
-        let probe = fork.create_ack(seq, self.fresh_via());
-        let hop = self.resolve_hop(&probe).await;
-        let Some(target) = hop.first().copied() else {
-            return;
-        };
-        let mut via = self.env.endpoint.via_for(&target);
-        via.params
-            .set("branch", Some(&format!("z9hG4bK{}", token(&mut self.rng))));
-        let ack = fork.create_ack(seq, via);
-        let _ = self
-            .env
-            .endpoint
-            .send_stateless(Message::Request(ack), target)
-            .await;
-        if let Ok(bye) = fork.create_request(Method::Bye, self.env.endpoint.via_for(&target)) {
-            info!("a second fork answered; releasing it");
-            let ep = self.env.endpoint.clone();
-            tokio::spawn(async move {
-                let _ = ep.request(bye, hop).await;
-            });
-        }
+    /// released with BYE (once, however often it re-sends), as we keep
+    /// the first.
+    fn end_other_fork(&self, resp: &Response) {
+        super::orphan::settle(&self.env, resp.clone(), Some(self.account.transport));
     }
 
     /// Joins local conference `id` in `role`: resumes the call if we hold
@@ -2743,6 +2722,22 @@ impl Call {
             call: self.info.clone(),
             end: end.clone(),
         });
+        // A 2xx still on its way (the answer to a re-INVITE we gave up
+        // on, a late fork) finds the call gone: what it needs is kept.
+        let dialog = self
+            .dialog
+            .as_ref()
+            .filter(|d| d.state() != sip_core::DialogState::Early)
+            .map(|d| d.id().clone());
+        if let Some(cid) = dialog
+            .as_ref()
+            .map(|d| d.call_id.clone())
+            .or(self.call_id.take())
+        {
+            self.env
+                .orphans
+                .call_ended(Instant::now(), &cid, dialog, self.account.transport);
+        }
         let _ = self.env.ended.send((self.info.clone(), end)).await;
     }
 }

@@ -47,6 +47,7 @@ impl Task {
             },
             ended: self.ended.0.clone(),
             transfers: self.transfers.0.clone(),
+            orphans: std::sync::Arc::default(),
         };
         self.call_env = Some(env.clone());
         Ok(env)
@@ -188,8 +189,15 @@ impl Task {
             }
             EndpointEvent::StrayResponse { response, .. } => {
                 let cid = response.headers.get("Call-ID").map(|c| c.trim().to_owned());
-                if let Some(cid) = cid {
-                    let _ = self.calls.route(&cid, CallInput::Stray(response));
+                let Some(cid) = cid else { return };
+                // No call of that Call-ID up: one that ended lately may
+                // still owe an ACK (or a fork a BYE).
+                if let Some(CallInput::Stray(response)) =
+                    self.calls.route(&cid, CallInput::Stray(response))
+                {
+                    if let Some(env) = &self.call_env {
+                        crate::call::settle_orphan(env, response, None);
+                    }
                 }
             }
             // An incoming INVITE's transaction died (e.g. rang past the
