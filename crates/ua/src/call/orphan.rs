@@ -7,23 +7,25 @@
 //! uses, is also ended with one BYE.
 //!
 //! ```text
-//!  stray 2xx ──> its dialog is one our call ended ────────────> ACK
-//!       │        (BYE sent already)
-//!       ├──────> a fork of a call of ours (live, or ended ─────> ACK, then BYE
-//!       │        within 64*T1)                                 (the first time)
-//!       └──────> any other Call-ID ────────────────────────────> dropped
+//!  stray 2xx ──> in the dialog of a call of ours ──────────────> ACK, along that
+//!       │        that ended (with a BYE) within 64*T1             dialog's route
+//!       ├──────> another dialog, To-tagged by a fork, of a ────> ACK; BYE the
+//!       │        call we placed (live, or ended within 64*T1),    first time
+//!       │        with our From tag                                (4 forks a call)
+//!       └──────> anything else ─────────────────────────────────> dropped
 //! ```
 //!
-//! Only Call-IDs of our own calls get anything back, so a forged 2xx
-//! cannot make us send to an address it names; each answer is one ACK,
-//! and at most one BYE per dialog.
+//! So a forged 2xx gets nothing back unless it names a dialog of ours,
+//! and then one ACK goes where that dialog already leads; a fork's
+//! Contact is only trusted with the Call-ID and From tag of a call we
+//! placed, and at most four forks a call get a BYE.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sip_core::{Dialog, DialogId};
-use sip_message::{Message, Method, Response};
+use sip_message::{Message, Method, Request, Response};
 use tracing::{debug, info};
 
 use super::CallEnv;
@@ -33,14 +35,59 @@ use crate::dns::Target;
 const MEMORY: Duration = Duration::from_secs(32);
 /// Entries kept at most (the oldest go first).
 const MAX_ENTRIES: usize = 256;
+/// Fork dialogs released per call at most: real forking gives a few;
+/// more is someone inventing To tags to make us send BYEs.
+const MAX_FORKS: usize = 4;
 
-/// What becomes of a stray 2xx.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Settle {
-    /// ACK it: its dialog was ours and is over (or its BYE went out).
-    Ack,
-    /// ACK it and end its dialog: a fork nobody took.
-    AckAndBye,
+/// Authorization and Proxy-Authorization fields of a request.
+pub(crate) type Credentials = Vec<(String, String)>;
+
+/// The credentials `req` carries: an ACK for a 2xx repeats those of the
+/// INVITE it acknowledges (RFC 3261 §13.2.2.4).
+pub(crate) fn credentials(req: &Request) -> Credentials {
+    ["Authorization", "Proxy-Authorization"]
+        .iter()
+        .flat_map(|name| {
+            req.headers
+                .get_all(name)
+                .map(move |v| ((*name).to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// Adds the credentials of the INVITE with CSeq `seq`, if known, to its
+/// ACK.
+pub(crate) fn add_credentials(ack: &mut Request, seq: u32, known: &[(u32, Credentials)]) {
+    if let Some((_, creds)) = known.iter().find(|(s, _)| *s == seq) {
+        for (name, value) in creds {
+            let _ = ack.headers.push(name, value);
+        }
+    }
+}
+
+/// What a call leaves for the 2xx answers that may still come.
+#[derive(Clone)]
+pub(crate) struct CallMemo {
+    /// Its dialog, once answered (it then ended with a BYE): a late 2xx
+    /// in it is ACKed along its route, not wherever that 2xx points.
+    pub(crate) dialog: Option<Dialog>,
+    /// Our From tag, when we placed the call: only then can another
+    /// dialog (a fork) answer it, and only with that tag.
+    pub(crate) placed_tag: Option<String>,
+    /// Credentials of the INVITEs it sent, by CSeq.
+    pub(crate) credentials: Vec<(u32, Credentials)>,
+    /// Its account's transport, for where an ACK goes.
+    pub(crate) transport: store::Transport,
+}
+
+/// What to send for one stray 2xx.
+struct Action {
+    /// The dialog the ACK (and BYE) go in.
+    dialog: Dialog,
+    /// Also end that dialog: a fork nobody took, seen the first time.
+    bye: bool,
+    credentials: Credentials,
+    transport: store::Transport,
 }
 
 /// Calls that ended lately and fork dialogs already sent their BYE.
@@ -49,32 +96,24 @@ pub(crate) struct Orphans {
     inner: Mutex<Memory>,
 }
 
-/// A call that ended lately.
-struct Ended {
-    at: Instant,
-    /// The dialog it had, if it got an answer.
-    dialog: Option<DialogId>,
-    /// Its account's transport, for where an ACK goes.
-    transport: store::Transport,
-}
-
 #[derive(Default)]
 struct Memory {
-    /// Call-ID -> the call that had it.
-    ended: HashMap<String, Ended>,
+    /// Call-ID -> when the call that had it ended, and its memo.
+    ended: HashMap<String, (Instant, CallMemo)>,
     /// Fork dialogs sent their BYE -> when.
     settled: HashMap<DialogId, Instant>,
 }
 
 impl Memory {
     fn prune(&mut self, now: Instant) {
-        self.ended.retain(|_, e| now.duration_since(e.at) < MEMORY);
+        self.ended
+            .retain(|_, (t, _)| now.duration_since(*t) < MEMORY);
         self.settled.retain(|_, t| now.duration_since(*t) < MEMORY);
         while self.ended.len() > MAX_ENTRIES {
             let Some(oldest) = self
                 .ended
                 .iter()
-                .min_by_key(|(_, e)| e.at)
+                .min_by_key(|(_, (t, _))| *t)
                 .map(|(k, _)| k.clone())
             else {
                 break;
@@ -102,61 +141,74 @@ impl Orphans {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A call with this Call-ID ended: in `dialog` when it was answered
-    /// (and so ended with a BYE), over `transport`.
-    pub(crate) fn call_ended(
-        &self,
-        now: Instant,
-        call_id: &str,
-        dialog: Option<DialogId>,
-        transport: store::Transport,
-    ) {
+    /// The call with this Call-ID ended.
+    pub(crate) fn call_ended(&self, now: Instant, call_id: &str, memo: CallMemo) {
         let mut m = self.lock();
-        m.ended.insert(
-            call_id.to_owned(),
-            Ended {
-                at: now,
-                dialog,
-                transport,
-            },
-        );
+        m.ended.insert(call_id.to_owned(), (now, memo));
         m.prune(now);
     }
 
-    /// What to do with a stray 2xx in dialog `id`, and over which
-    /// transport. `live` is the transport of the call with its Call-ID
-    /// when one is up (and does not use that dialog). Records the BYE it
-    /// decides on, so a fork gets one.
-    pub(crate) fn decide(
+    /// What to do with a stray 2xx to the INVITE with CSeq `seq`, whose
+    /// dialog is `theirs` (built from it). `live` is the memo of the call
+    /// with its Call-ID when one is up (and does not use that dialog).
+    /// Records the BYE it decides on, so a fork gets one.
+    fn decide(
         &self,
         now: Instant,
-        id: &DialogId,
-        live: Option<store::Transport>,
-    ) -> Option<(Settle, store::Transport)> {
+        theirs: Dialog,
+        seq: u32,
+        live: Option<&CallMemo>,
+    ) -> Option<Action> {
         let mut m = self.lock();
         m.prune(now);
-        let transport = match (live, m.ended.get(&id.call_id)) {
-            (_, Some(e)) if e.dialog.as_ref() == Some(id) => {
-                return Some((Settle::Ack, e.transport))
-            }
-            (Some(t), _) => t,
-            (None, Some(e)) => e.transport,
-            (None, None) => return None,
+        let id = theirs.id().clone();
+        let memo = match m.ended.get(&id.call_id) {
+            Some((_, e)) => e.clone(),
+            None => live?.clone(),
         };
-        if m.settled.contains_key(id) {
-            return Some((Settle::Ack, transport));
+        let creds = |memo: &CallMemo| {
+            memo.credentials
+                .iter()
+                .find(|(s, _)| *s == seq)
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default()
+        };
+        if let Some(ours) = memo.dialog.as_ref().filter(|d| d.id() == &id) {
+            return Some(Action {
+                dialog: ours.clone(),
+                bye: false,
+                credentials: creds(&memo),
+                transport: memo.transport,
+            });
         }
-        m.settled.insert(id.clone(), now);
-        m.prune(now);
-        Some((Settle::AckAndBye, transport))
+        // A fork answers the INVITE we placed, with the From tag we sent.
+        if memo.placed_tag.as_deref() != Some(id.local_tag.as_str()) {
+            return None;
+        }
+        let bye = if m.settled.contains_key(&id) {
+            false
+        } else if m.settled.keys().filter(|k| k.call_id == id.call_id).count() >= MAX_FORKS {
+            return None;
+        } else {
+            m.settled.insert(id, now);
+            m.prune(now);
+            true
+        };
+        Some(Action {
+            dialog: theirs,
+            bye,
+            credentials: creds(&memo),
+            transport: memo.transport,
+        })
     }
 }
 
-/// ACKs `resp` (and BYEs its dialog) as `env.orphans` decides; `live`
-/// as in [`Orphans::decide`]. Runs on its own task: the BYE waits for
-/// its answer. A BYE a proxy challenges is not retried (proxies pass
+/// ACKs a 2xx no call takes (and BYEs its dialog when it is a fork seen
+/// the first time), as `env.orphans` decides; `live` as in
+/// [`Orphans::decide`]. Runs on its own task: the BYE waits for its
+/// answer. A BYE a proxy challenges is not retried (proxies pass
 /// in-dialog requests; the peer's own 2xx timer ends the dialog anyway).
-pub(crate) fn settle(env: &CallEnv, resp: Response, live: Option<store::Transport>) {
+pub(crate) fn settle(env: &CallEnv, resp: &Response, live: Option<&CallMemo>) {
     if !resp.status.is_success() {
         return;
     }
@@ -166,30 +218,28 @@ pub(crate) fn settle(env: &CallEnv, resp: Response, live: Option<store::Transpor
     if cseq.method != Method::Invite {
         return;
     }
-    let Ok(id) = DialogId::for_incoming_response(&resp) else {
-        return;
-    };
-    let Some((what, transport)) = env.orphans.decide(Instant::now(), &id, live) else {
-        debug!("a 2xx for no call of ours dropped");
-        return;
-    };
-    let mut dialog = match Dialog::from_orphan_2xx(&resp) {
+    let theirs = match Dialog::from_orphan_2xx(resp) {
         Ok(d) => d,
         Err(e) => {
             debug!("stray 2xx: {e}");
             return;
         }
     };
+    let Some(mut act) = env.orphans.decide(Instant::now(), theirs, cseq.seq, live) else {
+        debug!("a 2xx for no call of ours dropped");
+        return;
+    };
     let env = env.clone();
     tokio::spawn(async move {
-        let hops = next_hops(&env, transport, &dialog).await;
+        let hops = next_hops(&env, act.transport, &act.dialog).await;
         let Some(&first) = hops.first() else {
             debug!("stray 2xx: no route to ACK it");
             return;
         };
         let mut via = env.endpoint.via_for(&first);
         via.params.set("branch", Some(&branch()));
-        let ack = dialog.create_ack(cseq.seq, via);
+        let mut ack = act.dialog.create_ack(cseq.seq, via);
+        add_credentials(&mut ack, cseq.seq, &[(cseq.seq, act.credentials)]);
         if let Err(e) = env
             .endpoint
             .send_stateless(Message::Request(ack), first)
@@ -197,22 +247,23 @@ pub(crate) fn settle(env: &CallEnv, resp: Response, live: Option<store::Transpor
         {
             debug!("stray 2xx: ACK: {e}");
         }
-        if what == Settle::AckAndBye {
-            info!("a 2xx from a dialog no call uses (a second fork, or a late answer); ending it");
+        if act.bye {
+            info!("a second fork answered our call; releasing it");
             let via = env.endpoint.via_for(&first);
-            let Ok(bye) = dialog.create_request(Method::Bye, via) else {
+            let Ok(bye) = act.dialog.create_request(Method::Bye, via) else {
                 return;
             };
             match env.endpoint.request(bye, hops).await {
-                Ok(r) => debug!(status = r.status.as_u16(), "a fork's dialog ended"),
+                Ok(r) => debug!(status = r.status.as_u16(), "fork released"),
                 Err(e) => debug!("a fork's BYE: {e}"),
             }
         }
     });
 }
 
-/// Where the dialog's requests go: its first Route, else its remote
-/// target (§12.2.1.1).
+/// Where the dialog's requests go: its first Route (a strict router
+/// there becomes the Request-URI, the same hop), else its remote target
+/// (§12.2.1.1).
 async fn next_hops(env: &CallEnv, transport: store::Transport, d: &Dialog) -> Vec<Target> {
     let uri = match d.route_set().first() {
         Some(r) => r.uri.clone(),
@@ -235,53 +286,146 @@ mod tests {
 
     const UDP: store::Transport = store::Transport::Udp;
 
-    fn id(call: &str, remote: &str) -> DialogId {
-        DialogId {
-            call_id: call.into(),
-            local_tag: "us".into(),
-            remote_tag: remote.into(),
+    fn parse(text: &str) -> Response {
+        match sip_message::parse(text.replace('\n', "\r\n").as_bytes()) {
+            Ok(Message::Response(r)) => r,
+            e => panic!("{e:?}"),
         }
     }
 
+    /// A 2xx to our INVITE (From tag `ours`) from the dialog tagged
+    /// `theirs`, whose Contact is `contact`.
+    fn ok(call: &str, ours: &str, theirs: &str, contact: &str) -> Dialog {
+        let r = parse(&format!(
+            "SIP/2.0 200 OK
+Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx
+From: <sip:alice@127.0.0.1>;tag={ours}
+To: <sip:bob@127.0.0.1>;tag={theirs}
+Call-ID: {call}
+CSeq: 1 INVITE
+Contact: <{contact}>
+Content-Length: 0
+
+"
+        ));
+        Dialog::from_orphan_2xx(&r).unwrap()
+    }
+
+    fn memo(dialog: Option<Dialog>, placed: Option<&str>) -> CallMemo {
+        CallMemo {
+            dialog,
+            placed_tag: placed.map(str::to_owned),
+            credentials: vec![(1, vec![("Authorization".into(), "Digest x".into())])],
+            transport: UDP,
+        }
+    }
+
+    fn decide(
+        o: &Orphans,
+        t: Instant,
+        d: Dialog,
+        live: Option<&CallMemo>,
+    ) -> Option<(bool, String)> {
+        o.decide(t, d, 1, live)
+            .map(|a| (a.bye, a.dialog.remote_target().to_string()))
+    }
+
     #[test]
-    fn an_ended_dialog_gets_acks_only_and_a_fork_one_bye() {
+    fn a_late_2xx_in_our_ended_dialog_is_acked_along_it() {
         let o = Orphans::default();
         let t = Instant::now();
-        o.call_ended(t, "c1", Some(id("c1", "a")), store::Transport::Tcp);
-        // The dialog we ended with BYE: ACK each 2xx, no second BYE, over
-        // the call's transport.
-        let ack = Some((Settle::Ack, store::Transport::Tcp));
-        assert_eq!(o.decide(t, &id("c1", "a"), None), ack);
-        assert_eq!(o.decide(t, &id("c1", "a"), None), ack);
-        // Another fork of that call: one BYE, then ACKs.
-        let bye = Some((Settle::AckAndBye, store::Transport::Tcp));
-        assert_eq!(o.decide(t, &id("c1", "b"), None), bye);
-        assert_eq!(o.decide(t, &id("c1", "b"), None), ack);
-        // A fork of a call that is up.
+        let ours = ok("c1", "us", "a", "sip:bob@192.0.2.1");
+        o.call_ended(t, "c1", memo(Some(ours), None));
+        // Pointing elsewhere changes nothing: the ACK follows our dialog,
+        // with the INVITE's credentials, and no BYE (it had one).
+        let late = ok("c1", "us", "a", "sip:evil@198.51.100.1");
+        let act = o.decide(t, late.clone(), 1, None).unwrap();
+        assert!(!act.bye);
+        assert_eq!(act.dialog.remote_target().to_string(), "sip:bob@192.0.2.1");
         assert_eq!(
-            o.decide(t, &id("c2", "x"), Some(UDP)),
-            Some((Settle::AckAndBye, UDP))
+            act.credentials,
+            [("Authorization".into(), "Digest x".into())]
         );
         assert_eq!(
-            o.decide(t, &id("c2", "x"), Some(UDP)),
-            Some((Settle::Ack, UDP))
-        );
-        // A call that ended unanswered: its late 2xx is a dialog to end.
-        o.call_ended(t, "c3", None, UDP);
-        assert_eq!(
-            o.decide(t, &id("c3", "y"), None),
-            Some((Settle::AckAndBye, UDP))
+            decide(&o, t, late, None),
+            Some((false, "sip:bob@192.0.2.1".into()))
         );
     }
 
     #[test]
-    fn strangers_and_old_calls_get_nothing() {
+    fn a_fork_of_a_call_we_placed_gets_one_bye_then_acks() {
         let o = Orphans::default();
         let t = Instant::now();
-        assert_eq!(o.decide(t, &id("forged", "z"), None), None);
-        o.call_ended(t, "c1", None, UDP);
+        let a = ok("c1", "us", "a", "sip:a@192.0.2.1");
+        o.call_ended(t, "c1", memo(Some(a), Some("us")));
+        let b = ok("c1", "us", "b", "sip:b@192.0.2.2");
+        assert_eq!(
+            decide(&o, t, b.clone(), None),
+            Some((true, "sip:b@192.0.2.2".into()))
+        );
+        assert_eq!(
+            decide(&o, t, b, None),
+            Some((false, "sip:b@192.0.2.2".into()))
+        );
+        // A fork of a call that is up.
+        let live = memo(None, Some("me"));
+        let x = ok("c2", "me", "x", "sip:x@192.0.2.3");
+        assert_eq!(
+            decide(&o, t, x.clone(), Some(&live)),
+            Some((true, "sip:x@192.0.2.3".into()))
+        );
+        assert_eq!(
+            decide(&o, t, x, Some(&live)),
+            Some((false, "sip:x@192.0.2.3".into()))
+        );
+        // A placed call that ended unanswered: a late 2xx is a dialog to end.
+        o.call_ended(t, "c3", memo(None, Some("us")));
+        assert_eq!(
+            decide(&o, t, ok("c3", "us", "y", "sip:y@192.0.2.4"), None).map(|d| d.0),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn forged_answers_get_nothing() {
+        let o = Orphans::default();
+        let t = Instant::now();
+        // Unknown Call-ID.
+        assert_eq!(
+            decide(&o, t, ok("forged", "us", "z", "sip:e@198.51.100.1"), None),
+            None
+        );
+        // A call we answered: no forks, only its own dialog.
+        let ours = ok("c1", "mine", "peer", "sip:bob@192.0.2.1");
+        o.call_ended(t, "c1", memo(Some(ours), None));
+        assert_eq!(
+            decide(&o, t, ok("c1", "mine", "other", "sip:e@198.51.100.1"), None),
+            None
+        );
+        // A call we placed, but not our From tag.
+        o.call_ended(t, "c2", memo(None, Some("us")));
+        assert_eq!(
+            decide(&o, t, ok("c2", "notus", "f", "sip:e@198.51.100.1"), None),
+            None
+        );
+        // Invented To tags: four forks get a BYE, then nothing.
+        let byes = (0..10)
+            .filter_map(|i| {
+                decide(
+                    &o,
+                    t,
+                    ok("c2", "us", &format!("f{i}"), "sip:e@198.51.100.1"),
+                    None,
+                )
+            })
+            .count();
+        assert_eq!(byes, MAX_FORKS);
+        // Too late.
         let later = t + MEMORY + Duration::from_secs(1);
-        assert_eq!(o.decide(later, &id("c1", "a"), None), None);
+        assert_eq!(
+            decide(&o, later, ok("c2", "us", "g", "sip:e@198.51.100.1"), None),
+            None
+        );
     }
 
     #[test]
@@ -290,12 +434,28 @@ mod tests {
         let t = Instant::now();
         for i in 0..(MAX_ENTRIES * 3) {
             let now = t + Duration::from_millis(i as u64);
-            o.call_ended(now, &format!("c{i}"), None, UDP);
-            let _ = o.decide(now, &id(&format!("c{i}"), "f"), None);
+            let call = format!("c{i}");
+            o.call_ended(now, &call, memo(None, Some("us")));
+            let _ = o.decide(now, ok(&call, "us", "f", "sip:f@192.0.2.1"), 1, None);
         }
         let m = o.lock();
         assert!(m.ended.len() <= MAX_ENTRIES && m.settled.len() <= MAX_ENTRIES);
         // The newest calls are the ones kept.
         assert!(m.ended.contains_key(&format!("c{}", MAX_ENTRIES * 3 - 1)));
+    }
+
+    #[test]
+    fn an_ack_repeats_the_invites_credentials() {
+        let mut req = Request::new(Method::Invite, "sip:bob@127.0.0.1".parse().unwrap());
+        req.headers.push("Proxy-Authorization", "Digest p").unwrap();
+        req.headers.push("Authorization", "Digest a").unwrap();
+        let creds = credentials(&req);
+        assert_eq!(creds.len(), 2);
+        let mut ack = Request::new(Method::Ack, "sip:bob@127.0.0.1".parse().unwrap());
+        add_credentials(&mut ack, 7, &[(6, creds.clone())]);
+        assert!(!ack.headers.contains("Authorization"), "another INVITE's");
+        add_credentials(&mut ack, 6, &[(6, creds)]);
+        assert_eq!(ack.headers.get("Authorization"), Some("Digest a"));
+        assert_eq!(ack.headers.get("Proxy-Authorization"), Some("Digest p"));
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use media::sdp::{self as msdp, Negotiated};
 use sip_core::{
-    AckWait, AckWaitAction, Authenticator, Credential, Dialog, TimerConfig, TransactionId,
+    AckWait, AckWaitAction, Authenticator, Credential, Dialog, DialogId, TimerConfig, TransactionId,
 };
 use sip_message::headers::{Contact, ContentType, MediaType};
 use sip_message::sdp::{Direction, Sdp};
@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::rtp::{MediaCommand, MediaHandle, MediaReport, RtpSocket};
-use super::{response, AccountCtx, AudioChoice, CallEnv, CallError};
+use super::{orphan, response, AccountCtx, AudioChoice, CallEnv, CallError};
 use crate::api::{CallDirection, CallEnd, CallInfo, CallQuality, CallState, Event};
 use crate::dns::Target;
 use crate::endpoint::{ClientInvite, EndpointError};
@@ -235,9 +235,11 @@ struct Call {
     /// hold; a reliable 1xx with another one carries a new offer.
     peer_early_sdp: Option<(String, u64)>,
     rng: u64,
-    /// The Call-ID of a call we placed (a dialog, once there is one,
-    /// knows its own).
-    call_id: Option<String>,
+    /// Call-ID and our From tag, when we placed the call.
+    placed: Option<(String, String)>,
+    /// Credentials of the INVITEs we sent, by CSeq: their ACKs repeat
+    /// them (§13.2.2.4). The initial INVITE's and the latest re-INVITE's.
+    invite_credentials: Vec<(u32, orphan::Credentials)>,
 }
 
 fn unix_ms() -> i64 {
@@ -318,7 +320,6 @@ pub(crate) fn spawn_outgoing(
     tokio::spawn(async move {
         let mut call = Call::new(env, account, info, input, io, rng, true);
         call.extra_headers = extra_headers;
-        call.call_id = Some(cid.clone());
         call.publish_state();
         let end = match call.dial(uri, &cid).await {
             Setup::Connected => call.connected().await,
@@ -442,7 +443,8 @@ impl Call {
             answer_wanted: false,
             early_oa_done: false,
             peer_allows_update: false,
-            call_id: None,
+            placed: None,
+            invite_credentials: Vec::new(),
             prack_done: None,
             peer_early_sdp: None,
             rng: seed,
@@ -599,6 +601,7 @@ impl Call {
 
     async fn dial(&mut self, mut uri: Uri, call_id: &str) -> Setup {
         let from_tag = token(&mut self.rng);
+        self.placed = Some((call_id.to_owned(), from_tag.clone()));
         let mut seq: u32 = 1;
         let mut redirects = 0;
         'attempt: loop {
@@ -628,6 +631,7 @@ impl Call {
                 match outcome {
                     Exchange::Answered(resp) => {
                         self.sent_invite = Some(sent.clone());
+                        self.note_invite_credentials(&sent);
                         return self.confirm_outgoing(&sent, &resp, &offer).await;
                     }
                     Exchange::Ended(end) => return Setup::Ended(end),
@@ -1040,7 +1044,8 @@ impl Call {
         self.hop = self.resolve_hop_for_dialog().await;
         let via = self.fresh_via();
         let Some(dialog) = &self.dialog else { return };
-        let ack = dialog.create_ack(seq, via);
+        let mut ack = dialog.create_ack(seq, via);
+        orphan::add_credentials(&mut ack, seq, &self.invite_credentials);
         if let Some(t) = self.hop.first().copied() {
             if let Err(e) = self
                 .env
@@ -1761,6 +1766,16 @@ impl Call {
         if cseq.method != Method::Invite {
             return;
         }
+        // Only a 2xx of this dialog to an INVITE we sent: anything else
+        // (a forged one) must not move the remote target.
+        let ours = self.dialog.as_ref().is_some_and(|d| {
+            DialogId::for_incoming_response(resp).is_ok_and(|id| &id == d.id())
+                && d.local_seq().is_some_and(|s| cseq.seq <= s)
+        });
+        if !ours {
+            debug!("a 2xx outside this dialog dropped");
+            return;
+        }
         match &self.last_ack {
             Some((s, ack)) if *s == cseq.seq => {
                 if let Some(t) = self.hop.first().copied() {
@@ -1887,8 +1902,16 @@ impl Call {
             .ok()
             .flatten()
             .and_then(|t| t.tag().map(str::to_owned));
+        let ours = resp
+            .headers
+            .from()
+            .ok()
+            .flatten()
+            .and_then(|f| f.tag().map(str::to_owned));
         match (&self.dialog, tag, &self.sent_invite) {
-            (Some(d), Some(tag), Some(_)) => tag != d.id().remote_tag,
+            (Some(d), Some(tag), Some(_)) => {
+                tag != d.id().remote_tag && ours.as_deref() == Some(d.id().local_tag.as_str())
+            }
             _ => false,
         }
     }
@@ -1897,7 +1920,39 @@ impl Call {
     /// released with BYE (once, however often it re-sends), as we keep
     /// the first.
     fn end_other_fork(&self, resp: &Response) {
-        super::orphan::settle(&self.env, resp.clone(), Some(self.account.transport));
+        orphan::settle(&self.env, resp, Some(&self.memo()));
+    }
+
+    /// What this call leaves for 2xx answers still to come.
+    fn memo(&self) -> orphan::CallMemo {
+        orphan::CallMemo {
+            dialog: self
+                .dialog
+                .clone()
+                .filter(|d| d.state() != sip_core::DialogState::Early),
+            placed_tag: self.placed.as_ref().map(|(_, tag)| tag.clone()),
+            credentials: self.invite_credentials.clone(),
+            transport: self.account.transport,
+        }
+    }
+
+    /// Keeps an INVITE's credentials for its ACK: the initial INVITE's
+    /// and the latest re-INVITE's.
+    fn note_invite_credentials(&mut self, invite: &Request) {
+        let Ok(Some(c)) = invite.headers.cseq() else {
+            return;
+        };
+        let initial = self
+            .sent_invite
+            .as_ref()
+            .and_then(|i| i.headers.cseq().ok().flatten())
+            .map(|i| i.seq);
+        self.invite_credentials
+            .retain(|(s, _)| Some(*s) == initial && *s != c.seq);
+        let creds = orphan::credentials(invite);
+        if !creds.is_empty() {
+            self.invite_credentials.push((c.seq, creds));
+        }
     }
 
     /// Joins local conference `id` in `role`: resumes the call if we hold
@@ -2239,6 +2294,9 @@ impl Call {
             let again = self.authorize(&req, &resp).ok()?;
             if let (Some(d), Ok(Some(c))) = (self.dialog.as_mut(), again.headers.cseq()) {
                 d.set_local_seq(c.seq);
+            }
+            if method == Method::Invite {
+                self.note_invite_credentials(&again);
             }
             let fut = ep.request(again, self.hop.clone());
             return self.awaiting(fut).await.ok();
@@ -2724,19 +2782,14 @@ impl Call {
         });
         // A 2xx still on its way (the answer to a re-INVITE we gave up
         // on, a late fork) finds the call gone: what it needs is kept.
-        let dialog = self
+        let memo = self.memo();
+        let call_id = memo
             .dialog
             .as_ref()
-            .filter(|d| d.state() != sip_core::DialogState::Early)
-            .map(|d| d.id().clone());
-        if let Some(cid) = dialog
-            .as_ref()
-            .map(|d| d.call_id.clone())
-            .or(self.call_id.take())
-        {
-            self.env
-                .orphans
-                .call_ended(Instant::now(), &cid, dialog, self.account.transport);
+            .map(|d| d.id().call_id.clone())
+            .or_else(|| self.placed.as_ref().map(|(cid, _)| cid.clone()));
+        if let Some(cid) = call_id {
+            self.env.orphans.call_ended(Instant::now(), &cid, memo);
         }
         let _ = self.env.ended.send((self.info.clone(), end)).await;
     }

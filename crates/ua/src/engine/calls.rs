@@ -196,7 +196,7 @@ impl Task {
                     self.calls.route(&cid, CallInput::Stray(response))
                 {
                     if let Some(env) = &self.call_env {
-                        crate::call::settle_orphan(env, response, None);
+                        crate::call::settle_orphan(env, &response, None);
                     }
                 }
             }
