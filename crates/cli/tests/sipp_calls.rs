@@ -413,6 +413,26 @@ fn a_fork_answering_after_the_call_ended_is_acked_and_released_once() {
 }
 
 #[test]
+fn in_dialog_requests_go_to_a_strict_router_in_the_request_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let out: PathBuf = dir.path().join("sipp");
+    let router = uas("strict_route", sipp_port).start(&out).expect("sipp");
+    call(
+        dir.path(),
+        &format!("sip:strict@127.0.0.1:{sipp_port}"),
+        "1",
+    );
+    let run = router.wait().expect("sipp");
+    assert_passed(&run, "SIPp (the strict router) wanted the ACK and the BYE");
+    let msgs = run.trace("msg");
+    assert!(
+        msgs.contains(&format!("BYE sip:127.0.0.1:{sipp_port} SIP/2.0")),
+        "the router in the Request-URI: {msgs}"
+    );
+}
+
+#[test]
 fn attended_transfer_as_transferee_invites_the_target_with_replaces() {
     let dir = tempfile::tempdir().unwrap();
     let target_port = free_port(1);

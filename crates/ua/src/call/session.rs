@@ -533,14 +533,16 @@ impl Call {
         }
     }
 
-    /// The next hop of an in-dialog request: its first Route, else its
-    /// Request-URI (§12.2.1.1, §16.12 loose routing).
+    /// The next hop of an in-dialog request: its first Route when that
+    /// is a loose router, else its Request-URI, which is where a strict
+    /// router at the head of the route set is put (§12.2.1.1, §16.12).
     async fn resolve_hop(&self, req: &Request) -> Vec<Target> {
         let first_route = req
             .headers
             .route()
             .ok()
             .and_then(|r| r.into_iter().next())
+            .filter(sip_message::headers::Route::is_loose)
             .map(|r| r.addr.uri);
         let uri = first_route.unwrap_or_else(|| req.uri.clone());
         self.resolve(&uri).await
