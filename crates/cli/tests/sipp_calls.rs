@@ -433,6 +433,27 @@ fn in_dialog_requests_go_to_a_strict_router_in_the_request_uri() {
 }
 
 #[test]
+fn a_2xx_crossing_our_cancel_is_acked_and_byed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut parley, uas, sipp_port) = parley_and_uas(dir.path(), "cancel_crosses_2xx");
+    parley.send(&format!("call sip:late@127.0.0.1:{sipp_port}"));
+    parley.wait("ringing", Duration::from_secs(10), |v| {
+        call_state(v, "ringing")
+    });
+    parley.send("hangup");
+    let ended = wait_ended(&mut parley, Duration::from_secs(10));
+    assert_eq!(ended["end"]["outcome"], "cancelled", "{ended}");
+    let run = uas.wait().expect("sipp");
+    assert_passed(
+        &run,
+        "SIPp wanted the ACK and the BYE after its 2xx crossed the CANCEL",
+    );
+    let msgs = run.trace("msg");
+    assert!(msgs.contains("CANCEL sip:late@"), "{msgs}");
+    assert!(msgs.contains("BYE sip:late@"), "{msgs}");
+}
+
+#[test]
 fn attended_transfer_as_transferee_invites_the_target_with_replaces() {
     let dir = tempfile::tempdir().unwrap();
     let target_port = free_port(1);

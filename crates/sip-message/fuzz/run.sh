@@ -13,7 +13,7 @@ secs="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(message sdp framer)
+    targets=(message sdp framer bodies)
 fi
 export RUSTC_BOOTSTRAP=1
 for t in "${targets[@]}"; do
