@@ -413,6 +413,22 @@ fn a_fork_answering_after_the_call_ended_is_acked_and_released_once() {
 }
 
 #[test]
+fn a_fork_answering_while_our_bye_waits_is_released_once_the_call_is_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut parley, forks, sipp_port) = parley_and_uas(dir.path(), "fork_during_bye");
+    dial(&mut parley, &format!("sip:forked@127.0.0.1:{sipp_port}"));
+    parley.send("hangup");
+    wait_ended(&mut parley, Duration::from_secs(5));
+    let run = forks.wait().expect("sipp");
+    assert_passed(
+        &run,
+        "SIPp wanted ACK and BYE for the fork that answered during our BYE",
+    );
+    let msgs = run.trace("msg");
+    assert_eq!(msgs.matches("BYE sip:forkb@").count(), 1, "{msgs}");
+}
+
+#[test]
 fn in_dialog_requests_go_to_a_strict_router_in_the_request_uri() {
     let dir = tempfile::tempdir().unwrap();
     let sipp_port = free_port(1);

@@ -2760,6 +2760,18 @@ impl Call {
     }
 
     async fn finish(mut self, end: CallEnd) {
+        // A 2xx still on its way (the answer to a re-INVITE we gave up
+        // on, a late fork) finds the call gone: what it needs is kept,
+        // from now on, as the rest of this may take seconds.
+        let memo = self.memo();
+        let call_id = memo
+            .dialog
+            .as_ref()
+            .map(|d| d.id().call_id.clone())
+            .or_else(|| self.placed.as_ref().map(|(cid, _)| cid.clone()));
+        if let Some(cid) = call_id {
+            self.env.orphans.call_ended(Instant::now(), &cid, memo);
+        }
         if let Some(m) = self.media.take() {
             // Returns once the media thread closed its audio (a WAV
             // recording is complete before the call is reported over).
@@ -2782,18 +2794,20 @@ impl Call {
             call: self.info.clone(),
             end: end.clone(),
         });
-        // A 2xx still on its way (the answer to a re-INVITE we gave up
-        // on, a late fork) finds the call gone: what it needs is kept.
-        let memo = self.memo();
-        let call_id = memo
-            .dialog
-            .as_ref()
-            .map(|d| d.id().call_id.clone())
-            .or_else(|| self.placed.as_ref().map(|(cid, _)| cid.clone()));
-        if let Some(cid) = call_id {
-            self.env.orphans.call_ended(Instant::now(), &cid, memo);
-        }
         let _ = self.env.ended.send((self.info.clone(), end)).await;
+        // 2xx answers that reached this call while it wound down (or
+        // that it set aside while its BYE waited) get theirs now.
+        let left = std::mem::take(&mut self.deferred);
+        while let Ok(input) = self.input.try_recv() {
+            if let CallInput::Stray(resp) = input {
+                orphan::settle(&self.env, &resp, None);
+            }
+        }
+        for input in left {
+            if let CallInput::Stray(resp) = input {
+                orphan::settle(&self.env, &resp, None);
+            }
+        }
     }
 }
 
