@@ -290,6 +290,14 @@ impl Dialog {
     pub fn remote_target(&self) -> &Uri {
         &self.remote_target
     }
+    /// Where the dialog's requests go first (§12.2.1.1): the first
+    /// entry of the route set, loose or strict (a strict router is put
+    /// in the Request-URI), else the remote target.
+    pub fn next_hop(&self) -> &Uri {
+        self.route_set
+            .first()
+            .map_or(&self.remote_target, |r| &r.uri)
+    }
     /// The route set, in Route header order.
     pub fn route_set(&self) -> &[NameAddr] {
         &self.route_set
@@ -693,6 +701,22 @@ Content-Length: 0
             .map(|r| r.addr.uri.to_string())
             .collect();
         assert_eq!(routes, ["sip:p2.example.com", "sip:bob@192.0.2.4"]);
+        // Sent to the strict router, the Request-URI, not the first Route.
+        assert_eq!(d.next_hop().to_string(), "sip:p1.example.com");
+        // With a loose router next, the same: the head of the route set.
+        let r200 = answer(
+            &inv,
+            200,
+            "9",
+            "<sip:bob@192.0.2.4;lr>",
+            &["<sip:p2.example.com;lr>", "<sip:p1.example.com>"],
+        );
+        let d = Dialog::from_uac_response(&inv, &r200).unwrap();
+        assert_eq!(d.next_hop().to_string(), "sip:p1.example.com");
+        let d =
+            Dialog::from_uac_response(&inv, &answer(&inv, 200, "9", "<sip:bob@192.0.2.4>", &[]))
+                .unwrap();
+        assert_eq!(d.next_hop().to_string(), "sip:bob@192.0.2.4");
     }
 
     #[test]

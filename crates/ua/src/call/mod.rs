@@ -389,12 +389,15 @@ impl Calls {
     /// no call has that Call-ID.
     pub(crate) fn route(&self, call_id: &str, input: CallInput) -> Option<CallInput> {
         match self.calls.values().find(|s| s.call_id == call_id) {
-            Some(slot) => {
-                if slot.input.try_send(input).is_err() {
+            Some(slot) => match slot.input.try_send(input) {
+                Ok(()) => None,
+                // The call is winding down: the caller handles it.
+                Err(mpsc::error::TrySendError::Closed(input)) => Some(input),
+                Err(mpsc::error::TrySendError::Full(_)) => {
                     debug!("call task busy; dropping an input (the peer retransmits)");
+                    None
                 }
-                None
-            }
+            },
             None => Some(input),
         }
     }

@@ -261,15 +261,9 @@ pub(crate) fn settle(env: &CallEnv, resp: &Response, live: Option<&CallMemo>) {
     });
 }
 
-/// Where the dialog's requests go: its first Route (a strict router
-/// there becomes the Request-URI, the same hop), else its remote target
-/// (§12.2.1.1).
+/// Where the dialog's requests go (§12.2.1.1).
 async fn next_hops(env: &CallEnv, transport: store::Transport, d: &Dialog) -> Vec<Target> {
-    let uri = match d.route_set().first() {
-        Some(r) => r.uri.clone(),
-        None => d.remote_target().clone(),
-    };
-    let Some(dest) = crate::registration::destination(&uri, transport) else {
+    let Some(dest) = crate::registration::destination(d.next_hop(), transport) else {
         return Vec::new();
     };
     env.resolver.resolve(&dest).await.unwrap_or_default()

@@ -533,21 +533,6 @@ impl Call {
         }
     }
 
-    /// The next hop of an in-dialog request: its first Route when that
-    /// is a loose router, else its Request-URI, which is where a strict
-    /// router at the head of the route set is put (§12.2.1.1, §16.12).
-    async fn resolve_hop(&self, req: &Request) -> Vec<Target> {
-        let first_route = req
-            .headers
-            .route()
-            .ok()
-            .and_then(|r| r.into_iter().next())
-            .filter(sip_message::headers::Route::is_loose)
-            .map(|r| r.addr.uri);
-        let uri = first_route.unwrap_or_else(|| req.uri.clone());
-        self.resolve(&uri).await
-    }
-
     fn offer(&mut self, direction: Direction) -> Sdp {
         self.sdp_version += 1;
         msdp::create_offer(
@@ -632,8 +617,6 @@ impl Call {
                     .await;
                 match outcome {
                     Exchange::Answered(resp) => {
-                        self.sent_invite = Some(sent.clone());
-                        self.note_invite_credentials(&sent);
                         return self.confirm_outgoing(&sent, &resp, &offer).await;
                     }
                     Exchange::Ended(end) => return Setup::Ended(end),
@@ -935,19 +918,8 @@ impl Call {
 
     /// Where requests in the current dialog go.
     async fn resolve_hop_for_dialog(&mut self) -> Vec<Target> {
-        let probe = {
-            let Some(d) = self.dialog.as_ref() else {
-                return Vec::new();
-            };
-            let mut d2 = d.clone();
-            let via = self.env.endpoint.via_for(&Target {
-                addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
-                proto: Proto::Udp,
-            });
-            d2.create_request(Method::Options, via).ok()
-        };
-        match probe {
-            Some(p) => self.resolve_hop(&p).await,
+        match self.dialog.as_ref().map(|d| d.next_hop().clone()) {
+            Some(uri) => self.resolve(&uri).await,
             None => Vec::new(),
         }
     }
@@ -1000,6 +972,8 @@ impl Call {
             }
         };
         self.dialog = Some(dialog);
+        self.sent_invite = Some(invite.clone());
+        self.note_invite_credentials(invite);
         let seq = invite.headers.cseq().ok().flatten().map_or(1, |c| c.seq);
         self.send_ack(seq).await;
         self.session_timer = resp
@@ -2104,6 +2078,7 @@ impl Call {
                                 d.set_local_seq(c.seq);
                             }
                             req = again;
+                            self.note_invite_credentials(&req);
                             match ep.invite(req.clone(), self.hop.clone()).await {
                                 Ok(inv) => {
                                     self.awaiting(async {
@@ -2296,9 +2271,6 @@ impl Call {
             let again = self.authorize(&req, &resp).ok()?;
             if let (Some(d), Ok(Some(c))) = (self.dialog.as_mut(), again.headers.cseq()) {
                 d.set_local_seq(c.seq);
-            }
-            if method == Method::Invite {
-                self.note_invite_credentials(&again);
             }
             let fut = ep.request(again, self.hop.clone());
             return self.awaiting(fut).await.ok();
@@ -2796,16 +2768,25 @@ impl Call {
         });
         let _ = self.env.ended.send((self.info.clone(), end)).await;
         // 2xx answers that reached this call while it wound down (or
-        // that it set aside while its BYE waited) get theirs now.
+        // that it set aside while its BYE waited) get their ACK now, and
+        // requests it set aside their 481.
         let left = std::mem::take(&mut self.deferred);
+        // Closed first: what the engine routes here from now on comes
+        // back to it (and so to the orphans) instead of being lost.
+        self.input.close();
+        let mut rest = Vec::new();
         while let Ok(input) = self.input.try_recv() {
-            if let CallInput::Stray(resp) = input {
-                orphan::settle(&self.env, &resp, None);
-            }
+            rest.push(input);
         }
-        for input in left {
-            if let CallInput::Stray(resp) = input {
-                orphan::settle(&self.env, &resp, None);
+        for input in left.into_iter().chain(rest) {
+            match input {
+                CallInput::Stray(resp) => orphan::settle(&self.env, &resp, None),
+                // A request the call no longer answers: its dialog is
+                // gone (§12.2.2).
+                CallInput::Request { id, request } if request.method != Method::Ack => {
+                    let _ = self.env.endpoint.respond(id, response(&request, 481)).await;
+                }
+                _ => {}
             }
         }
     }
