@@ -12,8 +12,9 @@ use ua::{Engine, LOCAL_ACCOUNT};
 
 use crate::{CliError, Output};
 
-/// Registers `account` when it is a registering account (and remembers
-/// its password for call challenges); the local account only listens.
+/// Registers `account` when it is a registering account; one that does
+/// not register only gets PARLEY_PASSWORD for its challenges (else the
+/// keyring's is used); the local account only listens.
 pub(crate) async fn prepare(engine: &Engine, account: &str, out: &Output) -> Result<(), CliError> {
     let status = engine.status().await?;
     let info = status
@@ -33,12 +34,16 @@ pub(crate) async fn prepare(engine: &Engine, account: &str, out: &Output) -> Res
     let password = std::env::var("PARLEY_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
-    let wants_registration = !matches!(info.registration, ua::RegistrationState::NotRegistering);
-    let mut events = engine.subscribe();
-    engine.register(account, password).await?;
-    if !wants_registration {
+    // An account that does not register only needs its password for
+    // challenges: no REGISTER goes out for it.
+    if matches!(info.registration, ua::RegistrationState::NotRegistering) {
+        if let Some(p) = password {
+            engine.use_password(account, p).await?;
+        }
         return Ok(());
     }
+    let mut events = engine.subscribe();
+    engine.register(account, password).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {

@@ -429,6 +429,53 @@ fn a_fork_answering_while_our_bye_waits_is_released_once_the_call_is_over() {
 }
 
 #[test]
+fn the_ack_for_a_2xx_repeats_the_invites_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let sipp_port = free_port(1);
+    let proxy = uas("auth_invite_ack", sipp_port)
+        .start(&dir.path().join("sipp"))
+        .expect("sipp");
+    let add = cli(
+        dir.path(),
+        &[
+            "account",
+            "add",
+            "work",
+            "--uri",
+            "sip:alice@127.0.0.1",
+            "--proxy",
+            &format!("sip:127.0.0.1:{sipp_port}"),
+            "--no-register",
+        ],
+        None,
+    );
+    assert!(add.status.success(), "{add:?}");
+    let out = cli(
+        dir.path(),
+        &[
+            "call",
+            "sip:bob@127.0.0.1",
+            "--account",
+            "work",
+            "--duration",
+            "1",
+        ],
+        Some("alice123"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let run = proxy.wait().expect("sipp");
+    assert_passed(
+        &run,
+        "SIPp wanted Proxy-Authorization in the INVITE and its ACK",
+    );
+    let msgs = run.trace("msg");
+    assert!(
+        !msgs.contains("alice123"),
+        "the password itself never goes out"
+    );
+}
+
+#[test]
 fn in_dialog_requests_go_to_a_strict_router_in_the_request_uri() {
     let dir = tempfile::tempdir().unwrap();
     let sipp_port = free_port(1);

@@ -155,6 +155,7 @@ enum Command {
         oneshot::Sender<Result<(), EngineError>>,
     ),
     Unregister(String, oneshot::Sender<Result<(), EngineError>>),
+    UsePassword(String, String, oneshot::Sender<Result<(), EngineError>>),
     Shutdown(oneshot::Sender<()>),
     Dial {
         account: String,
@@ -285,6 +286,16 @@ impl Engine {
         password: Option<String>,
     ) -> Result<(), EngineError> {
         self.ask(|tx| Command::Register(account.to_owned(), password, tx))
+            .await?
+    }
+
+    /// Answers `account`'s challenges (to calls, messages, subscriptions)
+    /// with `password` for this session, without registering it: for an
+    /// account that does not register, the password given by the caller
+    /// (e.g. PARLEY_PASSWORD) instead of the keyring's. Kept in memory
+    /// only.
+    pub async fn use_password(&self, account: &str, password: String) -> Result<(), EngineError> {
+        self.ask(|tx| Command::UsePassword(account.to_owned(), password, tx))
             .await?
     }
 
@@ -597,6 +608,15 @@ impl Task {
                 }
                 Command::Register(name, password, reply) => {
                     let _ = reply.send(self.register(&name, password).await);
+                }
+                Command::UsePassword(name, password, reply) => {
+                    let r = if self.config.account(&name).is_some() {
+                        self.passwords.insert(name, password);
+                        Ok(())
+                    } else {
+                        Err(ConfigError::NoSuchAccount(name).into())
+                    };
+                    let _ = reply.send(r);
                 }
                 Command::Unregister(name, reply) => match self.registrations.remove(&name) {
                     // Unregistering waits for the registrar; do not hold
