@@ -35,11 +35,18 @@ pub(crate) async fn prepare(engine: &Engine, account: &str, out: &Output) -> Res
         .ok()
         .filter(|p| !p.is_empty());
     // An account that does not register only needs its password for
-    // challenges: no REGISTER goes out for it.
+    // challenges, and our port open for what comes to it directly: no
+    // REGISTER goes out for it.
     if matches!(info.registration, ua::RegistrationState::NotRegistering) {
         if let Some(p) = password {
             engine.use_password(account, p).await?;
         }
+        let addr = engine.listen().await?;
+        out.event(
+            "listening",
+            account,
+            serde_json::json!({ "addr": addr.to_string() }),
+        );
         return Ok(());
     }
     let mut events = engine.subscribe();

@@ -476,6 +476,46 @@ fn the_ack_for_a_2xx_repeats_the_invites_credentials() {
 }
 
 #[test]
+fn an_account_that_does_not_register_still_takes_calls_from_its_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(1);
+    let add = cli(
+        dir.path(),
+        &[
+            "account",
+            "add",
+            "work",
+            "--uri",
+            "sip:alice@127.0.0.1",
+            "--proxy",
+            "sip:127.0.0.1:5999",
+            "--no-register",
+        ],
+        None,
+    );
+    assert!(add.status.success(), "{add:?}");
+    // Waits for "listening": the port is open without a registration.
+    let _parley = start_parley(
+        dir.path(),
+        &[
+            "--account",
+            "work",
+            "--auto-answer",
+            "--port",
+            &port.to_string(),
+        ],
+    );
+    // From the proxy's address (loopback), to the account's user; any
+    // REGISTER would have reached nobody, and none is needed.
+    let run = Sipp::scenario("uac_call")
+        .remote(format!("127.0.0.1:{port}").parse().unwrap())
+        .args(["-s", "alice", "-mp", &free_port(4).to_string()])
+        .run(&dir.path().join("sipp"))
+        .expect("sipp");
+    assert_passed(&run, "SIPp's call to the non-registering account");
+}
+
+#[test]
 fn in_dialog_requests_go_to_a_strict_router_in_the_request_uri() {
     let dir = tempfile::tempdir().unwrap();
     let sipp_port = free_port(1);
