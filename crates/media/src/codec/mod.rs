@@ -26,12 +26,6 @@ pub enum CodecError {
     Malformed,
 }
 
-impl From<opus::Error> for CodecError {
-    fn from(e: opus::Error) -> Self {
-        CodecError::Opus(e.code() as i32)
-    }
-}
-
 /// A mono voice codec.
 pub trait Codec: Send {
     /// Which codec.
