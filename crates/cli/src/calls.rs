@@ -22,31 +22,24 @@ pub(crate) async fn prepare(engine: &Engine, account: &str, out: &Output) -> Res
         .iter()
         .find(|a| a.name == account)
         .ok_or_else(|| CliError::Engine(ua::EngineError::NoSuchAccount(account.to_owned())))?;
-    if info.local || account == LOCAL_ACCOUNT {
-        let addr = engine.listen().await?;
-        out.event(
-            "listening",
-            account,
-            serde_json::json!({ "uri": format!("sip:parley@{addr}") }),
-        );
-        return Ok(());
-    }
+    let local = info.local || account == LOCAL_ACCOUNT;
     let password = std::env::var("PARLEY_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
-    // An account that does not register only needs its password for
-    // challenges, and our port open for what comes to it directly: no
-    // REGISTER goes out for it.
-    if matches!(info.registration, ua::RegistrationState::NotRegistering) {
-        if let Some(p) = password {
+    // The local account, and one that does not register, only need our
+    // port open for what comes to them directly (and the latter its
+    // password for challenges): no REGISTER goes out for either.
+    if local || matches!(info.registration, ua::RegistrationState::NotRegistering) {
+        if let (false, Some(p)) = (local, password) {
             engine.use_password(account, p).await?;
         }
         let addr = engine.listen().await?;
-        out.event(
-            "listening",
-            account,
-            serde_json::json!({ "addr": addr.to_string() }),
-        );
+        let at = if local {
+            serde_json::json!({ "uri": format!("sip:parley@{addr}") })
+        } else {
+            serde_json::json!({ "uri": info.uri, "addr": addr.to_string() })
+        };
+        out.event("listening", account, at);
         return Ok(());
     }
     let mut events = engine.subscribe();

@@ -11,7 +11,7 @@ use parley_interop::{free_port, Sipp, SippHandle, SippRun};
 use serde_json::Value;
 
 mod common;
-use common::{call_state, cli, event, Running};
+use common::{add_alice_with, call_state, cli, event, Running};
 
 /// A `parley-cli run` with `args`, once it is listening.
 fn start_parley(dir: &Path, args: &[&str]) -> Running {
@@ -385,16 +385,23 @@ fn a_second_answering_fork_is_acked_and_released() {
     assert_passed(&run, "SIPp");
 }
 
-#[test]
-fn a_fork_answering_after_the_call_ended_is_acked_and_released_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut parley, forks, sipp_port) = parley_and_uas(dir.path(), "late_fork");
+/// Parley calls `forked@` at SIPp playing `name`, hangs up once
+/// connected and keeps running until SIPp is done; returns how the call
+/// ended and SIPp's run.
+fn call_and_hang_up(dir: &Path, name: &str) -> (Value, SippRun) {
+    let (mut parley, uas, sipp_port) = parley_and_uas(dir, name);
     dial(&mut parley, &format!("sip:forked@127.0.0.1:{sipp_port}"));
     parley.send("hangup");
     let ended = wait_ended(&mut parley, Duration::from_secs(5));
-    assert_eq!(ended["end"]["by_us"], true, "{ended}");
+    (ended, uas.wait().expect("sipp"))
+}
+
+#[test]
+fn a_fork_answering_after_the_call_ended_is_acked_and_released_once() {
+    let dir = tempfile::tempdir().unwrap();
     // Parley keeps running: the late fork's 2xx reaches its engine.
-    let run = forks.wait().expect("sipp");
+    let (ended, run) = call_and_hang_up(dir.path(), "late_fork");
+    assert_eq!(ended["end"]["by_us"], true, "{ended}");
     assert_passed(
         &run,
         "SIPp wanted ACK and one BYE for the late fork, ACK alone for its re-sent 2xx",
@@ -415,11 +422,7 @@ fn a_fork_answering_after_the_call_ended_is_acked_and_released_once() {
 #[test]
 fn a_fork_answering_while_our_bye_waits_is_released_once_the_call_is_over() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut parley, forks, sipp_port) = parley_and_uas(dir.path(), "fork_during_bye");
-    dial(&mut parley, &format!("sip:forked@127.0.0.1:{sipp_port}"));
-    parley.send("hangup");
-    wait_ended(&mut parley, Duration::from_secs(5));
-    let run = forks.wait().expect("sipp");
+    let (_, run) = call_and_hang_up(dir.path(), "fork_during_bye");
     assert_passed(
         &run,
         "SIPp wanted ACK and BYE for the fork that answered during our BYE",
@@ -435,21 +438,11 @@ fn the_ack_for_a_2xx_repeats_the_invites_credentials() {
     let proxy = uas("auth_invite_ack", sipp_port)
         .start(&dir.path().join("sipp"))
         .expect("sipp");
-    let add = cli(
+    add_alice_with(
         dir.path(),
-        &[
-            "account",
-            "add",
-            "work",
-            "--uri",
-            "sip:alice@127.0.0.1",
-            "--proxy",
-            &format!("sip:127.0.0.1:{sipp_port}"),
-            "--no-register",
-        ],
-        None,
+        &format!("sip:127.0.0.1:{sipp_port}"),
+        &["--no-register"],
     );
-    assert!(add.status.success(), "{add:?}");
     let out = cli(
         dir.path(),
         &[
@@ -479,21 +472,7 @@ fn the_ack_for_a_2xx_repeats_the_invites_credentials() {
 fn an_account_that_does_not_register_still_takes_calls_from_its_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port(1);
-    let add = cli(
-        dir.path(),
-        &[
-            "account",
-            "add",
-            "work",
-            "--uri",
-            "sip:alice@127.0.0.1",
-            "--proxy",
-            "sip:127.0.0.1:5999",
-            "--no-register",
-        ],
-        None,
-    );
-    assert!(add.status.success(), "{add:?}");
+    add_alice_with(dir.path(), "sip:127.0.0.1:5999", &["--no-register"]);
     // Waits for "listening": the port is open without a registration.
     let _parley = start_parley(
         dir.path(),

@@ -220,21 +220,24 @@ pub(crate) fn share(x: &[f64], rate: f64, hz: f64) -> f64 {
 }
 
 pub(crate) fn add_alice(dir: &Path, kam: &Kamailio) {
-    let proxy = format!("sip:127.0.0.1:{}", kam.port);
-    let add = cli(
-        dir,
-        &[
-            "account",
-            "add",
-            "work",
-            "--uri",
-            "sip:alice@127.0.0.1",
-            "--display-name",
-            "Alice",
-            "--proxy",
-            &proxy,
-        ],
-        None,
-    );
+    add_alice_with(dir, &format!("sip:127.0.0.1:{}", kam.port), &[]);
+}
+
+/// Adds the account "work", alice at 127.0.0.1 behind `proxy`, with the
+/// `extra` flags of `account add`.
+pub(crate) fn add_alice_with(dir: &Path, proxy: &str, extra: &[&str]) {
+    let mut args = vec![
+        "account",
+        "add",
+        "work",
+        "--uri",
+        "sip:alice@127.0.0.1",
+        "--display-name",
+        "Alice",
+        "--proxy",
+        proxy,
+    ];
+    args.extend_from_slice(extra);
+    let add = cli(dir, &args, None);
     assert!(add.status.success(), "{add:?}");
 }

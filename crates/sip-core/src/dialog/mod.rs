@@ -173,19 +173,55 @@ impl Dialog {
         if !(101..300).contains(&code) {
             return Err(DialogError::NotDialogCreating(code));
         }
-        let rh = &resp.headers;
         let qh = &invite.headers;
+        // A peer without Contact leaves us the Request-URI (lenient).
+        let remote_target = first_contact_uri(&resp.headers)?.unwrap_or_else(|| invite.uri.clone());
+        let local_contact = qh.contact()?.into_iter().next();
+        Dialog::uac(
+            qh,
+            resp,
+            remote_target,
+            local_contact,
+            invite.uri.scheme() == "sips",
+        )
+    }
+
+    /// UAC side from a 2xx alone, when the INVITE it answers is gone
+    /// (§13.2.2.4: a 2xx that arrives after its call ended, or from a
+    /// second fork, still needs an ACK, and a fork we do not want then a
+    /// BYE). From, CSeq and Call-ID are echoed in the response, so only
+    /// our Contact is missing, which ACK and BYE do not carry. The peer
+    /// must name its Contact: it is where both go.
+    pub fn from_orphan_2xx(resp: &Response) -> Result<Dialog, DialogError> {
+        let code = resp.status.as_u16();
+        if !(200..300).contains(&code) {
+            return Err(DialogError::NotDialogCreating(code));
+        }
+        let remote_target =
+            first_contact_uri(&resp.headers)?.ok_or(DialogError::MissingHeader("Contact"))?;
+        let secure = remote_target.scheme() == "sips";
+        Dialog::uac(&resp.headers, resp, remote_target, None, secure)
+    }
+
+    /// The UAC dialog `resp` makes (§12.1.2), with From, CSeq and Call-ID
+    /// taken from `ours` (our INVITE, or the response's echo of it).
+    fn uac(
+        ours: &sip_message::Headers,
+        resp: &Response,
+        remote_target: Uri,
+        local_contact: Option<Contact>,
+        secure: bool,
+    ) -> Result<Dialog, DialogError> {
+        let rh = &resp.headers;
         let to = rh.to()?.ok_or(DialogError::MissingHeader("To"))?;
         let remote_tag = to.tag().ok_or(DialogError::NoRemoteTag)?.to_owned();
-        let from = qh.from()?.ok_or(DialogError::MissingHeader("From"))?;
-        let cseq = qh.cseq()?.ok_or(DialogError::MissingHeader("CSeq"))?;
+        let from = ours.from()?.ok_or(DialogError::MissingHeader("From"))?;
+        let cseq = ours.cseq()?.ok_or(DialogError::MissingHeader("CSeq"))?;
         let mut route_set = record_routes(rh)?;
         route_set.reverse();
-        // A peer without Contact leaves us the Request-URI (lenient).
-        let remote_target = first_contact_uri(rh)?.unwrap_or_else(|| invite.uri.clone());
         Ok(Dialog {
             id: DialogId {
-                call_id: call_id(qh)?,
+                call_id: call_id(ours)?,
                 local_tag: tag_of(Some(from.params)),
                 remote_tag,
             },
@@ -200,45 +236,8 @@ impl Dialog {
             remote_uri: to.addr,
             remote_target,
             route_set,
-            local_contact: qh.contact()?.into_iter().next(),
-            secure: invite.uri.scheme() == "sips",
-        })
-    }
-
-    /// UAC side from a 2xx alone, when the INVITE it answers is gone
-    /// (§13.2.2.4: a 2xx that arrives after its call ended, or from a
-    /// second fork, still needs an ACK, and a fork we do not want then a
-    /// BYE). From, CSeq and Call-ID are echoed in the response, so only
-    /// our Contact is missing, which ACK and BYE do not carry. The peer
-    /// must name its Contact: it is where both go.
-    pub fn from_orphan_2xx(resp: &Response) -> Result<Dialog, DialogError> {
-        let code = resp.status.as_u16();
-        if !(200..300).contains(&code) {
-            return Err(DialogError::NotDialogCreating(code));
-        }
-        let h = &resp.headers;
-        let to = h.to()?.ok_or(DialogError::MissingHeader("To"))?;
-        let remote_tag = to.tag().ok_or(DialogError::NoRemoteTag)?.to_owned();
-        let from = h.from()?.ok_or(DialogError::MissingHeader("From"))?;
-        let cseq = h.cseq()?.ok_or(DialogError::MissingHeader("CSeq"))?;
-        let mut route_set = record_routes(h)?;
-        route_set.reverse();
-        let remote_target = first_contact_uri(h)?.ok_or(DialogError::MissingHeader("Contact"))?;
-        Ok(Dialog {
-            id: DialogId {
-                call_id: call_id(h)?,
-                local_tag: tag_of(Some(from.params)),
-                remote_tag,
-            },
-            state: DialogState::Confirmed,
-            local_seq: Some(cseq.seq),
-            remote_seq: None,
-            local_uri: from.addr,
-            remote_uri: to.addr,
-            secure: remote_target.scheme() == "sips",
-            remote_target,
-            route_set,
-            local_contact: None,
+            local_contact,
+            secure,
         })
     }
 

@@ -86,7 +86,8 @@ struct Action {
     dialog: Dialog,
     /// Also end that dialog: a fork nobody took, seen the first time.
     bye: bool,
-    credentials: Credentials,
+    /// The call's INVITE credentials, by CSeq.
+    credentials: Vec<(u32, Credentials)>,
     transport: store::Transport,
 }
 
@@ -109,28 +110,22 @@ impl Memory {
         self.ended
             .retain(|_, (t, _)| now.duration_since(*t) < MEMORY);
         self.settled.retain(|_, t| now.duration_since(*t) < MEMORY);
-        while self.ended.len() > MAX_ENTRIES {
-            let Some(oldest) = self
-                .ended
-                .iter()
-                .min_by_key(|(_, (t, _))| *t)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            self.ended.remove(&oldest);
-        }
-        while self.settled.len() > MAX_ENTRIES {
-            let Some(oldest) = self
-                .settled
-                .iter()
-                .min_by_key(|(_, t)| **t)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            self.settled.remove(&oldest);
-        }
+        cap(&mut self.ended, |(t, _)| *t);
+        cap(&mut self.settled, |t| *t);
+    }
+}
+
+/// Drops the oldest entries of `map` (by `at`) beyond [`MAX_ENTRIES`].
+fn cap<K: Clone + Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>, at: impl Fn(&V) -> Instant) {
+    while map.len() > MAX_ENTRIES {
+        let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, v)| at(v))
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        map.remove(&oldest);
     }
 }
 
@@ -148,17 +143,11 @@ impl Orphans {
         m.prune(now);
     }
 
-    /// What to do with a stray 2xx to the INVITE with CSeq `seq`, whose
-    /// dialog is `theirs` (built from it). `live` is the memo of the call
-    /// with its Call-ID when one is up (and does not use that dialog).
-    /// Records the BYE it decides on, so a fork gets one.
-    fn decide(
-        &self,
-        now: Instant,
-        theirs: Dialog,
-        seq: u32,
-        live: Option<&CallMemo>,
-    ) -> Option<Action> {
+    /// What to do with a stray 2xx whose dialog is `theirs` (built from
+    /// it). `live` is the memo of the call with its Call-ID when one is
+    /// up (and does not use that dialog). Records the BYE it decides on,
+    /// so a fork gets one.
+    fn decide(&self, now: Instant, theirs: Dialog, live: Option<&CallMemo>) -> Option<Action> {
         let mut m = self.lock();
         m.prune(now);
         let id = theirs.id().clone();
@@ -166,18 +155,11 @@ impl Orphans {
             Some((_, e)) => e.clone(),
             None => live?.clone(),
         };
-        let creds = |memo: &CallMemo| {
-            memo.credentials
-                .iter()
-                .find(|(s, _)| *s == seq)
-                .map(|(_, c)| c.clone())
-                .unwrap_or_default()
-        };
-        if let Some(ours) = memo.dialog.as_ref().filter(|d| d.id() == &id) {
+        if let Some(ours) = memo.dialog.clone().filter(|d| d.id() == &id) {
             return Some(Action {
-                dialog: ours.clone(),
+                dialog: ours,
                 bye: false,
-                credentials: creds(&memo),
+                credentials: memo.credentials,
                 transport: memo.transport,
             });
         }
@@ -197,7 +179,7 @@ impl Orphans {
         Some(Action {
             dialog: theirs,
             bye,
-            credentials: creds(&memo),
+            credentials: memo.credentials,
             transport: memo.transport,
         })
     }
@@ -209,15 +191,9 @@ impl Orphans {
 /// answer. A BYE a proxy challenges is not retried (proxies pass
 /// in-dialog requests; the peer's own 2xx timer ends the dialog anyway).
 pub(crate) fn settle(env: &CallEnv, resp: &Response, live: Option<&CallMemo>) {
-    if !resp.status.is_success() {
-        return;
-    }
-    let Ok(Some(cseq)) = resp.headers.cseq() else {
+    let Some(seq) = invite_2xx_seq(resp) else {
         return;
     };
-    if cseq.method != Method::Invite {
-        return;
-    }
     let theirs = match Dialog::from_orphan_2xx(resp) {
         Ok(d) => d,
         Err(e) => {
@@ -225,7 +201,7 @@ pub(crate) fn settle(env: &CallEnv, resp: &Response, live: Option<&CallMemo>) {
             return;
         }
     };
-    let Some(mut act) = env.orphans.decide(Instant::now(), theirs, cseq.seq, live) else {
+    let Some(mut act) = env.orphans.decide(Instant::now(), theirs, live) else {
         debug!("a 2xx for no call of ours dropped");
         return;
     };
@@ -238,8 +214,8 @@ pub(crate) fn settle(env: &CallEnv, resp: &Response, live: Option<&CallMemo>) {
         };
         let mut via = env.endpoint.via_for(&first);
         via.params.set("branch", Some(&branch()));
-        let mut ack = act.dialog.create_ack(cseq.seq, via);
-        add_credentials(&mut ack, cseq.seq, &[(cseq.seq, act.credentials)]);
+        let mut ack = act.dialog.create_ack(seq, via);
+        add_credentials(&mut ack, seq, &act.credentials);
         if let Err(e) = env
             .endpoint
             .send_stateless(Message::Request(ack), first)
@@ -259,6 +235,13 @@ pub(crate) fn settle(env: &CallEnv, resp: &Response, live: Option<&CallMemo>) {
             }
         }
     });
+}
+
+/// The CSeq number of `resp` when it is a 2xx to an INVITE: the only
+/// responses that need an ACK of their own.
+pub(crate) fn invite_2xx_seq(resp: &Response) -> Option<u32> {
+    let cseq = resp.headers.cseq().ok().flatten()?;
+    (resp.status.is_success() && cseq.method == Method::Invite).then_some(cseq.seq)
 }
 
 /// Where the dialog's requests go (§12.2.1.1).
@@ -320,7 +303,7 @@ Content-Length: 0
         d: Dialog,
         live: Option<&CallMemo>,
     ) -> Option<(bool, String)> {
-        o.decide(t, d, 1, live)
+        o.decide(t, d, live)
             .map(|a| (a.bye, a.dialog.remote_target().to_string()))
     }
 
@@ -333,12 +316,12 @@ Content-Length: 0
         // Pointing elsewhere changes nothing: the ACK follows our dialog,
         // with the INVITE's credentials, and no BYE (it had one).
         let late = ok("c1", "us", "a", "sip:evil@198.51.100.1");
-        let act = o.decide(t, late.clone(), 1, None).unwrap();
+        let act = o.decide(t, late.clone(), None).unwrap();
         assert!(!act.bye);
         assert_eq!(act.dialog.remote_target().to_string(), "sip:bob@192.0.2.1");
         assert_eq!(
             act.credentials,
-            [("Authorization".into(), "Digest x".into())]
+            [(1, vec![("Authorization".into(), "Digest x".into())])]
         );
         assert_eq!(
             decide(&o, t, late, None),
@@ -430,7 +413,7 @@ Content-Length: 0
             let now = t + Duration::from_millis(i as u64);
             let call = format!("c{i}");
             o.call_ended(now, &call, memo(None, Some("us")));
-            let _ = o.decide(now, ok(&call, "us", "f", "sip:f@192.0.2.1"), 1, None);
+            let _ = o.decide(now, ok(&call, "us", "f", "sip:f@192.0.2.1"), None);
         }
         let m = o.lock();
         assert!(m.ended.len() <= MAX_ENTRIES && m.settled.len() <= MAX_ENTRIES);

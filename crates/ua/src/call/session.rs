@@ -1733,27 +1733,21 @@ impl Call {
     /// (RFC 3261 §13.2.2.4), else the peer retransmits it for 32 s and
     /// may tear down what it thinks is a broken dialog.
     async fn ack_stray(&mut self, resp: &Response) {
-        if !resp.status.is_success() {
-            return;
-        }
-        let Some(cseq) = resp.headers.cseq().ok().flatten() else {
+        let Some(seq) = orphan::invite_2xx_seq(resp) else {
             return;
         };
-        if cseq.method != Method::Invite {
-            return;
-        }
         // Only a 2xx of this dialog to an INVITE we sent: anything else
         // (a forged one) must not move the remote target.
         let ours = self.dialog.as_ref().is_some_and(|d| {
             DialogId::for_incoming_response(resp).is_ok_and(|id| &id == d.id())
-                && d.local_seq().is_some_and(|s| cseq.seq <= s)
+                && d.local_seq().is_some_and(|s| seq <= s)
         });
         if !ours {
             debug!("a 2xx outside this dialog dropped");
             return;
         }
         match &self.last_ack {
-            Some((s, ack)) if *s == cseq.seq => {
+            Some((s, ack)) if *s == seq => {
                 if let Some(t) = self.hop.first().copied() {
                     let _ = self
                         .env
@@ -1763,14 +1757,14 @@ impl Call {
                 }
             }
             // Older than what we ACKed: a stale duplicate.
-            Some((s, _)) if *s > cseq.seq => {}
+            Some((s, _)) if *s > seq => {}
             _ => {
                 // Its Contact may move the remote target (§12.2.1.2),
                 // where the ACK goes.
                 if let Some(d) = self.dialog.as_mut() {
                     let _ = d.on_response(&Method::Invite, resp);
                 }
-                self.send_ack(cseq.seq).await;
+                self.send_ack(seq).await;
             }
         }
     }
@@ -1872,24 +1866,17 @@ impl Call {
     /// A 2xx to our INVITE from a different dialog (a forking proxy let
     /// two phones answer).
     fn is_other_fork(&self, resp: &Response) -> bool {
-        let tag = resp
-            .headers
-            .to()
-            .ok()
-            .flatten()
-            .and_then(|t| t.tag().map(str::to_owned));
-        let ours = resp
-            .headers
-            .from()
-            .ok()
-            .flatten()
-            .and_then(|f| f.tag().map(str::to_owned));
-        match (&self.dialog, tag, &self.sent_invite) {
-            (Some(d), Some(tag), Some(_)) => {
-                tag != d.id().remote_tag && ours.as_deref() == Some(d.id().local_tag.as_str())
-            }
-            _ => false,
-        }
+        let (Some(d), Some(_), Ok(id)) = (
+            &self.dialog,
+            &self.sent_invite,
+            DialogId::for_incoming_response(resp),
+        ) else {
+            return false;
+        };
+        // Our From tag (our INVITE), another tag than our dialog's.
+        id.local_tag == d.id().local_tag
+            && !id.remote_tag.is_empty()
+            && id.remote_tag != d.id().remote_tag
     }
 
     /// §13.2.2.4: every 2xx gets its ACK; a second answering fork is then
@@ -2770,15 +2757,14 @@ impl Call {
         // 2xx answers that reached this call while it wound down (or
         // that it set aside while its BYE waited) get their ACK now, and
         // requests it set aside their 481.
-        let left = std::mem::take(&mut self.deferred);
+        let mut left = std::mem::take(&mut self.deferred);
         // Closed first: what the engine routes here from now on comes
         // back to it (and so to the orphans) instead of being lost.
         self.input.close();
-        let mut rest = Vec::new();
         while let Ok(input) = self.input.try_recv() {
-            rest.push(input);
+            left.push_back(input);
         }
-        for input in left.into_iter().chain(rest) {
+        for input in left {
             match input {
                 CallInput::Stray(resp) => orphan::settle(&self.env, &resp, None),
                 // A request the call no longer answers: its dialog is
